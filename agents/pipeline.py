@@ -1,0 +1,299 @@
+"""The faust app and its agents: thin wiring around the pure logic in :mod:`streams`.
+
+Each agent reads a topic, calls a stage, sends the result on, and dead-letters
+any message it cannot process (with stage, reason and where it came from), so a
+bad message never stops the pipeline. Every stage is idempotent by article id:
+delivery is at-least-once and archives get replayed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any, TypeVar
+
+import faust
+import orjson
+from faust.types import EventT, StreamT
+from pydantic import ValidationError
+
+from newswire.settings import Settings
+from schemas.records import (
+    CleanArticle,
+    DeadLetter,
+    DedupedArticle,
+    EnrichedArticle,
+    RawArticle,
+    TaggedArticle,
+)
+from schemas.topics import (
+    CLEAN,
+    DEAD_LETTERS,
+    DEDUPED,
+    ENRICHED,
+    RAW,
+    STORIES,
+    TAGGED,
+    TopicSpec,
+)
+from streams.cleaning import clean_article
+from streams.dedup import DedupIndex
+from streams.entities import EntityTagger, load_tagger
+from streams.errors import Rejected
+from streams.stories import StoryClusterer
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+TANSU_PROFILE: dict[str, Any] = {
+    # Tansu holds a consumer-group join for half the session timeout.
+    "broker_session_timeout": 6.0,
+    "broker_heartbeat_interval": 2.0,
+    # Tansu reports end offsets as "first offset of the last batch + 1": with one
+    # record per batch that is right, so table recovery does not lose state.
+    "producer_max_batch_size": 1,
+}
+
+
+def faust_options(settings: Settings) -> dict[str, Any]:
+    """faust App options for ``settings`` (production defaults, or the Tansu profile)."""
+    options: dict[str, Any] = {
+        "broker": settings.broker_url,
+        "datadir": str(settings.data_dir / "faust"),
+        "store": "memory://",
+        "web_enabled": settings.web_port is not None,
+        "web_port": settings.web_port or 6066,
+        "topic_partitions": settings.partitions,
+        "topic_replication_factor": settings.replication_factor,
+        "consumer_auto_offset_reset": "earliest",
+        "key_serializer": "raw",
+        "value_serializer": "raw",
+    }
+    if settings.embedded_profile:
+        options.update(TANSU_PROFILE)
+    return options
+
+
+def now() -> datetime:
+    """The current time, timezone-aware (UTC)."""
+    return datetime.now(UTC)
+
+
+def describe_error(exc: BaseException) -> tuple[str, str]:
+    """(error type, reason) of an exception, as a dead letter records them."""
+    if isinstance(exc, Rejected):
+        return exc.code, exc.reason
+    if isinstance(exc, ValidationError):
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'value'}: {err['msg']}"
+            for err in exc.errors()[:5]
+        )
+        return "invalid_record", f"not a valid {exc.title}: {problems}"
+    if isinstance(exc, orjson.JSONDecodeError):
+        return "invalid_json", f"value is not JSON: {exc}"
+    return type(exc).__name__, str(exc) or repr(exc)
+
+
+def dead_letter_for(stage: str, event: EventT, exc: BaseException) -> DeadLetter:
+    """The dead letter describing why ``stage`` failed on ``event``."""
+    value = event.value if isinstance(event.value, bytes) else orjson.dumps(event.value)
+    try:
+        payload, encoding = value.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        payload, encoding = base64.b64encode(value).decode("ascii"), "base64"
+    key = event.key.decode("utf-8", "replace") if isinstance(event.key, bytes) else event.key
+    error_type, reason = describe_error(exc)
+    return DeadLetter(
+        stage=stage,
+        reason=reason,
+        error_type=error_type,
+        article_id=key,
+        topic=event.message.topic,
+        partition=event.message.partition,
+        offset=event.message.offset,
+        payload=payload,
+        payload_encoding=encoding,
+        failed_at=now(),
+    )
+
+
+class Pipeline:
+    """The newswire faust app: topics, agents and the state of the stateful stages."""
+
+    def __init__(self, settings: Settings, tagger: EntityTagger | None = None) -> None:
+        self.settings = settings
+        self.app = faust.App(settings.app_id, **faust_options(settings))
+        self.topics = {spec.role: self._topic(spec) for spec in (
+            RAW, CLEAN, TAGGED, DEDUPED, ENRICHED, STORIES, DEAD_LETTERS
+        )}
+        self._cpu = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newswire-cpu")
+        self._tagger = tagger
+        self.dedup_index = self._new_dedup_index()
+        self.clusterer = self._new_clusterer()
+        # Changelog-backed state of the stateful stages: article id -> what is
+        # needed to rebuild the in-memory index after a restart.
+        self.dedup_state = self.app.Table(
+            "dedup-state", partitions=1, key_serializer="json", value_serializer="json"
+        )
+        self.story_state = self.app.Table(
+            "story-state", partitions=1, key_serializer="json", value_serializer="json"
+        )
+        self.dedup_state.on_recover(self._restore_dedup)
+        self.story_state.on_recover(self._restore_stories)
+
+        self.app.agent(self.topics["raw"], name="clean")(self.clean_agent)
+        self.app.agent(self.topics["clean"], name="tag")(self.tag_agent)
+        self.app.agent(self.topics["tagged"], name="dedup")(self.dedup_agent)
+        self.app.agent(self.topics["deduped"], name="story")(self.story_agent)
+
+    def _topic(self, spec: TopicSpec) -> faust.TopicT:
+        return self.app.topic(
+            spec.name(self.settings.topic_prefix),
+            partitions=spec.partition_count(self.settings.partitions),
+            key_serializer="raw",
+            value_serializer="raw",
+        )
+
+    def _new_dedup_index(self) -> DedupIndex:
+        return DedupIndex(retention=timedelta(days=self.settings.dedup_retention_days))
+
+    def _new_clusterer(self) -> StoryClusterer:
+        return StoryClusterer(cold_after=timedelta(days=self.settings.story_cold_days))
+
+    async def _in_thread(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run CPU-heavy ``fn`` off the event loop, so heartbeats and other agents go on."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._cpu, partial(fn, *args, **kwargs))
+
+    async def _send(self, role: str, key: str, value: bytes) -> None:
+        await self.topics[role].send(key=key.encode(), value=value)
+
+    async def _guarded(
+        self, stage: str, event: EventT, handle: Callable[[EventT], Awaitable[None]]
+    ) -> None:
+        """Handle one event; on any error, send a dead letter and go on."""
+        try:
+            await handle(event)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a dead letter
+            await self.dead_letter(stage, event, exc)
+
+    async def dead_letter(self, stage: str, event: EventT, exc: BaseException) -> None:
+        """Send ``event`` to the dead-letter topic with the stage and the reason."""
+        letter = dead_letter_for(stage, event, exc)
+        log.warning("dead letter from %s: %s (%s)", stage, letter.reason, letter.article_id)
+        await self._send("deadletter", letter.article_id or "", letter.to_json())
+
+    # -- cleaning --------------------------------------------------------------
+
+    async def clean_agent(self, stream: StreamT) -> None:
+        """raw -> clean: extract text and metadata (off the event loop)."""
+        async for event in stream.events():
+            await self._guarded("clean", event, self._clean_one)
+
+    async def _clean_one(self, event: EventT) -> None:
+        if len(event.value) > self.settings.max_article_bytes:
+            raise Rejected(
+                "too_large",
+                f"message of {len(event.value)} bytes is over the limit of "
+                f"{self.settings.max_article_bytes} bytes",
+            )
+        raw = RawArticle.from_json(event.value)
+        clean = await self._in_thread(
+            clean_article, raw, max_bytes=self.settings.max_article_bytes
+        )
+        await self._send("clean", clean.id, clean.to_json())
+
+    # -- entity tagging --------------------------------------------------------
+
+    async def tag_agent(self, stream: StreamT) -> None:
+        """clean -> tagged: NER in batches (off the event loop)."""
+        batches = stream.take_events(
+            self.settings.tag_batch_size, within=self.settings.tag_batch_seconds
+        )
+        async for events in batches:
+            parsed: list[tuple[EventT, CleanArticle]] = []
+            for event in events:
+                try:
+                    parsed.append((event, CleanArticle.from_json(event.value)))
+                except Exception as exc:  # noqa: BLE001
+                    await self.dead_letter("tag", event, exc)
+            if parsed:
+                await self._tag_batch(parsed)
+
+    async def _tag_batch(self, batch: Sequence[tuple[EventT, CleanArticle]]) -> None:
+        articles = [article for _, article in batch]
+        try:
+            entity_lists = await self._in_thread(self._tag, articles)
+        except Exception:  # noqa: BLE001 - find the article that fails, tag the others
+            for event, article in batch:
+                await self._guarded("tag", event, partial(self._tag_one, article))
+            return
+        for article, entities in zip(articles, entity_lists, strict=True):
+            tagged = TaggedArticle(**article.model_dump(), entities=entities)
+            await self._send("tagged", tagged.id, tagged.to_json())
+
+    async def _tag_one(self, article: CleanArticle, _event: EventT) -> None:
+        (entities,) = await self._in_thread(self._tag, [article])
+        tagged = TaggedArticle(**article.model_dump(), entities=entities)
+        await self._send("tagged", tagged.id, tagged.to_json())
+
+    def _tag(self, articles: list[CleanArticle]) -> list[list[Any]]:
+        if self._tagger is None:
+            self._tagger = load_tagger(self.settings.spacy_model)
+        return self._tagger.tag(articles)
+
+    # -- dedup -----------------------------------------------------------------
+
+    async def dedup_agent(self, stream: StreamT) -> None:
+        """tagged -> deduped: a verdict for every article; copies stay in the stream."""
+        async for event in stream.events():
+            await self._guarded("dedup", event, self._dedup_one)
+
+    async def _dedup_one(self, event: EventT) -> None:
+        tagged = TaggedArticle.from_json(event.value)
+        verdict = self.dedup_index.check(tagged, seen_at=now())
+        if tagged.id not in self.dedup_state:
+            self.dedup_state[tagged.id] = {
+                "seq": len(self.dedup_state),
+                "entry": self.dedup_index.entry(tagged.id),
+            }
+        deduped = DedupedArticle(
+            **tagged.model_dump(), dedup=verdict, duplicate_of=verdict.duplicate_of
+        )
+        await self._send("deduped", deduped.id, deduped.to_json())
+
+    async def _restore_dedup(self) -> None:
+        self.dedup_index = self._new_dedup_index()
+        for item in sorted(self.dedup_state.values(), key=lambda item: item["seq"]):
+            self.dedup_index.restore(item["entry"])
+
+    # -- stories ---------------------------------------------------------------
+
+    async def story_agent(self, stream: StreamT) -> None:
+        """deduped -> stories + enriched articles: online clustering."""
+        async for event in stream.events():
+            await self._guarded("story", event, self._story_one)
+
+    async def _story_one(self, event: EventT) -> None:
+        article = DedupedArticle.from_json(event.value)
+        story, changed = self.clusterer.add(article, seen_at=now())
+        if changed:
+            self.story_state[article.id] = {
+                "seq": len(self.story_state),
+                "entry": self.clusterer.entry(article.id),
+            }
+            await self._send("stories", story.story_id, story.to_json())
+        enriched = EnrichedArticle(**article.model_dump(), story_id=story.story_id)
+        await self._send("enriched", enriched.id, enriched.to_json())
+
+    async def _restore_stories(self) -> None:
+        self.clusterer = self._new_clusterer()
+        for item in sorted(self.story_state.values(), key=lambda item: item["seq"]):
+            self.clusterer.restore(item["entry"])
+

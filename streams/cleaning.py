@@ -1,0 +1,464 @@
+"""Cleaning: raw HTML or plain text to clean text plus metadata.
+
+HTML goes through trafilatura's ``bare_extraction`` (text and metadata in one
+pass). Plain text, as feeds and copy-paste deliver it, goes through a set of
+named rules (``JUNK_RULES`` and the structural steps of ``clean_plain_text``)
+that find the headline, a leading metadata line and the page junk that
+survives copy-paste: captions, widgets, related links, credits.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+import py3langid
+import trafilatura
+from charset_normalizer import from_bytes
+
+from schemas.records import CleanArticle, RawArticle, TitleSource
+from streams.errors import Rejected
+from streams.text import fingerprint, join_paragraphs, normalise_for_matching, split_paragraphs
+
+DEFAULT_MAX_BYTES = 10_000_000
+MAX_NESTING_DEPTH = 512
+"""Deeper HTML is refused before parsing (libxml2 silently cuts it at 256 anyway)."""
+MAX_CONTROL_CHAR_SHARE = 0.05
+LANGUAGE_SAMPLE_CHARS = 2_000
+HEADLINE_MAX_WORDS = 20
+HEADLINE_MAX_CHARS = 160
+
+# ---------------------------------------------------------------- decoding
+
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+_META_CHARSET = re.compile(
+    rb"""<meta[^>]+?charset\s*=\s*["']?\s*([a-zA-Z0-9_.:-]+)""", re.IGNORECASE
+)
+_META_SCAN_BYTES = 4_096
+# WHATWG: these labels mean windows-1252 in HTML.
+_CHARSET_ALIASES = {"iso-8859-1": "cp1252", "latin-1": "cp1252", "ascii": "cp1252"}
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+
+
+def _codec_name(label: str | None) -> str | None:
+    """Python codec name for a charset label, or None when unknown."""
+    if not label:
+        return None
+    try:
+        name = codecs.lookup(label.strip().strip("\"'")).name
+    except LookupError:
+        return None
+    return _CHARSET_ALIASES.get(name, name)
+
+
+def _try_decode(data: bytes, label: str | None) -> str | None:
+    codec = _codec_name(label)
+    if codec is None:
+        return None
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError:
+        return None
+
+
+def _check_not_binary(text: str, what: str) -> None:
+    """Raise ``binary`` for NUL bytes or a high share of control characters."""
+    if "\x00" in text:
+        raise Rejected("binary", f"{what} contains NUL characters")
+    sample = text[:100_000]
+    controls = len(_CONTROL_CHARS.findall(sample))
+    if sample and controls / len(sample) > MAX_CONTROL_CHAR_SHARE:
+        raise Rejected(
+            "binary", f"{what} is {controls / len(sample):.0%} control characters"
+        )
+
+
+def decode_html(data: bytes, declared_charset: str | None = None) -> str:
+    """Decode an HTML payload to text.
+
+    Order: a byte-order mark (it wins, as in the HTML standard), the charset
+    declared by the transport, a ``<meta charset>`` / ``http-equiv`` in the
+    first 4 KB, UTF-8, then charset-normalizer's detection. Raises
+    ``Rejected("undecodable")`` when nothing fits and ``Rejected("binary")``
+    for NUL bytes or mostly control characters.
+    """
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            text = _try_decode(data[len(bom) :], codec)
+            if text is None:
+                raise Rejected("undecodable", f"invalid {codec} after its byte-order mark")
+            _check_not_binary(text, "payload")
+            return text
+    if b"\x00" in data:
+        raise Rejected("binary", "payload contains NUL bytes and no UTF-16/32 byte-order mark")
+    meta = _META_CHARSET.search(data[:_META_SCAN_BYTES])
+    candidates = [declared_charset, meta.group(1).decode("ascii") if meta else None, "utf-8"]
+    for label in candidates:
+        text = _try_decode(data, label)
+        if text is not None:
+            _check_not_binary(text, "payload")
+            return text
+    best = from_bytes(data).best()
+    if best is None:
+        tried = ", ".join(label for label in candidates if label)
+        raise Rejected("undecodable", f"no charset decodes the payload (tried {tried}, detection)")
+    text = str(best)
+    _check_not_binary(text, "payload")
+    return text
+
+
+# ---------------------------------------------------------------- HTML
+
+_TAG = re.compile(
+    r"<(?:script|style)\b.*?</(?:script|style)\s*>|<!--.*?-->|<(/?)([a-zA-Z][a-zA-Z0-9:-]*)[^>]*?(/?)>",
+    re.IGNORECASE | re.DOTALL,
+)
+# Elements that never nest, or whose end tag pages routinely leave out.
+_NO_DEPTH_TAGS = frozenset(
+    "area base br col embed hr img input link meta source track wbr param keygen "
+    "p li dt dd tr td th option thead tbody tfoot colgroup rp rt".split()
+)
+
+
+def html_nesting_depth(html: str) -> int:
+    """Deepest element nesting of ``html``, from a regex scan of its tags.
+
+    Void elements and elements with optional end tags are not counted, so
+    sloppy but ordinary pages stay shallow; script, style and comments are
+    skipped.
+    """
+    depth = deepest = 0
+    for match in _TAG.finditer(html):
+        closing, name, self_closing = match.groups()
+        if name is None or self_closing or name.lower() in _NO_DEPTH_TAGS:
+            continue
+        if closing:
+            depth = max(depth - 1, 0)
+        else:
+            depth += 1
+            deepest = max(deepest, depth)
+    return deepest
+
+
+_ISO_TIME_SUFFIX = r"[T ]\d{2}:\d{2}(?::\d{2})?(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?"
+
+
+def _as_aware(moment: datetime) -> datetime:
+    """Datetimes without an offset are taken as UTC, so all are comparable."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _parse_iso(value: str) -> datetime | None:
+    try:
+        return _as_aware(datetime.fromisoformat(value.replace(" ", "T", 1)))
+    except ValueError:
+        return None
+
+
+def publication_time(html: str, day: str | None) -> datetime | None:
+    """The page's publication time on ``day`` (YYYY-MM-DD, trafilatura's date).
+
+    The first ISO timestamp of that day in the page that carries an offset
+    gives time and timezone; else the first one of that day; else midnight
+    UTC of the day.
+    """
+    if not day:
+        return None
+    stamps = re.findall(re.escape(day) + _ISO_TIME_SUFFIX, html)
+    with_offset = [stamp for stamp in stamps if stamp.endswith("Z") or stamp[-6] in "+-"]
+    for stamp in (*with_offset, *stamps, day):
+        moment = _parse_iso(stamp)
+        if moment is not None:
+            return moment
+    return None
+
+
+def _url_host(url: str | None) -> str | None:
+    if not url:
+        return None
+    host = urlsplit(url).hostname
+    return host.removeprefix("www.") if host else None
+
+
+@dataclass
+class _Extracted:
+    """What one extraction found, before it becomes a CleanArticle."""
+
+    paragraphs: list[str]
+    title: str | None = None
+    title_source: TitleSource | None = None
+    authors: list[str] = field(default_factory=list)
+    published_at: datetime | None = None
+    site_name: str | None = None
+    canonical_url: str | None = None
+
+
+def clean_html(html: str, url: str | None = None) -> _Extracted:
+    """Main text and metadata of an HTML page, in one trafilatura pass."""
+    depth = html_nesting_depth(html)
+    if depth > MAX_NESTING_DEPTH:
+        raise Rejected(
+            "pathological_html", f"element nesting {depth} deep (limit {MAX_NESTING_DEPTH})"
+        )
+    document = trafilatura.bare_extraction(html, url=url, with_metadata=True)
+    if document is None or not isinstance(document, trafilatura.settings.Document):
+        raise Rejected("no_main_text", "trafilatura found no main text in the page")
+    paragraphs = [par for line in (document.text or "").split("\n") for par in split_paragraphs(line)]
+    authors = [name.strip() for name in (document.author or "").split(";") if name.strip()]
+    title = split_paragraphs(document.title or "")
+    return _Extracted(
+        paragraphs=paragraphs,
+        title=title[0] if title else None,
+        title_source="html" if title else None,
+        authors=authors,
+        published_at=publication_time(html, document.date),
+        site_name=document.sitename or None,
+        canonical_url=document.url or None,
+    )
+
+
+# ---------------------------------------------------------------- plain text
+
+_CLOSERS = "\"'”’»)]"
+_SENTENCE_END = ".!:;,…"
+_LIST_MARKER = re.compile(r"^[•▪◦‣►▸·*\-–—]\s+")
+
+
+def _words(paragraph: str) -> list[str]:
+    return paragraph.split()
+
+
+def is_headline_like(paragraph: str) -> bool:
+    """Short line that does not end like a sentence: a title, subhead or link.
+
+    At most ``HEADLINE_MAX_WORDS`` words and ``HEADLINE_MAX_CHARS`` characters,
+    with a letter, no list marker, and no final ``. ! : ; , …`` (a question
+    mark is allowed: headlines ask questions).
+    """
+    stripped = paragraph.rstrip(_CLOSERS + " ")
+    return (
+        0 < len(_words(paragraph)) <= HEADLINE_MAX_WORDS
+        and len(paragraph) <= HEADLINE_MAX_CHARS
+        and any(char.isalpha() for char in paragraph)
+        and not _LIST_MARKER.match(paragraph)
+        and bool(stripped)
+        and stripped[-1] not in _SENTENCE_END
+    )
+
+
+_MONTHS = (
+    "JANUARY|FEBRUARY|MARCH|APRIL|MAY|JUNE|JULY|AUGUST|SEPTEMBER|OCTOBER|NOVEMBER|DECEMBER"
+    "|JAN|FEB|MAR|APR|JUN|JUL|AUG|SEP|SEPT|OCT|NOV|DEC"
+)
+_CAPS = r"[A-Z][A-Z.'’\-]*"
+_PHOTO_ID = re.compile(r"^[a-z]{2,6}\d{6,}\b")
+_PHOTO_CREDIT_END = re.compile(
+    r"(?:\b[A-Z]{2,}(?:[-/][A-Z]{2,})*/[A-Z][A-Za-z.'’\-]*(?: [A-Z][A-Za-z.'’\-]*)*"
+    r"|\((?:Photo|Image|Picture|Credit)\b[^()]*\)"
+    r"|\b(?:Photo|Image|Picture)(?: credit)?: [^.]{0,80}"
+    r"|\bGetty Images)\W*$"
+)
+_GETTY_DATELINE = re.compile(
+    rf"^{_CAPS}(?: {_CAPS})*, {_CAPS}(?: {_CAPS})* [-–—] (?:{_MONTHS}) \d{{1,2}}(?:, \d{{4}})?:"
+)
+_TRUNCATED_BACKGROUND = re.compile(r"\S[.!?] [-–—] [A-Z\"'“‘].*(?:…|\.\.\.)$")
+_READING_TIME = re.compile(
+    r"^(?:estimated )?(?:reading|read) time:?\s*\d+\s*(?:min|mins|minutes?)\b|^\d+\s*min(?:ute)?s? read$",
+    re.IGNORECASE,
+)
+_WIDGET = re.compile(
+    r"%d bloggers like this"
+    r"|\bhaving (?:issues|problems|trouble) (?:with )?comment"
+    r"|^(?:share|share this|like this|tweet|email|print)(?: (?:article|story|post|on \w+))?:?$"
+    r"|^click to (?:share|email|print|tweet)"
+    r"|^(?:leave|post|add|view|show|read|load) (?:a |the |all )?(?:comments?|reply|replies)\b"
+    r"|^\d+ (?:comments?|replies|shares)$"
+    r"|\bsubscribe to (?:our|the) newsletter|^sign up for (?:our|the)\b|^follow us on\b"
+    r"|^(?:related|more)(?: articles| stories| posts| news| coverage)?:?$|^read more:?$"
+    r"|^advertisement$",
+    re.IGNORECASE,
+)
+_WIDGET_MAX_CHARS = 200
+_VIDEO_DURATION = re.compile(r"\(\d{1,2}:\d{2}(?::\d{2})?\)$")
+_NAME = r"[A-Z][\w.&'’\-]*(?: [A-Z][\w.&'’\-]*){0,3}"
+_SLASHED_CREDIT = re.compile(rf"^{_NAME}(?: ?[/|] ?{_NAME})+$")
+_CREDIT_PREFIX = re.compile(
+    r"^\(?(?:sources?|via|credits?|(?:additional )?reporting by|writing by|editing by"
+    r"|compiled by)\b[^.]{0,100}\)?$",
+    re.IGNORECASE,
+)
+_SECTION_LABEL = re.compile(r"^[A-Z][\w&'’\-]*(?: [A-Z&][\w&'’\-]*){0,2}$")
+_LEADING_METADATA = re.compile(
+    r"^\s*(?:date|published|posted|updated|pubdate)\s*[:=]?\s*"
+    rf"(?P<value>\d{{4}}-\d{{2}}-\d{{2}}(?:{_ISO_TIME_SUFFIX})?)(?!\S)[^\S\n]*",
+    re.IGNORECASE,
+)
+
+
+def _is_agency_photo_caption(paragraph: str) -> bool:
+    return bool(_PHOTO_ID.match(paragraph) or _PHOTO_CREDIT_END.search(paragraph))
+
+
+def _is_related_link_bullet(paragraph: str) -> bool:
+    item = _LIST_MARKER.sub("", paragraph, count=1)
+    return item != paragraph and (
+        is_headline_like(item) or is_headline_like(_VIDEO_DURATION.sub("", item).strip())
+    )
+
+
+def _is_video_link(paragraph: str) -> bool:
+    title = _VIDEO_DURATION.sub("", _LIST_MARKER.sub("", paragraph, count=1)).strip()
+    return title != paragraph and is_headline_like(title)
+
+
+def _is_credit_line(paragraph: str) -> bool:
+    short = len(_words(paragraph)) <= 12
+    return short and bool(_SLASHED_CREDIT.match(paragraph) or _CREDIT_PREFIX.match(paragraph))
+
+
+@dataclass(frozen=True)
+class JunkRule:
+    """A named test for a paragraph of page junk left in copied text."""
+
+    name: str
+    matches: Callable[[str], bool]
+
+
+JUNK_RULES: tuple[JunkRule, ...] = (
+    JunkRule("agency_photo_caption", _is_agency_photo_caption),
+    JunkRule("dateline_photo_caption", lambda par: bool(_GETTY_DATELINE.match(par))),
+    JunkRule("truncated_photo_caption", lambda par: bool(_TRUNCATED_BACKGROUND.search(par))),
+    JunkRule("reading_time", lambda par: bool(_READING_TIME.search(par))),
+    JunkRule(
+        "share_comment_widget",
+        lambda par: len(par) <= _WIDGET_MAX_CHARS and bool(_WIDGET.search(par)),
+    ),
+    JunkRule("related_link_bullet", _is_related_link_bullet),
+    JunkRule("video_link", _is_video_link),
+    JunkRule("credit_line", _is_credit_line),
+)
+
+
+def junk_rule_for(paragraph: str) -> str | None:
+    """Name of the first junk rule that matches ``paragraph``, or None."""
+    return next((rule.name for rule in JUNK_RULES if rule.matches(paragraph)), None)
+
+
+def split_leading_metadata(text: str) -> tuple[datetime | None, str]:
+    """Take a leading ``date 2020-05-28`` metadata line off ``text``.
+
+    Returns the date (UTC when no offset is given) and the text without the
+    key and value; whatever followed them on the line is kept.
+    """
+    match = _LEADING_METADATA.match(text)
+    if match is None:
+        return None, text
+    moment = _parse_iso(match.group("value"))
+    return (moment, text[match.end() :]) if moment else (None, text)
+
+
+def is_section_label(paragraph: str) -> bool:
+    """One to three capitalised words, no punctuation: "News World", "Politics"."""
+    return bool(_SECTION_LABEL.match(paragraph))
+
+
+def is_repeated_title(paragraph: str, title: str | None) -> bool:
+    """A short paragraph that repeats the start of the title (e.g. a teaser)."""
+    if not title or len(_words(paragraph)) < 2:
+        return False
+    return normalise_for_matching(title).startswith(normalise_for_matching(paragraph))
+
+
+def clean_plain_text(text: str) -> _Extracted:
+    """Headline, leading date and body paragraphs of copied plain text, junk removed.
+
+    Steps, in order: leading metadata line; section labels above a headline;
+    the headline (first paragraph if headline-like); then every paragraph that
+    a ``JUNK_RULES`` rule matches, that repeats the title, or that is
+    headline-like (inline related headlines, subheads) is dropped.
+    """
+    published_at, text = split_leading_metadata(text)
+    paragraphs = split_paragraphs(text)
+    while len(paragraphs) >= 2 and is_section_label(paragraphs[0]) and is_headline_like(
+        paragraphs[1]
+    ):
+        paragraphs.pop(0)
+    title = paragraphs.pop(0) if paragraphs and is_headline_like(paragraphs[0]) else None
+    body = [
+        par
+        for par in paragraphs
+        if junk_rule_for(par) is None
+        and not is_repeated_title(par, title)
+        and not is_headline_like(par)
+    ]
+    return _Extracted(
+        paragraphs=body,
+        title=title,
+        title_source="headline" if title else None,
+        published_at=published_at,
+    )
+
+
+# ---------------------------------------------------------------- article
+
+
+def detect_language(text: str) -> str | None:
+    """ISO 639-1 code of ``text`` by py3langid (offline), None for no letters."""
+    sample = text[:LANGUAGE_SAMPLE_CHARS]
+    if not any(char.isalpha() for char in sample):
+        return None
+    language, _score = py3langid.classify(sample)
+    return str(language)
+
+
+def _check_size(payload: str, max_bytes: int) -> None:
+    """Raise ``too_large`` without encoding the payload when it is clearly small."""
+    if len(payload) * 4 <= max_bytes:
+        return
+    size = len(payload.encode("utf-8", "surrogatepass"))
+    if size > max_bytes:
+        raise Rejected("too_large", f"payload is {size:,} bytes (limit {max_bytes:,})")
+
+
+def clean_article(raw: RawArticle, *, max_bytes: int = DEFAULT_MAX_BYTES) -> CleanArticle:
+    """Extract the clean article from ``raw``; raise ``Rejected`` for unusable input."""
+    payload = raw.html if raw.html is not None else raw.text
+    if payload is None:
+        raise Rejected("no_content", "the article has neither text nor html")
+    kind = "html" if raw.html is not None else "text"
+    _check_size(payload, max_bytes)
+    if not payload.strip():
+        raise Rejected("empty", f"the {kind} is empty or whitespace only")
+    _check_not_binary(payload, kind)
+    extracted = clean_html(payload, raw.url) if kind == "html" else clean_plain_text(payload)
+    if not extracted.paragraphs:
+        raise Rejected("no_main_text", f"no main text left in the {kind} after cleaning")
+    text = join_paragraphs(extracted.paragraphs)
+    title, title_source = extracted.title, extracted.title_source
+    if title is None and raw.title:
+        title, title_source = raw.title.strip(), "feed"
+    return CleanArticle(
+        id=raw.id,
+        url=raw.url,
+        canonical_url=extracted.canonical_url,
+        source=raw.source,
+        site_name=extracted.site_name or _url_host(raw.url) or raw.source,
+        title=title,
+        title_source=title_source,
+        authors=extracted.authors,
+        published_at=extracted.published_at or raw.published_at,
+        fetched_at=raw.fetched_at,
+        language=detect_language(text),
+        text=text,
+        fingerprint=fingerprint(text),
+    )

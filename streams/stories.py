@@ -1,0 +1,580 @@
+"""Stories: online clustering of articles into versioned stories.
+
+Each arriving article is compared with the live stories that share one of its
+*candidate keys* (a salient entity or a rare term, see
+:meth:`StoryClusterer.candidate_keys`) and joins the best one whose evidence
+clears the bar; otherwise it opens a new story. The evidence is what an editor
+looks at:
+
+- the shared canonical entities, weighted by salience and rarity;
+- the text, as sub-linear TF-IDF against the story centroid;
+- the titles, the same way;
+- time: the bar rises as the gap between the article and the story grows,
+  and a story nothing has joined for ``retire_after`` (by article time) is
+  retired, so a later article about the same people starts a new story.
+
+Rarity (IDF) comes from document frequencies maintained over the articles seen
+so far. Centroids keep raw (sub-linear, length-normalised) term weights; IDF is
+applied when comparing, so early members are not stuck with early statistics.
+A duplicate joins the story of its original directly, as a member that adds no
+new information (centroid and headline unchanged).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import math
+import re
+from collections import Counter, OrderedDict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from itertools import islice
+from typing import Any
+
+from schemas.records import DedupedArticle, Entity, Story, StoryMember
+from streams.entities import merge_story_entities
+from streams.text import normalise_display, normalise_for_matching
+
+_STOPWORD_TEXT = """
+    a about above after again against all also am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for from
+    further had has have having he her here hers herself him himself his how i if in into is it
+    its itself just me more most my myself no nor not now of off on once only or other our ours
+    ourselves out over own same she should so some such than that the their theirs them
+    themselves then there these they this those through to too under until up very was we were
+    what when where which while who whom why will with would you your yours yourself yourselves
+    said says say told according new one two three year years time times last first week weeks
+    day days monday tuesday wednesday thursday friday saturday sunday today yesterday tomorrow
+    mr mrs ms may might must shall us news report reported reports people like get got make made
+    many much well back since still even however another around among including via per
+"""
+_STOPWORDS = frozenset(_STOPWORD_TEXT.split())
+_TOKEN = re.compile(r"[^\W_]+(?:[.'-][^\W_]+)*")
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
+
+
+def _stem(token: str) -> str:
+    """A light English suffix stripper: plural and -ing/-ed forms meet their stem."""
+    if token.isdigit() or len(token) <= 4:
+        return token
+    for suffix, replacement in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
+        if token.endswith(suffix) and not token.endswith("ss") and len(token) - len(suffix) >= 4:
+            return token[: len(token) - len(suffix)] + replacement
+    return token
+
+
+def terms(text: str) -> Counter[str]:
+    """Counts of the content terms of ``text``: matching form, stop words out, light stem."""
+    counts: Counter[str] = Counter()
+    for token in _TOKEN.findall(normalise_for_matching(text)):
+        token = token.removesuffix("'s")
+        if len(token) > 1 and token not in _STOPWORDS:
+            counts[_stem(token)] += 1
+    return counts
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of ``text`` (paragraph breaks and sentence ends), stripped."""
+    out: list[str] = []
+    for paragraph in re.split(r"\n+", normalise_display(text)):
+        out.extend(s.strip() for s in _SENTENCE_END.split(paragraph) if s.strip())
+    return out
+
+
+def lead(text: str, *, title: str | None = None, count: int = 2, max_chars: int = 300) -> str:
+    """The first ``count`` sentences of ``text`` (the title line skipped), at most ``max_chars``."""
+    body = [s for s in sentences(text) if title is None or s.strip() != title.strip()]
+    summary = " ".join(body[:count])
+    if len(summary) <= max_chars:
+        return summary
+    cut = summary[: max_chars - 1].rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:") + "…"
+
+
+def _sublinear(counts: Mapping[str, float]) -> dict[str, float]:
+    """``1 + log(tf)`` per key, scaled to unit length (before any IDF)."""
+    weights = {key: 1.0 + math.log(count) for key, count in counts.items() if count > 0}
+    norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
+    return {key: w / norm for key, w in weights.items()}
+
+
+class DocumentFrequency:
+    """Document frequencies over the articles seen so far, for IDF weights."""
+
+    def __init__(self) -> None:
+        self.documents = 0
+        self.counts: dict[str, int] = {}
+
+    def add(self, keys: Iterable[str]) -> None:
+        """Count one more document containing each of ``keys`` (distinct)."""
+        self.documents += 1
+        counts = self.counts
+        for key in keys:
+            counts[key] = counts.get(key, 0) + 1
+
+    def idf(self, key: str) -> float:
+        """Smoothed IDF: ``log((1 + N) / (1 + df)) + 1``; unseen keys are the rarest."""
+        return math.log((1 + self.documents) / (1 + self.counts.get(key, 0))) + 1.0
+
+
+class Profile:
+    """A story centroid of raw weights; IDF is applied when compared."""
+
+    def __init__(self, max_keys: int) -> None:
+        self.max_keys = max_keys
+        self.weights: dict[str, float] = {}
+        self._norm: float | None = None
+
+    def add(self, weights: Mapping[str, float], df: DocumentFrequency) -> None:
+        """Add one member's weights, keeping the ``max_keys`` heaviest keys by TF-IDF."""
+        merged = self.weights
+        for key, weight in weights.items():
+            merged[key] = merged.get(key, 0.0) + weight
+        if len(merged) > self.max_keys:
+            kept = sorted(merged, key=lambda k: merged[k] * df.idf(k), reverse=True)
+            self.weights = {k: merged[k] for k in kept[: self.max_keys]}
+        self._norm = None
+
+    def norm(self, df: DocumentFrequency) -> float:
+        """Length of the IDF-weighted centroid (cached until the next :meth:`add`)."""
+        if self._norm is None:
+            self._norm = math.sqrt(sum((w * df.idf(k)) ** 2 for k, w in self.weights.items()))
+        return self._norm
+
+    def cosine(self, vector: Mapping[str, float], df: DocumentFrequency) -> float:
+        """Cosine between a unit TF-IDF ``vector`` and this centroid under current IDF."""
+        weights = self.weights
+        dot = sum(v * weights[k] * df.idf(k) for k, v in vector.items() if k in weights)
+        return dot / self.norm(df) if dot else 0.0
+
+
+def tfidf(weights: Mapping[str, float], df: DocumentFrequency, limit: int) -> dict[str, float]:
+    """Unit TF-IDF vector of the ``limit`` heaviest keys of sub-linear ``weights``."""
+    scored = sorted(((w * df.idf(k), k) for k, w in weights.items()), reverse=True)[:limit]
+    norm = math.sqrt(sum(w * w for w, _ in scored)) or 1.0
+    return {k: w / norm for w, k in scored}
+
+
+def _entity_key(entity_id: str) -> str:
+    return f"entity:{entity_id}"
+
+
+def _term_key(term: str) -> str:
+    return f"term:{term}"
+
+
+@dataclass
+class _Features:
+    """What the clusterer keeps of an article: all it needs to re-add it."""
+
+    text_terms: dict[str, float]
+    title_terms: dict[str, float]
+    entity_weights: dict[str, float]
+    lead: str
+    first_sentence: str
+
+    @classmethod
+    def of(cls, article: DedupedArticle) -> _Features:
+        text = article.text
+        title = article.title
+        counts = terms(f"{title}\n{text}" if title else text)
+        salience = {e.id: max(e.salience, 0.05) for e in article.entities}
+        first = next(iter(sentences(text)), "")
+        return cls(
+            text_terms=_sublinear(counts),
+            title_terms=_sublinear(terms(title)) if title else {},
+            entity_weights=_unit(salience),
+            lead=lead(text, title=title),
+            first_sentence=first[:160],
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "text_terms": self.text_terms,
+            "title_terms": self.title_terms,
+            "entity_weights": self.entity_weights,
+            "lead": self.lead,
+            "first_sentence": self.first_sentence,
+        }
+
+
+def _unit(weights: Mapping[str, float]) -> dict[str, float]:
+    norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
+    return {k: w / norm for k, w in weights.items()}
+
+
+@dataclass
+class _Member:
+    """One article of a live story."""
+
+    record: StoryMember
+    entities: list[Entity]
+    features: _Features
+    article_time: datetime
+    seen_at: datetime
+    is_original: bool
+    text_vector: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class _LiveStory:
+    """The mutable state of one live story."""
+
+    story_id: str
+    text: Profile
+    titles: Profile
+    entities: Profile
+    members: list[_Member] = field(default_factory=list)
+    keys: dict[str, None] = field(default_factory=dict)
+    version: int = 0
+    first_time: datetime | None = None
+    last_time: datetime | None = None
+    headline: str = ""
+    summary: str = ""
+    record: Story | None = None
+
+
+def story_id_for(first_article_id: str) -> str:
+    """Stable story id derived from the id of the story's first article."""
+    return "story-" + hashlib.sha256(first_article_id.encode()).hexdigest()[:16]
+
+
+class StoryClusterer:
+    """Assigns each arriving article to a story and keeps the stories current.
+
+    Parameters (defaults are tuned for general news, see the module docstring):
+
+    - ``threshold``: evidence score (0-1) an article needs to join a story.
+    - ``text_weight``, ``entity_weight``, ``title_weight``: weights of the text,
+      entity and title cosines in the score (re-normalised over the signals
+      both sides have).
+    - ``grace``: time gap with no penalty; beyond it the bar rises linearly up
+      to ``threshold + cold_penalty`` at ``retire_after``.
+    - ``retire_after``: a story no article has joined for this long (article
+      time, against the latest article time seen) is retired from the index.
+    - ``vector_terms``: terms kept per article vector; ``profile_terms``:
+      terms kept per story centroid.
+    - ``key_entities``, ``key_terms``: how many salient entities and rare terms
+      make an article's candidate keys.
+    - ``postings_scan``: most recently updated stories read per key;
+      ``max_candidates``: stories scored per article.
+    - ``archive_size``: retired stories remembered so that a late redelivery
+      of their articles is still recognised.
+    """
+
+    def __init__(
+        self,
+        *,
+        threshold: float = 0.3,
+        text_weight: float = 0.5,
+        entity_weight: float = 0.35,
+        title_weight: float = 0.15,
+        grace: timedelta = timedelta(days=1),
+        retire_after: timedelta = timedelta(days=7),
+        cold_penalty: float = 0.35,
+        vector_terms: int = 60,
+        profile_terms: int = 200,
+        key_entities: int = 5,
+        key_terms: int = 8,
+        postings_scan: int = 64,
+        max_candidates: int = 24,
+        archive_size: int = 10_000,
+    ) -> None:
+        if retire_after <= grace:
+            raise ValueError("retire_after must be longer than grace")
+        self.threshold = threshold
+        self.text_weight = text_weight
+        self.entity_weight = entity_weight
+        self.title_weight = title_weight
+        self.grace = grace
+        self.retire_after = retire_after
+        self.cold_penalty = cold_penalty
+        self.vector_terms = vector_terms
+        self.profile_terms = profile_terms
+        self.key_entities = key_entities
+        self.key_terms = key_terms
+        self.postings_scan = postings_scan
+        self.max_candidates = max_candidates
+        self.archive_size = archive_size
+        self._term_df = DocumentFrequency()
+        self._title_df = DocumentFrequency()
+        self._entity_df = DocumentFrequency()
+        self._stories: dict[str, _LiveStory] = {}
+        self._story_of: dict[str, str] = {}
+        self._postings: dict[str, dict[str, None]] = {}
+        self._retirements: list[tuple[datetime, str]] = []
+        self._watermark: datetime | None = None
+        self._archive: OrderedDict[str, Story] = OrderedDict()
+        self._archived_story_of: dict[str, str] = {}
+
+    # -- public API -----------------------------------------------------------------
+
+    @property
+    def live_stories(self) -> int:
+        """How many stories are live (not retired)."""
+        return len(self._stories)
+
+    def story(self, story_id: str) -> Story | None:
+        """The current record of a live or archived story."""
+        live = self._stories.get(story_id)
+        return live.record if live else self._archive.get(story_id)
+
+    def add(self, article: DedupedArticle, seen_at: datetime) -> tuple[Story, bool]:
+        """The article's story after adding it, and whether the story changed.
+
+        A redelivered article id returns its current story unchanged
+        (``changed`` is False).
+        """
+        known = self._known(article.id)
+        if known is not None:
+            return known, False
+        features = _Features.of(article)
+        return self._place(article, features, seen_at, story_id=None), True
+
+    def entry(self, article_id: str) -> dict[str, Any]:
+        """JSON-able state needed to re-add one article after a restart."""
+        story = self._stories[self._story_of[article_id]]
+        member = next(m for m in story.members if m.record.id == article_id)
+        record = member.record
+        return {
+            "story_id": story.story_id,
+            "seen_at": member.seen_at.isoformat(),
+            "article": {
+                "id": record.id,
+                "source": record.source,
+                "title": record.title,
+                "url": record.url,
+                "published_at": record.published_at.isoformat() if record.published_at else None,
+                "duplicate_of": record.duplicate_of,
+                "entities": [e.model_dump(mode="json") for e in member.entities],
+            },
+            "features": member.features.to_json(),
+        }
+
+    def restore(self, entry: dict[str, Any]) -> None:
+        """Re-add an article from :meth:`entry`, in arrival order, into its recorded story."""
+        data = entry["article"]
+        if self._known(data["id"]) is not None:
+            return
+        article = DedupedArticle.model_validate(
+            {
+                **data,
+                "text": "",
+                "fingerprint": "",
+                "fetched_at": entry["seen_at"],
+                "dedup": {"article_id": data["id"], "duplicate_of": data["duplicate_of"]},
+            }
+        )
+        features = _Features(**entry["features"])
+        seen_at = datetime.fromisoformat(entry["seen_at"])
+        self._place(article, features, seen_at, story_id=entry["story_id"])
+
+    def candidate_keys(self, article: DedupedArticle) -> list[str]:
+        """Index keys of an article: its most salient rare entities, then its rarest terms.
+
+        Stories are indexed under the keys of their members, so any story
+        sharing a key with the article is a candidate. Keys are plain strings
+        (``entity:<id>``, ``term:<stem>``) so the index can be partitioned by key.
+        """
+        return self._keys(_Features.of(article))
+
+    # -- placement -----------------------------------------------------------------
+
+    def _known(self, article_id: str) -> Story | None:
+        story_id = self._story_of.get(article_id)
+        if story_id is not None:
+            return self._stories[story_id].record
+        archived = self._archived_story_of.get(article_id)
+        return self._archive.get(archived) if archived else None
+
+    def _keys(self, features: _Features) -> list[str]:
+        entities = sorted(
+            features.entity_weights,
+            key=lambda e: (-features.entity_weights[e] * self._entity_df.idf(e), e),
+        )
+        text = tfidf(features.text_terms, self._term_df, self.key_terms)
+        return [_entity_key(e) for e in entities[: self.key_entities]] + [
+            _term_key(t) for t in text
+        ]
+
+    def _place(
+        self,
+        article: DedupedArticle,
+        features: _Features,
+        seen_at: datetime,
+        story_id: str | None,
+    ) -> Story:
+        article_time = article.published_at or seen_at
+        self._advance(article_time)
+        original_story = self._story_of.get(article.duplicate_of or "")
+        is_original = original_story is None
+        if is_original:
+            self._term_df.add(features.text_terms)
+            self._title_df.add(features.title_terms)
+            self._entity_df.add(features.entity_weights)
+        if story_id is None:
+            story_id = original_story or self._best_story(features, article_time)
+        story = self._stories.get(story_id or "")
+        if story is None:
+            story = self._open(story_id or story_id_for(article.id))
+        member = _Member(
+            record=StoryMember(
+                id=article.id,
+                source=article.source,
+                title=article.title,
+                url=article.url,
+                published_at=article.published_at,
+                first_seen=seen_at,
+                duplicate_of=article.duplicate_of,
+            ),
+            entities=list(article.entities),
+            features=features,
+            article_time=article_time,
+            seen_at=seen_at,
+            is_original=is_original,
+        )
+        self._join(story, member)
+        return self._publish(story)
+
+    def _best_story(self, features: _Features, article_time: datetime) -> str | None:
+        hits: Counter[str] = Counter()
+        for key in self._keys(features):
+            postings = self._postings.get(key)
+            if postings:
+                hits.update(islice(reversed(postings), self.postings_scan))
+        vector = tfidf(features.text_terms, self._term_df, self.vector_terms)
+        titles = tfidf(features.title_terms, self._title_df, self.vector_terms)
+        entities = tfidf(features.entity_weights, self._entity_df, self.vector_terms)
+        best_id, best_margin = None, 0.0
+        for story_id, _ in hits.most_common(self.max_candidates):
+            story = self._stories[story_id]
+            margin = self._score(story, vector, titles, entities) - self._bar(story, article_time)
+            if margin >= best_margin:
+                best_id, best_margin = story_id, margin
+        return best_id
+
+    def _score(
+        self,
+        story: _LiveStory,
+        vector: dict[str, float],
+        titles: dict[str, float],
+        entities: dict[str, float],
+    ) -> float:
+        """Weighted mean of the cosines of the signals both the article and the story have."""
+        total = weights = 0.0
+        for weight, profile, article_vector, df in (
+            (self.text_weight, story.text, vector, self._term_df),
+            (self.title_weight, story.titles, titles, self._title_df),
+            (self.entity_weight, story.entities, entities, self._entity_df),
+        ):
+            if article_vector and profile.weights:
+                total += weight * profile.cosine(article_vector, df)
+                weights += weight
+        return total / weights if weights else 0.0
+
+    def _bar(self, story: _LiveStory, article_time: datetime) -> float:
+        """The score needed to join ``story``: rises with the time gap beyond ``grace``."""
+        assert story.first_time is not None and story.last_time is not None
+        gap = max(article_time - story.last_time, story.first_time - article_time, timedelta(0))
+        cold = (gap - self.grace) / (self.retire_after - self.grace)
+        return self.threshold + self.cold_penalty * min(max(cold, 0.0), 1.0)
+
+    # -- story state ---------------------------------------------------------------
+
+    def _open(self, story_id: str) -> _LiveStory:
+        story = _LiveStory(
+            story_id=story_id,
+            text=Profile(self.profile_terms),
+            titles=Profile(self.profile_terms),
+            entities=Profile(self.profile_terms),
+        )
+        self._stories[story_id] = story
+        return story
+
+    def _join(self, story: _LiveStory, member: _Member) -> None:
+        story.members.append(member)
+        self._story_of[member.record.id] = story.story_id
+        time = member.article_time
+        story.first_time = min(story.first_time or time, time)
+        story.last_time = max(story.last_time or time, time)
+        heapq.heappush(self._retirements, (story.last_time, story.story_id))
+        if member.is_original:
+            features = member.features
+            member.text_vector = tfidf(features.text_terms, self._term_df, self.vector_terms)
+            story.text.add(features.text_terms, self._term_df)
+            story.titles.add(features.title_terms, self._title_df)
+            story.entities.add(features.entity_weights, self._entity_df)
+            for key in self._keys(features):
+                story.keys[key] = None
+            self._choose_headline(story)
+        for key in story.keys:
+            postings = self._postings.setdefault(key, {})
+            postings.pop(story.story_id, None)
+            postings[story.story_id] = None
+
+    def _choose_headline(self, story: _LiveStory) -> None:
+        """Headline: title of the most central titled original; summary: its lead."""
+        originals = [m for m in story.members if m.is_original]
+        titled = [m for m in originals if m.record.title] or originals
+        central = max(titled, key=lambda m: story.text.cosine(m.text_vector, self._term_df))
+        story.headline = central.record.title or central.features.first_sentence
+        story.summary = central.features.lead
+
+    def _publish(self, story: _LiveStory) -> Story:
+        story.version += 1
+        members = [m.record for m in story.members]
+        story.record = Story(
+            story_id=story.story_id,
+            version=story.version,
+            headline=story.headline,
+            summary=story.summary,
+            article_ids=[m.id for m in members],
+            duplicates={
+                m.id: m.duplicate_of
+                for m in members
+                if m.duplicate_of and self._story_of.get(m.duplicate_of) == story.story_id
+            },
+            members=members,
+            entities=merge_story_entities(m.entities for m in story.members),
+            sources=list(dict.fromkeys(m.source for m in members if m.source)),
+            first_seen=min(m.first_seen for m in members),
+            last_seen=max(m.first_seen for m in members),
+            article_count=len(members),
+            unique_article_count=sum(m.is_original for m in story.members),
+        )
+        return story.record
+
+    # -- retirement ----------------------------------------------------------------
+
+    def _advance(self, article_time: datetime) -> None:
+        """Move the watermark to ``article_time`` and retire stories gone cold."""
+        if self._watermark is not None and article_time <= self._watermark:
+            return
+        self._watermark = article_time
+        horizon = article_time - self.retire_after
+        while self._retirements and self._retirements[0][0] < horizon:
+            last_time, story_id = heapq.heappop(self._retirements)
+            story = self._stories.get(story_id)
+            if story is not None and story.last_time == last_time:
+                self._retire(story)
+
+    def _retire(self, story: _LiveStory) -> None:
+        del self._stories[story.story_id]
+        for key in story.keys:
+            postings = self._postings[key]
+            postings.pop(story.story_id, None)
+            if not postings:
+                del self._postings[key]
+        for member in story.members:
+            del self._story_of[member.record.id]
+        if story.record is None:
+            return
+        self._archive[story.story_id] = story.record
+        for member in story.members:
+            self._archived_story_of[member.record.id] = story.story_id
+        while len(self._archive) > self.archive_size:
+            _, dropped = self._archive.popitem(last=False)
+            for article_id in dropped.article_ids:
+                self._archived_story_of.pop(article_id, None)

@@ -1,0 +1,120 @@
+"""End to end on a real Kafka-protocol broker (Tansu), with the seeds.
+
+These run the real agents (trafilatura, spaCy, dedup, clustering) in real
+worker processes; nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+import pytest
+
+from newswire.inputs import Outbound, publish, read_inputs, stable_id
+from newswire.settings import Settings
+from schemas.records import RawArticle
+from tests.conftest import PROJECT, SEEDS, watch_until
+
+pytestmark = pytest.mark.e2e
+
+SEED_IDS = {path.name[:3]: stable_id(content=path.read_bytes())
+            for path in sorted(SEEDS.glob("*.txt"))}
+
+OTHER_EVENT = """Wildfire forces evacuation of mountain villages in southern Chile
+
+Firefighters in southern Chile battled a fast-moving wildfire on Tuesday that forced the
+evacuation of four mountain villages near the town of Pucon, regional officials said.
+
+The fire, fanned by strong winds and temperatures above 35 degrees Celsius, has burned more
+than 8,000 hectares of forest since Sunday, according to the national forestry agency CONAF.
+
+Interior Minister Carolina Toha said two helicopters and a tanker plane had been sent to the
+area and that no deaths had been reported, though several homes were destroyed.
+"""
+
+
+def _publish(settings: Settings, messages: list[Outbound]) -> None:
+    asyncio.run(publish(settings, messages))
+
+
+def _other_event_message() -> Outbound:
+    article = RawArticle(id="chile-fire", text=OTHER_EVENT, fetched_at="2020-06-01T00:00:00Z")
+    return Outbound(article.id, article.to_json())
+
+
+def test_run_once_groups_the_seeds_into_one_story(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSWIRE_")}
+    env["NEWSWIRE_DATA_DIR"] = str(tmp_path / "data")
+    stories_out, articles_out = tmp_path / "s.jsonl", tmp_path / "a.jsonl"
+    result = subprocess.run(
+        [sys.executable, "-m", "newswire.cli", "run", "--once", "--timeout", "300",
+         "--stories-out", str(stories_out), "--articles-out", str(articles_out)],
+        cwd=PROJECT, env=env, capture_output=True, text=True, timeout=400,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    articles = {row["id"]: row for row in map(orjson.loads, articles_out.read_text().splitlines())}
+    assert set(SEED_IDS.values()) <= set(articles)
+    assert all(articles[seed]["story_id"] for seed in SEED_IDS.values())
+
+    stories = [orjson.loads(line) for line in stories_out.read_text().splitlines()]
+    for seed in SEED_IDS.values():
+        assert sum(seed in story["article_ids"] for story in stories) == 1
+
+    # EXPECTED.md: one story of all five, 002 a copy of 000 and still a member.
+    (story,) = [s for s in stories if SEED_IDS["000"] in s["article_ids"]]
+    assert sorted(story["article_ids"]) == sorted(SEED_IDS.values())
+    assert story["duplicates"] == {SEED_IDS["002"]: SEED_IDS["000"]}
+    assert articles[SEED_IDS["002"]]["duplicate_of"] == SEED_IDS["000"]
+    # What a person sees: the story printed with its headline.
+    assert f"story {story['story_id']}" in result.stdout
+    assert story["headline"] in result.stdout
+
+
+def test_replaying_the_seeds_again_adds_nothing(
+    pipeline_settings: Settings, start_worker: Callable[[], subprocess.Popen[bytes]]
+) -> None:
+    start_worker()
+    seeds = read_inputs([SEEDS])
+    _publish(pipeline_settings, seeds)
+    first = watch_until(pipeline_settings, lambda board: board.done_with(SEED_IDS.values()))
+    seed_story = first.articles[SEED_IDS["000"]].story_id
+    before = first.stories[seed_story]
+
+    # Replay, then a new article: once the new one has its story, the replay is through.
+    _publish(pipeline_settings, [*seeds, _other_event_message()])
+    second = watch_until(pipeline_settings, lambda board: board.done_with(["chile-fire"]))
+    after = second.stories[seed_story]
+    assert after.version == before.version
+    assert sorted(after.article_ids) == sorted(before.article_ids)
+    assert second.articles["chile-fire"].story_id != seed_story
+    for story in second.stories.values():
+        assert len(story.article_ids) == len(set(story.article_ids))
+
+
+def test_malformed_message_is_dead_lettered_and_the_next_good_one_goes_through(
+    pipeline_settings: Settings, start_worker: Callable[[], subprocess.Popen[bytes]]
+) -> None:
+    start_worker()
+    good = _other_event_message()
+    _publish(pipeline_settings, [
+        Outbound("bad-json", b"{not json"),
+        Outbound("bad-record", orjson.dumps({"id": "bad-record", "text": "x"})),
+        good,
+    ])
+    board = watch_until(pipeline_settings, lambda b: b.done_with(["bad-json", "bad-record",
+                                                                   good.key]))
+    letters = {letter.article_id: letter for letter in board.dead_letters}
+    assert letters["bad-json"].stage == "clean"
+    assert letters["bad-json"].error_type == "invalid_json"
+    assert letters["bad-json"].payload == "{not json"
+    assert letters["bad-json"].topic == f"{pipeline_settings.topic_prefix}.articles.raw"
+    assert letters["bad-record"].error_type == "invalid_record"
+    assert "fetched_at" in letters["bad-record"].reason
+    assert good.key in board.stories[board.articles[good.key].story_id].article_ids

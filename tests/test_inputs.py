@@ -1,0 +1,59 @@
+"""Reading archives into raw-article messages."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import orjson
+import pytest
+
+from newswire.inputs import read_inputs, read_path, stable_id
+from schemas.records import RawArticle
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+
+
+def test_seed_directory_gives_five_articles_with_content_ids() -> None:
+    messages = read_inputs([SEEDS])
+    assert len(messages) == 5
+    for message, path in zip(messages, sorted(SEEDS.glob("*.txt")), strict=True):
+        article = RawArticle.from_json(message.value)
+        assert message.key == article.id == stable_id(content=path.read_bytes())
+        assert article.text == path.read_text()
+
+
+def test_reading_twice_gives_the_same_ids() -> None:
+    first = [message.key for message in read_inputs([SEEDS])]
+    assert first == [message.key for message in read_inputs([SEEDS, SEEDS])]
+
+
+def test_jsonl_gz_with_ids_urls_and_a_broken_line(tmp_path: Path) -> None:
+    lines = [
+        orjson.dumps({"id": "given", "text": "A body.", "title": "T"}),
+        orjson.dumps({"url": "https://example.org/a", "html": "<p>x</p>"}),
+        b"{not json",
+        orjson.dumps({"text": 42}),
+    ]
+    path = tmp_path / "feed.jsonl.gz"
+    path.write_bytes(gzip.compress(b"\n".join(lines)))
+    messages = list(read_path(path))
+    assert [m.key for m in messages[:2]] == ["given", stable_id(url="https://example.org/a")]
+    # Unreadable records are kept, keyed by where they were, for the dead-letter topic.
+    assert messages[2].key == f"{path}:3" and messages[2].value == b"{not json"
+    assert messages[3].key == f"{path}:4"
+
+
+def test_html_file_is_decoded_by_its_meta_charset(tmp_path: Path) -> None:
+    page = '<html><head><meta charset="iso-8859-1"></head><body><p>Café société</p></body></html>'
+    path = tmp_path / "page.html"
+    path.write_bytes(page.encode("iso-8859-1"))
+    (message,) = read_path(path)
+    assert "Café société" in (RawArticle.from_json(message.value).html or "")
+
+
+def test_unknown_file_type_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "notes.docx"
+    path.write_bytes(b"x")
+    with pytest.raises(ValueError, match="not an article file"):
+        list(read_path(path))
