@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -28,6 +28,7 @@ from schemas.records import (
     DeadLetter,
     DedupedArticle,
     EnrichedArticle,
+    Entity,
     RawArticle,
     TaggedArticle,
 )
@@ -50,6 +51,7 @@ from streams.stories import StoryClusterer
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+RecordT = TypeVar("RecordT", RawArticle, CleanArticle)
 
 TANSU_PROFILE: dict[str, Any] = {
     # Tansu holds a consumer-group join for half the session timeout.
@@ -128,6 +130,7 @@ class Pipeline:
 
     def __init__(self, settings: Settings, tagger: EntityTagger | None = None) -> None:
         self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.app = faust.App(settings.app_id, **faust_options(settings))
         self.topics = {spec.role: self._topic(spec) for spec in (
             RAW, CLEAN, TAGGED, DEDUPED, ENRICHED, STORIES, DEAD_LETTERS
@@ -138,12 +141,9 @@ class Pipeline:
         self.clusterer = self._new_clusterer()
         # Changelog-backed state of the stateful stages: article id -> what is
         # needed to rebuild the in-memory index after a restart.
-        self.dedup_state = self.app.Table(
-            "dedup-state", partitions=1, key_serializer="json", value_serializer="json"
-        )
-        self.story_state = self.app.Table(
-            "story-state", partitions=1, key_serializer="json", value_serializer="json"
-        )
+        state_schema = faust.Schema(key_serializer="json", value_serializer="json")
+        self.dedup_state = self.app.Table("dedup-state", partitions=1, schema=state_schema)
+        self.story_state = self.app.Table("story-state", partitions=1, schema=state_schema)
         self.dedup_state.on_recover(self._restore_dedup)
         self.story_state.on_recover(self._restore_stories)
 
@@ -164,7 +164,7 @@ class Pipeline:
         return DedupIndex(retention=timedelta(days=self.settings.dedup_retention_days))
 
     def _new_clusterer(self) -> StoryClusterer:
-        return StoryClusterer(cold_after=timedelta(days=self.settings.story_cold_days))
+        return StoryClusterer(retire_after=timedelta(days=self.settings.story_cold_days))
 
     async def _in_thread(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run CPU-heavy ``fn`` off the event loop, so heartbeats and other agents go on."""
@@ -189,61 +189,91 @@ class Pipeline:
         log.warning("dead letter from %s: %s (%s)", stage, letter.reason, letter.article_id)
         await self._send("deadletter", letter.article_id or "", letter.to_json())
 
-    # -- cleaning --------------------------------------------------------------
+    async def _ordered_batches(
+        self,
+        stage: str,
+        stream: StreamT,
+        record: type[RecordT],
+        size: int,
+        within: float,
+    ) -> AsyncIterator[list[tuple[EventT, RecordT]]]:
+        """Batches of parsed records in ingest order (``fetched_at``, then id).
 
-    async def clean_agent(self, stream: StreamT) -> None:
-        """raw -> clean: extract text and metadata (off the event loop)."""
-        async for event in stream.events():
-            await self._guarded("clean", event, self._clean_one)
+        Partitions are consumed in parallel and interleave; sorting each batch
+        keeps a replay in the order it was published, which decides which of
+        two copies is the original. Unreadable messages are dead-lettered.
+        """
+        async for events in stream.take_events(size, within=within):
+            parsed: list[tuple[EventT, RecordT]] = []
+            for event in events:
+                try:
+                    self._check_size(event)
+                    parsed.append((event, record.from_json(event.value)))
+                except Exception as exc:  # noqa: BLE001
+                    await self.dead_letter(stage, event, exc)
+            parsed.sort(key=lambda item: (item[1].fetched_at, item[1].id))
+            if parsed:
+                yield parsed
 
-    async def _clean_one(self, event: EventT) -> None:
+    def _check_size(self, event: EventT) -> None:
         if len(event.value) > self.settings.max_article_bytes:
             raise Rejected(
                 "too_large",
                 f"message of {len(event.value)} bytes is over the limit of "
                 f"{self.settings.max_article_bytes} bytes",
             )
-        raw = RawArticle.from_json(event.value)
-        clean = await self._in_thread(
-            clean_article, raw, max_bytes=self.settings.max_article_bytes
+
+    # -- cleaning --------------------------------------------------------------
+
+    async def clean_agent(self, stream: StreamT) -> None:
+        """raw -> clean: extract text and metadata (off the event loop)."""
+        batches = self._ordered_batches(
+            "clean", stream, RawArticle, self.settings.batch_size, self.settings.batch_seconds
         )
-        await self._send("clean", clean.id, clean.to_json())
+        async for batch in batches:
+            results = await self._in_thread(self._clean_batch, [raw for _, raw in batch])
+            for (event, _), result in zip(batch, results, strict=True):
+                if isinstance(result, CleanArticle):
+                    await self._send("clean", result.id, result.to_json())
+                else:
+                    await self.dead_letter("clean", event, result)
+
+    def _clean_batch(self, batch: list[RawArticle]) -> list[CleanArticle | Exception]:
+        results: list[CleanArticle | Exception] = []
+        for raw in batch:
+            try:
+                results.append(clean_article(raw, max_bytes=self.settings.max_article_bytes))
+            except Exception as exc:  # noqa: BLE001 - becomes a dead letter
+                results.append(exc)
+        return results
 
     # -- entity tagging --------------------------------------------------------
 
     async def tag_agent(self, stream: StreamT) -> None:
         """clean -> tagged: NER in batches (off the event loop)."""
-        batches = stream.take_events(
-            self.settings.tag_batch_size, within=self.settings.tag_batch_seconds
+        batches = self._ordered_batches(
+            "tag", stream, CleanArticle, self.settings.batch_size, self.settings.batch_seconds
         )
-        async for events in batches:
-            parsed: list[tuple[EventT, CleanArticle]] = []
-            for event in events:
-                try:
-                    parsed.append((event, CleanArticle.from_json(event.value)))
-                except Exception as exc:  # noqa: BLE001
-                    await self.dead_letter("tag", event, exc)
-            if parsed:
-                await self._tag_batch(parsed)
-
-    async def _tag_batch(self, batch: Sequence[tuple[EventT, CleanArticle]]) -> None:
-        articles = [article for _, article in batch]
-        try:
-            entity_lists = await self._in_thread(self._tag, articles)
-        except Exception:  # noqa: BLE001 - find the article that fails, tag the others
-            for event, article in batch:
-                await self._guarded("tag", event, partial(self._tag_one, article))
-            return
-        for article, entities in zip(articles, entity_lists, strict=True):
-            tagged = TaggedArticle(**article.model_dump(), entities=entities)
-            await self._send("tagged", tagged.id, tagged.to_json())
+        async for batch in batches:
+            articles = [article for _, article in batch]
+            try:
+                entity_lists = await self._in_thread(self._tag, articles)
+            except Exception:  # noqa: BLE001 - find the article that fails, tag the others
+                for event, article in batch:
+                    await self._guarded("tag", event, partial(self._tag_one, article))
+                continue
+            for article, entities in zip(articles, entity_lists, strict=True):
+                await self._send_tagged(article, entities)
 
     async def _tag_one(self, article: CleanArticle, _event: EventT) -> None:
         (entities,) = await self._in_thread(self._tag, [article])
+        await self._send_tagged(article, entities)
+
+    async def _send_tagged(self, article: CleanArticle, entities: list[Entity]) -> None:
         tagged = TaggedArticle(**article.model_dump(), entities=entities)
         await self._send("tagged", tagged.id, tagged.to_json())
 
-    def _tag(self, articles: list[CleanArticle]) -> list[list[Any]]:
+    def _tag(self, articles: list[CleanArticle]) -> list[list[Entity]]:
         if self._tagger is None:
             self._tagger = load_tagger(self.settings.spacy_model)
         return self._tagger.tag(articles)
@@ -251,11 +281,16 @@ class Pipeline:
     # -- dedup -----------------------------------------------------------------
 
     async def dedup_agent(self, stream: StreamT) -> None:
-        """tagged -> deduped: a verdict for every article; copies stay in the stream."""
+        """tagged -> deduped: a verdict for every article; copies stay in the stream.
+
+        The tagged topic has one partition, filled in ingest order by the sorted
+        batches of the cleaning and tagging stages.
+        """
         async for event in stream.events():
             await self._guarded("dedup", event, self._dedup_one)
 
     async def _dedup_one(self, event: EventT) -> None:
+        self._check_size(event)
         tagged = TaggedArticle.from_json(event.value)
         verdict = self.dedup_index.check(tagged, seen_at=now())
         if tagged.id not in self.dedup_state:

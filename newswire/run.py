@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,7 +40,8 @@ def run_worker(
         ensure_topics_sync(bound)
         pipeline = Pipeline(bound)
         worker = faust.Worker(
-            pipeline.app, loglevel=bound.log_level, quiet=True, redirect_stdouts=False
+            pipeline.app, loglevel=bound.log_level, quiet=True, redirect_stdouts=False,
+            stdout=open(os.devnull, "w"),  # noqa: SIM115 - faust's spinner, not our output
         )
         board = StoryBoard()
         outcome: dict[str, int] = {"exit_code": 0}

