@@ -23,6 +23,7 @@ from faust.types import EventT, StreamT
 from pydantic import ValidationError
 
 from newswire.settings import Settings
+from newswire.story_store import SQLiteStoryStore
 from schemas.records import (
     CleanArticle,
     DeadLetter,
@@ -30,6 +31,7 @@ from schemas.records import (
     EnrichedArticle,
     Entity,
     RawArticle,
+    Story,
     TaggedArticle,
 )
 from schemas.topics import (
@@ -151,6 +153,8 @@ class Pipeline:
         self.app.agent(self.topics["clean"], name="tag")(self.tag_agent)
         self.app.agent(self.topics["tagged"], name="dedup")(self.dedup_agent)
         self.app.agent(self.topics["deduped"], name="story")(self.story_agent)
+        self.app.agent(self.topics["stories"], name="store")(self.store_agent)
+        self.story_store = SQLiteStoryStore(settings.story_db_path)
 
     def _topic(self, spec: TopicSpec) -> faust.TopicT:
         return self.app.topic(
@@ -332,3 +336,13 @@ class Pipeline:
         for item in sorted(self.story_state.values(), key=lambda item: item["seq"]):
             self.clusterer.restore(item["entry"])
 
+
+    # -- story store -----------------------------------------------------------
+
+    async def store_agent(self, stream: StreamT) -> None:
+        """stories -> SQLite: the current stories, for `newswire stories` to search."""
+        async for event in stream.events():
+            await self._guarded("store", event, self._store_one)
+
+    async def _store_one(self, event: EventT) -> None:
+        self.story_store.upsert(Story.from_json(event.value))

@@ -101,6 +101,28 @@ def cmd_broker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_stories(args: argparse.Namespace) -> int:
+    from newswire.story_store import SQLiteStoryStore
+    from newswire.watch import format_story
+
+    path = args.db or _settings(args).story_db_path
+    if not path.exists():
+        sys.exit(f"newswire: no story database at {path} (run the pipeline first, or --db FILE)")
+    with SQLiteStoryStore(path) as store:
+        stories = store.search(entity=args.entity, text=args.text, since=args.since,
+                               until=args.until, limit=args.limit)
+    for story in stories:
+        print(story.to_json().decode() if args.json else format_story(story) + "\n")
+    if not args.json:
+        print(f"{len(stories)} stor{'y' if len(stories) == 1 else 'ies'}")
+    return 0
+
+
+def _datetime(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     module = importlib.import_module(f"newswire.evaluation.{args.stage}")
     code: int = module.main(args.args)
@@ -168,6 +190,19 @@ def build_parser() -> argparse.ArgumentParser:
         description="Start the embedded Tansu broker (memory only) with every topic created.")
     broker.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: free)")
     broker.set_defaults(func=cmd_broker)
+
+    stories = commands.add_parser(
+        "stories", help="list and search the current stories (the worker's story database)",
+        description="Search the stories a worker has stored (NEWSWIRE_DATA_DIR/stories.sqlite): "
+        "by entity (id, name or surface form), by words, by time.")
+    stories.add_argument("--entity", help="entity id, name or surface form, e.g. 'Haftar'")
+    stories.add_argument("--text", help="words found in headline, summary, titles or entities")
+    stories.add_argument("--since", type=_datetime, help="active at or after (ISO date/time)")
+    stories.add_argument("--until", type=_datetime, help="started at or before (ISO date/time)")
+    stories.add_argument("--limit", type=int, default=20)
+    stories.add_argument("--json", action="store_true", help="print JSON lines")
+    stories.add_argument("--db", type=Path, help="story database (default: in the data dir)")
+    stories.set_defaults(func=cmd_stories)
 
     evaluate = commands.add_parser(
         "evaluate", help="score a stage on a corpus (see `newswire evaluate STAGE --help`)",

@@ -49,7 +49,7 @@ def run_worker(
         async def replay_and_watch() -> None:
             try:
                 await asyncio.wait_for(
-                    _replay_and_watch(bound, messages, board, once=once, out=out),
+                    _replay_and_watch(bound, pipeline, messages, board, once=once, out=out),
                     timeout=timeout,
                 )
             except TimeoutError:
@@ -73,6 +73,7 @@ def run_worker(
 
 async def _replay_and_watch(
     settings: Settings,
+    pipeline: Pipeline,
     messages: Sequence[Outbound],
     board: StoryBoard,
     *,
@@ -91,7 +92,13 @@ async def _replay_and_watch(
         elif topic == DEAD_LETTERS.name(prefix):
             print(format_dead_letter(board.dead_letters[-1]), file=out, flush=True)
         if once and board.done_with(expected):
-            return
+            break
+    # The story database is written by its own agent: let it catch up.
+    while once and not all(
+        (stored := pipeline.story_store.get(story.story_id)) and stored.version >= story.version
+        for story in board.stories.values()
+    ):
+        await asyncio.sleep(0.05)
 
 
 def _write_outputs(board: StoryBoard, stories_out: Path | None, articles_out: Path | None) -> None:

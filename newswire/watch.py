@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from collections import Counter
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -62,6 +63,8 @@ class StoryBoard:
     stories: dict[str, Story] = field(default_factory=dict)
     articles: dict[str, EnrichedArticle] = field(default_factory=dict)
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    deliveries: Counter[str] = field(default_factory=Counter)
+    """How many times each article reached the enriched topic (replays re-deliver)."""
 
     def apply(self, settings: Settings, topic: str, value: bytes) -> Story | None:
         """Take one output record; return the story if this record changed one."""
@@ -75,6 +78,7 @@ class StoryBoard:
         elif topic == ENRICHED.name(prefix):
             article: EnrichedArticle = EnrichedArticle.from_json(value)
             self.articles[article.id] = article
+            self.deliveries[article.id] += 1
         elif topic == DEAD_LETTERS.name(prefix):
             self.dead_letters.append(DeadLetter.from_json(value))
         return None

@@ -20,11 +20,13 @@ a later article that matches it, or matches one of its copies, is a copy of it,
 whichever of the two texts is the longer (a fuller text arriving after a cut-down
 copy is marked as the copy). ``duplicate_of`` always names that earliest original.
 
-Candidates come from keys (:func:`band_keys`): the MinHash LSH bands, and the
-anchor trigrams whose hash falls in a fixed 1-in-``ANCHOR_SAMPLE`` sample (a
-sample that is the same for a text and for any copy of it, so a cut-down copy keeps
-a subset of the original's keys). Buckets keep at most ``max_bucket`` ids, so the
-work per article does not grow with the index.
+Candidates come from keys (:func:`band_keys`): the word-shingle hashes that fall
+in a fixed 1-in-``SHINGLE_SAMPLE`` sample (at most ``MAX_SHINGLE_KEYS``, the
+smallest) and likewise the sampled anchor trigrams. The sample is a property of
+the hash, so a copy cut short keeps a subset of its original's keys, and a spun
+copy keeps its anchor keys. Buckets keep at most ``max_bucket`` ids (the most
+recent), so the work per article does not grow with the index. MinHash (128
+permutations) is kept per article to estimate similarity, not for retrieval.
 """
 
 from __future__ import annotations

@@ -8,9 +8,16 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import trafilatura
 
 from schemas.records import CleanArticle, RawArticle
-from streams.cleaning import clean_article, decode_html, html_nesting_depth
+from streams.cleaning import (
+    clean_article,
+    decode_html,
+    restore_name_punctuation,
+    scan_html_tags,
+    strip_site_from_title,
+)
 from streams.errors import Rejected
 from streams.text import fingerprint, normalise_for_matching, split_paragraphs
 
@@ -214,7 +221,9 @@ ARTICLE_PAGE = f"""<!DOCTYPE html>
 <article>
 <h1>Old railway yard to become a park</h1>
 <p class="byline">By Maria Okafor</p>
-{"".join(f"<p>{paragraph}</p>" for paragraph in PARAGRAPHS)}
+{"".join(f"<p>{paragraph}</p>" for paragraph in PARAGRAPHS[:2])}
+<p>The engine shed at Brightwater in 1952. COURIER/JOHN MBEKI</p>
+<p>{PARAGRAPHS[2]}</p>
 </article>
 <footer><p>Copyright Brightwater Courier. All rights reserved.</p></footer>
 </body></html>"""
@@ -230,6 +239,7 @@ def test_html_page_keeps_paragraphs_and_metadata() -> None:
         assert paragraph in article.text.split("\n\n")
     assert "\n\n".join(PARAGRAPHS) in article.text
     assert "All rights reserved" not in article.text
+    assert "JOHN MBEKI" not in article.text
     assert article.title == "Old railway yard to become a park"
     assert article.title_source == "html"
     assert article.authors == ["Maria Okafor"]
@@ -239,6 +249,27 @@ def test_html_page_keeps_paragraphs_and_metadata() -> None:
     assert article.canonical_url == "https://courier.example.com/news/railway-park"
     assert article.language == "en"
     assert article.fingerprint == fingerprint(article.text)
+
+
+def test_title_loses_the_site_name_but_keeps_its_own_separators() -> None:
+    assert strip_site_from_title("Rates rise again | The Daily Ledger", "The Daily Ledger", []) == (
+        "Rates rise again"
+    )
+    assert strip_site_from_title("ledger.example - Rates rise again", None, []) == (
+        "Rates rise again"
+    )
+    assert strip_site_from_title("Rates rise - what it means - Ledger", None, ["Rates rise"]) == (
+        "Rates rise"
+    )
+    assert strip_site_from_title("Rates rise - what it means", "The Daily Ledger", []) == (
+        "Rates rise - what it means"
+    )
+
+
+def test_author_initials_keep_their_periods_when_the_page_has_them() -> None:
+    page = "<span class=author>By T. S. Eliot Jr.</span>"
+    assert restore_name_punctuation("T S Eliot Jr", page) == "T. S. Eliot Jr."
+    assert restore_name_punctuation("Maria Okafor", page) == "Maria Okafor"
 
 
 def test_html_site_name_falls_back_to_host_then_source() -> None:
@@ -260,15 +291,25 @@ def test_html_without_main_text_is_rejected() -> None:
 
 def test_pathological_nesting_is_rejected() -> None:
     page = "<html><body>" + "<div>" * 100_000 + "text" + "</div>" * 100_000 + "</body></html>"
-    assert html_nesting_depth(page) >= 100_000
+    assert scan_html_tags(page).depth >= 100_000
     with pytest.raises(Rejected) as caught:
         _html_article(page)
     assert caught.value.code == "pathological_html"
+    assert "deep" in caught.value.reason
+
+
+def test_a_flood_of_flat_tags_is_rejected() -> None:
+    page = "<html><body>" + "<p>x</p>" * 200_000 + "</body></html>"
+    assert scan_html_tags(page).depth <= 2
+    with pytest.raises(Rejected) as caught:
+        _html_article(page)
+    assert caught.value.code == "pathological_html"
+    assert "tags" in caught.value.reason
 
 
 def test_nesting_depth_ignores_void_tags_scripts_and_comments() -> None:
     page = "<div><p>a<br><img src=x><p>b</div>" + "<script>'<div>'.repeat(9)</script><!-- <div> -->"
-    assert html_nesting_depth(page) == 1
+    assert scan_html_tags(page) == (6, 1)
 
 
 # ---------------------------------------------------------------- rejects
@@ -291,6 +332,17 @@ def test_reject_codes(fields: dict[str, str], code: str) -> None:
         clean_article(RawArticle(id="bad", fetched_at=FETCHED_AT, **fields))
     assert caught.value.code == code
     assert caught.value.reason
+
+
+def test_an_extractor_crash_becomes_a_reject(monkeypatch: pytest.MonkeyPatch) -> None:
+    def crash(*_args: object, **_kwargs: object) -> None:
+        raise KeyError("unexpected markup")
+
+    monkeypatch.setattr(trafilatura, "bare_extraction", crash)
+    with pytest.raises(Rejected) as caught:
+        _html_article(ARTICLE_PAGE)
+    assert caught.value.code == "extraction_error"
+    assert "KeyError" in caught.value.reason
 
 
 @pytest.mark.parametrize("field", ["text", "html"])

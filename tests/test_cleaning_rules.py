@@ -98,7 +98,11 @@ CASES = [
     (
         "video_link",
         ["Why the ceasefire talks collapsed (3:45)", "• Flood waters reach the old town (0:58)"],
-        ["He spoke for more than an hour (1:02:00).", "The match ended 2:1 after extra time."],
+        [
+            "He spoke for more than an hour (1:02:00).",
+            "The match ended 2:1 after extra time.",
+            "• Five things to know about the port strike",
+        ],
     ),
     (
         "credit_line",
@@ -188,32 +192,6 @@ def test_no_leading_metadata_leaves_text_alone() -> None:
     assert split_leading_metadata("date of birth unknown") == (None, "date of birth unknown")
 
 
-INVENTED_ARTICLE = """Business
-
-Floods cut off mountain villages in northern Italy
-
-Floods cut off mountain villages
-
-Reading Time: 2 minutes
-
-Heavy rain has cut off a dozen villages in the Alpine valleys of northern Italy, officials said on Sunday, after rivers burst their banks overnight.
-
-  • Italy braces for more storms
-  • What is behind Europe's wetter summers?
-
-Rescue teams reached the highest hamlets by helicopter, bringing food and medicine to about 400 residents, the regional civil protection agency said.
-
-Can the Alps adapt to a hotter climate?
-
-“We have not seen water like this in fifty years,” said the mayor of one village, standing by a road that had collapsed into the river.
-
-Engineers expect the main road to reopen within a week.
-
-Agenzia Nova / Reuters
-
-Share this:
-"""
-
 BODY = [
     "Heavy rain has cut off a dozen villages in the Alpine valleys of northern Italy, officials "
     "said on Sunday, after rivers burst their banks overnight.",
@@ -223,6 +201,23 @@ BODY = [
     "by a road that had collapsed into the river.",
     "Engineers expect the main road to reopen within a week.",
 ]
+
+INVENTED_ARTICLE = "\n\n".join(
+    [
+        "Business",
+        "Floods cut off mountain villages in northern Italy",
+        "Floods cut off mountain villages",
+        "Reading Time: 2 minutes",
+        BODY[0],
+        "  • Italy braces for more storms\n  • What is behind Europe's wetter summers?",
+        BODY[1],
+        "Can the Alps adapt to a hotter climate?",
+        BODY[2],
+        BODY[3],
+        "Agenzia Nova / Reuters",
+        "Share this:",
+    ]
+)
 
 
 def test_invented_article_keeps_exactly_its_body_in_order() -> None:

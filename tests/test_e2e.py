@@ -118,3 +118,26 @@ def test_malformed_message_is_dead_lettered_and_the_next_good_one_goes_through(
     assert letters["bad-record"].error_type == "invalid_record"
     assert "fetched_at" in letters["bad-record"].reason
     assert good.key in board.stories[board.articles[good.key].story_id].article_ids
+
+
+def test_dedup_and_story_state_survive_a_worker_restart(
+    pipeline_settings: Settings, start_worker: Callable[[], subprocess.Popen[bytes]]
+) -> None:
+    first_worker = start_worker()
+    _publish(pipeline_settings, read_inputs([SEEDS]))
+    before = watch_until(pipeline_settings, lambda board: board.done_with(SEED_IDS.values()))
+    seed_story = before.articles[SEED_IDS["000"]].story_id
+    first_worker.terminate()
+    assert first_worker.wait(timeout=30) == 0
+
+    # A new worker recovers the tables from their changelogs: the copy alone is
+    # still recognised as a copy of 000 and joins the same story, unchanged.
+    start_worker()
+    copy = next(m for m in read_inputs([SEEDS]) if m.key == SEED_IDS["002"])
+    _publish(pipeline_settings, [copy, _other_event_message()])
+    after = watch_until(pipeline_settings, lambda board: board.deliveries[SEED_IDS["002"]] >= 2
+                        and board.done_with(["chile-fire"]))
+    replayed = after.articles[SEED_IDS["002"]]
+    assert replayed.duplicate_of == SEED_IDS["000"]
+    assert replayed.story_id == seed_story
+    assert after.stories[seed_story].version == before.stories[seed_story].version

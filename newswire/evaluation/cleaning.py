@@ -135,9 +135,7 @@ def read_pages(path: Path, limit: int | None = None) -> Iterator[dict[str, Any]]
 
 def run_newswire(page: dict[str, Any]) -> tuple[str, dict[str, str | None]]:
     """newswire's text and metadata for a page (empty when rejected)."""
-    raw = RawArticle(
-        id=page["url"], url=None, html=page["html"], fetched_at=datetime.now(UTC)
-    )
+    raw = RawArticle(id=page["url"], url=None, html=page["html"], fetched_at=datetime.now(UTC))
     try:
         article = clean_article(raw)
     except Rejected:
@@ -196,9 +194,13 @@ def evaluate(path: Path, limit: int | None = None) -> dict[str, dict[str, float]
 
 def format_table(results: dict[str, dict[str, float]]) -> str:
     """Plain-text table: one row per system."""
-    columns = ("precision", "recall", "f1", "pages_per_second", *(
-        f"{name}_accuracy" for name in METADATA_FIELDS
-    ))
+    columns = (
+        "precision",
+        "recall",
+        "f1",
+        "pages_per_second",
+        *(f"{name}_accuracy" for name in METADATA_FIELDS),
+    )
     header = f"{'system':<12}" + "".join(f"{column:>18}" for column in columns)
     rows = [header]
     for system in ("newswire", "trafilatura"):
