@@ -175,7 +175,8 @@ class Pipeline:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._cpu, partial(fn, *args, **kwargs))
 
-    async def _send(self, role: str, key: str, value: bytes) -> None:
+    async def send(self, role: str, key: str, value: bytes) -> None:
+        """Send one record (JSON bytes) to the topic of ``role``, keyed by ``key``."""
         await self.topics[role].send(key=key.encode(), value=value)
 
     async def _guarded(
@@ -191,7 +192,7 @@ class Pipeline:
         """Send ``event`` to the dead-letter topic with the stage and the reason."""
         letter = dead_letter_for(stage, event, exc)
         log.warning("dead letter from %s: %s (%s)", stage, letter.reason, letter.article_id)
-        await self._send("deadletter", letter.article_id or "", letter.to_json())
+        await self.send("deadletter", letter.article_id or "", letter.to_json())
 
     async def _ordered_batches(
         self,
@@ -238,7 +239,7 @@ class Pipeline:
             results = await self._in_thread(self._clean_batch, [raw for _, raw in batch])
             for (event, _), result in zip(batch, results, strict=True):
                 if isinstance(result, CleanArticle):
-                    await self._send("clean", result.id, result.to_json())
+                    await self.send("clean", result.id, result.to_json())
                 else:
                     await self.dead_letter("clean", event, result)
 
@@ -275,7 +276,7 @@ class Pipeline:
 
     async def _send_tagged(self, article: CleanArticle, entities: list[Entity]) -> None:
         tagged = TaggedArticle(**article.model_dump(), entities=entities)
-        await self._send("tagged", tagged.id, tagged.to_json())
+        await self.send("tagged", tagged.id, tagged.to_json())
 
     def _tag(self, articles: list[CleanArticle]) -> list[list[Entity]]:
         if self._tagger is None:
@@ -305,7 +306,7 @@ class Pipeline:
         deduped = DedupedArticle(
             **tagged.model_dump(), dedup=verdict, duplicate_of=verdict.duplicate_of
         )
-        await self._send("deduped", deduped.id, deduped.to_json())
+        await self.send("deduped", deduped.id, deduped.to_json())
 
     async def _restore_dedup(self) -> None:
         self.dedup_index = self._new_dedup_index()
@@ -327,9 +328,9 @@ class Pipeline:
                 "seq": len(self.story_state),
                 "entry": self.clusterer.entry(article.id),
             }
-            await self._send("stories", story.story_id, story.to_json())
+            await self.send("stories", story.story_id, story.to_json())
         enriched = EnrichedArticle(**article.model_dump(), story_id=story.story_id)
-        await self._send("enriched", enriched.id, enriched.to_json())
+        await self.send("enriched", enriched.id, enriched.to_json())
 
     async def _restore_stories(self) -> None:
         self.clusterer = self._new_clusterer()

@@ -25,16 +25,19 @@ import trafilatura
 from charset_normalizer import from_bytes
 from htmldate import find_date
 from lxml.html import HtmlElement
+from trafilatura.htmlprocessing import prune_unwanted_nodes
+from trafilatura.json_metadata import normalize_authors
 from trafilatura.metadata import (
     examine_meta,
-    extract_author,
     extract_meta_json,
+    extract_metainfo,
     extract_sitename,
     extract_title,
     extract_url,
 )
 from trafilatura.settings import Document, set_date_params
 from trafilatura.utils import load_html
+from trafilatura.xpaths import AUTHOR_DISCARD_XPATHS, AUTHOR_XPATHS
 
 from schemas.records import CleanArticle, RawArticle, TitleSource
 from streams.errors import Rejected
@@ -48,7 +51,7 @@ MAX_TAGS = 50_000
 """More tags are refused before parsing: trafilatura needs seconds for them (news
 pages of trafilatura's evaluation set have 10,000 at most)."""
 MAX_CONTROL_CHAR_SHARE = 0.05
-LANGUAGE_SAMPLE_CHARS = 2_000
+LANGUAGE_SAMPLE_CHARS = 1_000
 HEADLINE_MAX_WORDS = 20
 HEADLINE_MAX_CHARS = 160
 
@@ -402,8 +405,10 @@ def scan_html_tags(html: str) -> HtmlShape:
     comments are skipped. Costs about a millisecond for an ordinary page.
     """
     tags = _TAG_START.findall(_SCRIPT_STYLE_COMMENT.sub("", html))
-    depths = accumulate(map(_depth_step, tags), lambda depth, step: max(depth + step, 0))
-    return HtmlShape(tags=len(tags), depth=max(depths, default=0))
+    # Stray end tags can push the running sum below zero and hide depth after
+    # them, but only as much as there are of them: a page needs more than
+    # MAX_TAGS tags to hide MAX_NESTING_DEPTH that way, and is refused for that.
+    return HtmlShape(tags=len(tags), depth=max(accumulate(map(_depth_step, tags)), default=0))
 
 
 def publication_time(html: str, day: str | None) -> datetime | None:
@@ -435,7 +440,9 @@ def page_metadata(tree: HtmlElement, url: str | None = None) -> Document:
     """Title, author, canonical URL, date and site name of a parsed page.
 
     trafilatura's ``extract_metadata`` without the parts newswire does not
-    keep (categories, tags, licence, hostname), which cost a third of its time.
+    keep (categories, tags, licence, hostname), which cost a third of its
+    time, and without its copy of the whole tree for the author search:
+    this prunes ``tree`` in place, so call it last on a tree.
     """
     metadata = examine_meta(tree)
     if metadata.author and " " not in metadata.author:
@@ -445,10 +452,13 @@ def page_metadata(tree: HtmlElement, url: str | None = None) -> Document:
     except Exception:  # trafilatura's JSON-LD reader breaks on odd documents
         LOGGER.debug("unreadable JSON-LD metadata in %s", url, exc_info=True)
     metadata.title = metadata.title or extract_title(tree)
-    metadata.author = metadata.author or extract_author(tree)
     metadata.url = metadata.url or extract_url(tree, url)
     metadata.date = find_date(tree, **set_date_params(extensive=True), url=metadata.url)
     metadata.sitename = (metadata.sitename or extract_sitename(tree) or "").lstrip("@") or None
+    if not metadata.author:
+        pruned = prune_unwanted_nodes(tree, AUTHOR_DISCARD_XPATHS)
+        author = extract_metainfo(pruned, AUTHOR_XPATHS, len_limit=120)
+        metadata.author = normalize_authors(None, author) if author else None
     metadata.clean_and_trim()
     return metadata
 
@@ -536,11 +546,12 @@ def clean_html(html: str, url: str | None = None) -> _Extracted:
         tree = load_html(html)
         if tree is None:
             raise Rejected("no_main_text", "lxml found no HTML document in the page")
-        metadata = page_metadata(tree, url)
         # Measured on trafilatura's evaluation pages: leaving readers' comments
         # out raises precision; ``fast`` (no fallback extractors) keeps F1 above
         # trafilatura's defaults at about 1.5 times the speed, paying for metadata.
         document = trafilatura.bare_extraction(tree, url=url, fast=True, include_comments=False)
+        headings = [heading.text_content() for heading in tree.iterfind(".//h1")]
+        metadata = page_metadata(tree, url)
     except Rejected:
         raise
     except Exception as error:  # the stage's contract: only Rejected leaves it
@@ -561,7 +572,6 @@ def clean_html(html: str, url: str | None = None) -> _Extracted:
         for name in (metadata.author or "").split(";")
         if name.strip() and not _CREDENTIAL.match(name)
     ]
-    headings = [heading.text_content() for heading in tree.iterfind(".//h1")]
     title = split_paragraphs(
         strip_site_from_title(metadata.title or "", metadata.sitename, headings, _url_host(url))
     )

@@ -59,7 +59,7 @@ def _stem(token: str) -> str:
     """A light English suffix stripper: plural and -ing/-ed forms meet their stem."""
     if token.isdigit() or len(token) <= 4:
         return token
-    for suffix, replacement in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
+    for suffix, replacement in (("ies", "y"), ("ing", ""), ("ed", ""), ("s", "")):
         if token.endswith(suffix) and not token.endswith("ss") and len(token) - len(suffix) >= 4:
             return token[: len(token) - len(suffix)] + replacement
     return token
@@ -294,9 +294,9 @@ class StoryClusterer:
     def __init__(
         self,
         *,
-        threshold: float = 0.3,
-        text_weight: float = 0.5,
-        entity_weight: float = 0.35,
+        threshold: float = 0.2,
+        text_weight: float = 0.65,
+        entity_weight: float = 0.2,
         title_weight: float = 0.15,
         grace: timedelta = timedelta(days=1),
         retire_after: timedelta = timedelta(days=7),

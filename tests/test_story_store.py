@@ -1,0 +1,81 @@
+"""SQLiteStoryStore: highest version wins, lookup, search by entity, text and time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from newswire.story_store import SQLiteStoryStore, StoryStore
+from schemas.records import Story, StoryEntity, StoryMember
+
+DAY = datetime(2020, 5, 25, tzinfo=UTC)
+
+
+def story(story_id: str, version: int, headline: str, entity: str, day: int) -> Story:
+    seen = DAY + timedelta(days=day)
+    return Story(
+        story_id=story_id, version=version, headline=headline, summary=f"Summary of {headline}.",
+        article_ids=[f"{story_id}-a"],
+        members=[StoryMember(id=f"{story_id}-a", title=headline, first_seen=seen)],
+        entities=[StoryEntity(id=f"person:{entity.lower()}", name=entity, type="PERSON",
+                              surface_forms=[entity.split()[-1]], count=2, articles=1)],
+        first_seen=seen, last_seen=seen + timedelta(hours=5), article_count=1,
+        unique_article_count=1,
+    )
+
+
+@pytest.fixture(params=["fts5", "like"])
+def store(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[SQLiteStoryStore]:
+    """The store with FTS5 text search (when SQLite has it), and with the LIKE fallback."""
+    with SQLiteStoryStore(tmp_path / "stories.db") as opened:
+        opened.full_text = opened.full_text and request.param == "fts5"
+        yield opened
+
+
+def test_it_is_a_story_store(store: SQLiteStoryStore) -> None:
+    sink: StoryStore = store
+    assert sink.get("missing") is None
+
+
+def test_the_highest_version_wins(store: SQLiteStoryStore) -> None:
+    assert store.upsert(story("s1", 2, "Fighters leave Libya", "Khalifa Haftar", 0))
+    assert not store.upsert(story("s1", 1, "Older headline", "Khalifa Haftar", 0))
+    assert not store.upsert(story("s1", 2, "Same version again", "Khalifa Haftar", 0))
+    got = store.get("s1")
+    assert got is not None and (got.version, got.headline) == (2, "Fighters leave Libya")
+    assert store.upsert(story("s1", 3, "Fighters flown out of Libya", "Khalifa Haftar", 0))
+    assert store.search(text="older") == []
+    assert [s.headline for s in store.search(text="flown")] == ["Fighters flown out of Libya"]
+
+
+def test_it_survives_reopening(tmp_path: Path) -> None:
+    with SQLiteStoryStore(tmp_path / "s.db") as first:
+        first.upsert(story("s1", 4, "Quake in Chile", "Michelle Bachelet", 0))
+    with SQLiteStoryStore(tmp_path / "s.db") as second:
+        assert second.get("s1") == story("s1", 4, "Quake in Chile", "Michelle Bachelet", 0)
+
+
+def test_search_by_entity_text_and_time(store: SQLiteStoryStore) -> None:
+    store.upsert(story("libya", 1, "Fighters leave Libya", "Khalifa Haftar", 0))
+    store.upsert(story("chile", 1, "Quake shakes Chile", "Michelle Bachelet", 3))
+    store.upsert(story("rehab", 1, "Actress enters rehab", "Lindsay Lohan", 10))
+
+    def ids(found: list[Story]) -> list[str]:
+        return [s.story_id for s in found]
+
+    assert ids(store.search(entity="person:khalifa haftar")) == ["libya"]
+    assert ids(store.search(entity="HAFTAR")) == ["libya"]  # a surface form
+    assert ids(store.search(entity="Lindsay Lohan")) == ["rehab"]
+    assert ids(store.search(text="quake chile")) == ["chile"]
+    assert ids(store.search(text="quake libya")) == []
+    assert ids(store.search(text="summary")) == ["rehab", "chile", "libya"]  # newest first
+    assert ids(store.search(since=DAY + timedelta(days=2))) == ["rehab", "chile"]
+    assert ids(store.search(until=DAY + timedelta(days=5))) == ["chile", "libya"]
+    assert ids(store.search(since=DAY + timedelta(days=2), until=DAY + timedelta(days=5))) == [
+        "chile"
+    ]
+    assert ids(store.search(text="summary", limit=1)) == ["rehab"]
+    assert ids(store.search(entity="haftar", text="chile")) == []
