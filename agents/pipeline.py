@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import faust
 import orjson
@@ -143,7 +143,7 @@ class Pipeline:
         self.clusterer = self._new_clusterer()
         # Changelog-backed state of the stateful stages: article id -> what is
         # needed to rebuild the in-memory index after a restart.
-        state_schema = faust.Schema(key_serializer="json", value_serializer="json")
+        state_schema: faust.Schema = faust.Schema(key_serializer="json", value_serializer="json")
         self.dedup_state = self.app.Table("dedup-state", partitions=1, schema=state_schema)
         self.story_state = self.app.Table("story-state", partitions=1, schema=state_schema)
         self.dedup_state.on_recover(self._restore_dedup)
@@ -185,7 +185,7 @@ class Pipeline:
         """Handle one event; on any error, send a dead letter and go on."""
         try:
             await handle(event)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a dead letter
+        except Exception as exc:
             await self.dead_letter(stage, event, exc)
 
     async def dead_letter(self, stage: str, event: EventT, exc: BaseException) -> None:
@@ -208,13 +208,13 @@ class Pipeline:
         keeps a replay in the order it was published, which decides which of
         two copies is the original. Unreadable messages are dead-lettered.
         """
-        async for events in stream.take_events(size, within=within):
+        async for events in cast(faust.Stream[bytes], stream).take_events(size, within=within):
             parsed: list[tuple[EventT, RecordT]] = []
             for event in events:
                 try:
                     self._check_size(event)
                     parsed.append((event, record.from_json(event.value)))
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:
                     await self.dead_letter(stage, event, exc)
             parsed.sort(key=lambda item: (item[1].fetched_at, item[1].id))
             if parsed:
@@ -248,7 +248,7 @@ class Pipeline:
         for raw in batch:
             try:
                 results.append(clean_article(raw, max_bytes=self.settings.max_article_bytes))
-            except Exception as exc:  # noqa: BLE001 - becomes a dead letter
+            except Exception as exc:
                 results.append(exc)
         return results
 
@@ -263,7 +263,7 @@ class Pipeline:
             articles = [article for _, article in batch]
             try:
                 entity_lists = await self._in_thread(self._tag, articles)
-            except Exception:  # noqa: BLE001 - find the article that fails, tag the others
+            except Exception:
                 for event, article in batch:
                     await self._guarded("tag", event, partial(self._tag_one, article))
                 continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import subprocess
 import time
@@ -140,10 +141,8 @@ async def ensure_topics(settings: Settings) -> list[str]:
             if topic.name(settings.topic_prefix) not in existing
         ]
         if wanted:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # created meanwhile elsewhere
                 await admin.create_topics(wanted)
-            except TopicAlreadyExistsError:
-                pass  # another process created them meanwhile
         return [topic.name for topic in wanted]
     finally:
         await admin.close()

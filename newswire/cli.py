@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib
 import signal
 import sys
@@ -80,10 +81,8 @@ def cmd_tail(args: argparse.Namespace) -> int:
             if args.max and count >= args.max:
                 return
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(tail())
-    except KeyboardInterrupt:
-        pass
     return 0
 
 
@@ -94,10 +93,8 @@ def cmd_broker(args: argparse.Namespace) -> int:
         print(f"newswire: embedded broker at {broker.url} (memory only; Ctrl-C stops it)",
               flush=True)
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             signal.pause()
-        except KeyboardInterrupt:
-            pass
     return 0
 
 

@@ -45,6 +45,7 @@ def run_worker(
         )
         board = StoryBoard()
         outcome: dict[str, int] = {"exit_code": 0}
+        stopping: list[asyncio.Future[None]] = []
 
         async def replay_and_watch() -> None:
             try:
@@ -59,8 +60,8 @@ def run_worker(
                 outcome["exit_code"] = 1
             finally:
                 _write_outputs(board, stories_out, articles_out)
-            if once:
-                asyncio.ensure_future(worker.stop())
+            if once:  # stopped from outside this task, which the stop cancels
+                stopping.append(asyncio.ensure_future(worker.stop()))
 
         pipeline.app.task(replay_and_watch)
         try:

@@ -34,7 +34,7 @@ async def consume(
     )
     await consumer.start()
     try:
-        partitions = []
+        partitions: list[TopicPartition] = []
         for name in topic_names:
             ids = await _partitions_of(consumer, name)
             partitions.extend(TopicPartition(name, number) for number in ids)

@@ -51,6 +51,7 @@ MAX_TAGS = 50_000
 """More tags are refused before parsing: trafilatura needs seconds for them (news
 pages of trafilatura's evaluation set have 10,000 at most)."""
 MAX_CONTROL_CHAR_SHARE = 0.05
+BINARY_SAMPLE_CHARS = 20_000
 LANGUAGE_SAMPLE_CHARS = 1_000
 HEADLINE_MAX_WORDS = 20
 HEADLINE_MAX_CHARS = 160
@@ -98,7 +99,7 @@ def _check_not_binary(text: str, what: str) -> None:
     """Raise ``binary`` for NUL bytes or a high share of control characters."""
     if "\x00" in text:
         raise Rejected("binary", f"{what} contains NUL characters")
-    sample = text[:100_000]
+    sample = text[:BINARY_SAMPLE_CHARS]
     controls = len(_CONTROL_CHARS.findall(sample))
     if sample and controls / len(sample) > MAX_CONTROL_CHAR_SHARE:
         raise Rejected("binary", f"{what} is {controls / len(sample):.0%} control characters")
@@ -405,10 +406,8 @@ def scan_html_tags(html: str) -> HtmlShape:
     comments are skipped. Costs about a millisecond for an ordinary page.
     """
     tags = _TAG_START.findall(_SCRIPT_STYLE_COMMENT.sub("", html))
-    # Stray end tags can push the running sum below zero and hide depth after
-    # them, but only as much as there are of them: a page needs more than
-    # MAX_TAGS tags to hide MAX_NESTING_DEPTH that way, and is refused for that.
-    return HtmlShape(tags=len(tags), depth=max(accumulate(map(_depth_step, tags)), default=0))
+    depths = accumulate(map(_depth_step, tags), lambda depth, step: max(depth + step, 0))
+    return HtmlShape(tags=len(tags), depth=max(depths, default=0))
 
 
 def publication_time(html: str, day: str | None) -> datetime | None:
@@ -560,13 +559,9 @@ def clean_html(html: str, url: str | None = None) -> _Extracted:
         ) from error
     if not isinstance(document, Document):
         raise Rejected("no_main_text", "trafilatura found no main text in the page")
-    lines = (document.text or "").split("\n")
-    paragraphs = [
-        par
-        for line in lines
-        for par in split_paragraphs(line)
-        if junk_rule_for(par, HTML_JUNK_RULES) is None
-    ]
+    # trafilatura puts one block (paragraph, heading, list item...) on a line.
+    blocks = split_paragraphs((document.text or "").replace("\n", "\n\n"))
+    paragraphs = [par for par in blocks if junk_rule_for(par, HTML_JUNK_RULES) is None]
     authors = [
         restore_name_punctuation(name.strip(), html)
         for name in (metadata.author or "").split(";")

