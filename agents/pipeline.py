@@ -22,6 +22,7 @@ import orjson
 from faust.types import EventT, StreamT
 from pydantic import ValidationError
 
+from newswire.broker import bootstrap_servers
 from newswire.settings import Settings
 from newswire.story_store import SQLiteStoryStore
 from schemas.records import (
@@ -81,6 +82,7 @@ def faust_options(settings: Settings) -> dict[str, Any]:
     }
     if settings.embedded_profile:
         options.update(TANSU_PROFILE)
+        options["broker"] = "tansu://" + bootstrap_servers(settings.broker_url or "")
     return options
 
 

@@ -78,12 +78,9 @@ class EmbeddedBroker:
     def stop(self) -> None:
         """Stop the broker (its data is gone: it keeps everything in memory)."""
         if self._process and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
+            # Memory only, nothing to flush; Tansu does not stop on SIGTERM.
+            self._process.kill()
+            self._process.wait()
         if self._process and self._process.stderr:
             self._process.stderr.close()
         self._process = None

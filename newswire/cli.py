@@ -65,6 +65,25 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_follow(args: argparse.Namespace) -> int:
+    from newswire.feeds import FeedFollower
+
+    settings = _require_broker(_settings(args))
+    ensure_topics_sync(settings)
+
+    async def follow() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await FeedFollower(settings, args.feed_urls, interval=args.interval).run(stop)
+
+    print(f"newswire: following {len(args.feed_urls)} feeds every {args.interval:g} s "
+          "(Ctrl-C stops)", flush=True)
+    asyncio.run(follow())
+    return 0
+
+
 def cmd_tail(args: argparse.Namespace) -> int:
     from newswire.watch import consume
 
@@ -120,6 +139,13 @@ def _datetime(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from newswire import bench
+
+    code: int = bench.main(args.args)
+    return code
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     module = importlib.import_module(f"newswire.evaluation.{args.stage}")
     code: int = module.main(args.args)
@@ -171,6 +197,16 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     replay.set_defaults(func=cmd_replay)
 
+    follow = commands.add_parser(
+        "follow", help="monitor RSS/Atom feeds and publish new articles to the raw topic",
+        description="Poll each feed (conditional GET, backoff on failure), fetch each new "
+        "entry's page and publish it to the raw topic; a failing feed never stops the others.")
+    with_broker(follow)
+    follow.add_argument("feed_urls", nargs="+", metavar="FEED_URL")
+    follow.add_argument("--interval", type=float, default=300.0,
+                        help="seconds between polls of a feed (default 300)")
+    follow.set_defaults(func=cmd_follow)
+
     tail = commands.add_parser(
         "tail", help="print a topic's records, as a downstream consumer sees them",
         description="Print each record of TOPIC as a JSON line. TOPIC is a role (raw, clean, "
@@ -201,18 +237,28 @@ def build_parser() -> argparse.ArgumentParser:
     stories.add_argument("--db", type=Path, help="story database (default: in the data dir)")
     stories.set_defaults(func=cmd_stories)
 
+    bench = commands.add_parser(
+        "bench", help="benchmark throughput, latency, memory and scale-out "
+        "(see `newswire bench --help`)", add_help=False,
+        description="Run the whole-pipeline benchmark.")
+    bench.set_defaults(func=cmd_bench)
+
     evaluate = commands.add_parser(
         "evaluate", help="score a stage on a corpus (see `newswire evaluate STAGE --help`)",
         description="Run a stage's evaluation script on a corpus file given as a path.")
     evaluate.add_argument("stage", choices=EVALUATIONS)
-    evaluate.add_argument("args", nargs=argparse.REMAINDER, help="the script's arguments")
     evaluate.set_defaults(func=cmd_evaluate)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``newswire`` command."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    # `bench` and `evaluate` hand the rest of the line to their own scripts.
+    args, rest = parser.parse_known_args(argv)
+    if rest and args.command not in ("bench", "evaluate"):
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    args.args = rest
     code: int = args.func(args)
     return code
 

@@ -127,22 +127,36 @@ def _outbound_record(record: Any, source: str, where: str) -> Outbound:
     return Outbound(article.id, article.to_json())
 
 
-async def publish(settings: Settings, messages: Iterable[Outbound]) -> int:
-    """Send ``messages`` to the raw topic; return how many were sent."""
-    assert settings.broker_url, "publish needs a broker URL"
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap_servers(settings.broker_url),
-        max_request_size=settings.max_article_bytes + 1_000_000,
-    )
-    await producer.start()
-    try:
-        topic = RAW.name(settings.topic_prefix)
-        sent = [
-            await producer.send(topic, key=message.key.encode(), value=message.value)
+class RawPublisher:
+    """A producer for the raw topic; use as ``async with RawPublisher(settings) as p``."""
+
+    def __init__(self, settings: Settings) -> None:
+        assert settings.broker_url, "publishing needs a broker URL"
+        self.topic = RAW.name(settings.topic_prefix)
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap_servers(settings.broker_url),
+            max_request_size=settings.max_article_bytes + 1_000_000,
+        )
+
+    async def __aenter__(self) -> RawPublisher:
+        await self._producer.start()
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self._producer.stop()
+
+    async def send(self, messages: Iterable[Outbound]) -> int:
+        """Send ``messages`` and wait until the broker has them all; return how many."""
+        deliveries = [
+            await self._producer.send(self.topic, key=message.key.encode(), value=message.value)
             for message in messages
         ]
-        for delivery in sent:
+        for delivery in deliveries:
             await delivery
-        return len(sent)
-    finally:
-        await producer.stop()
+        return len(deliveries)
+
+
+async def publish(settings: Settings, messages: Iterable[Outbound]) -> int:
+    """Send ``messages`` to the raw topic; return how many were sent."""
+    async with RawPublisher(settings) as publisher:
+        return await publisher.send(messages)

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from agents.tansu import TANSU_FETCH_MAX_WAIT_MS
 from newswire.broker import bootstrap_servers
 from newswire.settings import Settings
 from schemas.records import DeadLetter, EnrichedArticle, Story
@@ -31,6 +32,8 @@ async def consume(
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_partition_fetch_bytes=settings.max_article_bytes + 1_000_000,
+        # Tansu answers a fetch only when the wait runs out: keep it short there.
+        fetch_max_wait_ms=TANSU_FETCH_MAX_WAIT_MS if settings.embedded_profile else 500,
     )
     await consumer.start()
     try:

@@ -1,10 +1,12 @@
 """Cleaning: raw HTML or plain text to clean text plus metadata.
 
-HTML goes through trafilatura's ``bare_extraction`` (text and metadata in one
-pass). Plain text, as feeds and copy-paste deliver it, goes through a set of
-named rules (``JUNK_RULES`` and the structural steps of ``clean_plain_text``)
-that find the headline, a leading metadata line and the page junk that
-survives copy-paste: captions, widgets, related links, credits.
+HTML is parsed once: trafilatura's ``bare_extraction`` takes the main text and
+``page_metadata`` (trafilatura's metadata readers, lean) the title, authors,
+date, site name and canonical URL. Plain text, as feeds and copy-paste deliver
+it, goes through named rules (``JUNK_RULES`` and the structural steps of
+``clean_plain_text``) that find the headline, a leading metadata line and the
+page junk that survives copy-paste: captions, widgets, related links, credits.
+Every refusal is a ``Rejected`` with a stable code and a precise reason.
 """
 
 from __future__ import annotations
@@ -157,7 +159,7 @@ def _parse_iso(value: str) -> datetime | None:
 
 
 @dataclass
-class _Extracted:
+class Extraction:
     """What one extraction found, before it becomes a CleanArticle."""
 
     paragraphs: list[str]
@@ -210,6 +212,7 @@ _PHOTO_CREDIT_END = re.compile(
     r"|\b(?:Photo|Image|Picture)(?: credit)?: [^.]{0,80}"
     r"|\bGetty Images)[)\s]*$"
 )
+_CREDIT_TAIL_CHARS = 160
 _GETTY_DATELINE = re.compile(
     rf"^{_CAPS}(?: {_CAPS})*, {_CAPS}(?: {_CAPS})* [-–—] (?:{_MONTHS}) \d{{1,2}}(?:, \d{{4}})?:"
 )
@@ -249,14 +252,17 @@ _LEADING_METADATA = re.compile(
 
 
 def _is_agency_photo_caption(paragraph: str) -> bool:
-    return bool(_PHOTO_ID.match(paragraph) or _PHOTO_CREDIT_END.search(paragraph))
+    tail = paragraph[-_CREDIT_TAIL_CHARS:]  # a credit is at the end: do not scan the whole text
+    return bool(_PHOTO_ID.match(paragraph) or _PHOTO_CREDIT_END.search(tail))
+
+
+def _is_truncated_photo_caption(paragraph: str) -> bool:
+    return paragraph.endswith(("…", "...")) and bool(_TRUNCATED_BACKGROUND.search(paragraph))
 
 
 def _is_related_link_bullet(paragraph: str) -> bool:
     item = _LIST_MARKER.sub("", paragraph, count=1)
-    return item != paragraph and (
-        is_headline_like(item) or is_headline_like(_VIDEO_DURATION.sub("", item).strip())
-    )
+    return item != paragraph and is_headline_like(item)
 
 
 def _is_video_link(paragraph: str) -> bool:
@@ -287,7 +293,7 @@ class JunkRule:
 JUNK_RULES: tuple[JunkRule, ...] = (
     JunkRule("agency_photo_caption", _is_agency_photo_caption),
     JunkRule("dateline_photo_caption", lambda par: bool(_GETTY_DATELINE.match(par))),
-    JunkRule("truncated_photo_caption", lambda par: bool(_TRUNCATED_BACKGROUND.search(par))),
+    JunkRule("truncated_photo_caption", _is_truncated_photo_caption),
     JunkRule("reading_time", lambda par: bool(_READING_TIME.search(par))),
     JunkRule(
         "share_comment_widget",
@@ -332,7 +338,7 @@ def is_repeated_title(paragraph: str, title: str | None) -> bool:
     return normalise_for_matching(title).startswith(normalise_for_matching(paragraph))
 
 
-def clean_plain_text(text: str) -> _Extracted:
+def clean_plain_text(text: str) -> Extraction:
     """Headline, leading date and body paragraphs of copied plain text, junk removed.
 
     Steps, in order: leading metadata line; section labels above a headline;
@@ -354,7 +360,7 @@ def clean_plain_text(text: str) -> _Extracted:
         and not is_repeated_title(par, title)
         and not is_headline_like(par)
     ]
-    return _Extracted(
+    return Extraction(
         paragraphs=body,
         title=title,
         title_source="headline" if title else None,
@@ -532,7 +538,7 @@ def restore_name_punctuation(name: str, html: str) -> str:
     return " ".join(match.group(0).split()) if match and "." in match.group(0) else name
 
 
-def clean_html(html: str, url: str | None = None) -> _Extracted:
+def clean_html(html: str, url: str | None = None) -> Extraction:
     """Main text and metadata of an HTML page, from one parse."""
     shape = scan_html_tags(html)
     if shape.depth > MAX_NESTING_DEPTH:
@@ -570,7 +576,7 @@ def clean_html(html: str, url: str | None = None) -> _Extracted:
     title = split_paragraphs(
         strip_site_from_title(metadata.title or "", metadata.sitename, headings, _url_host(url))
     )
-    return _Extracted(
+    return Extraction(
         paragraphs=paragraphs,
         title=title[0] if title else None,
         title_source="html" if title else None,

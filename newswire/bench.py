@@ -1,0 +1,434 @@
+"""``newswire bench``: throughput, latency, memory and scale-out of the whole pipeline.
+
+One run measures, side by side on the same generated stream:
+
+1. each stage's CPU time per article, alone and in-process (one thread);
+   the *ideal* rate on ``c`` cores is ``c / sum(stage times)``;
+2. end-to-end throughput through the real broker with 1 worker process pinned
+   to one core, then 2 worker processes pinned to one core each (speed-up);
+3. latency from publish on the raw topic to the story update, p50/p95/p99, at
+   a steady rate of 50% of the measured 2-worker capacity;
+4. peak memory (RSS) of the broker and the workers, and the size of the
+   stateful stages' state per 10k articles.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import gzip
+import html
+import os
+import platform
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import psutil
+
+from newswire.broker import EmbeddedBroker, ensure_topics
+from newswire.inputs import Outbound, RawPublisher, publish
+from newswire.settings import Settings
+from newswire.variants import VariantKind, make_variant
+from newswire.watch import consume
+from schemas.records import DedupedArticle, RawArticle, TaggedArticle
+from schemas.topics import STORIES
+from streams.cleaning import clean_article
+from streams.dedup import DedupIndex
+from streams.entities import load_tagger
+from streams.stories import StoryClusterer
+
+COPY_KINDS: tuple[VariantKind, ...] = ("boilerplate", "truncated", "spun")
+SINGLE_THREADED = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+WARMUP_ARTICLES = 8
+SITES = ("Daily Courier", "World Wire", "The Ledger", "Metro Times")
+
+
+@dataclass
+class StageCosts:
+    """CPU seconds per article of each stage, measured alone in-process."""
+
+    clean: float
+    tag: float
+    dedup: float
+    story: float
+
+    @property
+    def total(self) -> float:
+        """Sum over the stages: the CPU one article costs."""
+        return self.clean + self.tag + self.dedup + self.story
+
+
+@dataclass
+class PipelineRun:
+    """One run of the stream through the broker and worker processes."""
+
+    workers: int
+    articles: int
+    seconds: float
+    throughput: float
+    latencies: list[float] = field(default_factory=list, repr=False)
+    peak_rss_broker: int = 0
+    peak_rss_workers: int = 0
+
+
+# -- the stream ------------------------------------------------------------------
+
+
+def load_originals(seeds: Path, corpus: Path | None) -> list[dict[str, str]]:
+    """Original articles: the seeds, then a corpus file's articles (JSON lines, .gz or not)."""
+    originals = []
+    for path in sorted(seeds.glob("*.txt")):
+        lines = path.read_text().strip().split("\n", 1)
+        title, text = (lines[0], lines[1]) if len(lines) == 2 else ("", lines[0])
+        originals.append({"id": path.stem, "title": title.strip(), "text": text.strip()})
+    if corpus:
+        data = corpus.read_bytes()
+        data = gzip.decompress(data) if corpus.suffix == ".gz" else data
+        for number, line in enumerate(data.splitlines()):
+            record = orjson.loads(line)
+            text = record.get("text") or ""
+            if len(text.split()) >= 80:
+                first, _, rest = text.partition("\n")
+                title = record.get("title") or (first if len(first) < 150 else "")
+                body = rest if title == first else text
+                originals.append({"id": str(record.get("id") or record.get("doc_id") or number),
+                                  "title": title, "text": body})
+    return originals
+
+
+def render_html(title: str, text: str, site: str, rng: random.Random) -> str:
+    """A news page around ``text``: navigation, byline, related links, footer."""
+    paragraphs = "\n".join(f"<p>{html.escape(p.strip())}</p>" for p in text.split("\n") if
+                           p.strip())
+    related = "\n".join(f'<li><a href="/story/{rng.randrange(10**6)}">More news {i}</a></li>'
+                        for i in range(5))
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)} | {site}</title>
+<meta property="og:site_name" content="{site}"><meta name="author" content="Staff Reporter">
+</head><body><header><nav><a href="/">Home</a> <a href="/world">World</a>
+<a href="/business">Business</a> <a href="/subscribe">Subscribe</a></nav></header>
+<main><article><h1>{html.escape(title)}</h1><p class="byline">By Staff Reporter</p>
+{paragraphs}</article><aside><h2>Related</h2><ul>{related}</ul></aside></main>
+<footer><p>&copy; 2026 {site}. All rights reserved.</p>
+<p>Sign up for our newsletter.</p></footer></body></html>"""
+
+
+def build_stream(originals: Sequence[dict[str, str]], size: int, seed: int = 0) -> list[RawArticle]:
+    """About ``size`` raw articles: originals, a quarter of them followed later by a copy
+    (with other boilerplate, cut short, or spun); half as HTML pages, half as text."""
+    rng = random.Random(seed)
+    chosen = list(originals[: max(1, round(size / 1.25))])
+    stream: list[dict[str, str]] = [dict(article) for article in chosen]
+    for number, article in enumerate(chosen[::4]):
+        variant = make_variant(article, COPY_KINDS[number % len(COPY_KINDS)], seed)
+        copy = {"id": variant.id, "title": variant.title or "", "text": variant.text}
+        stream.insert(min(len(stream), stream.index(article) + rng.randint(1, 20)), copy)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    raws = []
+    for number, article in enumerate(stream[:size]):
+        fields: dict[str, Any] = {"id": f"bench-{number:05d}-{article['id']}",
+                                  "fetched_at": start + timedelta(seconds=number)}
+        if number % 2:
+            site = SITES[number % len(SITES)]
+            fields["html"] = render_html(article["title"], article["text"], site, rng)
+            fields["url"] = f"https://{site.lower().replace(' ', '')}.example/{number}"
+        else:
+            fields["text"] = f"{article['title']}\n\n{article['text']}".strip()
+        raws.append(RawArticle.model_validate(fields))
+    return raws
+
+
+def warmup_stream(raws: Sequence[RawArticle]) -> list[RawArticle]:
+    """Articles that load every worker's models first: word salad from the stream's own
+    vocabulary, so they copy nothing and join no story of the measured stream."""
+    rng = random.Random(1)
+    words = sorted({word for raw in raws for word in (raw.text or "").split() if word.isalpha()})
+    fetched = min(raw.fetched_at for raw in raws) - timedelta(hours=1)
+    return [RawArticle(id=f"warmup-{number}", fetched_at=fetched, text="\n\n".join(
+        " ".join(rng.choices(words, k=60)).capitalize() + "." for _ in range(4)))
+        for number in range(WARMUP_ARTICLES)]
+
+
+# -- stage costs, in-process -----------------------------------------------------
+
+
+def measure_stages(raws: Sequence[RawArticle], settings: Settings) -> tuple[StageCosts, int]:
+    """CPU seconds per article of each stage alone, and state bytes per article."""
+    cleans, clean_cost = _timed(lambda: [clean_article(raw) for raw in raws])
+    tagger = load_tagger(settings.spacy_model)
+    tagger.tag(cleans[:2])  # load lazily built parts before timing
+    batches = [cleans[i:i + settings.batch_size] for i in range(0, len(cleans),
+                                                                   settings.batch_size)]
+    entity_batches, tag_cost = _timed(lambda: [tagger.tag(batch) for batch in batches])
+    entities = [article for batch in entity_batches for article in batch]
+    tagged = [TaggedArticle(**clean.model_dump(), entities=found)
+              for clean, found in zip(cleans, entities, strict=True)]
+    deduped, dedup_cost = _timed(lambda: _dedup_all(tagged))
+    _, story_cost = _timed(lambda: _cluster_all(deduped))
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    state = (_dedup_all(tagged), _cluster_all(deduped))
+    state_bytes = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    del state
+    count = len(raws)
+    return StageCosts(clean_cost / count, tag_cost / count, dedup_cost / count,
+                      story_cost / count), state_bytes // count
+
+
+def _timed(work: Callable[[], Any]) -> tuple[Any, float]:
+    start = time.process_time()
+    result = work()
+    return result, time.process_time() - start
+
+
+def _dedup_all(tagged: Sequence[TaggedArticle]) -> list[DedupedArticle]:
+    index = DedupIndex()
+    deduped = []
+    for article in tagged:
+        verdict = index.check(article, seen_at=article.fetched_at)
+        deduped.append(DedupedArticle(**article.model_dump(), dedup=verdict,
+                                      duplicate_of=verdict.duplicate_of))
+    return deduped
+
+
+def _cluster_all(deduped: Sequence[DedupedArticle]) -> StoryClusterer:
+    clusterer = StoryClusterer()
+    for article in deduped:
+        clusterer.add(article, seen_at=article.fetched_at)
+    return clusterer
+
+
+# -- the pipeline through the broker ------------------------------------------------
+
+
+async def run_pipeline(
+    broker: EmbeddedBroker,
+    raws: Sequence[RawArticle],
+    warmup: Sequence[RawArticle],
+    *,
+    workers: int,
+    rate: float | None,
+    work_dir: Path,
+) -> PipelineRun:
+    """Publish ``raws`` (all at once, or at ``rate`` per second) through ``workers``
+    worker processes pinned one per core; measure until every article is in a story."""
+    name = f"bench{workers}w{int(time.time() * 1000) % 10**8}"
+    settings = Settings(broker_url=broker.url, app_id=name, topic_prefix=name,
+                        partitions=4, data_dir=work_dir / name, embedded_profile=True)
+    await ensure_topics(settings)
+    processes = [_start_worker(settings, core=number % (os.cpu_count() or 1))
+                 for number in range(workers)]
+    memory = _PeakMemory([broker.pid or 0, *(p.pid for p in processes)])
+    try:
+        watcher = asyncio.ensure_future(_story_times(settings, [r.id for r in warmup]))
+        await publish(settings, [_outbound(raw) for raw in warmup])
+        await watcher  # every worker has joined and loaded its models
+        memory.start()
+        ids = [raw.id for raw in raws]
+        watcher = asyncio.ensure_future(_story_times(settings, ids))
+        published = await _publish_paced(settings, raws, rate)
+        seen = await watcher
+        memory.stop()
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=30)
+    start = min(published.values())
+    seconds = max(seen.values()) - start
+    return PipelineRun(
+        workers=workers, articles=len(raws), seconds=seconds,
+        throughput=len(raws) / seconds,
+        latencies=sorted(seen[i] - published[i] for i in ids),
+        peak_rss_broker=memory.peak[0], peak_rss_workers=sum(memory.peak[1:]),
+    )
+
+
+def _outbound(raw: RawArticle) -> Outbound:
+    return Outbound(raw.id, raw.to_json())
+
+
+def _start_worker(settings: Settings, core: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, **SINGLE_THREADED}
+    for name in ("broker_url", "app_id", "topic_prefix", "partitions", "data_dir",
+                 "embedded_profile"):
+        env[f"NEWSWIRE_{name.upper()}"] = str(getattr(settings, name))
+    return subprocess.Popen(
+        [sys.executable, "-m", "newswire.cli", "worker"], env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        preexec_fn=lambda: os.sched_setaffinity(0, {core}),
+    )
+
+
+async def _publish_paced(
+    settings: Settings, raws: Sequence[RawArticle], rate: float | None
+) -> dict[str, float]:
+    """Publish all at once (``rate`` None) or one by one at ``rate``; when each was sent."""
+    published: dict[str, float] = {}
+    async with RawPublisher(settings) as publisher:
+        if rate is None:
+            now = time.monotonic()
+            published = {raw.id: now for raw in raws}
+            await publisher.send([_outbound(raw) for raw in raws])
+            return published
+        start = time.monotonic()
+        for number, raw in enumerate(raws):
+            await asyncio.sleep(max(0.0, start + number / rate - time.monotonic()))
+            published[raw.id] = time.monotonic()
+            await publisher.send([_outbound(raw)])
+    return published
+
+
+async def _story_times(settings: Settings, ids: Sequence[str]) -> dict[str, float]:
+    """When each article first appears in a story update on the stories topic."""
+    waiting = set(ids)
+    seen: dict[str, float] = {}
+    async for _topic, _key, value in consume(settings, [STORIES.name(settings.topic_prefix)]):
+        now = time.monotonic()
+        for article_id in orjson.loads(value)["article_ids"]:
+            if article_id in waiting:
+                waiting.discard(article_id)
+                seen[article_id] = now
+        if not waiting:
+            return seen
+    return seen
+
+
+class _PeakMemory:
+    """Samples the resident memory of some processes in the background."""
+
+    def __init__(self, pids: Sequence[int]) -> None:
+        self.processes = [psutil.Process(pid) for pid in pids]
+        self.peak = [0] * len(pids)
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.ensure_future(self._sample())
+
+    def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+
+    async def _sample(self) -> None:
+        while True:
+            for number, process in enumerate(self.processes):
+                with contextlib.suppress(psutil.Error):  # the process has ended
+                    self.peak[number] = max(self.peak[number], process.memory_info().rss)
+            await asyncio.sleep(0.2)
+
+
+# -- the report ------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    """The ``share`` quantile of sorted ``values`` (nearest rank)."""
+    return values[min(len(values) - 1, max(0, round(share * len(values)) - 1))]
+
+
+def run_benchmark(
+    articles: int, corpus: Path | None, seeds: Path, latency_articles: int
+) -> dict[str, Any]:
+    """The whole benchmark; returns the report as a JSON-able dict."""
+    settings = Settings()
+    raws = build_stream(load_originals(seeds, corpus), articles)
+    warmup = warmup_stream(raws)
+    costs, state_bytes = measure_stages(raws, settings)
+    cores = min(2, os.cpu_count() or 1)
+    with EmbeddedBroker() as broker, tempfile.TemporaryDirectory() as work:
+        one = asyncio.run(run_pipeline(broker, raws, warmup, workers=1, rate=None,
+                                       work_dir=Path(work)))
+        two = asyncio.run(run_pipeline(broker, raws, warmup, workers=cores, rate=None,
+                                       work_dir=Path(work)))
+        steady = asyncio.run(run_pipeline(
+            broker, raws[:latency_articles], warmup, workers=cores, rate=two.throughput / 2,
+            work_dir=Path(work)))
+    ideal = cores / costs.total
+    return {
+        "machine": {"cpus": os.cpu_count(), "cores_used": cores,
+                    "python": platform.python_version(), "platform": platform.platform(),
+                    "model": settings.spacy_model},
+        "stream": {"articles": len(raws), "html": sum(1 for r in raws if r.html),
+                   "copies": sum(1 for r in raws if "~" in r.id), "corpus": str(corpus or "")},
+        "stage_cpu_ms_per_article": {k: v * 1000 for k, v in asdict(costs).items()},
+        "ideal_articles_per_s": ideal,
+        "end_to_end": {
+            "one_worker_articles_per_s": one.throughput,
+            "two_workers_articles_per_s": two.throughput,
+            "fraction_of_ideal": two.throughput / ideal,
+            "speed_up": two.throughput / one.throughput,
+        },
+        "latency_s": {
+            "rate_articles_per_s": two.throughput / 2,
+            "articles": steady.articles,
+            "p50": percentile(steady.latencies, 0.50),
+            "p95": percentile(steady.latencies, 0.95),
+            "p99": percentile(steady.latencies, 0.99),
+        },
+        "memory": {
+            "peak_rss_broker_mib": max(one.peak_rss_broker, two.peak_rss_broker) / 2**20,
+            "peak_rss_one_worker_mib": one.peak_rss_workers / 2**20,
+            "peak_rss_two_workers_mib": two.peak_rss_workers / 2**20,
+            "state_mib_per_10k_articles": state_bytes * 10_000 / 2**20,
+        },
+    }
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The report as a table a person reads."""
+    stages = report["stage_cpu_ms_per_article"]
+    e2e, latency, memory = report["end_to_end"], report["latency_s"], report["memory"]
+    machine, stream = report["machine"], report["stream"]
+    lines = [
+        f"newswire bench: {stream['articles']} articles ({stream['html']} HTML, "
+        f"{stream['copies']} copies), {machine['cpus']} CPUs, Python {machine['python']}",
+        "",
+        "stage CPU per article (alone, in-process)",
+        *(f"  {name:<8}{value:9.2f} ms" for name, value in stages.items()),
+        f"  {'total':<8}{sum(stages.values()):9.2f} ms -> ideal "
+        f"{report['ideal_articles_per_s']:.1f} articles/s on {machine['cores_used']} cores",
+        "",
+        "end to end through the broker",
+        f"  1 worker, 1 core      {e2e['one_worker_articles_per_s']:8.1f} articles/s",
+        f"  2 workers, 1 core each{e2e['two_workers_articles_per_s']:8.1f} articles/s"
+        f"  ({e2e['fraction_of_ideal']:.0%} of ideal, speed-up {e2e['speed_up']:.2f}x)",
+        "",
+        f"latency publish -> story update at {latency['rate_articles_per_s']:.1f} articles/s "
+        f"(50% of capacity), {latency['articles']} articles",
+        f"  p50 {latency['p50']:.2f} s   p95 {latency['p95']:.2f} s   p99 {latency['p99']:.2f} s",
+        "",
+        f"peak memory: broker {memory['peak_rss_broker_mib']:.0f} MiB, 1 worker "
+        f"{memory['peak_rss_one_worker_mib']:.0f} MiB, 2 workers "
+        f"{memory['peak_rss_two_workers_mib']:.0f} MiB in all",
+        f"state of dedup + stories: {memory['state_mib_per_10k_articles']:.0f} MiB per 10k "
+        "articles",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``newswire bench``."""
+    parser = argparse.ArgumentParser(prog="newswire bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--corpus", type=Path, help="articles JSON lines (.gz) to add to the seeds")
+    parser.add_argument("--articles", type=int, default=300, help="stream size (default 300)")
+    parser.add_argument("--latency-articles", type=int, default=150,
+                        help="articles sent at the steady rate (default 150)")
+    parser.add_argument("--seeds", type=Path, default=Path("seeds"))
+    parser.add_argument("--json", type=Path, help="also write the report as JSON")
+    args = parser.parse_args(argv)
+    report = run_benchmark(args.articles, args.corpus, args.seeds, args.latency_articles)
+    print(format_report(report))
+    if args.json:
+        args.json.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
+    return 0
