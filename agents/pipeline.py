@@ -22,6 +22,7 @@ import orjson
 from faust.types import EventT, StreamT
 from pydantic import ValidationError
 
+from agents.state import ArrivalLog
 from newswire.broker import bootstrap_servers
 from newswire.settings import Settings
 from newswire.story_store import SQLiteStoryStore
@@ -146,10 +147,14 @@ class Pipeline:
         # Changelog-backed state of the stateful stages: article id -> what is
         # needed to rebuild the in-memory index after a restart.
         state_schema: faust.Schema = faust.Schema(key_serializer="json", value_serializer="json")
-        self.dedup_state = self.app.Table("dedup-state", partitions=1, schema=state_schema)
-        self.story_state = self.app.Table("story-state", partitions=1, schema=state_schema)
-        self.dedup_state.on_recover(self._restore_dedup)
-        self.story_state.on_recover(self._restore_stories)
+        self.dedup_log = ArrivalLog(
+            self.app.Table("dedup-state", partitions=1, schema=state_schema)
+        )
+        self.story_log = ArrivalLog(
+            self.app.Table("story-state", partitions=1, schema=state_schema)
+        )
+        self.dedup_log.table.on_recover(self._restore_dedup)
+        self.story_log.table.on_recover(self._restore_stories)
 
         self.app.agent(self.topics["raw"], name="clean")(self.clean_agent)
         self.app.agent(self.topics["clean"], name="tag")(self.tag_agent)
@@ -300,11 +305,8 @@ class Pipeline:
         self._check_size(event)
         tagged = TaggedArticle.from_json(event.value)
         verdict = self.dedup_index.check(tagged, seen_at=now())
-        if tagged.id not in self.dedup_state:
-            self.dedup_state[tagged.id] = {
-                "seq": len(self.dedup_state),
-                "entry": self.dedup_index.entry(tagged.id),
-            }
+        self.dedup_log.append(tagged.id, self.dedup_index.entry(tagged.id))
+        self.dedup_log.prune(keep=self.dedup_index.__contains__)
         deduped = DedupedArticle(
             **tagged.model_dump(), dedup=verdict, duplicate_of=verdict.duplicate_of
         )
@@ -312,8 +314,8 @@ class Pipeline:
 
     async def _restore_dedup(self) -> None:
         self.dedup_index = self._new_dedup_index()
-        for item in sorted(self.dedup_state.values(), key=lambda item: item["seq"]):
-            self.dedup_index.restore(item["entry"])
+        for entry in self.dedup_log.recovered_entries():
+            self.dedup_index.restore(entry)
 
     # -- stories ---------------------------------------------------------------
 
@@ -326,19 +328,15 @@ class Pipeline:
         article = DedupedArticle.from_json(event.value)
         story, changed = self.clusterer.add(article, seen_at=now())
         if changed:
-            self.story_state[article.id] = {
-                "seq": len(self.story_state),
-                "entry": self.clusterer.entry(article.id),
-            }
+            self.story_log.append(article.id, self.clusterer.entry(article.id))
             await self.send("stories", story.story_id, story.to_json())
         enriched = EnrichedArticle(**article.model_dump(), story_id=story.story_id)
         await self.send("enriched", enriched.id, enriched.to_json())
 
     async def _restore_stories(self) -> None:
         self.clusterer = self._new_clusterer()
-        for item in sorted(self.story_state.values(), key=lambda item: item["seq"]):
-            self.clusterer.restore(item["entry"])
-
+        for entry in self.story_log.recovered_entries():
+            self.clusterer.restore(entry)
 
     # -- story store -----------------------------------------------------------
 

@@ -281,6 +281,10 @@ class DedupIndex:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def __contains__(self, article_id: object) -> bool:
+        """Whether ``article_id`` is indexed (seen, and not yet evicted)."""
+        return article_id in self._entries
+
     def check(self, article: TaggedArticle, seen_at: datetime) -> DedupVerdict:
         """Verdict for ``article``, adding it to the index; same id again, same verdict."""
         self._evict(seen_at)

@@ -153,3 +153,25 @@ def test_dedup_and_story_agents_are_idempotent(pipeline: CapturingPipeline) -> N
     assert len(pipeline.records("stories")) == 1
     assert [r["story_id"] for r in pipeline.records("enriched")] == [
         pipeline.records("stories")[0]["story_id"]] * 2
+
+
+def test_dedup_state_table_is_bounded_by_the_retention_window(
+    tmp_path: Path, tagger: EntityTagger
+) -> None:
+    pipeline = make_pipeline(tmp_path, tagger, dedup_retention_days=0.5 / 86_400)  # half a second
+    articles = []
+    for number in range(3):
+        text = f"Article number {number} about a separate matter. " * 20
+        articles.append(TaggedArticle(id=f"a{number}", text=text, fetched_at=FETCHED,
+                                      fingerprint=fingerprint(text)))
+
+    async def scenario() -> None:
+        async with pipeline.app.agents["dedup"].test_context() as agent:
+            for number, article in enumerate(articles):
+                await agent.put(article.to_json(), key=article.id.encode())
+                await pipeline.wait_for(number + 1)
+                await asyncio.sleep(0.6)
+
+    _run(scenario())
+    assert list(pipeline.dedup_log.table.keys()) == ["a2"]
+    assert "a0" not in pipeline.dedup_index and "a2" in pipeline.dedup_index

@@ -1,0 +1,44 @@
+"""Changelog-backed state of the stateful stages."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from faust.types import TableT
+
+
+class ArrivalLog:
+    """Per-article state of a stage in a faust table, replayed in arrival order.
+
+    A stage keeps its index in memory and appends what it needs to rebuild it
+    (one JSON entry per article) to this table, whose changelog topic survives
+    a worker restart. Entries the stage has forgotten (retention) are deleted,
+    so the table stays as bounded as the stage itself.
+    """
+
+    def __init__(self, table: TableT[str, dict[str, Any]]) -> None:
+        self.table = table
+        self._order: deque[str] = deque()
+        self._next_seq = 0
+
+    def append(self, article_id: str, entry: dict[str, Any]) -> None:
+        """Record ``article_id``'s entry once (a redelivery records nothing)."""
+        if article_id in self.table:
+            return
+        self.table[article_id] = {"seq": self._next_seq, "entry": entry}
+        self._order.append(article_id)
+        self._next_seq += 1
+
+    def prune(self, keep: Callable[[str], bool]) -> None:
+        """Delete the oldest entries for as long as the stage no longer ``keep``s them."""
+        while self._order and not keep(self._order[0]):
+            del self.table[self._order.popleft()]
+
+    def recovered_entries(self) -> list[dict[str, Any]]:
+        """Every entry in arrival order, after the table has been recovered."""
+        items = sorted(self.table.items(), key=lambda item: item[1]["seq"])
+        self._order = deque(article_id for article_id, _ in items)
+        self._next_seq = items[-1][1]["seq"] + 1 if items else 0
+        return [value["entry"] for _, value in items]
