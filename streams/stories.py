@@ -232,6 +232,16 @@ def _unit(weights: Mapping[str, float]) -> dict[str, float]:
 
 
 @dataclass
+class _Vectors:
+    """An article's IDF-weighted unit vectors and its candidate keys."""
+
+    text: dict[str, float]
+    titles: dict[str, float]
+    entities: dict[str, float]
+    keys: list[str]
+
+
+@dataclass
 class _Member:
     """One article of a live story."""
 
@@ -304,7 +314,7 @@ class StoryClusterer:
         vector_terms: int = 200,
         profile_terms: int = 400,
         key_entities: int = 5,
-        key_terms: int = 8,
+        key_terms: int = 16,
         postings_scan: int = 64,
         max_candidates: int = 24,
         archive_size: int = 10_000,
@@ -406,7 +416,7 @@ class StoryClusterer:
         sharing a key with the article is a candidate. Keys are plain strings
         (``entity:<id>``, ``term:<stem>``) so the index can be partitioned by key.
         """
-        return self._keys(_Features.of(article))
+        return self._vectors(_Features.of(article)).keys
 
     # -- placement -----------------------------------------------------------------
 
@@ -417,15 +427,19 @@ class StoryClusterer:
         archived = self._archived_story_of.get(article_id)
         return self._archive.get(archived) if archived else None
 
-    def _keys(self, features: _Features) -> list[str]:
-        entities = sorted(
-            features.entity_weights,
-            key=lambda e: (-features.entity_weights[e] * self._entity_df.idf(e), e),
+    def _vectors(self, features: _Features) -> _Vectors:
+        """The article's IDF-weighted vectors under the current IDF, and its candidate keys."""
+        text, titles, entities = (
+            idf_weighted(tfidf(weights, df, self.vector_terms), df)
+            for weights, df in (
+                (features.text_terms, self._term_df),
+                (features.title_terms, self._title_df),
+                (features.entity_weights, self._entity_df),
+            )
         )
-        text = tfidf(features.text_terms, self._term_df, self.key_terms)
-        return [_entity_key(e) for e in entities[: self.key_entities]] + [
-            _term_key(t) for t in text
-        ]
+        keys = [_entity_key(e) for e in islice(entities, self.key_entities)]
+        keys += [_term_key(t) for t in islice(text, self.key_terms)]
+        return _Vectors(text=text, titles=titles, entities=entities, keys=keys)
 
     def _place(
         self,
@@ -442,8 +456,10 @@ class StoryClusterer:
             self._term_df.add(features.text_terms)
             self._title_df.add(features.title_terms)
             self._entity_df.add(features.entity_weights)
-        if story_id is None:
-            story_id = original_story or self._best_story(features, article_time)
+        vectors = self._vectors(features) if is_original else None
+        if story_id is None and vectors is not None:
+            story_id = self._best_story(vectors, article_time)
+        story_id = story_id or original_story
         story = self._stories.get(story_id or "")
         if story is None:
             story = self._open(story_id or story_id_for(article.id))
@@ -463,44 +479,30 @@ class StoryClusterer:
             seen_at=seen_at,
             is_original=is_original,
         )
-        self._join(story, member)
+        self._join(story, member, vectors)
         return self._publish(story)
 
-    def _best_story(self, features: _Features, article_time: datetime) -> str | None:
+    def _best_story(self, vectors: _Vectors, article_time: datetime) -> str | None:
         hits: Counter[str] = Counter()
-        for key in self._keys(features):
+        for key in vectors.keys:
             postings = self._postings.get(key)
             if postings:
                 hits.update(islice(reversed(postings), self.postings_scan))
-        vector, titles, entities = (
-            idf_weighted(tfidf(weights, df, self.vector_terms), df)
-            for weights, df in (
-                (features.text_terms, self._term_df),
-                (features.title_terms, self._title_df),
-                (features.entity_weights, self._entity_df),
-            )
-        )
         best_id, best_margin = None, 0.0
         for story_id, _ in hits.most_common(self.max_candidates):
             story = self._stories[story_id]
-            margin = self._score(story, vector, titles, entities) - self._bar(story, article_time)
+            margin = self._score(story, vectors) - self._bar(story, article_time)
             if margin >= best_margin:
                 best_id, best_margin = story_id, margin
         return best_id
 
-    def _score(
-        self,
-        story: _LiveStory,
-        vector: dict[str, float],
-        titles: dict[str, float],
-        entities: dict[str, float],
-    ) -> float:
+    def _score(self, story: _LiveStory, vectors: _Vectors) -> float:
         """Weighted mean of the cosines of the signals both the article and the story have."""
         total = weights = 0.0
         for weight, profile, article_vector, df in (
-            (self.text_weight, story.text, vector, self._term_df),
-            (self.title_weight, story.titles, titles, self._title_df),
-            (self.entity_weight, story.entities, entities, self._entity_df),
+            (self.text_weight, story.text, vectors.text, self._term_df),
+            (self.title_weight, story.titles, vectors.titles, self._title_df),
+            (self.entity_weight, story.entities, vectors.entities, self._entity_df),
         ):
             if article_vector and profile.weights:
                 total += weight * profile.cosine(article_vector, df)
@@ -526,23 +528,21 @@ class StoryClusterer:
         self._stories[story_id] = story
         return story
 
-    def _join(self, story: _LiveStory, member: _Member) -> None:
+    def _join(self, story: _LiveStory, member: _Member, vectors: _Vectors | None) -> None:
+        """Add ``member``; ``vectors`` (originals only) update the centroids and keys."""
         story.members.append(member)
         self._story_of[member.record.id] = story.story_id
         time = member.article_time
         story.first_time = min(story.first_time or time, time)
         story.last_time = max(story.last_time or time, time)
         heapq.heappush(self._retirements, (story.last_time, story.story_id))
-        if member.is_original:
+        if vectors is not None:
             features = member.features
-            member.text_vector = idf_weighted(
-                tfidf(features.text_terms, self._term_df, self.vector_terms), self._term_df
-            )
+            member.text_vector = vectors.text
             story.text.add(features.text_terms, self._term_df)
             story.titles.add(features.title_terms, self._title_df)
             story.entities.add(features.entity_weights, self._entity_df)
-            for key in self._keys(features):
-                story.keys[key] = None
+            story.keys.update(dict.fromkeys(vectors.keys))
             self._choose_headline(story)
         for key in story.keys:
             postings = self._postings.setdefault(key, {})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import json
 import unicodedata
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -287,6 +288,27 @@ def test_html_without_main_text_is_rejected() -> None:
             "<body><script>window.app = {};</script><div id='root'></div></body></html>"
         )
     assert caught.value.code == "no_main_text"
+
+
+def test_body_rendered_from_data_falls_back_to_the_json_ld_article_body() -> None:
+    body = ("The council approved the new harbour plan on Monday after a long debate.\n"
+            "Work on the first pier will start in spring, the mayor said.")
+    structured = json.dumps({"@graph": [
+        {"@type": "NewsArticle", "headline": "Harbour plan approved", "articleBody": body},
+        {"@type": "NewsArticle", "articleBody": "Short teaser."},
+    ]})
+    page = (
+        "<html><head><title>Harbour plan approved</title>"
+        '<script type="application/ld+json">{not json</script>'
+        f'<script type="application/ld+json">{structured}</script></head>'
+        "<body><article><p>The mayor of Kiel speaks to reporters at the old harbour on March 3,"
+        " a few hours before the council vote on the plan that the city has debated for more "
+        "than two years, as fishermen and residents gather behind her to follow the "
+        "announcement of the final decision on the pier. Photo: Reuters</p></article></body>"
+        "</html>"
+    )
+    article = clean_article(RawArticle(id="ld", html=page, fetched_at=FETCHED_AT))
+    assert article.text == body.replace("\n", "\n\n")
 
 
 def test_pathological_nesting_is_rejected() -> None:

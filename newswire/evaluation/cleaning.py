@@ -137,7 +137,7 @@ def read_pages(path: Path, limit: int | None = None) -> Iterator[dict[str, Any]]
 
 def run_newswire(page: dict[str, Any]) -> tuple[str, dict[str, str | None]]:
     """newswire's text and metadata for a page (empty when rejected)."""
-    raw = RawArticle(id=page["url"], url=None, html=page["html"], fetched_at=datetime.now(UTC))
+    raw = RawArticle(id=page["url"], url=page["url"], html=page["html"], fetched_at=datetime.now(UTC))
     try:
         article = clean_article(raw)
     except Rejected:
@@ -156,7 +156,7 @@ def run_trafilatura_text(page: dict[str, Any]) -> str:
 
 def trafilatura_metadata(page: dict[str, Any]) -> dict[str, str | None]:
     """trafilatura's own metadata (``bare_extraction`` with metadata), untimed."""
-    document = trafilatura.bare_extraction(page["html"], with_metadata=True)
+    document = trafilatura.bare_extraction(page["html"], url=page["url"], with_metadata=True)
     if not isinstance(document, trafilatura.settings.Document):
         return {}
     return {"title": document.title, "author": document.author, "date": document.date}
