@@ -26,7 +26,9 @@ class Settings(BaseSettings):
     partitions: int = Field(
         default=4, ge=1, description="Partitions of the stateless article topics (raw, clean)."
     )
-    replication_factor: int = Field(default=1, ge=1)
+    replication_factor: int = Field(
+        default=1, ge=1, description="Replication factor of the topics newswire creates."
+    )
     data_dir: Path = Field(
         default=Path("newswire-data"), description="Worker state: faust data and the story DB."
     )
@@ -37,7 +39,7 @@ class Settings(BaseSettings):
         default=10_000_000, ge=1, description="Larger raw articles are dead-lettered."
     )
     batch_size: int = Field(
-        default=16, ge=1, description="Articles per cleaning, NER and dedup batch."
+        default=16, ge=1, description="Articles per cleaning and NER batch."
     )
     batch_seconds: float = Field(
         default=0.1, gt=0, description="Longest wait to fill a cleaning or NER batch."

@@ -98,6 +98,55 @@ class DedupVerdict(Record):
     score: float = 0.0
 
 
+class DedupSignature(Record):
+    """The features the dedup tests compare (arrays as base64 of little-endian bytes)."""
+
+    fingerprint: str
+    shingle_count: int
+    minhash: str = Field(description="MinHash of the word 5-shingles, uint32 per permutation.")
+    shingle_keys: str = Field(description="Sampled word-shingle hashes (candidate keys), uint64.")
+    anchor_grams: str = Field(description="Hashes of the anchor trigrams, uint64.")
+
+
+class DedupProbe(Record):
+    """One candidate key of an article, sent to the dedup shard that holds the key."""
+
+    article_id: str
+    key: str = Field(description="Candidate key (band key, or 'fp:' and the fingerprint).")
+    arrived_at: datetime = Field(description="Arrival time: fetched_at, never before earlier ones.")
+    sequence: int = Field(description="Arrival tie-break: offset of the article on the tagged topic.")
+    keys_total: int = Field(description="How many keys (probes) the article has.")
+    signature: DedupSignature
+
+
+class DedupMatch(Record):
+    """An earlier article that a shard found to be copied by the probing one."""
+
+    article_id: str
+    arrived_at: datetime
+    sequence: int
+    kind: DuplicateKind
+    method: str
+    score: float
+
+
+class DedupReport(Record):
+    """Input of the dedup decision, keyed by article id: the article, or one shard's matches.
+
+    The routing stage sends the article (with ``keys_total``); each shard sends the
+    matches for one ``key``. The verdict is decided once the article and all its
+    keys are in.
+    """
+
+    article_id: str
+    arrived_at: datetime
+    sequence: int
+    article: TaggedArticle | None = Field(default=None, description="Set by the routing stage.")
+    keys_total: int | None = Field(default=None, description="Set with the article.")
+    key: str | None = Field(default=None, description="Set by a shard: the key it probed.")
+    matches: list[DedupMatch] = Field(default_factory=list)
+
+
 class DedupedArticle(TaggedArticle):
     """A tagged article with its dedup verdict."""
 

@@ -8,6 +8,8 @@ from schemas.records import (
     CleanArticle,
     DeadLetter,
     DedupedArticle,
+    DedupProbe,
+    DedupReport,
     EnrichedArticle,
     RawArticle,
     Record,
@@ -21,8 +23,8 @@ class TopicSpec:
     """A topic of the pipeline.
 
     ``partitions`` is None for topics that scale with ``Settings.partitions``;
-    stateful stages read single-partition topics so that one worker sees the
-    whole stream in order (see the README's scaling notes).
+    the stages that must see the whole stream in order (dedup routing, stories)
+    read single-partition topics (see the README's scaling notes).
     """
 
     role: str
@@ -49,6 +51,10 @@ TAGGED = TopicSpec("tagged", "articles.tagged", TaggedArticle, "article id", 1,
                    "Clean articles with canonical entities; input of the dedup stage.")
 DEDUPED = TopicSpec("deduped", "articles.deduped", DedupedArticle, "article id", 1,
                     "Tagged articles with their dedup verdict; input of the story stage.")
+DEDUP_PROBES = TopicSpec("dedup.probes", "dedup.probes", DedupProbe, "candidate key", None,
+                         "Internal: one probe per candidate key of an article, to its shard.")
+DEDUP_REPORTS = TopicSpec("dedup.reports", "dedup.reports", DedupReport, "article id", None,
+                          "Internal: an article and its shards' matches, to its decision.")
 ENRICHED = TopicSpec("enriched", "articles.enriched", EnrichedArticle, "article id", None,
                      "Final articles: text, entities, dedup verdict and story id.")
 STORIES = TopicSpec("stories", "stories", Story, "story id", None,
@@ -56,4 +62,6 @@ STORIES = TopicSpec("stories", "stories", Story, "story id", None,
 DEAD_LETTERS = TopicSpec("deadletter", "deadletter", DeadLetter, "article id (if known)", None,
                          "Messages a stage could not process, with stage and reason.")
 
-ALL_TOPICS: tuple[TopicSpec, ...] = (RAW, CLEAN, TAGGED, DEDUPED, ENRICHED, STORIES, DEAD_LETTERS)
+ALL_TOPICS: tuple[TopicSpec, ...] = (
+    RAW, CLEAN, TAGGED, DEDUP_PROBES, DEDUP_REPORTS, DEDUPED, ENRICHED, STORIES, DEAD_LETTERS
+)
