@@ -35,7 +35,7 @@ def _require_broker(settings: Settings) -> Settings:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from newswire.run import run_worker
+    from newswire.run import WorkerRun
 
     paths = args.replay or [SEEDS_DIR]
     missing = [str(path) for path in paths if not path.exists()]
@@ -45,16 +45,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     messages = read_inputs(paths)
     print(f"newswire: replaying {len(messages)} articles from "
           f"{', '.join(str(p) for p in paths)}", flush=True)
-    return run_worker(
+    return WorkerRun(
         _settings(args), messages, once=args.once, timeout=args.timeout,
         stories_out=args.stories_out, articles_out=args.articles_out,
-    )
+    ).execute()
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from newswire.run import run_worker
+    from newswire.run import WorkerRun
 
-    return run_worker(_require_broker(_settings(args)))
+    return WorkerRun(_require_broker(_settings(args))).execute()
 
 
 def cmd_replay(args: argparse.Namespace) -> int:

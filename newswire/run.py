@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import os
+import io
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
@@ -20,95 +21,90 @@ from newswire.watch import StoryBoard, consume, format_dead_letter, format_story
 from schemas.topics import DEAD_LETTERS, ENRICHED, STORIES
 
 
-def run_worker(
-    settings: Settings,
-    messages: Sequence[Outbound] = (),
-    *,
-    once: bool = False,
-    timeout: float | None = None,
-    stories_out: Path | None = None,
-    articles_out: Path | None = None,
-    out: TextIO = sys.stdout,
-) -> int:
-    """Run every agent on ``settings``' broker (embedded if none), replaying ``messages``.
+@dataclass
+class WorkerRun:
+    """A worker with every agent that replays ``messages`` and prints each story as it changes.
 
-    Prints each story as it changes. With ``once``, stops when every message
-    has reached the stories topic (or the dead-letter topic); otherwise runs
-    until interrupted. Returns the process exit code.
+    With ``once``, it stops when every message has reached its story (or the
+    dead-letter topic), or exits 1 after ``timeout`` seconds; otherwise it runs
+    until interrupted.
     """
-    with broker_for(settings) as bound:
-        ensure_topics_sync(bound)
-        pipeline = Pipeline(bound)
-        worker = faust.Worker(
-            pipeline.app, loglevel=bound.log_level, quiet=True, redirect_stdouts=False,
-            stdout=open(os.devnull, "w"),  # noqa: SIM115 - faust's spinner, not our output
-        )
-        board = StoryBoard()
-        outcome: dict[str, int] = {"exit_code": 0}
-        stopping: list[asyncio.Future[None]] = []
 
-        async def replay_and_watch() -> None:
+    settings: Settings
+    messages: Sequence[Outbound] = ()
+    once: bool = False
+    timeout: float | None = None
+    stories_out: Path | None = None
+    articles_out: Path | None = None
+    out: TextIO = sys.stdout
+    board: StoryBoard = field(default_factory=StoryBoard)
+    exit_code: int = 0
+
+    def execute(self) -> int:
+        """Run on the configured broker (or an embedded one); return the exit code."""
+        with broker_for(self.settings) as bound:
+            ensure_topics_sync(bound)
+            self.settings = bound
+            self.pipeline = Pipeline(bound)
+            self.worker = faust.Worker(
+                self.pipeline.app, loglevel=bound.log_level, quiet=True,
+                # faust's progress spinner writes here (also at exit), not to our output
+                redirect_stdouts=False, stdout=io.StringIO(),
+            )
+            self.pipeline.app.task(self._replay_and_watch)
             try:
-                await asyncio.wait_for(
-                    _replay_and_watch(bound, pipeline, messages, board, once=once, out=out),
-                    timeout=timeout,
-                )
-            except TimeoutError:
-                missing = [m.key for m in messages if not board.done_with([m.key])]
-                print(f"newswire: gave up after {timeout} s; not yet in a story: "
-                      f"{', '.join(missing)}", file=sys.stderr)
-                outcome["exit_code"] = 1
-            finally:
-                _write_outputs(board, stories_out, articles_out)
-            if once:  # stopped from outside this task, which the stop cancels
-                stopping.append(asyncio.ensure_future(worker.stop()))
+                self.worker.execute_from_commandline()
+            except SystemExit as exit_:
+                if exit_.code not in (0, None):
+                    return exit_.code if isinstance(exit_.code, int) else 1
+        return self.exit_code
 
-        pipeline.app.task(replay_and_watch)
+    async def _replay_and_watch(self) -> None:
         try:
-            worker.execute_from_commandline()
-        except SystemExit as exit_:
-            if exit_.code not in (0, None):
-                return int(exit_.code) if isinstance(exit_.code, int) else 1
-        return outcome["exit_code"]
+            await asyncio.wait_for(self._watch(), timeout=self.timeout)
+        except TimeoutError:
+            missing = [m.key for m in self.messages if not self.board.done_with([m.key])]
+            print(f"newswire: gave up after {self.timeout} s; not yet in a story: "
+                  f"{', '.join(missing)}", file=sys.stderr)
+            self.exit_code = 1
+        finally:
+            self._write_outputs()
+        if self.once:
+            # Stopped from a task of its own: the stop cancels this one.
+            self._stopping = asyncio.ensure_future(self.worker.stop())
 
+    async def _watch(self) -> None:
+        if self.messages:
+            await publish(self.settings, self.messages)
+        expected = [message.key for message in self.messages]
+        prefix = self.settings.topic_prefix
+        outputs = [STORIES.name(prefix), ENRICHED.name(prefix), DEAD_LETTERS.name(prefix)]
+        async for topic, _key, value in consume(self.settings, outputs):
+            story = self.board.apply(self.settings, topic, value)
+            if story is not None:
+                print(format_story(story), "\n", file=self.out, flush=True)
+            elif topic == DEAD_LETTERS.name(prefix):
+                print(format_dead_letter(self.board.dead_letters[-1]), file=self.out, flush=True)
+            if self.once and self.board.done_with(expected):
+                break
+        while self.once and not self._story_store_is_current():
+            await asyncio.sleep(0.05)
 
-async def _replay_and_watch(
-    settings: Settings,
-    pipeline: Pipeline,
-    messages: Sequence[Outbound],
-    board: StoryBoard,
-    *,
-    once: bool,
-    out: TextIO,
-) -> None:
-    if messages:
-        await publish(settings, messages)
-    expected = [message.key for message in messages]
-    prefix = settings.topic_prefix
-    outputs = [STORIES.name(prefix), ENRICHED.name(prefix), DEAD_LETTERS.name(prefix)]
-    async for topic, _key, value in consume(settings, outputs):
-        story = board.apply(settings, topic, value)
-        if story is not None:
-            print(format_story(story), "\n", file=out, flush=True)
-        elif topic == DEAD_LETTERS.name(prefix):
-            print(format_dead_letter(board.dead_letters[-1]), file=out, flush=True)
-        if once and board.done_with(expected):
-            break
-    # The story database is written by its own agent: let it catch up.
-    while once and not all(
-        (stored := pipeline.story_store.get(story.story_id)) and stored.version >= story.version
-        for story in board.stories.values()
-    ):
-        await asyncio.sleep(0.05)
+    def _story_store_is_current(self) -> bool:
+        """Whether the story database (written by its own agent) has every latest version."""
+        for story in self.board.stories.values():
+            stored = self.pipeline.story_store.get(story.story_id)
+            if stored is None or stored.version < story.version:
+                return False
+        return True
 
-
-def _write_outputs(board: StoryBoard, stories_out: Path | None, articles_out: Path | None) -> None:
-    if stories_out:
-        _write_jsonl(stories_out, [story.model_dump(mode="json") for story in
-                                   board.stories.values()])
-    if articles_out:
-        _write_jsonl(articles_out, [article.model_dump(mode="json") for article in
-                                    board.articles.values()])
+    def _write_outputs(self) -> None:
+        if self.stories_out:
+            _write_jsonl(self.stories_out, [story.model_dump(mode="json")
+                                            for story in self.board.stories.values()])
+        if self.articles_out:
+            _write_jsonl(self.articles_out, [article.model_dump(mode="json")
+                                             for article in self.board.articles.values()])
 
 
 def _write_jsonl(path: Path, rows: list[dict[str, object]]) -> None:

@@ -137,7 +137,9 @@ def read_pages(path: Path, limit: int | None = None) -> Iterator[dict[str, Any]]
 
 def run_newswire(page: dict[str, Any]) -> tuple[str, dict[str, str | None]]:
     """newswire's text and metadata for a page (empty when rejected)."""
-    raw = RawArticle(id=page["url"], url=page["url"], html=page["html"], fetched_at=datetime.now(UTC))
+    raw = RawArticle(
+        id=page["url"], url=page["url"], html=page["html"], fetched_at=datetime.now(UTC)
+    )
     try:
         article = clean_article(raw)
     except Rejected:
