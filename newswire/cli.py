@@ -11,6 +11,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from aiokafka.errors import KafkaConnectionError
+
 from newswire.broker import EmbeddedBroker, ensure_topics_sync
 from newswire.inputs import publish, read_inputs
 from newswire.settings import Settings
@@ -59,8 +61,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     settings = _require_broker(_settings(args))
+    messages = read_inputs(args.paths)
     ensure_topics_sync(settings)
-    count = asyncio.run(publish(settings, read_inputs(args.paths)))
+    count = asyncio.run(publish(settings, messages))
     print(f"newswire: published {count} articles")
     return 0
 
@@ -259,7 +262,12 @@ def main(argv: list[str] | None = None) -> int:
     if rest and args.command not in ("bench", "evaluate"):
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     args.args = rest
-    code: int = args.func(args)
+    try:
+        code: int = args.func(args)
+    except KafkaConnectionError as error:
+        sys.exit(f"newswire: cannot reach the Kafka broker: {error}")
+    except (OSError, ValueError) as error:
+        sys.exit(f"newswire: {error}")
     return code
 
 

@@ -62,6 +62,8 @@ def raw_from_record(record: dict[str, Any], *, source: str | None = None) -> Raw
 
 def read_path(path: Path) -> Iterator[Outbound]:
     """Messages for every article in ``path`` (a file or a directory)."""
+    if not path.exists():
+        raise ValueError(f"{path}: no such file or directory")
     if path.is_dir():
         for child in sorted(path.rglob("*")):
             if child.is_file() and _article_suffix(child):

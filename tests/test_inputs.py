@@ -57,3 +57,8 @@ def test_unknown_file_type_is_a_clear_error(tmp_path: Path) -> None:
     path.write_bytes(b"x")
     with pytest.raises(ValueError, match="not an article file"):
         list(read_path(path))
+
+
+def test_missing_path_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="no such file or directory"):
+        list(read_path(tmp_path / "missing.jsonl"))
