@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import subprocess
-from collections import Counter
 import sys
+from collections import Counter
 
 import orjson
 import pytest
