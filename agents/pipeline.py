@@ -22,6 +22,7 @@ import orjson
 from faust.types import EventT, StreamT
 from pydantic import ValidationError
 
+from agents.dedup import DedupAgents
 from agents.state import ArrivalLog
 from newswire.broker import bootstrap_servers
 from newswire.settings import Settings
@@ -39,6 +40,8 @@ from schemas.records import (
 from schemas.topics import (
     CLEAN,
     DEAD_LETTERS,
+    DEDUP_PROBES,
+    DEDUP_REPORTS,
     DEDUPED,
     ENRICHED,
     RAW,
@@ -47,7 +50,6 @@ from schemas.topics import (
     TopicSpec,
 )
 from streams.cleaning import clean_article
-from streams.dedup import DedupIndex
 from streams.entities import EntityTagger, load_tagger
 from streams.errors import Rejected
 from streams.stories import StoryClusterer
@@ -138,27 +140,23 @@ class Pipeline:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.app = faust.App(settings.app_id, **faust_options(settings))
         self.topics = {spec.role: self._topic(spec) for spec in (
-            RAW, CLEAN, TAGGED, DEDUPED, ENRICHED, STORIES, DEAD_LETTERS
+            RAW, CLEAN, TAGGED, DEDUP_PROBES, DEDUP_REPORTS, DEDUPED, ENRICHED, STORIES,
+            DEAD_LETTERS,
         )}
         self._cpu = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newswire-cpu")
         self._tagger = tagger
-        self.dedup_index = self._new_dedup_index()
         self.clusterer = self._new_clusterer()
-        # Changelog-backed state of the stateful stages: article id -> what is
-        # needed to rebuild the in-memory index after a restart.
+        # Changelog-backed state of the story stage: article id -> what is
+        # needed to rebuild the in-memory clusterer after a restart.
         state_schema: faust.Schema = faust.Schema(key_serializer="json", value_serializer="json")
-        self.dedup_log = ArrivalLog(
-            self.app.Table("dedup-state", partitions=1, schema=state_schema)
-        )
         self.story_log = ArrivalLog(
             self.app.Table("story-state", partitions=1, schema=state_schema)
         )
-        self.dedup_log.table.on_recover(self._restore_dedup)
         self.story_log.table.on_recover(self._restore_stories)
 
         self.app.agent(self.topics["raw"], name="clean")(self.clean_agent)
         self.app.agent(self.topics["clean"], name="tag")(self.tag_agent)
-        self.app.agent(self.topics["tagged"], name="dedup")(self.dedup_agent)
+        self.dedup = DedupAgents(self)
         self.app.agent(self.topics["deduped"], name="story")(self.story_agent)
         self.app.agent(self.topics["stories"], name="store")(self.store_agent)
         self.story_store = SQLiteStoryStore(settings.story_db_path)
@@ -171,9 +169,6 @@ class Pipeline:
             value_serializer="raw",
         )
 
-    def _new_dedup_index(self) -> DedupIndex:
-        return DedupIndex(retention=timedelta(days=self.settings.dedup_retention_days))
-
     def _new_clusterer(self) -> StoryClusterer:
         return StoryClusterer(retire_after=timedelta(days=self.settings.story_cold_days))
 
@@ -182,9 +177,14 @@ class Pipeline:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._cpu, partial(fn, *args, **kwargs))
 
-    async def send(self, role: str, key: str, value: bytes) -> None:
-        """Send one record (JSON bytes) to the topic of ``role``, keyed by ``key``."""
-        await self.topics[role].send(key=key.encode(), value=value)
+    async def send(
+        self, role: str, key: str, value: bytes, partition: int | None = None
+    ) -> None:
+        """Send one record (JSON bytes) to the topic of ``role``, keyed by ``key``.
+
+        ``partition`` places it explicitly; by default the key's hash does.
+        """
+        await self.topics[role].send(key=key.encode(), value=value, partition=partition)
 
     async def _guarded(
         self, stage: str, event: EventT, handle: Callable[[EventT], Awaitable[None]]
@@ -289,33 +289,6 @@ class Pipeline:
         if self._tagger is None:
             self._tagger = load_tagger(self.settings.spacy_model)
         return self._tagger.tag(articles)
-
-    # -- dedup -----------------------------------------------------------------
-
-    async def dedup_agent(self, stream: StreamT) -> None:
-        """tagged -> deduped: a verdict for every article; copies stay in the stream.
-
-        The tagged topic has one partition, filled in ingest order by the sorted
-        batches of the cleaning and tagging stages.
-        """
-        async for event in stream.events():
-            await self._guarded("dedup", event, self._dedup_one)
-
-    async def _dedup_one(self, event: EventT) -> None:
-        self._check_size(event)
-        tagged = TaggedArticle.from_json(event.value)
-        verdict = self.dedup_index.check(tagged, seen_at=now())
-        self.dedup_log.append(tagged.id, self.dedup_index.entry(tagged.id))
-        self.dedup_log.prune(keep=self.dedup_index.__contains__)
-        deduped = DedupedArticle(
-            **tagged.model_dump(), dedup=verdict, duplicate_of=verdict.duplicate_of
-        )
-        await self.send("deduped", deduped.id, deduped.to_json())
-
-    async def _restore_dedup(self) -> None:
-        self.dedup_index = self._new_dedup_index()
-        for entry in self.dedup_log.recovered_entries():
-            self.dedup_index.restore(entry)
 
     # -- stories ---------------------------------------------------------------
 

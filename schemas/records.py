@@ -114,7 +114,7 @@ class DedupProbe(Record):
     article_id: str
     key: str = Field(description="Candidate key (band key, or 'fp:' and the fingerprint).")
     arrived_at: datetime = Field(description="Arrival time: fetched_at, never before earlier ones.")
-    sequence: int = Field(description="Arrival tie-break: offset of the article on the tagged topic.")
+    sequence: int = Field(description="Arrival tie-break: offset on the tagged topic.")
     keys_total: int = Field(description="How many keys (probes) the article has.")
     signature: DedupSignature
 

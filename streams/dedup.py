@@ -35,14 +35,15 @@ import base64
 import hashlib
 import re
 import zlib
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterable, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 
-from schemas.records import DedupVerdict, DuplicateKind, TaggedArticle
+from schemas.records import DedupMatch, DedupVerdict, DuplicateKind, TaggedArticle
 from streams.text import normalise_display, normalise_for_matching
 
 SHINGLE_SIZE = 5
@@ -203,16 +204,6 @@ class Signature:
         )
 
 
-def band_keys(article: TaggedArticle) -> list[str]:
-    """Candidate keys of ``article`` (hex): articles that may copy each other share one.
-
-    Partitioning the index by key (one Kafka message per key) sends every possible
-    pair of copies to a common partition.
-    """
-    signature = Signature.of(article.text, article.fingerprint)
-    return [f"{key:016x}" for key in signature.lsh_keys()]
-
-
 def _encode(values: np.ndarray, dtype: str) -> str:
     return base64.b64encode(values.astype(dtype).tobytes()).decode()
 
@@ -225,147 +216,79 @@ def _containment(shared: int, size: int) -> float:
     return shared / size if size else 0.0
 
 
-@dataclass
-class _Entry:
-    article_id: str
-    seen_at: datetime
-    signature: Signature
-    verdict: DedupVerdict
+def probe_keys(signature: Signature) -> list[str]:
+    """Keys an article is probed under: its candidate keys (hex), then its fingerprint.
+
+    Articles that may copy each other share a key, and exact copies always do
+    (``fp:`` key), so partitioning the index by key (one message per key) sends
+    every possible pair of copies to a common shard. The keys are distinct.
+    """
+    keys = [f"{key:016x}" for key in signature.lsh_keys()]
+    return list(dict.fromkeys([*keys, f"fp:{signature.fingerprint}"]))
 
 
-class DedupIndex:
-    """Signatures of the articles seen so far, and the verdict for each."""
+def key_partition(key: str, partitions: int) -> int:
+    """The partition (of ``partitions``) that holds ``key``: stable across processes."""
+    return zlib.crc32(key.encode()) % partitions
 
-    def __init__(
-        self,
-        *,
-        near_jaccard: float = 0.6,
-        near_containment: float = 0.8,
-        min_containment_jaccard: float = 0.2,
-        spun_containment: float = 0.5,
-        min_shared_anchors: int = 4,
-        retention: timedelta = timedelta(days=7),
-        max_bucket: int = 64,
-    ) -> None:
-        """Create an empty index.
 
-        :param near_jaccard: estimated Jaccard similarity of word 5-shingles from
-            which a text is a near copy.
-        :param near_containment: share of the shorter text's shingles found in the
-            longer one from which a text is a (cut-down) near copy.
-        :param min_containment_jaccard: the containment test applies only above this
-            Jaccard estimate (containment estimated from MinHash is unreliable below).
-        :param spun_containment: share of the smaller anchor-trigram set found in the
-            other from which a text is a spun copy.
-        :param min_shared_anchors: anchor trigrams two texts must share at least to
-            be spun copies (short texts have too few names to tell).
-        :param retention: articles seen longer ago than this before the newest one are
-            forgotten (evicted as new ones arrive), which bounds the state.
-        :param max_bucket: ids kept per candidate key (the most recent), which bounds
-            the work per article when a key is common.
-        """
-        self.near_jaccard = near_jaccard
-        self.near_containment = near_containment
-        self.min_containment_jaccard = min_containment_jaccard
-        self.spun_containment = spun_containment
-        self.min_shared_anchors = min_shared_anchors
-        self.retention = retention
-        self.max_bucket = max_bucket
-        self._entries: dict[str, _Entry] = {}
-        self._arrival: dict[str, int] = {}
-        self._next_arrival = 0
-        self._by_fingerprint: dict[str, str] = {}
-        self._buckets: dict[int, list[str]] = {}
-        self._newest: datetime | None = None
+@dataclass(frozen=True, order=True)
+class Arrival:
+    """When an article reached the dedup stage: a time, then a sequence for ties."""
 
-    def __len__(self) -> int:
-        return len(self._entries)
+    time: datetime
+    seq: int
 
-    def __contains__(self, article_id: object) -> bool:
-        """Whether ``article_id`` is indexed (seen, and not yet evicted)."""
-        return article_id in self._entries
 
-    def check(self, article: TaggedArticle, seen_at: datetime) -> DedupVerdict:
-        """Verdict for ``article``, adding it to the index; same id again, same verdict."""
-        self._evict(seen_at)
-        known = self._entries.get(article.id)
-        if known is not None:
-            return known.verdict
-        signature = Signature.of(article.text, article.fingerprint)
-        verdict = self._judge(article.id, signature)
-        self._add(_Entry(article.id, seen_at, signature, verdict))
-        return verdict
+class ArrivalClock:
+    """Arrivals in processing order: the time never goes back, the sequence breaks ties.
 
-    def entry(self, article_id: str) -> dict[str, Any]:
-        """JSON-able state of one indexed article, for a changelog table."""
-        stored = self._entries[article_id]
-        return {
-            "article_id": stored.article_id,
-            "seen_at": stored.seen_at.isoformat(),
-            "signature": stored.signature.to_json(),
-            "verdict": stored.verdict.model_dump(mode="json"),
-        }
+    An article processed after another always arrives after it, even when its own
+    time (``fetched_at``) is earlier; so the order in which articles are routed
+    decides which of two copies is the original.
+    """
 
-    def restore(self, entry: dict[str, Any]) -> None:
-        """Put back an article from :meth:`entry` (after a restart).
+    def __init__(self) -> None:
+        self._latest: Arrival | None = None
 
-        Restoring every entry in arrival order gives the state, and so the future
-        verdicts, of the index that wrote them.
-        """
-        seen_at = datetime.fromisoformat(entry["seen_at"])
-        self._evict(seen_at)
-        if entry["article_id"] in self._entries:
-            return
-        self._add(
-            _Entry(
-                entry["article_id"],
-                seen_at,
-                Signature.from_json(entry["signature"]),
-                DedupVerdict.model_validate(entry["verdict"]),
-            )
-        )
+    def stamp(self, time: datetime, seq: int | None = None) -> Arrival:
+        """Arrival of an article at ``time``; ``seq`` defaults to one more than the last."""
+        latest = self._latest
+        if latest is not None:
+            time = max(time, latest.time)
+        if seq is None:
+            seq = latest.seq + 1 if latest is not None else 0
+        self._latest = Arrival(time, seq)
+        return self._latest
 
-    def _judge(self, article_id: str, signature: Signature) -> DedupVerdict:
-        exact = self._by_fingerprint.get(signature.fingerprint)
-        if exact is not None:
-            return self._copy_of(article_id, self._entries[exact], "exact", "fingerprint", 1.0)
-        best: tuple[int, float, DuplicateKind, str, _Entry] | None = None
-        for candidate in self._candidates(signature):
-            match = self._match(signature, candidate.signature)
-            if match is None:
-                continue
-            kind, method, score = match
-            root = candidate.verdict.duplicate_of or candidate.article_id
-            arrival = self._arrival.get(root, self._arrival[candidate.article_id])
-            if best is None or (arrival, -score) < (best[0], -best[1]):
-                best = (arrival, score, kind, method, candidate)
-        if best is None:
-            return DedupVerdict(article_id=article_id)
-        _, score, kind, method, candidate = best
-        return self._copy_of(article_id, candidate, kind, method, score)
 
-    @staticmethod
-    def _copy_of(
-        article_id: str, match: _Entry, kind: DuplicateKind, method: str, score: float
-    ) -> DedupVerdict:
-        original = match.verdict.duplicate_of or match.article_id
-        return DedupVerdict(
-            article_id=article_id, duplicate_of=original, kind=kind, method=method,
-            score=round(score, 4),
-        )
+@dataclass(frozen=True)
+class MatchRules:
+    """Thresholds of the near and spun tests (exact is an equal fingerprint).
 
-    def _candidates(self, signature: Signature) -> list[_Entry]:
-        seen: dict[str, _Entry] = {}
-        for key in signature.lsh_keys():
-            for article_id in self._buckets.get(key, ()):
-                if article_id not in seen:
-                    seen[article_id] = self._entries[article_id]
-        return list(seen.values())
+    :param near_jaccard: estimated Jaccard similarity of word 5-shingles from
+        which a text is a near copy.
+    :param near_containment: share of the shorter text's shingles found in the
+        longer one from which a text is a (cut-down) near copy.
+    :param min_containment_jaccard: the containment test applies only above this
+        Jaccard estimate (containment estimated from MinHash is unreliable below).
+    :param spun_containment: share of the smaller anchor-trigram set found in the
+        other from which a text is a spun copy.
+    :param min_shared_anchors: anchor trigrams two texts must share at least to
+        be spun copies (short texts have too few names to tell).
+    """
 
-    def _match(
-        self, new: Signature, old: Signature
-    ) -> tuple[DuplicateKind, str, float] | None:
-        jaccard = float(np.mean(new.minhash == old.minhash))
+    near_jaccard: float = 0.6
+    near_containment: float = 0.8
+    min_containment_jaccard: float = 0.2
+    spun_containment: float = 0.5
+    min_shared_anchors: int = 4
+
+    def match(self, new: Signature, old: Signature) -> tuple[DuplicateKind, str, float] | None:
+        """(kind, method, score) when ``new`` copies ``old``, else None."""
+        if new.fingerprint == old.fingerprint:
+            return "exact", "fingerprint", 1.0
+        jaccard = np.count_nonzero(new.minhash == old.minhash) / NUM_PERM
         if jaccard >= self.near_jaccard:
             return "near", "minhash", jaccard
         if jaccard >= self.min_containment_jaccard:
@@ -383,38 +306,293 @@ class DedupIndex:
                 return "spun", "anchors", containment
         return None
 
-    def _add(self, entry: _Entry) -> None:
-        self._entries[entry.article_id] = entry
-        self._arrival[entry.article_id] = self._next_arrival
-        self._next_arrival += 1
-        self._by_fingerprint.setdefault(entry.signature.fingerprint, entry.article_id)
-        for key in entry.signature.lsh_keys():
-            bucket = self._buckets.setdefault(key, [])
-            bucket.append(entry.article_id)
-            if len(bucket) > self.max_bucket:
-                del bucket[0]
 
-    def _evict(self, seen_at: datetime) -> None:
-        """Forget the oldest arrivals seen more than ``retention`` before the newest."""
-        if self._newest is None or seen_at > self._newest:
-            self._newest = seen_at
-        horizon = self._newest - self.retention
-        while self._entries:
-            oldest = next(iter(self._entries.values()))
-            if oldest.seen_at >= horizon:
-                return
-            self._remove(oldest)
+@dataclass(frozen=True)
+class ShardEntry:
+    """An article as a shard keeps it under one of its keys."""
 
-    def _remove(self, entry: _Entry) -> None:
-        del self._entries[entry.article_id]
-        del self._arrival[entry.article_id]
-        if self._by_fingerprint.get(entry.signature.fingerprint) == entry.article_id:
-            del self._by_fingerprint[entry.signature.fingerprint]
-        for key in entry.signature.lsh_keys():
-            bucket = self._buckets.get(key)
-            if bucket is None:
+    article_id: str
+    arrival: Arrival
+    signature: Signature
+
+    def to_json(self) -> list[Any]:
+        """JSON-able form: [article id, arrival time, arrival sequence, signature]."""
+        return [self.article_id, self.arrival.time.isoformat(), self.arrival.seq,
+                self.signature.to_json()]
+
+    @classmethod
+    def from_json(cls, data: list[Any]) -> ShardEntry:
+        """Inverse of :meth:`to_json`."""
+        article_id, time, seq, signature = data
+        return cls(article_id, Arrival(datetime.fromisoformat(time), int(seq)),
+                   Signature.from_json(signature))
+
+
+class KeyShard:
+    """Candidate key -> the most recent articles under it: one partition of the index.
+
+    Each bucket keeps at most ``max_bucket`` entries (the most recent), which bounds
+    the work per probe when a key is common; entries that arrived more than
+    ``retention`` before the newest arrival are evicted, which bounds the state.
+    ``buckets`` may be any mapping (a changelog-backed table): every change is an
+    assignment of a whole bucket. Given a filled mapping, ``keys`` are the keys this
+    shard holds in it (all by default); eviction only ever touches those.
+    """
+
+    def __init__(
+        self,
+        rules: MatchRules,
+        *,
+        retention: timedelta,
+        max_bucket: int = 64,
+        buckets: MutableMapping[str, list[ShardEntry]] | None = None,
+        keys: Iterable[str] | None = None,
+    ) -> None:
+        self.rules = rules
+        self.retention = retention
+        self.max_bucket = max_bucket
+        self.buckets: MutableMapping[str, list[ShardEntry]] = {} if buckets is None else buckets
+        held = sorted(
+            (entry.arrival, key, entry.article_id)
+            for key in (self.buckets.keys() if keys is None else keys)
+            for entry in self.buckets[key]
+        )
+        self._order: deque[tuple[Arrival, str, str]] = deque(held)
+        self._newest: datetime | None = held[-1][0].time if held else None
+
+    def probe(
+        self, article_id: str, arrival: Arrival, signature: Signature, key: str
+    ) -> list[DedupMatch]:
+        """Matches of the article among the earlier entries under ``key``; then add it.
+
+        Idempotent: an article already under ``key`` is compared with the entries
+        that arrived before it, as the first time, and not added again.
+        """
+        self._evict(arrival.time)
+        bucket = self.buckets.get(key, [])
+        own = next((entry for entry in bucket if entry.article_id == article_id), None)
+        before = arrival if own is None else own.arrival
+        matches = []
+        for entry in bucket:
+            if entry.arrival >= before or entry.article_id == article_id:
                 continue
-            if entry.article_id in bucket:
-                bucket.remove(entry.article_id)
-            if not bucket:
-                del self._buckets[key]
+            found = self.rules.match(signature, entry.signature)
+            if found is not None:
+                kind, method, score = found
+                matches.append(DedupMatch(
+                    article_id=entry.article_id, arrived_at=entry.arrival.time,
+                    sequence=entry.arrival.seq, kind=kind, method=method, score=score,
+                ))
+        if own is None and not self._expired(arrival.time):
+            self.buckets[key] = [*bucket, ShardEntry(article_id, arrival, signature)][
+                -self.max_bucket:]
+            self._order.append((arrival, key, article_id))
+        return matches
+
+    def _expired(self, time: datetime) -> bool:
+        return self._newest is not None and time < self._newest - self.retention
+
+    def _evict(self, time: datetime) -> None:
+        """Forget the entries that arrived more than ``retention`` before the newest."""
+        if self._newest is None or time > self._newest:
+            self._newest = time
+        while self._order and self._expired(self._order[0][0].time):
+            _, key, article_id = self._order.popleft()
+            kept = [entry for entry in self.buckets.get(key, ()) if entry.article_id != article_id]
+            if kept:
+                self.buckets[key] = kept
+            elif key in self.buckets:
+                del self.buckets[key]
+
+
+_KIND_RANK: dict[DuplicateKind, int] = {"exact": 0, "near": 1, "spun": 2, "original": 3}
+
+
+def decide(article_id: str, arrival: Arrival, matches: Iterable[DedupMatch]) -> DedupVerdict:
+    """Verdict of an article from its shards' matches: the earliest copied article wins.
+
+    Only articles that arrived before it count, never itself; at equal arrival an
+    exact match beats a near one, which beats a spun one, then the higher score.
+    """
+    earlier = [
+        match for match in matches
+        if match.article_id != article_id and Arrival(match.arrived_at, match.sequence) < arrival
+    ]
+    if not earlier:
+        return DedupVerdict(article_id=article_id)
+    best = min(earlier, key=lambda match: (
+        Arrival(match.arrived_at, match.sequence), _KIND_RANK[match.kind], -match.score
+    ))
+    return DedupVerdict(article_id=article_id, duplicate_of=best.article_id, kind=best.kind,
+                        method=best.method, score=round(best.score, 4))
+
+
+@dataclass(frozen=True)
+class Decided:
+    """A verdict and the payload the routing stage attached to its article."""
+
+    verdict: DedupVerdict
+    payload: Any
+
+
+class Decider:
+    """Collects an article's shard reports and decides once they are all in.
+
+    One partition of the decision stage, on three mappings (changelog-backed
+    tables in the pipeline), all keyed by article id: ``pending`` (arrival, keys
+    expected, keys reported, matches so far), ``payloads`` (the article, written
+    once) and ``verdicts`` (kept for idempotency: a redelivered article gets its
+    verdict again). Articles that arrived more than ``retention`` before the newest
+    are forgotten. Given filled mappings, ``ids`` are the article ids this decider
+    holds in them (all by default).
+    """
+
+    def __init__(
+        self,
+        *,
+        retention: timedelta,
+        pending: MutableMapping[str, dict[str, Any]] | None = None,
+        payloads: MutableMapping[str, Any] | None = None,
+        verdicts: MutableMapping[str, dict[str, Any]] | None = None,
+        ids: Iterable[str] | None = None,
+    ) -> None:
+        self.retention = retention
+        self.pending: MutableMapping[str, dict[str, Any]] = {} if pending is None else pending
+        self.payloads: MutableMapping[str, Any] = {} if payloads is None else payloads
+        self.verdicts: MutableMapping[str, dict[str, Any]] = {} if verdicts is None else verdicts
+        if ids is None:
+            ids = {*self.pending.keys(), *self.verdicts.keys()}
+        held = sorted((self._arrival_of(article_id), article_id) for article_id in ids)
+        self._order: deque[tuple[datetime, str]] = deque(
+            (arrival.time, article_id) for arrival, article_id in held
+        )
+        self._tracked = {article_id for _, article_id in held}
+        self._newest: datetime | None = held[-1][0].time if held else None
+
+    def verdict(self, article_id: str) -> DedupVerdict | None:
+        """The verdict already decided for ``article_id``, if any (and not forgotten)."""
+        stored = self.verdicts.get(article_id)
+        return None if stored is None else DedupVerdict.model_validate(stored["verdict"])
+
+    def add_article(
+        self, article_id: str, arrival: Arrival, keys_total: int, payload: Any
+    ) -> Decided | None:
+        """The routed article; a verdict when it completes one, or it was decided before."""
+        known = self.verdict(article_id)
+        if known is not None:
+            return Decided(known, payload)
+        state = self._state(article_id, arrival)
+        state["keys_total"] = keys_total
+        self.payloads[article_id] = payload
+        self.pending[article_id] = state
+        return self._complete(article_id)
+
+    def add_report(
+        self, article_id: str, arrival: Arrival, key: str, matches: Iterable[DedupMatch]
+    ) -> Decided | None:
+        """One shard's matches for ``key``; a verdict when it is the last part missing.
+
+        A report for a decided article, or for a key already reported, changes nothing.
+        """
+        if article_id in self.verdicts:
+            return None
+        state = self._state(article_id, arrival)
+        if key in state["keys"]:
+            return None
+        state["keys"].append(key)
+        state["matches"].extend(match.model_dump(mode="json") for match in matches)
+        self.pending[article_id] = state
+        return self._complete(article_id)
+
+    def _state(self, article_id: str, arrival: Arrival) -> dict[str, Any]:
+        self._evict(arrival.time)
+        if article_id not in self._tracked:
+            self._tracked.add(article_id)
+            self._order.append((arrival.time, article_id))
+        return self.pending.get(article_id) or {
+            "arrived_at": arrival.time.isoformat(), "sequence": arrival.seq,
+            "keys_total": None, "keys": [], "matches": [],
+        }
+
+    def _complete(self, article_id: str) -> Decided | None:
+        state = self.pending[article_id]
+        total = state["keys_total"]
+        if total is None or len(state["keys"]) < total:
+            return None
+        arrival = self._arrival_of(article_id)
+        matches = [DedupMatch.model_validate(match) for match in state["matches"]]
+        verdict = decide(article_id, arrival, matches)
+        self.verdicts[article_id] = {
+            "arrived_at": state["arrived_at"], "sequence": state["sequence"],
+            "verdict": verdict.model_dump(mode="json"),
+        }
+        del self.pending[article_id]
+        return Decided(verdict, self.payloads.pop(article_id))
+
+    def _arrival_of(self, article_id: str) -> Arrival:
+        state = self.pending.get(article_id) or self.verdicts[article_id]
+        return Arrival(datetime.fromisoformat(state["arrived_at"]), int(state["sequence"]))
+
+    def _evict(self, time: datetime) -> None:
+        if self._newest is None or time > self._newest:
+            self._newest = time
+        horizon = self._newest - self.retention
+        while self._order and self._order[0][0] < horizon:
+            _, article_id = self._order.popleft()
+            self._tracked.discard(article_id)
+            for mapping in (self.pending, self.payloads, self.verdicts):
+                mapping.pop(article_id, None)
+
+
+class DedupIndex:
+    """The whole dedup stage in one process: one shard holding every key, and its decider.
+
+    The pipeline runs the same :class:`KeyShard` and :class:`Decider` partitioned
+    over Kafka; this composition gives the same verdicts for the same stream.
+    """
+
+    def __init__(
+        self,
+        *,
+        near_jaccard: float = 0.6,
+        near_containment: float = 0.8,
+        min_containment_jaccard: float = 0.2,
+        spun_containment: float = 0.5,
+        min_shared_anchors: int = 4,
+        retention: timedelta = timedelta(days=7),
+        max_bucket: int = 64,
+    ) -> None:
+        """Create an empty index; thresholds as in :class:`MatchRules`.
+
+        :param retention: articles that arrived longer ago than this before the
+            newest one are forgotten (evicted as new ones arrive), which bounds the state.
+        :param max_bucket: entries kept per candidate key (the most recent), which
+            bounds the work per article when a key is common.
+        """
+        rules = MatchRules(near_jaccard, near_containment, min_containment_jaccard,
+                           spun_containment, min_shared_anchors)
+        self.shard = KeyShard(rules, retention=retention, max_bucket=max_bucket)
+        self.decider = Decider(retention=retention)
+        self._clock = ArrivalClock()
+
+    def __len__(self) -> int:
+        return len(self.decider.verdicts)
+
+    def __contains__(self, article_id: object) -> bool:
+        """Whether ``article_id`` has a verdict (seen, and not yet forgotten)."""
+        return article_id in self.decider.verdicts
+
+    def check(self, article: TaggedArticle, seen_at: datetime) -> DedupVerdict:
+        """Verdict for ``article``, adding it to the index; same id again, same verdict."""
+        known = self.decider.verdict(article.id)
+        if known is not None:
+            return known
+        arrival = self._clock.stamp(seen_at)
+        signature = Signature.of(article.text, article.fingerprint)
+        keys = probe_keys(signature)
+        decided = self.decider.add_article(article.id, arrival, len(keys), None)
+        for key in keys:
+            matches = self.shard.probe(article.id, arrival, signature, key)
+            decided = self.decider.add_report(article.id, arrival, key, matches) or decided
+        assert decided is not None, "every key was reported"
+        return decided.verdict

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -25,6 +26,7 @@ from schemas.records import (
     RawArticle,
     TaggedArticle,
 )
+from streams.dedup import key_partition
 from streams.entities import EntityTagger, load_tagger
 from streams.text import fingerprint
 
@@ -37,13 +39,27 @@ class CapturingPipeline(Pipeline):
 
     def __init__(self, settings: Settings, tagger: EntityTagger) -> None:
         super().__init__(settings, tagger=tagger)
-        self.sent: list[tuple[str, str, dict[str, object]]] = []
+        self.sent: list[tuple[str, str, dict[str, Any]]] = []
+        self.partitions: list[int | None] = []
 
-    async def send(self, role: str, key: str, value: bytes) -> None:
+    async def send(
+        self, role: str, key: str, value: bytes, partition: int | None = None
+    ) -> None:
         self.sent.append((role, key, orjson.loads(value)))
+        self.partitions.append(partition)
 
-    def records(self, role: str) -> list[dict[str, object]]:
+    def records(self, role: str) -> list[dict[str, Any]]:
         return [value for sent_role, _, value in self.sent if sent_role == role]
+
+    def take(self, role: str) -> list[tuple[str, dict[str, Any], int | None]]:
+        """Remove and return what was sent to ``role``: (key, value, partition)."""
+        taken = [(key, value, partition) for (sent_role, key, value), partition
+                 in zip(self.sent, self.partitions, strict=True) if sent_role == role]
+        kept = [(sent, partition) for sent, partition in zip(self.sent, self.partitions,
+                                                              strict=True) if sent[0] != role]
+        self.sent = [sent for sent, _ in kept]
+        self.partitions = [partition for _, partition in kept]
+        return taken
 
     async def wait_for(self, count: int) -> None:
         for _ in range(600):
@@ -72,28 +88,44 @@ def _run(coroutine: object) -> None:
     asyncio.run(coroutine)  # type: ignore[arg-type]
 
 
-def test_clean_agent_dead_letters_bad_input_and_goes_on(pipeline: CapturingPipeline) -> None:
-    good = RawArticle(id="good", text=(SEEDS / "001_02c2b1938b4c8060.txt").read_text()[:4000],
+BAD_RAW_ARTICLES: dict[str, tuple[bytes, str]] = {
+    # key: (message value, the dead letter's error type)
+    "broken": (b"{not json", "invalid_json"),
+    "no-time": (orjson.dumps({"id": "no-time", "text": "x"}), "invalid_record"),
+    "empty": (RawArticle(id="empty", text="  \n ", fetched_at=FETCHED).to_json(), "empty"),
+    "nothing": (orjson.dumps({"id": "nothing", "fetched_at": FETCHED.isoformat()}), "no_content"),
+    "binary": (RawArticle(id="binary", text="\x00\x01\x02\x03" * 200,
+                          fetched_at=FETCHED).to_json(), "binary"),
+    "no-main-text": (RawArticle(id="no-main-text", fetched_at=FETCHED,
+                                html="<html><body><div id='app'></div></body></html>").to_json(),
+                     "no_main_text"),
+    "nested": (RawArticle(id="nested", fetched_at=FETCHED,
+                          html="<div>" * 100_000 + "text" + "</div>" * 100_000).to_json(),
+               "pathological_html"),
+    "huge": (b"x" * 2_000_001, "too_large"),
+}
+
+
+def test_clean_agent_dead_letters_every_bad_input_and_goes_on(
+    tmp_path: Path, tagger: EntityTagger
+) -> None:
+    pipeline = make_pipeline(tmp_path, tagger, batch_seconds=0.01, max_article_bytes=2_000_000)
+    good = RawArticle(id="good", text=(SEEDS / "001_02c2b1938b4c8060.txt").read_text(),
                       fetched_at=FETCHED)
 
     async def scenario() -> None:
         async with pipeline.app.agents["clean"].test_context() as agent:
-            await agent.put(b"{not json", key=b"broken")
-            await agent.put(orjson.dumps({"id": "no-time", "text": "x"}), key=b"no-time")
-            await agent.put(RawArticle(id="empty", text="  \n ", fetched_at=FETCHED).to_json(),
-                            key=b"empty")
-            await agent.put(b"x" * 6_000, key=b"huge")
+            for key, (value, _) in BAD_RAW_ARTICLES.items():
+                await agent.put(value, key=key.encode())
             await agent.put(good.to_json(), key=b"good")
-            await pipeline.wait_for(5)
+            await pipeline.wait_for(len(BAD_RAW_ARTICLES) + 1)
 
     _run(scenario())
     letters = {letter["article_id"]: DeadLetter.model_validate(letter)
                for letter in pipeline.records("deadletter")}
-    assert letters["broken"].error_type == "invalid_json"
-    assert letters["no-time"].error_type == "invalid_record"
-    assert letters["empty"].error_type == "empty"
-    assert letters["huge"].error_type == "too_large"
-    assert all(letter.stage == "clean" for letter in letters.values())
+    assert {key: letter.error_type for key, letter in letters.items()} == {
+        key: error_type for key, (_, error_type) in BAD_RAW_ARTICLES.items()}
+    assert all(letter.stage == "clean" and letter.reason for letter in letters.values())
     (clean,) = pipeline.records("clean")
     assert clean["id"] == "good" and clean["title"]
 
@@ -130,48 +162,113 @@ def test_tag_agent_adds_entities(pipeline: CapturingPipeline) -> None:
     assert {"Ahmed Mismari", "Libyan National Army", "Tripoli"} <= names
 
 
-def test_dedup_and_story_agents_are_idempotent(pipeline: CapturingPipeline) -> None:
-    text = (SEEDS / "003_86dae38239d0de5e.txt").read_text()
-    tagged = TaggedArticle(id="t1", title="Title", text=text, fetched_at=FETCHED,
-                           fingerprint=fingerprint(text))
-    deduped = DedupedArticle(**tagged.model_dump(), dedup=DedupVerdict(article_id="t1"))
 
+def seed_tagged(number: str, fetched_at: datetime = FETCHED) -> TaggedArticle:
+    (path,) = SEEDS.glob(f"{number}_*.txt")
+    text = path.read_text()
+    return TaggedArticle(id=number, text=text, fetched_at=fetched_at,
+                         fingerprint=fingerprint(text))
+
+
+async def deliver(pipeline: CapturingPipeline, role: str, agent_name: str) -> None:
+    """Put what was sent to ``role`` into ``agent_name``, on the partitions it was sent to."""
+    async with pipeline.app.agents[agent_name].test_context() as agent:
+        for key, value, partition in pipeline.take(role):
+            await agent.put(orjson.dumps(value), key=key.encode(), partition=partition)
+
+
+async def dedup_stage(pipeline: CapturingPipeline, articles: list[TaggedArticle]) -> None:
+    """Route ``articles``, then run every probe through the shards and every report
+    through the decision, as the broker would deliver them."""
+    async with pipeline.app.agents["dedup-route"].test_context() as agent:
+        for article in articles:
+            await agent.put(article.to_json(), key=article.id.encode())
+    await deliver(pipeline, "dedup.probes", "dedup-shard")
+    await deliver(pipeline, "dedup.reports", "dedup-decide")
+
+
+def verdicts(pipeline: CapturingPipeline) -> list[DedupVerdict]:
+    return [DedupVerdict.model_validate(record["dedup"]) for record in pipeline.records("deduped")]
+
+
+def test_dedup_agents_find_the_copy_across_partitions(pipeline: CapturingPipeline) -> None:
+    articles = [seed_tagged(number) for number in ("000", "001", "002")]
+    _run(dedup_stage(pipeline, articles))
+    decided = {verdict.article_id: verdict for verdict in verdicts(pipeline)}
+    # EXPECTED.md: 002 is a copy of 000; the others are originals.
+    assert decided["002"].duplicate_of == "000"
+    assert decided["000"].duplicate_of is None and decided["001"].duplicate_of is None
+    assert len(verdicts(pipeline)) == 3
+    # The index is spread over the partitions, each bucket where its key's probes went.
+    partitions = {key_partition(key, pipeline.settings.partitions)
+                  for key in pipeline.dedup.buckets}
+    assert len(partitions) == pipeline.settings.partitions > 1
+    assert not pipeline.dedup.pending and not pipeline.dedup.articles
+
+
+def test_a_redelivered_article_gets_the_same_verdict(pipeline: CapturingPipeline) -> None:
+    original, copy = seed_tagged("000"), seed_tagged("002")
+    _run(dedup_stage(pipeline, [original, copy]))
+    first = verdicts(pipeline)
+    buckets_before = dict(pipeline.dedup.buckets.table.items())
+    pipeline.take("deduped")
+
+    _run(dedup_stage(pipeline, [copy, original]))  # replayed, in another order
+    assert verdicts(pipeline) == [first[1], first[0]]
+    assert first[1].duplicate_of == "000"
+    assert dict(pipeline.dedup.buckets.table.items()) == buckets_before
+    assert not pipeline.dedup.pending and not pipeline.dedup.articles
+
+
+def test_dedup_agents_dead_letter_bad_messages_with_their_stage(
+    pipeline: CapturingPipeline,
+) -> None:
     async def scenario() -> None:
-        async with pipeline.app.agents["dedup"].test_context() as agent:
-            await agent.put(tagged.to_json(), key=b"t1")
-            await agent.put(tagged.to_json(), key=b"t1")
-            await pipeline.wait_for(2)
-        async with pipeline.app.agents["story"].test_context() as agent:
-            await agent.put(deduped.to_json(), key=b"t1")
-            await agent.put(deduped.to_json(), key=b"t1")
-            await pipeline.wait_for(5)
+        for name in ("dedup-route", "dedup-shard", "dedup-decide"):
+            async with pipeline.app.agents[name].test_context() as agent:
+                await agent.put(b"{not json", key=name.encode())
+                await agent.put(orjson.dumps({"article_id": "x"}), key=b"x-" + name.encode())
 
     _run(scenario())
-    verdicts = [record["dedup"] for record in pipeline.records("deduped")]
-    assert verdicts[0] == verdicts[1] and verdicts[0]["duplicate_of"] is None  # type: ignore[index]
+    letters = [DeadLetter.model_validate(letter) for letter in pipeline.records("deadletter")]
+    assert sorted((letter.article_id, letter.stage, letter.error_type) for letter in letters) == [
+        ("dedup-decide", "dedup-decide", "invalid_json"),
+        ("dedup-route", "dedup-route", "invalid_json"),
+        ("dedup-shard", "dedup-shard", "invalid_json"),
+        ("x-dedup-decide", "dedup-decide", "invalid_record"),
+        ("x-dedup-route", "dedup-route", "invalid_record"),
+        ("x-dedup-shard", "dedup-shard", "invalid_record"),
+    ]
+    assert not pipeline.records("deduped")
+
+
+def test_dedup_tables_are_bounded_by_the_retention_window(
+    tmp_path: Path, tagger: EntityTagger
+) -> None:
+    # One partition: each partition forgets at its own pace, when later arrivals reach it.
+    pipeline = make_pipeline(tmp_path, tagger, dedup_retention_days=1.0, partitions=1)
+    articles = [seed_tagged(number, FETCHED + timedelta(days=day))
+                for day, number in enumerate(("001", "003", "004"))]
+    _run(dedup_stage(pipeline, articles))
+
+    # 001 arrived two days before 004, more than the one-day window: forgotten.
+    held = {entry.article_id for bucket in pipeline.dedup.buckets.values() for entry in bucket}
+    assert held == {"003", "004"}
+    assert set(pipeline.dedup.verdicts.keys()) == {"003", "004"}
+
+
+def test_story_agent_is_idempotent(pipeline: CapturingPipeline) -> None:
+    tagged = seed_tagged("003")
+    deduped = DedupedArticle(**tagged.model_dump(), dedup=DedupVerdict(article_id=tagged.id))
+
+    async def scenario() -> None:
+        async with pipeline.app.agents["story"].test_context() as agent:
+            await agent.put(deduped.to_json(), key=b"003")
+            await agent.put(deduped.to_json(), key=b"003")
+            await pipeline.wait_for(3)
+
+    _run(scenario())
     # Redelivery: the story is emitted once, the enriched article each time.
     assert len(pipeline.records("stories")) == 1
     assert [r["story_id"] for r in pipeline.records("enriched")] == [
         pipeline.records("stories")[0]["story_id"]] * 2
-
-
-def test_dedup_state_table_is_bounded_by_the_retention_window(
-    tmp_path: Path, tagger: EntityTagger
-) -> None:
-    pipeline = make_pipeline(tmp_path, tagger, dedup_retention_days=0.5 / 86_400)  # half a second
-    articles = []
-    for number in range(3):
-        text = f"Article number {number} about a separate matter. " * 20
-        articles.append(TaggedArticle(id=f"a{number}", text=text, fetched_at=FETCHED,
-                                      fingerprint=fingerprint(text)))
-
-    async def scenario() -> None:
-        async with pipeline.app.agents["dedup"].test_context() as agent:
-            for number, article in enumerate(articles):
-                await agent.put(article.to_json(), key=article.id.encode())
-                await pipeline.wait_for(number + 1)
-                await asyncio.sleep(0.6)
-
-    _run(scenario())
-    assert list(pipeline.dedup_log.table.keys()) == ["a2"]
-    assert "a0" not in pipeline.dedup_index and "a2" in pipeline.dedup_index

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -120,6 +121,13 @@ def test_malformed_message_is_dead_lettered_and_the_next_good_one_goes_through(
     assert good.key in board.stories[board.articles[good.key].story_id].article_ids
 
 
+def _fresh_copy_of_000() -> Outbound:
+    """The text of seed 000 under a new id: an exact copy the dedup index has not seen."""
+    (path,) = SEEDS.glob("000_*.txt")
+    article = RawArticle(id="copy-of-000", text=path.read_text(), fetched_at=datetime.now(UTC))
+    return Outbound(article.id, article.to_json())
+
+
 def test_dedup_and_story_state_survive_a_worker_restart(
     pipeline_settings: Settings, start_worker: Callable[[], subprocess.Popen[bytes]]
 ) -> None:
@@ -131,7 +139,8 @@ def test_dedup_and_story_state_survive_a_worker_restart(
     assert first_worker.wait(timeout=30) == 0
 
     # A new worker recovers the tables from their changelogs: the copy alone is
-    # still recognised as a copy of 000 and joins the same story, unchanged.
+    # still recognised as a copy of 000 (dedup verdicts) and joins the same story,
+    # unchanged; a new copy of 000 is found in the recovered index (dedup shards).
     start_worker()
     copy = next(m for m in read_inputs([SEEDS]) if m.key == SEED_IDS["002"])
     _publish(pipeline_settings, [copy, _other_event_message()])
@@ -141,3 +150,23 @@ def test_dedup_and_story_state_survive_a_worker_restart(
     assert replayed.duplicate_of == SEED_IDS["000"]
     assert replayed.story_id == seed_story
     assert after.stories[seed_story].version == before.stories[seed_story].version
+
+    _publish(pipeline_settings, [_fresh_copy_of_000()])
+    later = watch_until(pipeline_settings, lambda board: board.done_with(["copy-of-000"]))
+    assert later.articles["copy-of-000"].duplicate_of == SEED_IDS["000"]
+    assert later.articles["copy-of-000"].dedup.kind == "exact"
+    assert later.articles["copy-of-000"].story_id == seed_story
+
+
+def test_two_workers_share_the_dedup_index(
+    pipeline_settings: Settings, start_worker: Callable[[], subprocess.Popen[bytes]]
+) -> None:
+    assert pipeline_settings.partitions == 2
+    start_worker()
+    start_worker()
+    _publish(pipeline_settings, read_inputs([SEEDS]))
+    board = watch_until(pipeline_settings, lambda b: b.done_with(SEED_IDS.values()))
+    # EXPECTED.md: 002 is a copy of 000, every other seed an original.
+    duplicates = {number: board.articles[seed].duplicate_of for number, seed in SEED_IDS.items()}
+    assert duplicates == {"000": None, "001": None, "002": SEED_IDS["000"], "003": None,
+                          "004": None}

@@ -1,0 +1,199 @@
+"""The dedup stage as three agents, with its index partitioned through Kafka.
+
+- **route** (``tagged``, one partition, so in ingest order): the article's
+  signature and keys (:func:`streams.dedup.probe_keys`); one probe per key to
+  ``dedup.probes``, on the key's partition, and the article to ``dedup.reports``.
+- **shard** (``dedup.probes``): :class:`streams.dedup.KeyShard` per partition, on
+  the ``dedup-buckets`` table (key -> recent entries); its matches for the key
+  go to ``dedup.reports`` as a report.
+- **decide** (``dedup.reports``): :class:`streams.dedup.Decider` per partition, on
+  the ``dedup-pending``, ``dedup-articles`` and ``dedup-verdicts`` tables; once the
+  article and all its reports are in, the deduped article goes to ``deduped``.
+
+Both topics have ``Settings.partitions`` partitions and the tables are
+co-partitioned with them, so N workers share the index. Keys and article ids
+are placed on partitions explicitly (:func:`streams.dedup.key_partition`): each
+partition's state can then be told apart when it is rebuilt after a recovery,
+and eviction only deletes keys of the partition being processed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import faust
+from faust.types import EventT, StreamT, TableT
+
+from schemas.records import DedupedArticle, DedupProbe, DedupReport, DedupSignature, TaggedArticle
+from streams.dedup import (
+    Arrival,
+    ArrivalClock,
+    Decided,
+    Decider,
+    KeyShard,
+    MatchRules,
+    ShardEntry,
+    Signature,
+    key_partition,
+    probe_keys,
+)
+
+if TYPE_CHECKING:
+    from agents.pipeline import Pipeline
+
+
+class JsonBuckets(MutableMapping[str, list[ShardEntry]]):
+    """Shard buckets kept as JSON in a table (whose changelog must be JSON)."""
+
+    def __init__(self, table: TableT[str, list[list[Any]]]) -> None:
+        self.table = table
+
+    def __getitem__(self, key: str) -> list[ShardEntry]:
+        return [ShardEntry.from_json(entry) for entry in self.table[key]]
+
+    def __setitem__(self, key: str, bucket: list[ShardEntry]) -> None:
+        self.table[key] = [entry.to_json() for entry in bucket]
+
+    def __delitem__(self, key: str) -> None:
+        del self.table[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.table)
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+
+def _arrival(record: DedupProbe | DedupReport) -> Arrival:
+    return Arrival(record.arrived_at, record.sequence)
+
+
+class DedupAgents:
+    """The route, shard and decide agents of ``pipeline``, and their tables."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        settings = pipeline.settings
+        self.partitions = settings.partitions
+        self.retention = timedelta(days=settings.dedup_retention_days)
+        self.rules = MatchRules()
+        self.clock = ArrivalClock()
+        app = pipeline.app
+        json_schema: faust.Schema = faust.Schema(key_serializer="json", value_serializer="json")
+
+        def table(name: str) -> TableT[str, Any]:
+            created = app.Table(name, partitions=self.partitions, schema=json_schema)
+            created.on_recover(self._forget_partitions)
+            return created
+
+        self.buckets = JsonBuckets(table("dedup-buckets"))
+        self.pending = table("dedup-pending")
+        self.articles = table("dedup-articles")
+        self.verdicts = table("dedup-verdicts")
+        self._shards: dict[int, KeyShard] = {}
+        self._deciders: dict[int, Decider] = {}
+
+        topics = pipeline.topics
+        app.agent(topics["tagged"], name="dedup-route")(self.route_agent)
+        app.agent(topics["dedup.probes"], name="dedup-shard")(self.shard_agent)
+        app.agent(topics["dedup.reports"], name="dedup-decide")(self.decide_agent)
+
+    async def _forget_partitions(self) -> None:
+        """After a recovery (or rebalance): rebuild each partition's state from the tables."""
+        self._shards.clear()
+        self._deciders.clear()
+
+    async def _each_event(
+        self, stage: str, stream: StreamT, handle: Callable[[EventT], Awaitable[None]]
+    ) -> None:
+        # stream.events() sets the current event, which table writes need.
+        async for event in stream.events():
+            await self.pipeline._guarded(stage, event, handle)
+
+    # -- route -----------------------------------------------------------------
+
+    async def route_agent(self, stream: StreamT) -> None:
+        """tagged -> dedup.probes (one per key) + dedup.reports (the article)."""
+        await self._each_event("dedup-route", stream, self._route_one)
+
+    async def _route_one(self, event: EventT) -> None:
+        self.pipeline._check_size(event)
+        article = TaggedArticle.from_json(event.value)
+        signature = Signature.of(article.text, article.fingerprint)
+        keys = probe_keys(signature)
+        arrival = self.clock.stamp(article.fetched_at, event.message.offset)
+        when = {"arrived_at": arrival.time, "sequence": arrival.seq}
+        report = DedupReport(article_id=article.id, article=article, keys_total=len(keys), **when)
+        await self._send_report(report)
+        signature_record = DedupSignature.model_validate(signature.to_json())
+        for key in keys:
+            probe = DedupProbe(article_id=article.id, key=key, keys_total=len(keys),
+                               signature=signature_record, **when)
+            await self.pipeline.send("dedup.probes", key, probe.to_json(),
+                                     partition=key_partition(key, self.partitions))
+
+    async def _send_report(self, report: DedupReport) -> None:
+        await self.pipeline.send("dedup.reports", report.article_id, report.to_json(),
+                                 partition=key_partition(report.article_id, self.partitions))
+
+    # -- shard -----------------------------------------------------------------
+
+    async def shard_agent(self, stream: StreamT) -> None:
+        """dedup.probes -> dedup.reports: the earlier articles each probe matches."""
+        await self._each_event("dedup-shard", stream, self._shard_one)
+
+    async def _shard_one(self, event: EventT) -> None:
+        probe = DedupProbe.from_json(event.value)
+        signature = Signature.from_json(probe.signature.model_dump())
+        shard = self._shard(event.message.partition)
+        matches = shard.probe(probe.article_id, _arrival(probe), signature, probe.key)
+        await self._send_report(DedupReport(
+            article_id=probe.article_id, arrived_at=probe.arrived_at, sequence=probe.sequence,
+            key=probe.key, matches=matches,
+        ))
+
+    def _shard(self, partition: int) -> KeyShard:
+        if partition not in self._shards:
+            self._shards[partition] = KeyShard(
+                self.rules, retention=self.retention, buckets=self.buckets,
+                keys=[k for k in self.buckets if key_partition(k, self.partitions) == partition],
+            )
+        return self._shards[partition]
+
+    # -- decide ----------------------------------------------------------------
+
+    async def decide_agent(self, stream: StreamT) -> None:
+        """dedup.reports -> deduped: the verdict once the article and its reports are in."""
+        await self._each_event("dedup-decide", stream, self._decide_one)
+
+    async def _decide_one(self, event: EventT) -> None:
+        self.pipeline._check_size(event)
+        report = DedupReport.from_json(event.value)
+        decider = self._decider(event.message.partition)
+        decided: Decided | None
+        if report.article is not None and report.keys_total is not None:
+            payload = report.article.model_dump(mode="json")
+            decided = decider.add_article(report.article_id, _arrival(report),
+                                          report.keys_total, payload)
+        elif report.key is not None:
+            decided = decider.add_report(report.article_id, _arrival(report), report.key,
+                                         report.matches)
+        else:
+            raise ValueError("a dedup report carries either the article or a key's matches")
+        if decided is not None:
+            verdict = decided.verdict
+            deduped = DedupedArticle(**decided.payload, dedup=verdict,
+                                     duplicate_of=verdict.duplicate_of)
+            await self.pipeline.send("deduped", deduped.id, deduped.to_json())
+
+    def _decider(self, partition: int) -> Decider:
+        if partition not in self._deciders:
+            ids = {*self.pending.keys(), *self.verdicts.keys()}
+            self._deciders[partition] = Decider(
+                retention=self.retention, pending=self.pending, payloads=self.articles,
+                verdicts=self.verdicts,
+                ids=[i for i in ids if key_partition(i, self.partitions) == partition],
+            )
+        return self._deciders[partition]

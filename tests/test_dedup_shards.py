@@ -1,0 +1,141 @@
+"""The pure pieces of the partitioned dedup index: KeyShard, decide, Decider."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from schemas.records import DedupMatch
+from streams.dedup import (
+    Arrival,
+    ArrivalClock,
+    Decider,
+    KeyShard,
+    MatchRules,
+    ShardEntry,
+    Signature,
+    decide,
+    probe_keys,
+)
+from streams.text import fingerprint
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+T0 = datetime(2020, 5, 28, 12, 0, tzinfo=UTC)
+DAY = timedelta(days=1)
+
+
+def signature(number: str) -> Signature:
+    (path,) = SEEDS.glob(f"{number}_*.txt")
+    text = path.read_text()
+    return Signature.of(text, fingerprint(text))
+
+
+def shard(**options: Any) -> KeyShard:
+    return KeyShard(MatchRules(), retention=options.pop("retention", 7 * DAY), **options)
+
+
+def match(article_id: str, seq: int, kind: str = "near", score: float = 0.9) -> DedupMatch:
+    return DedupMatch(article_id=article_id, arrived_at=T0, sequence=seq, kind=kind,
+                      method="test", score=score)
+
+
+def test_probe_matches_earlier_entries_then_adds_the_article() -> None:
+    keys = shard()
+    original, copy = signature("000"), signature("002")
+    assert keys.probe("000", Arrival(T0, 0), original, "k") == []
+    (found,) = keys.probe("002", Arrival(T0, 1), copy, "k")
+    assert found.article_id == "000" and found.kind in {"near", "spun"}
+    assert [entry.article_id for entry in keys.buckets["k"]] == ["000", "002"]
+
+
+def test_probe_is_idempotent_and_never_matches_itself() -> None:
+    keys = shard()
+    original, copy = signature("000"), signature("002")
+    keys.probe("000", Arrival(T0, 0), original, "k")
+    first = keys.probe("002", Arrival(T0, 1), copy, "k")
+    assert keys.probe("000", Arrival(T0, 5), original, "k") == []  # nothing arrived before it
+    assert keys.probe("002", Arrival(T0, 6), copy, "k") == first
+    assert [entry.article_id for entry in keys.buckets["k"]] == ["000", "002"]
+
+
+def test_exact_copies_match_under_the_fingerprint_key() -> None:
+    keys = shard()
+    original = signature("004")
+    key = f"fp:{original.fingerprint}"
+    assert key in probe_keys(original)
+    keys.probe("004", Arrival(T0, 0), original, key)
+    (found,) = keys.probe("copy", Arrival(T0, 1), original, key)
+    assert (found.article_id, found.kind, found.score) == ("004", "exact", 1.0)
+
+
+def test_buckets_keep_the_most_recent_entries_and_forget_old_ones() -> None:
+    keys = shard(retention=DAY, max_bucket=2)
+    text = signature("001")
+    for seq, hours in enumerate((0, 1, 2)):
+        keys.probe(f"a{seq}", Arrival(T0 + timedelta(hours=hours), seq), text, "k")
+    assert [entry.article_id for entry in keys.buckets["k"]] == ["a1", "a2"]
+    keys.probe("late", Arrival(T0 + 2 * DAY, 3), signature("003"), "other")
+    assert "k" not in keys.buckets  # a1 and a2 arrived over a day before the newest
+    assert [entry.article_id for entry in keys.buckets["other"]] == ["late"]
+
+
+def test_a_shard_rebuilt_from_its_json_buckets_forgets_the_same() -> None:
+    keys = shard(retention=DAY)
+    keys.probe("old", Arrival(T0, 0), signature("001"), "k1")
+    keys.probe("new", Arrival(T0 + DAY / 2, 1), signature("003"), "k2")
+    stored = {key: json.loads(json.dumps([entry.to_json() for entry in bucket]))
+              for key, bucket in keys.buckets.items()}
+    rebuilt = shard(retention=DAY, buckets={
+        key: [ShardEntry.from_json(entry) for entry in bucket] for key, bucket in stored.items()
+    })
+    rebuilt.probe("newest", Arrival(T0 + 1.5 * DAY, 2), signature("004"), "k3")
+    assert sorted(rebuilt.buckets) == ["k2", "k3"]
+
+
+def test_decide_earliest_arrival_wins_and_never_itself() -> None:
+    arrival = Arrival(T0, 10)
+    verdict = decide("me", arrival, [match("me", 1, "exact", 1.0), match("b", 5, "exact", 1.0),
+                                     match("a", 3, "spun", 0.6), match("later", 12, "exact")])
+    assert (verdict.duplicate_of, verdict.kind, verdict.score) == ("a", "spun", 0.6)
+    assert decide("me", arrival, [match("me", 1), match("later", 12)]).duplicate_of is None
+
+
+def test_decide_prefers_exact_then_near_then_spun_at_equal_arrival() -> None:
+    arrival = Arrival(T0, 10)
+    found = [match("a", 3, "spun", 0.9), match("a", 3, "near", 0.7), match("a", 3, "exact", 1.0)]
+    assert decide("me", arrival, found).kind == "exact"
+    assert decide("me", arrival, found[:2]).kind == "near"
+
+
+def test_decider_waits_for_every_report_and_is_idempotent() -> None:
+    decider = Decider(retention=DAY)
+    arrival = Arrival(T0, 4)
+    assert decider.add_report("x", arrival, "k1", [match("a", 1)]) is None
+    assert decider.add_article("x", arrival, 2, {"id": "x"}) is None
+    assert decider.add_report("x", arrival, "k1", [match("a", 1)]) is None  # redelivered
+    decided = decider.add_report("x", arrival, "k2", [])
+    assert decided is not None and decided.payload == {"id": "x"}
+    assert decided.verdict.duplicate_of == "a"
+    assert not decider.pending and not decider.payloads
+    again = decider.add_article("x", Arrival(T0, 9), 2, {"id": "x", "replayed": True})
+    assert again is not None and again.verdict == decided.verdict
+    assert decider.add_report("x", arrival, "k2", []) is None
+    assert not decider.pending and not decider.payloads
+
+
+def test_decider_forgets_articles_older_than_the_window() -> None:
+    decider = Decider(retention=DAY)
+    decider.add_article("old", Arrival(T0, 0), 0, None)
+    decider.add_report("stuck", Arrival(T0, 1), "k", [])  # its article never came
+    decider.add_article("new", Arrival(T0 + 2 * DAY, 2), 0, None)
+    assert set(decider.verdicts) == {"new"} and not decider.pending
+
+
+def test_the_clock_never_goes_back() -> None:
+    clock = ArrivalClock()
+    first = clock.stamp(T0 + DAY)
+    second = clock.stamp(T0)
+    assert second > first and second.time == first.time
+    assert clock.stamp(T0, seq=40) == Arrival(T0 + DAY, 40)
