@@ -15,10 +15,10 @@ import difflib
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from spacy.tokens import Doc, Span
 
@@ -458,7 +458,29 @@ def _acronym_pairs(doc: Doc, mentions: list[Mention], segment: _Segment) -> list
 
 
 # --- grouping mentions into entities -------------------------------------------------------------
-@dataclass
+class _Form(NamedTuple):
+    """What grouping needs to know of one surface form (computed once per distinct form)."""
+
+    key: str                    # name_key
+    acronym: str                # its letters if the form is an acronym, else ''
+    initials: str               # initials if the form is not an acronym, else ''
+    words: tuple[str, ...]      # words of the key, name particles dropped
+    blocks: tuple[str, ...]     # phonetic key of each of those words
+    name_words: int             # words of the form itself, particles dropped (for naming)
+
+
+@lru_cache(maxsize=65536)
+def _form(form: str) -> _Form:
+    acronym = re.sub(r"\W", "", form).upper() if is_acronym(form) else ""
+    words = tuple(w for w in name_key(form).split() if w not in _NAME_PARTICLES)
+    return _Form(
+        key=name_key(form), acronym=acronym, initials="" if acronym else initials(form),
+        words=words, blocks=tuple(phonetic_key(_ascii(w.lower())) for w in words),
+        name_words=sum(1 for w in re.split(r"[\s-]+", form) if w.lower() not in _NAME_PARTICLES),
+    )
+
+
+@dataclass(slots=True)
 class _Group:
     """Mentions (or entities) taken to name one real entity."""
 
@@ -481,7 +503,8 @@ class _Group:
         for form in other.order:
             self.add_form(form, other.forms[form])
         if relabel is None:
-            self.votes.update(other.votes)
+            for entity_type, votes in other.votes.items():
+                self.votes[entity_type] += votes
         else:
             self.votes[relabel] += sum(other.votes.values())
         self.mentions += other.mentions
@@ -500,63 +523,128 @@ class _Group:
     @property
     def name(self) -> str:
         """Fullest form: not an acronym, most name words, most used, longest, first seen."""
-        def rank(form: str) -> tuple[bool, int, int, int, int]:
-            words = [w for w in re.split(r"[\s-]+", form) if w.lower() not in _NAME_PARTICLES]
-            return (not is_acronym(form), len(words), self.forms[form], len(form),
-                    -self.order.index(form))
-        return max(self.order, key=rank)
+        def rank(position: int) -> tuple[bool, int, int, int, int]:
+            form = self.order[position]
+            return (not _form(form).acronym, _form(form).name_words, self.forms[form], len(form),
+                    -position)
+        return self.order[max(range(len(self.order)), key=rank)]
 
-    @property
-    def keys(self) -> set[str]:
-        return {name_key(form) for form in self.order}
+
+#: Blocking tokens of a group: those it exposes to later groups, and those it looks up.
+_Tokens = tuple[set[Hashable], set[Hashable]]
 
 
 def _group(groups: list[_Group], pairs: Iterable[tuple[str, str]] = ()) -> list[_Group]:
     """Merge groups naming one entity: same key, acronym pairs and initials, surnames and
     transliteration variants of a person's name."""
-    groups = _merge_where(groups, lambda a, b: bool(a.ids & b.ids) or bool(a.keys & b.keys))
-    pair_keys = {(name_key(full), name_key(short)) for full, short in pairs}
-    groups = _merge_where(groups, lambda a, b: _acronym_of(a, b, pair_keys)
-                          or _acronym_of(b, a, pair_keys))
-    groups = _merge_where(groups, _same_person)
+    groups = _merge_where(groups, _name_tokens)
+    acronyms = _AcronymLinks(pairs)
+    groups = _merge_where(groups, acronyms.tokens, acronyms.linked)
+    groups = _merge_where(groups, _person_tokens, _same_person)
     return _absorb_surnames(groups)
 
 
-def _merge_where(groups: list[_Group], same: Callable[[_Group, _Group], bool]) -> list[_Group]:
-    """Transitively merge the groups for which ``same(a, b)`` holds."""
+def _merge_where(groups: list[_Group], tokens: Callable[[_Group], _Tokens],
+                 same: Callable[[_Group, _Group], bool] | None = None) -> list[_Group]:
+    """Transitively merge the groups for which ``same(a, b)`` holds, in input order.
+
+    ``same`` is only asked of groups that share a blocking token (``tokens(g)`` gives what
+    ``g`` exposes and what it looks up), so it must never hold without one; with no ``same``,
+    sharing a token is enough. A group joins the first earlier group it matches, and every
+    other group it matches is folded into that one (union-find over positions).
+    """
     merged: list[_Group] = []
+    parent: list[int] = []
+    index: dict[Hashable, list[int]] = {}
+
+    def root(position: int) -> int:
+        while parent[position] != position:
+            parent[position] = parent[parent[position]]
+            position = parent[position]
+        return position
+
     for group in groups:
-        matches = [m for m in merged if same(m, group)]
-        if not matches:
+        exposed, probed = tokens(group)
+        candidates = sorted({root(p) for token in probed for p in index.get(token, ())})
+        matches = [p for p in candidates if same is None or same(merged[p], group)]
+        if matches:
+            position, *others = matches
+            target = merged[position]
+            target.absorb(group)
+            for other in others:
+                target.absorb(merged[other])
+                parent[other] = position
+        else:
+            position = len(merged)
             merged.append(group)
-            continue
-        target = matches[0]
-        target.absorb(group)
-        for other in matches[1:]:
-            target.absorb(other)
-            merged.remove(other)
-    return merged
+            parent.append(position)
+        for token in exposed:
+            index.setdefault(token, []).append(position)
+    return [g for position, g in enumerate(merged) if parent[position] == position]
 
 
-def _acronym_of(expanded: _Group, short: _Group, pair_keys: set[tuple[str, str]]) -> bool:
-    """Whether ``short`` holds an acronym of a name of ``expanded``."""
-    acronyms = {re.sub(r"\W", "", f).upper() for f in short.order if is_acronym(f)}
-    if not acronyms or expanded.type == "PERSON":
-        return False
-    full_forms = [f for f in expanded.order if not is_acronym(f)]
-    return any(initials(f) in acronyms for f in full_forms) or any(
-        (name_key(f), name_key(a)) in pair_keys for f in full_forms for a in short.order
-    )
+def _name_tokens(group: _Group) -> _Tokens:
+    """A group's ids and name keys: groups sharing one name the same entity."""
+    tokens: set[Hashable] = {_form(form).key for form in group.order}
+    tokens.update(("id", i) for i in group.ids)
+    return tokens, tokens
 
 
-def _person_words(group: _Group) -> list[list[str]]:
-    """Words of the multi-word names of a person group (particles dropped)."""
-    names = []
-    for form in group.order:
-        words = [w for w in name_key(form).split() if w not in _NAME_PARTICLES]
-        if len(words) > 1:
-            names.append(words)
-    return names
+class _AcronymLinks:
+    """Links between an acronym and its expansion: initials, or a 'Name (ACR)' pair."""
+
+    def __init__(self, pairs: Iterable[tuple[str, str]]) -> None:
+        self.pair_keys = {(name_key(full), name_key(short)) for full, short in pairs}
+        self.by_full: dict[str, list[tuple[str, str]]] = {}
+        self.by_short: dict[str, list[tuple[str, str]]] = {}
+        for pair in self.pair_keys:
+            self.by_full.setdefault(pair[0], []).append(pair)
+            self.by_short.setdefault(pair[1], []).append(pair)
+
+    def tokens(self, group: _Group) -> _Tokens:
+        """Exposes its initials, acronyms and pair sides; looks up the opposite ones."""
+        exposed: set[Hashable] = set()
+        probed: set[Hashable] = set()
+        for form in map(_form, group.order):
+            if form.acronym:
+                exposed.add(("acronym", form.acronym))
+                probed.add(("initials", form.acronym))
+            elif form.initials:
+                exposed.add(("initials", form.initials))
+                probed.add(("acronym", form.initials))
+            if not form.acronym:
+                for pair in self.by_full.get(form.key, ()):
+                    exposed.add(("full", pair))
+                    probed.add(("short", pair))
+            for pair in self.by_short.get(form.key, ()):
+                exposed.add(("short", pair))
+                probed.add(("full", pair))
+        return exposed, probed
+
+    def linked(self, a: _Group, b: _Group) -> bool:
+        """Whether either group holds an acronym of a name of the other."""
+        return self.acronym_of(a, b) or self.acronym_of(b, a)
+
+    def acronym_of(self, expanded: _Group, short: _Group) -> bool:
+        """Whether ``short`` holds an acronym of a name of ``expanded``."""
+        acronyms = {_form(f).acronym for f in short.order} - {""}
+        if not acronyms or expanded.type == "PERSON":
+            return False
+        full_forms = [_form(f) for f in expanded.order if not _form(f).acronym]
+        return any(f.initials in acronyms for f in full_forms) or any(
+            (f.key, _form(a).key) in self.pair_keys for f in full_forms for a in short.order
+        )
+
+
+def _person_words(group: _Group) -> list[_Form]:
+    """The multi-word names of a group (as forms whose particle-free words are > 1)."""
+    return [form for form in map(_form, group.order) if len(form.words) > 1]
+
+
+def _person_tokens(group: _Group) -> _Tokens:
+    """Phonetic keys of the first and last word of each multi-word name of a group."""
+    tokens: set[Hashable] = {(f.blocks[0], f.blocks[-1]) for f in _person_words(group)}
+    return tokens, tokens
 
 
 def _same_person(a: _Group, b: _Group) -> bool:
@@ -564,31 +652,32 @@ def _same_person(a: _Group, b: _Group) -> bool:
     if a.type != "PERSON" or b.type != "PERSON":
         return False
     return any(
-        _same_name_word(x[-1], y[-1]) and _same_name_word(x[0], y[0])
+        _same_name_word(x.words[-1], y.words[-1]) and _same_name_word(x.words[0], y.words[0])
         for x in _person_words(a) for y in _person_words(b)
     )
 
 
-def _single_word(group: _Group) -> str | None:
+def _single_word(group: _Group) -> _Form | None:
     """The one name word of a group whose every form is that word ('Haftar', 'Al-Mesmari')."""
-    words = {
-        tuple(w for w in name_key(form).split() if w not in _NAME_PARTICLES) for form in group.order
-    }
-    if len(words) != 1 or any(is_acronym(f) for f in group.order):
+    forms = [_form(f) for f in group.order]
+    if len({f.words for f in forms}) != 1 or any(f.acronym for f in forms):
         return None
-    (only,) = words
-    return only[0] if len(only) == 1 else None
+    return forms[0] if len(forms[0].words) == 1 else None
 
 
 def _absorb_surnames(groups: list[_Group]) -> list[_Group]:
     """Fold a one-word group into the only person whose surname it is ('Haftar')."""
     gazetteer = _gazetteer()
-    people = [g for g in groups if g.type == "PERSON" and _person_words(g)]
+    by_surname: dict[str, list[_Group]] = {}
+    for person in (g for g in groups if g.type == "PERSON" and _person_words(g)):
+        for surname in {f.blocks[-1] for f in _person_words(person)}:
+            by_surname.setdefault(surname, []).append(person)
     kept: list[_Group] = []
     for group in groups:
-        word = _single_word(group)
-        owners = [] if word is None or word in gazetteer else [
-            p for p in people if any(_same_name_word(word, n[-1]) for n in _person_words(p))
+        single = _single_word(group)
+        owners = [] if single is None or single.words[0] in gazetteer else [
+            p for p in by_surname.get(single.blocks[0], ())
+            if any(_same_name_word(single.words[0], n.words[-1]) for n in _person_words(p))
         ]
         if len(owners) == 1:
             owners[0].absorb(group, relabel="PERSON")
@@ -697,18 +786,19 @@ def merge_story_entities(article_entities: Iterable[Sequence[Entity]]) -> list[S
     for article, entities in enumerate(article_entities):
         article_count += 1
         for entity in entities:
-            group = _Group(votes=Counter({entity.type: entity.mentions}),
-                           mentions=entity.mentions, articles={article},
-                           salience=entity.salience, ids={entity.id}, body=True)
+            group = _Group(mentions=entity.mentions, articles={article}, salience=entity.salience,
+                           ids={entity.id}, body=True)
+            group.votes[entity.type] = entity.mentions
             group.add_form(entity.name, entity.mentions)
             for form in entity.surface_forms:
                 group.add_form(form, 0)
             groups.append(group)
-    merged = _group(groups)
-    story = [
-        StoryEntity(id=entity_id(g.type, g.name), name=g.name, type=g.type,
-                    surface_forms=list(g.order), count=g.mentions, articles=len(g.articles),
-                    salience=round(g.salience / max(article_count, 1), 6))
-        for g in merged
-    ]
+    story = []
+    for group in _group(groups):
+        entity_type, name = group.type, group.name
+        story.append(StoryEntity(
+            id=entity_id(entity_type, name), name=name, type=entity_type,
+            surface_forms=list(group.order), count=group.mentions, articles=len(group.articles),
+            salience=round(group.salience / max(article_count, 1), 6),
+        ))
     return sorted(story, key=lambda e: (-e.salience, e.name))
