@@ -4,17 +4,23 @@
   signature and keys (:func:`streams.dedup.probe_keys`); one probe per key to
   ``dedup.probes``, on the key's partition, and the article to ``dedup.reports``.
 - **shard** (``dedup.probes``): :class:`streams.dedup.KeyShard` per partition, on
-  the ``dedup-buckets`` table (key -> recent entries); its matches for the key
-  go to ``dedup.reports`` as a report.
+  two tables: ``dedup-buckets`` (key -> ``[[article id, arrival time, sequence],
+  ...]``, the most recent entries, small) and ``dedup-signatures`` (``"partition/
+  article id"`` -> signature JSON, written once per article and partition, deleted
+  with the article's last bucket entry there). Decoded signatures stay in memory
+  per partition, rebuilt from the table after a recovery: a probe decodes no
+  stored signature, and its own only once per article and partition. The matches
+  first found under the probed key go to ``dedup.reports``.
 - **decide** (``dedup.reports``): :class:`streams.dedup.Decider` per partition, on
   the ``dedup-pending``, ``dedup-articles`` and ``dedup-verdicts`` tables; once the
   article and all its reports are in, the deduped article goes to ``deduped``.
 
 Both topics have ``Settings.partitions`` partitions and the tables are
 co-partitioned with them, so N workers share the index. Keys and article ids
-are placed on partitions explicitly (:func:`streams.dedup.key_partition`): each
-partition's state can then be told apart when it is rebuilt after a recovery,
-and eviction only deletes keys of the partition being processed.
+are placed on partitions explicitly (:func:`streams.dedup.key_partition`), and a
+signature's table key names its shard partition: each partition's state can then
+be told apart when it is rebuilt after a recovery, and eviction only deletes keys
+of the partition being processed.
 """
 
 from __future__ import annotations
@@ -30,11 +36,11 @@ from schemas.records import DedupedArticle, DedupProbe, DedupReport, DedupSignat
 from streams.dedup import (
     Arrival,
     ArrivalClock,
+    BucketEntry,
     Decided,
     Decider,
     KeyShard,
     MatchRules,
-    ShardEntry,
     Signature,
     key_partition,
     probe_keys,
@@ -44,26 +50,65 @@ if TYPE_CHECKING:
     from agents.pipeline import Pipeline
 
 
-class JsonBuckets(MutableMapping[str, list[ShardEntry]]):
-    """Shard buckets kept as JSON in a table (whose changelog must be JSON)."""
+class JsonBuckets(MutableMapping[str, list[BucketEntry]]):
+    """One shard partition's buckets, kept as JSON in the ``dedup-buckets`` table."""
 
-    def __init__(self, table: TableT[str, list[list[Any]]]) -> None:
+    def __init__(self, table: TableT[str, list[list[Any]]], partition: int, partitions: int
+                 ) -> None:
         self.table = table
+        self.partition = partition
+        self.partitions = partitions
 
-    def __getitem__(self, key: str) -> list[ShardEntry]:
-        return [ShardEntry.from_json(entry) for entry in self.table[key]]
+    def __getitem__(self, key: str) -> list[BucketEntry]:
+        return [BucketEntry.from_json(entry) for entry in self.table[key]]
 
-    def __setitem__(self, key: str, bucket: list[ShardEntry]) -> None:
+    def __setitem__(self, key: str, bucket: list[BucketEntry]) -> None:
         self.table[key] = [entry.to_json() for entry in bucket]
 
     def __delitem__(self, key: str) -> None:
         del self.table[key]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.table)
+        return (key for key in list(self.table)
+                if key_partition(key, self.partitions) == self.partition)
 
     def __len__(self) -> int:
-        return len(self.table)
+        return sum(1 for _ in self)
+
+
+class CachedSignatures(MutableMapping[str, Signature]):
+    """One shard partition's signatures: JSON in ``dedup-signatures``, decoded in memory.
+
+    The table key is ``"partition/article id"`` (an article has a signature in each
+    partition that holds one of its keys). Every signature of the partition is
+    decoded once, when the mapping is created (after a recovery); then reads come
+    from memory and writes go to both.
+    """
+
+    def __init__(self, table: TableT[str, dict[str, Any]], partition: int) -> None:
+        self.table = table
+        self.prefix = f"{partition}/"
+        self._decoded = {
+            key.removeprefix(self.prefix): Signature.from_json(value)
+            for key, value in list(table.items()) if key.startswith(self.prefix)
+        }
+
+    def __getitem__(self, article_id: str) -> Signature:
+        return self._decoded[article_id]
+
+    def __setitem__(self, article_id: str, signature: Signature) -> None:
+        self.table[self.prefix + article_id] = signature.to_json()
+        self._decoded[article_id] = signature
+
+    def __delitem__(self, article_id: str) -> None:
+        del self._decoded[article_id]
+        del self.table[self.prefix + article_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._decoded)
+
+    def __len__(self) -> int:
+        return len(self._decoded)
 
 
 def _arrival(record: DedupProbe | DedupReport) -> Arrival:
@@ -88,7 +133,8 @@ class DedupAgents:
             created.on_recover(self._forget_partitions)
             return created
 
-        self.buckets = JsonBuckets(table("dedup-buckets"))
+        self.buckets = table("dedup-buckets")
+        self.signatures = table("dedup-signatures")
         self.pending = table("dedup-pending")
         self.articles = table("dedup-articles")
         self.verdicts = table("dedup-verdicts")
@@ -146,8 +192,10 @@ class DedupAgents:
 
     async def _shard_one(self, event: EventT) -> None:
         probe = DedupProbe.from_json(event.value)
-        signature = Signature.from_json(probe.signature.model_dump())
         shard = self._shard(event.message.partition)
+        # Held already when an earlier key of the article reached this partition.
+        signature = shard.signatures.get(probe.article_id) or Signature.from_json(
+            probe.signature.model_dump())
         matches = shard.probe(probe.article_id, _arrival(probe), signature, probe.key)
         await self._send_report(DedupReport(
             article_id=probe.article_id, arrived_at=probe.arrived_at, sequence=probe.sequence,
@@ -157,8 +205,9 @@ class DedupAgents:
     def _shard(self, partition: int) -> KeyShard:
         if partition not in self._shards:
             self._shards[partition] = KeyShard(
-                self.rules, retention=self.retention, buckets=self.buckets,
-                keys=[k for k in self.buckets if key_partition(k, self.partitions) == partition],
+                self.rules, retention=self.retention,
+                buckets=JsonBuckets(self.buckets, partition, self.partitions),
+                signatures=CachedSignatures(self.signatures, partition),
             )
         return self._shards[partition]
 

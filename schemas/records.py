@@ -133,9 +133,10 @@ class DedupMatch(Record):
 class DedupReport(Record):
     """Input of the dedup decision, keyed by article id: the article, or one shard's matches.
 
-    The routing stage sends the article (with ``keys_total``); each shard sends the
-    matches for one ``key``. The verdict is decided once the article and all its
-    keys are in.
+    The routing stage sends the article (with ``keys_total``); a shard sends one
+    report per probed ``key``, with the matches it first found under that key (a
+    candidate sharing several keys with the article is reported once per shard).
+    The verdict is decided once the article and all its keys are in.
     """
 
     article_id: str

@@ -20,13 +20,20 @@ a later article that matches it, or matches one of its copies, is a copy of it,
 whichever of the two texts is the longer (a fuller text arriving after a cut-down
 copy is marked as the copy). ``duplicate_of`` always names that earliest original.
 
-Candidates come from keys (:func:`band_keys`): the word-shingle hashes that fall
+Candidates come from keys (:func:`probe_keys`): the word-shingle hashes that fall
 in a fixed 1-in-``SHINGLE_SAMPLE`` sample (at most ``MAX_SHINGLE_KEYS``, the
-smallest) and likewise the sampled anchor trigrams. The sample is a property of
-the hash, so a copy cut short keeps a subset of its original's keys, and a spun
-copy keeps its anchor keys. Buckets keep at most ``max_bucket`` ids (the most
-recent), so the work per article does not grow with the index. MinHash (128
-permutations) is kept per article to estimate similarity, not for retrieval.
+smallest), likewise the sampled anchor trigrams, and the fingerprint. The sample
+is a property of the hash, so a copy cut short keeps a subset of its original's
+keys, and a spun copy keeps its anchor keys. MinHash (128 permutations) is kept
+per article to estimate similarity, not for retrieval.
+
+The index is a :class:`KeyShard` (or several, each holding a share of the keys):
+buckets of small entries (article id, arrival) per key, at most ``max_bucket``
+(the most recent), so the work per article does not grow with the index; and
+each article's :class:`Signature` once per shard. An article is compared at most
+once with each candidate of a shard, however many keys they share. A
+:class:`Decider` turns the shards' matches into the verdict; :class:`DedupIndex`
+runs both in one process.
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ import base64
 import hashlib
 import re
 import zlib
-from collections import deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Iterable, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -86,7 +93,7 @@ _EMPTY_SIGNATURE = np.full(NUM_PERM, np.iinfo(np.uint32).max, dtype=np.uint32)
 
 def _token_hashes(tokens: Sequence[str]) -> np.ndarray:
     return np.fromiter(
-        (zlib.crc32(token.encode()) for token in tokens), dtype=np.uint64, count=len(tokens)
+        map(zlib.crc32, map(str.encode, tokens)), dtype=np.uint64, count=len(tokens)
     )
 
 
@@ -212,6 +219,14 @@ def _decode(text: str, dtype: str) -> np.ndarray:
     return np.frombuffer(base64.b64decode(text), dtype)
 
 
+def _shared_count(sorted_a: np.ndarray, sorted_b: np.ndarray) -> int:
+    """How many values two sorted arrays of unique values have in common."""
+    if len(sorted_a) == 0 or len(sorted_b) == 0:
+        return 0
+    at = np.minimum(np.searchsorted(sorted_b, sorted_a), len(sorted_b) - 1)
+    return int(np.count_nonzero(sorted_b[at] == sorted_a))
+
+
 def _containment(shared: int, size: int) -> float:
     return shared / size if size else 0.0
 
@@ -232,7 +247,7 @@ def key_partition(key: str, partitions: int) -> int:
     return zlib.crc32(key.encode()) % partitions
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Arrival:
     """When an article reached the dedup stage: a time, then a sequence for ties."""
 
@@ -298,45 +313,53 @@ class MatchRules:
             containment = min(1.0, _containment(round(shared), smaller))
             if containment >= self.near_containment:
                 return "near", "minhash-containment", containment
-        shared_anchors = len(np.intersect1d(new.anchor_grams, old.anchor_grams, assume_unique=True))
+        smaller = min(len(new.anchor_grams), len(old.anchor_grams))
+        if smaller < self.min_shared_anchors:
+            return None
+        shared_anchors = _shared_count(new.anchor_grams, old.anchor_grams)
         if shared_anchors >= self.min_shared_anchors:
-            smaller = min(len(new.anchor_grams), len(old.anchor_grams))
             containment = _containment(shared_anchors, smaller)
             if containment >= self.spun_containment:
                 return "spun", "anchors", containment
         return None
 
 
-@dataclass(frozen=True)
-class ShardEntry:
-    """An article as a shard keeps it under one of its keys."""
+@dataclass(frozen=True, slots=True)
+class BucketEntry:
+    """An article under one key of a shard (its signature is kept once per shard)."""
 
     article_id: str
     arrival: Arrival
-    signature: Signature
 
     def to_json(self) -> list[Any]:
-        """JSON-able form: [article id, arrival time, arrival sequence, signature]."""
-        return [self.article_id, self.arrival.time.isoformat(), self.arrival.seq,
-                self.signature.to_json()]
+        """JSON-able form: [article id, arrival time, arrival sequence]."""
+        return [self.article_id, self.arrival.time.isoformat(), self.arrival.seq]
 
     @classmethod
-    def from_json(cls, data: list[Any]) -> ShardEntry:
+    def from_json(cls, data: list[Any]) -> BucketEntry:
         """Inverse of :meth:`to_json`."""
-        article_id, time, seq, signature = data
-        return cls(article_id, Arrival(datetime.fromisoformat(time), int(seq)),
-                   Signature.from_json(signature))
+        article_id, time, seq = data
+        return cls(article_id, Arrival(datetime.fromisoformat(time), int(seq)))
 
 
 class KeyShard:
     """Candidate key -> the most recent articles under it: one partition of the index.
 
+    Two mappings (changelog-backed tables in the pipeline) hold the state:
+    ``buckets`` (key -> small :class:`BucketEntry` items, every change an assignment
+    of a whole bucket) and ``signatures`` (article id -> :class:`Signature`, written
+    once when the article enters its first bucket of this shard, deleted when it
+    leaves its last one). Given filled mappings, they must hold only this shard's
+    keys and articles; eviction only ever touches those.
+
     Each bucket keeps at most ``max_bucket`` entries (the most recent), which bounds
     the work per probe when a key is common; entries that arrived more than
     ``retention`` before the newest arrival are evicted, which bounds the state.
-    ``buckets`` may be any mapping (a changelog-backed table): every change is an
-    assignment of a whole bucket. Given a filled mapping, ``keys`` are the keys this
-    shard holds in it (all by default); eviction only ever touches those.
+
+    An article probes its keys one after another, and a candidate often shares
+    many of them: the comparisons of the last ``recent_articles`` articles are
+    remembered, so each (article, candidate) pair is compared once, and a match is
+    reported under the first key that found it.
     """
 
     def __init__(
@@ -345,49 +368,99 @@ class KeyShard:
         *,
         retention: timedelta,
         max_bucket: int = 64,
-        buckets: MutableMapping[str, list[ShardEntry]] | None = None,
-        keys: Iterable[str] | None = None,
+        buckets: MutableMapping[str, list[BucketEntry]] | None = None,
+        signatures: MutableMapping[str, Signature] | None = None,
+        recent_articles: int = 16,
     ) -> None:
         self.rules = rules
         self.retention = retention
         self.max_bucket = max_bucket
-        self.buckets: MutableMapping[str, list[ShardEntry]] = {} if buckets is None else buckets
+        self.recent_articles = recent_articles
+        self.buckets: MutableMapping[str, list[BucketEntry]] = {} if buckets is None else buckets
+        self.signatures: MutableMapping[str, Signature] = (
+            {} if signatures is None else signatures
+        )
         held = sorted(
             (entry.arrival, key, entry.article_id)
-            for key in (self.buckets.keys() if keys is None else keys)
-            for entry in self.buckets[key]
+            for key, bucket in self.buckets.items()
+            for entry in bucket
         )
         self._order: deque[tuple[Arrival, str, str]] = deque(held)
         self._newest: datetime | None = held[-1][0].time if held else None
+        self._holders: Counter[str] = Counter(article_id for _, _, article_id in held)
+        for unheld in [article_id for article_id in self.signatures
+                       if article_id not in self._holders]:
+            del self.signatures[unheld]
+        self._compared: OrderedDict[str, dict[str, tuple[str, DedupMatch | None]]] = (
+            OrderedDict()
+        )
 
     def probe(
         self, article_id: str, arrival: Arrival, signature: Signature, key: str
     ) -> list[DedupMatch]:
         """Matches of the article among the earlier entries under ``key``; then add it.
 
-        Idempotent: an article already under ``key`` is compared with the entries
-        that arrived before it, as the first time, and not added again.
+        A match is reported under the first of the article's keys that found it
+        (the others skip it). Idempotent: an article already under ``key`` is
+        compared with the entries that arrived before it, as the first time, and
+        not added again.
         """
         self._evict(arrival.time)
         bucket = self.buckets.get(key, [])
         own = next((entry for entry in bucket if entry.article_id == article_id), None)
         before = arrival if own is None else own.arrival
+        compared = self._comparisons(article_id)
         matches = []
         for entry in bucket:
-            if entry.arrival >= before or entry.article_id == article_id:
-                continue
-            found = self.rules.match(signature, entry.signature)
-            if found is not None:
-                kind, method, score = found
-                matches.append(DedupMatch(
-                    article_id=entry.article_id, arrived_at=entry.arrival.time,
-                    sequence=entry.arrival.seq, kind=kind, method=method, score=score,
-                ))
+            if entry.arrival >= before:
+                continue  # a later arrival, or the article itself
+            if entry.article_id not in compared:
+                compared[entry.article_id] = (key, self._compare(signature, entry))
+            first_key, found = compared[entry.article_id]
+            if found is not None and first_key == key:
+                matches.append(found)
         if own is None and not self._expired(arrival.time):
-            self.buckets[key] = [*bucket, ShardEntry(article_id, arrival, signature)][
-                -self.max_bucket:]
-            self._order.append((arrival, key, article_id))
+            self._add(key, bucket, BucketEntry(article_id, arrival), signature)
         return matches
+
+    def _comparisons(self, article_id: str) -> dict[str, tuple[str, DedupMatch | None]]:
+        """Candidate id -> (first key, match or None) for one of the recent articles."""
+        compared = self._compared.get(article_id)
+        if compared is None:
+            compared = self._compared[article_id] = {}
+            if len(self._compared) > self.recent_articles:
+                self._compared.popitem(last=False)
+        else:
+            self._compared.move_to_end(article_id)
+        return compared
+
+    def _compare(self, signature: Signature, entry: BucketEntry) -> DedupMatch | None:
+        old = self.signatures.get(entry.article_id)
+        found = None if old is None else self.rules.match(signature, old)
+        if found is None:
+            return None
+        kind, method, score = found
+        return DedupMatch(article_id=entry.article_id, arrived_at=entry.arrival.time,
+                          sequence=entry.arrival.seq, kind=kind, method=method, score=score)
+
+    def _add(
+        self, key: str, bucket: list[BucketEntry], entry: BucketEntry, signature: Signature
+    ) -> None:
+        if entry.article_id not in self._holders:
+            self.signatures[entry.article_id] = signature
+        self._holders[entry.article_id] += 1
+        bucket = [*bucket, entry]
+        for pushed_out in bucket[: -self.max_bucket]:
+            self._release(pushed_out.article_id)
+        self.buckets[key] = bucket[-self.max_bucket:]
+        self._order.append((entry.arrival, key, entry.article_id))
+
+    def _release(self, article_id: str) -> None:
+        """One bucket less holds ``article_id``; its signature goes with the last one."""
+        self._holders[article_id] -= 1
+        if self._holders[article_id] <= 0:
+            del self._holders[article_id]
+            self.signatures.pop(article_id, None)
 
     def _expired(self, time: datetime) -> bool:
         return self._newest is not None and time < self._newest - self.retention
@@ -398,10 +471,14 @@ class KeyShard:
             self._newest = time
         while self._order and self._expired(self._order[0][0].time):
             _, key, article_id = self._order.popleft()
-            kept = [entry for entry in self.buckets.get(key, ()) if entry.article_id != article_id]
+            bucket = self.buckets.get(key, [])
+            kept = [entry for entry in bucket if entry.article_id != article_id]
+            if len(kept) == len(bucket):
+                continue  # pushed out of the bucket earlier
+            self._release(article_id)
             if kept:
                 self.buckets[key] = kept
-            elif key in self.buckets:
+            else:
                 del self.buckets[key]
 
 
@@ -548,7 +625,8 @@ class DedupIndex:
     """The whole dedup stage in one process: one shard holding every key, and its decider.
 
     The pipeline runs the same :class:`KeyShard` and :class:`Decider` partitioned
-    over Kafka; this composition gives the same verdicts for the same stream.
+    over Kafka; this composition gives the same verdicts for the same stream. With
+    one shard, an article is compared once with each distinct candidate.
     """
 
     def __init__(

@@ -9,6 +9,12 @@ looks at:
 - the shared canonical entities, weighted by salience and rarity;
 - the text, as sub-linear TF-IDF against the story centroid;
 - the titles, the same way;
+- the story's *core*, the entities and dates (years, month-days) that at
+  least half its originals name: an article naming most of it gains, one
+  naming little of it loses, and one dated otherwise than the core (another
+  year, another day) loses more, which keeps apart two events of the same
+  kind with the same people (two fights of one boxer, two quakes of one
+  region);
 - time: the bar rises as the gap between the article and the story grows,
   and a story nothing has joined for ``retire_after`` (by article time) is
   retired, so a later article about the same people starts a new story.
@@ -53,6 +59,17 @@ _STOPWORD_TEXT = """
 _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 _TOKEN = re.compile(r"[^\W_]+(?:[.'-][^\W_]+)*")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
+_MONTH_NAMES = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)
+_MONTH_NUMBER = {name: i for i, name in enumerate(_MONTH_NAMES, 1)} | {
+    name[:3]: i for i, name in enumerate(_MONTH_NAMES, 1)
+} | {"Sept": 9}
+_MONTH = r"(" + "|".join(sorted(_MONTH_NUMBER, key=len, reverse=True)) + r")\.?"
+_DAY = r"(\d{1,2})(?:st|nd|rd|th)?"
+_MONTH_DAY = re.compile(rf"\b{_MONTH}\s+{_DAY}\b|\b{_DAY}\s+(?:of\s+)?{_MONTH}\b")
+_YEAR = re.compile(r"(?<![\w.,$£€-])(1[89]\d\d|20\d\d)(?![\w%]|[.,]\d)")
 
 
 def _stem(token: str) -> str:
@@ -84,6 +101,20 @@ def terms(text: str) -> Counter[str]:
             counts[f"{previous}_{stem}"] += 1
         previous = stem
     return counts
+
+
+def date_marks(text: str) -> list[str]:
+    """The calendar dates ``text`` names: years (``year:2013``), month-days (``date:05-03``).
+
+    These are the specifics that tell two events of the same kind apart (last
+    year's fight from this year's); weekdays and "yesterday" are left out.
+    """
+    marks = {f"year:{year}" for year in _YEAR.findall(text)}
+    for month, day, day_first, month_second in _MONTH_DAY.findall(text):
+        number = int(day or day_first)
+        if 1 <= number <= 31:
+            marks.add(f"date:{_MONTH_NUMBER[month or month_second]:02d}-{number:02d}")
+    return sorted(marks)
 
 
 def sentences(text: str) -> list[str]:
@@ -183,6 +214,9 @@ def idf_weighted(vector: Mapping[str, float], df: DocumentFrequency) -> dict[str
     return {k: v * df.idf(k) for k, v in vector.items()}
 
 
+_DATE_PREFIXES = ("year:", "date:")
+
+
 def _entity_key(entity_id: str) -> str:
     return f"entity:{entity_id}"
 
@@ -200,6 +234,7 @@ class _Features:
     entity_weights: dict[str, float]
     lead: str
     first_sentence: str
+    dates: list[str] = field(default_factory=list)
 
     @classmethod
     def of(cls, article: DedupedArticle) -> _Features:
@@ -214,6 +249,7 @@ class _Features:
             entity_weights=_unit(salience),
             lead=lead(text, title=title),
             first_sentence=first[:160],
+            dates=date_marks(text),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -223,6 +259,7 @@ class _Features:
             "entity_weights": self.entity_weights,
             "lead": self.lead,
             "first_sentence": self.first_sentence,
+            "dates": self.dates,
         }
 
 
@@ -239,6 +276,7 @@ class _Vectors:
     titles: dict[str, float]
     entities: dict[str, float]
     keys: list[str]
+    specifics: frozenset[str]
 
 
 @dataclass
@@ -264,6 +302,9 @@ class _LiveStory:
     entities: Profile
     members: list[_Member] = field(default_factory=list)
     keys: dict[str, None] = field(default_factory=dict)
+    specifics: Counter[str] = field(default_factory=Counter)
+    core: frozenset[str] = frozenset()
+    originals: int = 0
     version: int = 0
     first_time: datetime | None = None
     last_time: datetime | None = None
@@ -299,12 +340,18 @@ class StoryClusterer:
     - ``archive_size``: retired stories remembered so that a late redelivery
       of their articles is still recognised.
     - ``idf_prior_documents``: pseudo-documents in the IDF, for a cold start.
+    - ``core_weight``, ``core_expected``: the score moves by ``core_weight``
+      times how far the article's coverage of the story's core (IDF-weighted
+      share of the entities and dates at least half its originals name) is
+      above or below ``core_expected``.
+    - ``date_conflict_penalty``: taken off the score when the article names
+      dates or years and none is among the story's core dates.
     """
 
     def __init__(
         self,
         *,
-        threshold: float = 0.2,
+        threshold: float = 0.1,
         text_weight: float = 0.65,
         entity_weight: float = 0.2,
         title_weight: float = 0.15,
@@ -319,6 +366,9 @@ class StoryClusterer:
         max_candidates: int = 24,
         archive_size: int = 10_000,
         idf_prior_documents: int = 50,
+        core_weight: float = 0.2,
+        core_expected: float = 0.4,
+        date_conflict_penalty: float = 0.1,
     ) -> None:
         if retire_after <= grace:
             raise ValueError("retire_after must be longer than grace")
@@ -336,9 +386,13 @@ class StoryClusterer:
         self.postings_scan = postings_scan
         self.max_candidates = max_candidates
         self.archive_size = archive_size
+        self.core_weight = core_weight
+        self.core_expected = core_expected
+        self.date_conflict_penalty = date_conflict_penalty
         self._term_df = DocumentFrequency(idf_prior_documents)
         self._title_df = DocumentFrequency(idf_prior_documents)
         self._entity_df = DocumentFrequency(idf_prior_documents)
+        self._date_df = DocumentFrequency(idf_prior_documents)
         self._stories: dict[str, _LiveStory] = {}
         self._story_of: dict[str, str] = {}
         self._postings: dict[str, dict[str, None]] = {}
@@ -439,7 +493,10 @@ class StoryClusterer:
         )
         keys = [_entity_key(e) for e in islice(entities, self.key_entities)]
         keys += [_term_key(t) for t in islice(text, self.key_terms)]
-        return _Vectors(text=text, titles=titles, entities=entities, keys=keys)
+        specifics = frozenset(features.entity_weights).union(features.dates)
+        return _Vectors(
+            text=text, titles=titles, entities=entities, keys=keys, specifics=specifics
+        )
 
     def _place(
         self,
@@ -456,6 +513,7 @@ class StoryClusterer:
             self._term_df.add(features.text_terms)
             self._title_df.add(features.title_terms)
             self._entity_df.add(features.entity_weights)
+            self._date_df.add(features.dates)
         vectors = self._vectors(features) if is_original else None
         if story_id is None and vectors is not None:
             story_id = self._best_story(vectors, article_time)
@@ -491,7 +549,7 @@ class StoryClusterer:
         best_id, best_margin = None, 0.0
         for story_id, _ in hits.most_common(self.max_candidates):
             story = self._stories[story_id]
-            margin = self._score(story, vectors) - self._bar(story, article_time)
+            margin = self._evidence(story, vectors) - self._bar(story, article_time)
             if margin >= best_margin:
                 best_id, best_margin = story_id, margin
         return best_id
@@ -508,6 +566,35 @@ class StoryClusterer:
                 total += weight * profile.cosine(article_vector, df)
                 weights += weight
         return total / weights if weights else 0.0
+
+    def _evidence(self, story: _LiveStory, vectors: _Vectors) -> float:
+        """:meth:`_score`, raised by how much of the story's core the article names,
+        lowered when the article dates itself differently from the story's core.
+
+        The core is the entities and dates named by at least half the story's
+        originals; its coverage is IDF-weighted, so the rare specifics count.
+        """
+        score = self._score(story, vectors)
+        core = story.core
+        if not core:
+            return score
+        specifics = vectors.specifics
+        total = covered = 0.0
+        for key in core:
+            weight = self._specific_idf(key)
+            total += weight
+            if key in specifics:
+                covered += weight
+        score += self.core_weight * (covered / total - self.core_expected)
+        core_dates = {k for k in core if k.startswith(_DATE_PREFIXES)}
+        article_dates = {k for k in specifics if k.startswith(_DATE_PREFIXES)}
+        if core_dates and article_dates and core_dates.isdisjoint(article_dates):
+            score -= self.date_conflict_penalty
+        return score
+
+    def _specific_idf(self, key: str) -> float:
+        df = self._date_df if key.startswith(_DATE_PREFIXES) else self._entity_df
+        return df.idf(key)
 
     def _bar(self, story: _LiveStory, article_time: datetime) -> float:
         """The score needed to join ``story``: rises with the time gap beyond ``grace``."""
@@ -543,6 +630,11 @@ class StoryClusterer:
             story.titles.add(features.title_terms, self._title_df)
             story.entities.add(features.entity_weights, self._entity_df)
             story.keys.update(dict.fromkeys(vectors.keys))
+            story.specifics.update(vectors.specifics)
+            story.originals += 1
+            story.core = frozenset(
+                k for k, n in story.specifics.items() if 2 * n >= story.originals
+            )
             self._choose_headline(story)
         for key in story.keys:
             postings = self._postings.setdefault(key, {})

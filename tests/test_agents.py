@@ -26,7 +26,7 @@ from schemas.records import (
     RawArticle,
     TaggedArticle,
 )
-from streams.dedup import key_partition
+from streams.dedup import Signature, key_partition, probe_keys
 from streams.entities import EntityTagger, load_tagger
 from streams.text import fingerprint
 
@@ -170,6 +170,10 @@ def seed_tagged(number: str, fetched_at: datetime = FETCHED) -> TaggedArticle:
                          fingerprint=fingerprint(text))
 
 
+def signature_of(article: TaggedArticle) -> Signature:
+    return Signature.of(article.text, article.fingerprint)
+
+
 async def deliver(pipeline: CapturingPipeline, role: str, agent_name: str) -> None:
     """Put what was sent to ``role`` into ``agent_name``, on the partitions it was sent to."""
     async with pipeline.app.agents[agent_name].test_context() as agent:
@@ -206,17 +210,42 @@ def test_dedup_agents_find_the_copy_across_partitions(pipeline: CapturingPipelin
     assert not pipeline.dedup.pending and not pipeline.dedup.articles
 
 
+def test_a_shard_partition_stores_each_signature_once(
+    pipeline: CapturingPipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    written: list[str] = []
+    signatures = pipeline.dedup.signatures
+    send_changelog = signatures.send_changelog
+
+    def counting(partition: int | None, key: Any, value: Any, *args: Any) -> Any:
+        written.append(key)
+        return send_changelog(partition, key, value, *args)
+
+    monkeypatch.setattr(signatures, "send_changelog", counting)
+    articles = [seed_tagged(number) for number in ("000", "001", "002")]
+    _run(dedup_stage(pipeline, articles))
+    # Buckets hold ids only; each partition holding a key of an article has its signature.
+    partitions = pipeline.settings.partitions
+    expected = {f"{key_partition(key, partitions)}/{article.id}"
+                for article in articles for key in probe_keys(signature_of(article))}
+    assert sorted(written) == sorted(expected)
+    assert set(signatures.keys()) == expected
+    assert all(isinstance(entry[0], str) and len(entry) == 3
+               for bucket in pipeline.dedup.buckets.values() for entry in bucket)
+
+
 def test_a_redelivered_article_gets_the_same_verdict(pipeline: CapturingPipeline) -> None:
     original, copy = seed_tagged("000"), seed_tagged("002")
     _run(dedup_stage(pipeline, [original, copy]))
     first = verdicts(pipeline)
-    buckets_before = dict(pipeline.dedup.buckets.table.items())
+    tables = (pipeline.dedup.buckets, pipeline.dedup.signatures)
+    before = [dict(table.items()) for table in tables]
     pipeline.take("deduped")
 
     _run(dedup_stage(pipeline, [copy, original]))  # replayed, in another order
     assert verdicts(pipeline) == [first[1], first[0]]
     assert first[1].duplicate_of == "000"
-    assert dict(pipeline.dedup.buckets.table.items()) == buckets_before
+    assert [dict(table.items()) for table in tables] == before
     assert not pipeline.dedup.pending and not pipeline.dedup.articles
 
 
@@ -252,8 +281,9 @@ def test_dedup_tables_are_bounded_by_the_retention_window(
     _run(dedup_stage(pipeline, articles))
 
     # 001 arrived two days before 004, more than the one-day window: forgotten.
-    held = {entry.article_id for bucket in pipeline.dedup.buckets.values() for entry in bucket}
+    held = {entry[0] for bucket in pipeline.dedup.buckets.values() for entry in bucket}
     assert held == {"003", "004"}
+    assert set(pipeline.dedup.signatures.keys()) == {"0/003", "0/004"}
     assert set(pipeline.dedup.verdicts.keys()) == {"003", "004"}
 
 

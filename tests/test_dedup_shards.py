@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from schemas.records import DedupMatch
+from schemas.records import DedupMatch, DuplicateKind
 from streams.dedup import (
     Arrival,
     ArrivalClock,
+    BucketEntry,
     Decider,
     KeyShard,
     MatchRules,
-    ShardEntry,
     Signature,
     decide,
     probe_keys,
@@ -81,17 +82,77 @@ def test_buckets_keep_the_most_recent_entries_and_forget_old_ones() -> None:
     assert [entry.article_id for entry in keys.buckets["other"]] == ["late"]
 
 
-def test_a_shard_rebuilt_from_its_json_buckets_forgets_the_same() -> None:
+def test_a_shard_rebuilt_from_its_json_state_forgets_the_same() -> None:
     keys = shard(retention=DAY)
     keys.probe("old", Arrival(T0, 0), signature("001"), "k1")
     keys.probe("new", Arrival(T0 + DAY / 2, 1), signature("003"), "k2")
-    stored = {key: json.loads(json.dumps([entry.to_json() for entry in bucket]))
-              for key, bucket in keys.buckets.items()}
-    rebuilt = shard(retention=DAY, buckets={
-        key: [ShardEntry.from_json(entry) for entry in bucket] for key, bucket in stored.items()
-    })
+    buckets = {key: json.loads(json.dumps([entry.to_json() for entry in bucket]))
+               for key, bucket in keys.buckets.items()}
+    signatures = {article_id: json.loads(json.dumps(held.to_json()))
+                  for article_id, held in keys.signatures.items()}
+    rebuilt = shard(
+        retention=DAY,
+        buckets={key: [BucketEntry.from_json(entry) for entry in bucket]
+                 for key, bucket in buckets.items()},
+        signatures={article_id: Signature.from_json(data)
+                    for article_id, data in signatures.items()},
+    )
     rebuilt.probe("newest", Arrival(T0 + 1.5 * DAY, 2), signature("004"), "k3")
     assert sorted(rebuilt.buckets) == ["k2", "k3"]
+    assert sorted(rebuilt.signatures) == ["new", "newest"]
+    (found,) = rebuilt.probe("copy", Arrival(T0 + 1.5 * DAY, 3), signature("003"), "k2")
+    assert (found.article_id, found.kind) == ("new", "exact")
+
+
+def test_a_signature_is_kept_once_while_a_bucket_holds_its_article() -> None:
+    keys = shard(retention=DAY, max_bucket=1)
+    first, second = signature("001"), signature("003")
+    for key in ("k1", "k2"):
+        keys.probe("a", Arrival(T0, 0), first, key)
+    assert dict(keys.signatures) == {"a": first}
+    keys.probe("b", Arrival(T0, 1), second, "k1")  # pushes "a" out of k1; k2 still holds it
+    assert set(keys.signatures) == {"a", "b"}
+    keys.probe("c", Arrival(T0, 2), second, "k2")  # and out of k2: its last bucket
+    assert set(keys.signatures) == {"b", "c"}
+    keys.probe("late", Arrival(T0 + 2 * DAY, 3), first, "k3")  # b and c are evicted
+    assert set(keys.signatures) == {"late"}
+    assert dict(keys.buckets) == {"k3": [BucketEntry("late", Arrival(T0 + 2 * DAY, 3))]}
+
+
+def test_a_rebuilt_shard_drops_signatures_no_bucket_holds() -> None:
+    held = BucketEntry("held", Arrival(T0, 0))
+    keys = shard(buckets={"k": [held]},
+                 signatures={"held": signature("001"), "orphan": signature("003")})
+    assert set(keys.signatures) == {"held"}
+
+
+@dataclass(frozen=True)
+class CountingRules(MatchRules):
+    """The usual rules, recording the pairs compared."""
+
+    pairs: list[tuple[str, str]] = field(default_factory=list)
+
+    def match(self, new: Signature, old: Signature) -> tuple[DuplicateKind, str, float] | None:
+        self.pairs.append((new.fingerprint, old.fingerprint))
+        return super().match(new, old)
+
+
+def test_an_article_is_compared_once_with_each_candidate() -> None:
+    rules = CountingRules()
+    keys = KeyShard(rules, retention=DAY)
+    original, copy, other = signature("000"), signature("002"), signature("001")
+    for key in ("k1", "k2", "k3"):
+        keys.probe("000", Arrival(T0, 0), original, key)
+        keys.probe("001", Arrival(T0, 1), other, key)
+    reports = {key: keys.probe("002", Arrival(T0, 2), copy, key) for key in ("k1", "k2", "k3")}
+    # Two candidates, two comparisons; the copy's match reported under its first key only.
+    assert sorted(rules.pairs[-2:]) == sorted([(copy.fingerprint, original.fingerprint),
+                                               (copy.fingerprint, other.fingerprint)])
+    assert len(rules.pairs) == 3  # and 001 against 000, once
+    assert [match.article_id for match in reports["k1"]] == ["000"]
+    assert reports["k2"] == reports["k3"] == []
+    assert keys.probe("002", Arrival(T0, 2), copy, "k1") == reports["k1"]  # redelivered
+    assert len(rules.pairs) == 3
 
 
 def test_decide_earliest_arrival_wins_and_never_itself() -> None:

@@ -12,7 +12,7 @@ import pytest
 from schemas.records import CleanArticle, DedupedArticle, DedupVerdict, RawArticle
 from streams.cleaning import clean_article
 from streams.entities import EntityTagger, load_tagger
-from streams.stories import StoryClusterer, lead, terms
+from streams.stories import StoryClusterer, date_marks, lead, terms
 from streams.text import fingerprint
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -177,6 +177,47 @@ def test_a_duplicate_joins_its_original_without_becoming_new_information(
     assert after.members[1].duplicate_of == original.id
     assert (after.article_count, after.unique_article_count) == (2, 1)
     assert (after.headline, after.summary) == (before.headline, before.summary)
+
+
+FIGHTS = {
+    "fight-2008": (
+        "Wladimir Klitschko beat Hasim Rahman in Mannheim on December 13, 2008, stopping the "
+        "American in the seventh round to keep his IBF and WBO heavyweight titles.",
+        "Klitschko retained his heavyweight belts in Mannheim on December 13, 2008, when the "
+        "referee stopped his fight with Hasim Rahman in the seventh round.",
+    ),
+    "fight-2012": (
+        "Wladimir Klitschko knocked out Tony Thompson in Bern on July 7, 2012, in the sixth "
+        "round, defending his IBF, WBO and WBA heavyweight titles.",
+        "In Bern on July 7, 2012, Klitschko stopped Tony Thompson in the sixth round and kept "
+        "his heavyweight titles.",
+    ),
+}
+
+
+def test_two_fights_of_one_boxer_in_different_years_are_two_stories(
+    tagger: EntityTagger,
+) -> None:
+    articles = deduped(
+        tagger,
+        [
+            clean(f"{fight}-{i}", text, text.split(",")[0], START + timedelta(minutes=n))
+            for n, (fight, i, text) in enumerate(
+                (fight, i, text) for fight, texts in FIGHTS.items() for i, text in enumerate(texts)
+            )
+        ],
+    )
+    clusterer = StoryClusterer()
+    stories = {a.id: clusterer.add(a, a.fetched_at)[0].story_id for a in articles}
+    assert stories["fight-2008-0"] == stories["fight-2008-1"]
+    assert stories["fight-2012-0"] == stories["fight-2012-1"]
+    assert stories["fight-2008-0"] != stories["fight-2012-0"]
+
+
+def test_date_marks_name_years_and_month_days_but_not_amounts() -> None:
+    marks = date_marks("On May 3, 2013, and 14th of Sept. 1999, it cost $2013 and 2,013 tons.")
+    assert marks == ["date:05-03", "date:09-14", "year:1999", "year:2013"]
+    assert date_marks("He may 3 times say so on Tuesday.") == []
 
 
 # --- time ----------------------------------------------------------------------------------
