@@ -1,16 +1,16 @@
 """The dedup stage as three agents, with its index partitioned through Kafka.
 
 - **route** (``tagged``, one partition, so in ingest order): the article's
-  signature and keys (:func:`streams.dedup.probe_keys`); one probe per key to
-  ``dedup.probes``, on the key's partition, and the article to ``dedup.reports``.
+  signature and keys (:func:`streams.dedup.probe_keys`), grouped by the partition
+  that holds each key; one probe per partition (its keys and the signature) to
+  ``dedup.probes``, and the article to ``dedup.reports``.
 - **shard** (``dedup.probes``): :class:`streams.dedup.KeyShard` per partition, on
   two tables: ``dedup-buckets`` (key -> ``[[article id, arrival time, sequence],
   ...]``, the most recent entries, small) and ``dedup-signatures`` (``"partition/
   article id"`` -> signature JSON, written once per article and partition, deleted
   with the article's last bucket entry there). Decoded signatures stay in memory
   per partition, rebuilt from the table after a recovery: a probe decodes no
-  stored signature, and its own only once per article and partition. The matches
-  first found under the probed key go to ``dedup.reports``.
+  stored signature. The earlier articles it copies go to ``dedup.reports``.
 - **decide** (``dedup.reports``): :class:`streams.dedup.Decider` per partition, on
   the ``dedup-pending``, ``dedup-articles`` and ``dedup-verdicts`` tables; once the
   article and all its reports are in, the deduped article goes to ``deduped``.
@@ -43,6 +43,7 @@ from streams.dedup import (
     MatchRules,
     Signature,
     key_partition,
+    keys_by_partition,
     probe_keys,
 )
 
@@ -168,17 +169,18 @@ class DedupAgents:
         self.pipeline._check_size(event)
         article = TaggedArticle.from_json(event.value)
         signature = Signature.of(article.text, article.fingerprint)
-        keys = probe_keys(signature)
+        shards = keys_by_partition(probe_keys(signature), self.partitions)
         arrival = self.clock.stamp(article.fetched_at, event.message.offset)
         when = {"arrived_at": arrival.time, "sequence": arrival.seq}
-        report = DedupReport(article_id=article.id, article=article, keys_total=len(keys), **when)
+        report = DedupReport(article_id=article.id, article=article, shards_total=len(shards),
+                             **when)
         await self._send_report(report)
         signature_record = DedupSignature.model_validate(signature.to_json())
-        for key in keys:
-            probe = DedupProbe(article_id=article.id, key=key, keys_total=len(keys),
-                               signature=signature_record, **when)
-            await self.pipeline.send("dedup.probes", key, probe.to_json(),
-                                     partition=key_partition(key, self.partitions))
+        for partition, keys in shards.items():
+            probe = DedupProbe(article_id=article.id, keys=keys, signature=signature_record,
+                               **when)
+            await self.pipeline.send("dedup.probes", article.id, probe.to_json(),
+                                     partition=partition)
 
     async def _send_report(self, report: DedupReport) -> None:
         await self.pipeline.send("dedup.reports", report.article_id, report.to_json(),
@@ -187,19 +189,19 @@ class DedupAgents:
     # -- shard -----------------------------------------------------------------
 
     async def shard_agent(self, stream: StreamT) -> None:
-        """dedup.probes -> dedup.reports: the earlier articles each probe matches."""
+        """dedup.probes -> dedup.reports: the earlier articles each probe's article copies."""
         await self._each_event("dedup-shard", stream, self._shard_one)
 
     async def _shard_one(self, event: EventT) -> None:
         probe = DedupProbe.from_json(event.value)
-        shard = self._shard(event.message.partition)
-        # Held already when an earlier key of the article reached this partition.
-        signature = shard.signatures.get(probe.article_id) or Signature.from_json(
-            probe.signature.model_dump())
-        matches = shard.probe(probe.article_id, _arrival(probe), signature, probe.key)
+        partition = event.message.partition
+        signature = Signature.from_json(probe.signature.model_dump())
+        matches = self._shard(partition).probe(
+            probe.article_id, _arrival(probe), signature, probe.keys
+        )
         await self._send_report(DedupReport(
             article_id=probe.article_id, arrived_at=probe.arrived_at, sequence=probe.sequence,
-            key=probe.key, matches=matches,
+            shard=partition, matches=matches,
         ))
 
     def _shard(self, partition: int) -> KeyShard:
@@ -222,15 +224,15 @@ class DedupAgents:
         report = DedupReport.from_json(event.value)
         decider = self._decider(event.message.partition)
         decided: Decided | None
-        if report.article is not None and report.keys_total is not None:
+        if report.article is not None and report.shards_total is not None:
             payload = report.article.model_dump(mode="json")
             decided = decider.add_article(report.article_id, _arrival(report),
-                                          report.keys_total, payload)
-        elif report.key is not None:
-            decided = decider.add_report(report.article_id, _arrival(report), report.key,
+                                          report.shards_total, payload)
+        elif report.shard is not None:
+            decided = decider.add_report(report.article_id, _arrival(report), report.shard,
                                          report.matches)
         else:
-            raise ValueError("a dedup report carries either the article or a key's matches")
+            raise ValueError("a dedup report carries either the article or a shard's matches")
         if decided is not None:
             verdict = decided.verdict
             deduped = DedupedArticle(**decided.payload, dedup=verdict,

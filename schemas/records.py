@@ -109,13 +109,14 @@ class DedupSignature(Record):
 
 
 class DedupProbe(Record):
-    """One candidate key of an article, sent to the dedup shard that holds the key."""
+    """An article's candidate keys held by one dedup shard, sent to that shard."""
 
     article_id: str
-    key: str = Field(description="Candidate key (band key, or 'fp:' and the fingerprint).")
+    keys: list[str] = Field(
+        description="Candidate keys of this shard (sampled shingles, names, 'fp:' fingerprint)."
+    )
     arrived_at: datetime = Field(description="Arrival time: fetched_at, never before earlier ones.")
     sequence: int = Field(description="Arrival tie-break: offset on the tagged topic.")
-    keys_total: int = Field(description="How many keys (probes) the article has.")
     signature: DedupSignature
 
 
@@ -133,18 +134,19 @@ class DedupMatch(Record):
 class DedupReport(Record):
     """Input of the dedup decision, keyed by article id: the article, or one shard's matches.
 
-    The routing stage sends the article (with ``keys_total``); a shard sends one
-    report per probed ``key``, with the matches it first found under that key (a
-    candidate sharing several keys with the article is reported once per shard).
-    The verdict is decided once the article and all its keys are in.
+    The routing stage sends the article (with ``shards_total``); each shard probed
+    sends one report with the earlier articles it found copied. The verdict is
+    decided once the article and every shard's report are in.
     """
 
     article_id: str
     arrived_at: datetime
     sequence: int
     article: TaggedArticle | None = Field(default=None, description="Set by the routing stage.")
-    keys_total: int | None = Field(default=None, description="Set with the article.")
-    key: str | None = Field(default=None, description="Set by a shard: the key it probed.")
+    shards_total: int | None = Field(
+        default=None, description="Set with the article: how many shards were probed."
+    )
+    shard: int | None = Field(default=None, description="Set by a shard: its partition.")
     matches: list[DedupMatch] = Field(default_factory=list)
 
 

@@ -42,7 +42,7 @@ import base64
 import hashlib
 import re
 import zlib
-from collections import Counter, OrderedDict, deque
+from collections import Counter, deque
 from collections.abc import Iterable, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -235,8 +235,8 @@ def probe_keys(signature: Signature) -> list[str]:
     """Keys an article is probed under: its candidate keys (hex), then its fingerprint.
 
     Articles that may copy each other share a key, and exact copies always do
-    (``fp:`` key), so partitioning the index by key (one message per key) sends
-    every possible pair of copies to a common shard. The keys are distinct.
+    (``fp:`` key), so partitioning the index by key sends every possible pair of
+    copies to a common shard. The keys are distinct.
     """
     keys = [f"{key:016x}" for key in signature.lsh_keys()]
     return list(dict.fromkeys([*keys, f"fp:{signature.fingerprint}"]))
@@ -245,6 +245,14 @@ def probe_keys(signature: Signature) -> list[str]:
 def key_partition(key: str, partitions: int) -> int:
     """The partition (of ``partitions``) that holds ``key``: stable across processes."""
     return zlib.crc32(key.encode()) % partitions
+
+
+def keys_by_partition(keys: Iterable[str], partitions: int) -> dict[int, list[str]]:
+    """``keys`` grouped by the partition that holds them: one probe per shard."""
+    grouped: dict[int, list[str]] = {}
+    for key in keys:
+        grouped.setdefault(key_partition(key, partitions), []).append(key)
+    return grouped
 
 
 @dataclass(frozen=True, order=True, slots=True)
@@ -356,10 +364,8 @@ class KeyShard:
     the work per probe when a key is common; entries that arrived more than
     ``retention`` before the newest arrival are evicted, which bounds the state.
 
-    An article probes its keys one after another, and a candidate often shares
-    many of them: the comparisons of the last ``recent_articles`` articles are
-    remembered, so each (article, candidate) pair is compared once, and a match is
-    reported under the first key that found it.
+    An article probes all its keys held by the shard at once, so a candidate that
+    shares several keys with it is compared once.
     """
 
     def __init__(
@@ -370,12 +376,10 @@ class KeyShard:
         max_bucket: int = 64,
         buckets: MutableMapping[str, list[BucketEntry]] | None = None,
         signatures: MutableMapping[str, Signature] | None = None,
-        recent_articles: int = 16,
     ) -> None:
         self.rules = rules
         self.retention = retention
         self.max_bucket = max_bucket
-        self.recent_articles = recent_articles
         self.buckets: MutableMapping[str, list[BucketEntry]] = {} if buckets is None else buckets
         self.signatures: MutableMapping[str, Signature] = (
             {} if signatures is None else signatures
@@ -391,48 +395,32 @@ class KeyShard:
         for unheld in [article_id for article_id in self.signatures
                        if article_id not in self._holders]:
             del self.signatures[unheld]
-        self._compared: OrderedDict[str, dict[str, tuple[str, DedupMatch | None]]] = (
-            OrderedDict()
-        )
 
     def probe(
-        self, article_id: str, arrival: Arrival, signature: Signature, key: str
+        self, article_id: str, arrival: Arrival, signature: Signature, keys: Sequence[str]
     ) -> list[DedupMatch]:
-        """Matches of the article among the earlier entries under ``key``; then add it.
+        """Matches of the article among the earlier entries under ``keys``; then add it.
 
-        A match is reported under the first of the article's keys that found it
-        (the others skip it). Idempotent: an article already under ``key`` is
-        compared with the entries that arrived before it, as the first time, and
-        not added again.
+        Idempotent: an article the shard holds already is compared with the entries
+        that arrived before it, as the first time, never with itself, and not added
+        again.
         """
         self._evict(arrival.time)
-        bucket = self.buckets.get(key, [])
-        own = next((entry for entry in bucket if entry.article_id == article_id), None)
+        entries = [entry for key in keys for entry in self.buckets.get(key, ())]
+        own = next((entry for entry in entries if entry.article_id == article_id), None)
         before = arrival if own is None else own.arrival
-        compared = self._comparisons(article_id)
-        matches = []
-        for entry in bucket:
-            if entry.arrival >= before:
-                continue  # a later arrival, or the article itself
-            if entry.article_id not in compared:
-                compared[entry.article_id] = (key, self._compare(signature, entry))
-            first_key, found = compared[entry.article_id]
-            if found is not None and first_key == key:
-                matches.append(found)
-        if own is None and not self._expired(arrival.time):
-            self._add(key, bucket, BucketEntry(article_id, arrival), signature)
+        candidates: dict[str, BucketEntry] = {}
+        for entry in entries:
+            if entry.arrival < before:  # not a later arrival, nor the article itself
+                candidates.setdefault(entry.article_id, entry)
+        matches = [match for entry in candidates.values()
+                   if (match := self._compare(signature, entry)) is not None]
+        if not self._expired(arrival.time):
+            for key in keys:
+                bucket = self.buckets.get(key, [])
+                if all(entry.article_id != article_id for entry in bucket):
+                    self._add(key, bucket, BucketEntry(article_id, arrival), signature)
         return matches
-
-    def _comparisons(self, article_id: str) -> dict[str, tuple[str, DedupMatch | None]]:
-        """Candidate id -> (first key, match or None) for one of the recent articles."""
-        compared = self._compared.get(article_id)
-        if compared is None:
-            compared = self._compared[article_id] = {}
-            if len(self._compared) > self.recent_articles:
-                self._compared.popitem(last=False)
-        else:
-            self._compared.move_to_end(article_id)
-        return compared
 
     def _compare(self, signature: Signature, entry: BucketEntry) -> DedupMatch | None:
         old = self.signatures.get(entry.article_id)
@@ -516,8 +504,8 @@ class Decider:
     """Collects an article's shard reports and decides once they are all in.
 
     One partition of the decision stage, on three mappings (changelog-backed
-    tables in the pipeline), all keyed by article id: ``pending`` (arrival, keys
-    expected, keys reported, matches so far), ``payloads`` (the article, written
+    tables in the pipeline), all keyed by article id: ``pending`` (arrival, shard
+    reports expected, shards reported, matches so far), ``payloads`` (the article, written
     once) and ``verdicts`` (kept for idempotency: a redelivered article gets its
     verdict again). Articles that arrived more than ``retention`` before the newest
     are forgotten. Given filled mappings, ``ids`` are the article ids this decider
@@ -552,31 +540,31 @@ class Decider:
         return None if stored is None else DedupVerdict.model_validate(stored["verdict"])
 
     def add_article(
-        self, article_id: str, arrival: Arrival, keys_total: int, payload: Any
+        self, article_id: str, arrival: Arrival, shards_total: int, payload: Any
     ) -> Decided | None:
         """The routed article; a verdict when it completes one, or it was decided before."""
         known = self.verdict(article_id)
         if known is not None:
             return Decided(known, payload)
         state = self._state(article_id, arrival)
-        state["keys_total"] = keys_total
+        state["shards_total"] = shards_total
         self.payloads[article_id] = payload
         self.pending[article_id] = state
         return self._complete(article_id)
 
     def add_report(
-        self, article_id: str, arrival: Arrival, key: str, matches: Iterable[DedupMatch]
+        self, article_id: str, arrival: Arrival, shard: int, matches: Iterable[DedupMatch]
     ) -> Decided | None:
-        """One shard's matches for ``key``; a verdict when it is the last part missing.
+        """One shard's matches; a verdict when it is the last part missing.
 
-        A report for a decided article, or for a key already reported, changes nothing.
+        A report for a decided article, or from a shard already reported, changes nothing.
         """
         if article_id in self.verdicts:
             return None
         state = self._state(article_id, arrival)
-        if key in state["keys"]:
+        if shard in state["shards"]:
             return None
-        state["keys"].append(key)
+        state["shards"].append(shard)
         state["matches"].extend(match.model_dump(mode="json") for match in matches)
         self.pending[article_id] = state
         return self._complete(article_id)
@@ -588,13 +576,13 @@ class Decider:
             self._order.append((arrival.time, article_id))
         return self.pending.get(article_id) or {
             "arrived_at": arrival.time.isoformat(), "sequence": arrival.seq,
-            "keys_total": None, "keys": [], "matches": [],
+            "shards_total": None, "shards": [], "matches": [],
         }
 
     def _complete(self, article_id: str) -> Decided | None:
         state = self.pending[article_id]
-        total = state["keys_total"]
-        if total is None or len(state["keys"]) < total:
+        total = state["shards_total"]
+        if total is None or len(state["shards"]) < total:
             return None
         arrival = self._arrival_of(article_id)
         matches = [DedupMatch.model_validate(match) for match in state["matches"]]
@@ -625,8 +613,7 @@ class DedupIndex:
     """The whole dedup stage in one process: one shard holding every key, and its decider.
 
     The pipeline runs the same :class:`KeyShard` and :class:`Decider` partitioned
-    over Kafka; this composition gives the same verdicts for the same stream. With
-    one shard, an article is compared once with each distinct candidate.
+    over Kafka; this composition gives the same verdicts for the same stream.
     """
 
     def __init__(
@@ -667,10 +654,8 @@ class DedupIndex:
             return known
         arrival = self._clock.stamp(seen_at)
         signature = Signature.of(article.text, article.fingerprint)
-        keys = probe_keys(signature)
-        decided = self.decider.add_article(article.id, arrival, len(keys), None)
-        for key in keys:
-            matches = self.shard.probe(article.id, arrival, signature, key)
-            decided = self.decider.add_report(article.id, arrival, key, matches) or decided
-        assert decided is not None, "every key was reported"
+        self.decider.add_article(article.id, arrival, 1, None)
+        matches = self.shard.probe(article.id, arrival, signature, probe_keys(signature))
+        decided = self.decider.add_report(article.id, arrival, 0, matches)
+        assert decided is not None, "the only shard has reported"
         return decided.verdict

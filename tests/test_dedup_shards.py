@@ -45,8 +45,8 @@ def match(article_id: str, seq: int, kind: str = "near", score: float = 0.9) -> 
 def test_probe_matches_earlier_entries_then_adds_the_article() -> None:
     keys = shard()
     original, copy = signature("000"), signature("002")
-    assert keys.probe("000", Arrival(T0, 0), original, "k") == []
-    (found,) = keys.probe("002", Arrival(T0, 1), copy, "k")
+    assert keys.probe("000", Arrival(T0, 0), original, ["k"]) == []
+    (found,) = keys.probe("002", Arrival(T0, 1), copy, ["k"])
     assert found.article_id == "000" and found.kind in {"near", "spun"}
     assert [entry.article_id for entry in keys.buckets["k"]] == ["000", "002"]
 
@@ -54,10 +54,10 @@ def test_probe_matches_earlier_entries_then_adds_the_article() -> None:
 def test_probe_is_idempotent_and_never_matches_itself() -> None:
     keys = shard()
     original, copy = signature("000"), signature("002")
-    keys.probe("000", Arrival(T0, 0), original, "k")
-    first = keys.probe("002", Arrival(T0, 1), copy, "k")
-    assert keys.probe("000", Arrival(T0, 5), original, "k") == []  # nothing arrived before it
-    assert keys.probe("002", Arrival(T0, 6), copy, "k") == first
+    keys.probe("000", Arrival(T0, 0), original, ["k"])
+    first = keys.probe("002", Arrival(T0, 1), copy, ["k"])
+    assert keys.probe("000", Arrival(T0, 5), original, ["k"]) == []  # nothing arrived before it
+    assert keys.probe("002", Arrival(T0, 6), copy, ["k"]) == first
     assert [entry.article_id for entry in keys.buckets["k"]] == ["000", "002"]
 
 
@@ -66,8 +66,8 @@ def test_exact_copies_match_under_the_fingerprint_key() -> None:
     original = signature("004")
     key = f"fp:{original.fingerprint}"
     assert key in probe_keys(original)
-    keys.probe("004", Arrival(T0, 0), original, key)
-    (found,) = keys.probe("copy", Arrival(T0, 1), original, key)
+    keys.probe("004", Arrival(T0, 0), original, [key])
+    (found,) = keys.probe("copy", Arrival(T0, 1), original, [key])
     assert (found.article_id, found.kind, found.score) == ("004", "exact", 1.0)
 
 
@@ -75,17 +75,17 @@ def test_buckets_keep_the_most_recent_entries_and_forget_old_ones() -> None:
     keys = shard(retention=DAY, max_bucket=2)
     text = signature("001")
     for seq, hours in enumerate((0, 1, 2)):
-        keys.probe(f"a{seq}", Arrival(T0 + timedelta(hours=hours), seq), text, "k")
+        keys.probe(f"a{seq}", Arrival(T0 + timedelta(hours=hours), seq), text, ["k"])
     assert [entry.article_id for entry in keys.buckets["k"]] == ["a1", "a2"]
-    keys.probe("late", Arrival(T0 + 2 * DAY, 3), signature("003"), "other")
+    keys.probe("late", Arrival(T0 + 2 * DAY, 3), signature("003"), ["other"])
     assert "k" not in keys.buckets  # a1 and a2 arrived over a day before the newest
     assert [entry.article_id for entry in keys.buckets["other"]] == ["late"]
 
 
 def test_a_shard_rebuilt_from_its_json_state_forgets_the_same() -> None:
     keys = shard(retention=DAY)
-    keys.probe("old", Arrival(T0, 0), signature("001"), "k1")
-    keys.probe("new", Arrival(T0 + DAY / 2, 1), signature("003"), "k2")
+    keys.probe("old", Arrival(T0, 0), signature("001"), ["k1"])
+    keys.probe("new", Arrival(T0 + DAY / 2, 1), signature("003"), ["k2"])
     buckets = {key: json.loads(json.dumps([entry.to_json() for entry in bucket]))
                for key, bucket in keys.buckets.items()}
     signatures = {article_id: json.loads(json.dumps(held.to_json()))
@@ -97,10 +97,10 @@ def test_a_shard_rebuilt_from_its_json_state_forgets_the_same() -> None:
         signatures={article_id: Signature.from_json(data)
                     for article_id, data in signatures.items()},
     )
-    rebuilt.probe("newest", Arrival(T0 + 1.5 * DAY, 2), signature("004"), "k3")
+    rebuilt.probe("newest", Arrival(T0 + 1.5 * DAY, 2), signature("004"), ["k3"])
     assert sorted(rebuilt.buckets) == ["k2", "k3"]
     assert sorted(rebuilt.signatures) == ["new", "newest"]
-    (found,) = rebuilt.probe("copy", Arrival(T0 + 1.5 * DAY, 3), signature("003"), "k2")
+    (found,) = rebuilt.probe("copy", Arrival(T0 + 1.5 * DAY, 3), signature("003"), ["k2"])
     assert (found.article_id, found.kind) == ("new", "exact")
 
 
@@ -108,13 +108,13 @@ def test_a_signature_is_kept_once_while_a_bucket_holds_its_article() -> None:
     keys = shard(retention=DAY, max_bucket=1)
     first, second = signature("001"), signature("003")
     for key in ("k1", "k2"):
-        keys.probe("a", Arrival(T0, 0), first, key)
+        keys.probe("a", Arrival(T0, 0), first, [key])
     assert dict(keys.signatures) == {"a": first}
-    keys.probe("b", Arrival(T0, 1), second, "k1")  # pushes "a" out of k1; k2 still holds it
+    keys.probe("b", Arrival(T0, 1), second, ["k1"])  # pushes "a" out of k1; k2 still holds it
     assert set(keys.signatures) == {"a", "b"}
-    keys.probe("c", Arrival(T0, 2), second, "k2")  # and out of k2: its last bucket
+    keys.probe("c", Arrival(T0, 2), second, ["k2"])  # and out of k2: its last bucket
     assert set(keys.signatures) == {"b", "c"}
-    keys.probe("late", Arrival(T0 + 2 * DAY, 3), first, "k3")  # b and c are evicted
+    keys.probe("late", Arrival(T0 + 2 * DAY, 3), first, ["k3"])  # b and c are evicted
     assert set(keys.signatures) == {"late"}
     assert dict(keys.buckets) == {"k3": [BucketEntry("late", Arrival(T0 + 2 * DAY, 3))]}
 
@@ -141,18 +141,16 @@ def test_an_article_is_compared_once_with_each_candidate() -> None:
     rules = CountingRules()
     keys = KeyShard(rules, retention=DAY)
     original, copy, other = signature("000"), signature("002"), signature("001")
-    for key in ("k1", "k2", "k3"):
-        keys.probe("000", Arrival(T0, 0), original, key)
-        keys.probe("001", Arrival(T0, 1), other, key)
-    reports = {key: keys.probe("002", Arrival(T0, 2), copy, key) for key in ("k1", "k2", "k3")}
-    # Two candidates, two comparisons; the copy's match reported under its first key only.
+    shared = ["k1", "k2", "k3"]
+    keys.probe("000", Arrival(T0, 0), original, shared)
+    keys.probe("001", Arrival(T0, 1), other, shared)
+    found = keys.probe("002", Arrival(T0, 2), copy, shared)
+    # Two candidates under three shared keys: two comparisons, one match.
     assert sorted(rules.pairs[-2:]) == sorted([(copy.fingerprint, original.fingerprint),
                                                (copy.fingerprint, other.fingerprint)])
     assert len(rules.pairs) == 3  # and 001 against 000, once
-    assert [match.article_id for match in reports["k1"]] == ["000"]
-    assert reports["k2"] == reports["k3"] == []
-    assert keys.probe("002", Arrival(T0, 2), copy, "k1") == reports["k1"]  # redelivered
-    assert len(rules.pairs) == 3
+    assert [match.article_id for match in found] == ["000"]
+    assert keys.probe("002", Arrival(T0, 2), copy, shared) == found  # redelivered
 
 
 def test_decide_earliest_arrival_wins_and_never_itself() -> None:
@@ -173,23 +171,23 @@ def test_decide_prefers_exact_then_near_then_spun_at_equal_arrival() -> None:
 def test_decider_waits_for_every_report_and_is_idempotent() -> None:
     decider = Decider(retention=DAY)
     arrival = Arrival(T0, 4)
-    assert decider.add_report("x", arrival, "k1", [match("a", 1)]) is None
+    assert decider.add_report("x", arrival, 1, [match("a", 1)]) is None
     assert decider.add_article("x", arrival, 2, {"id": "x"}) is None
-    assert decider.add_report("x", arrival, "k1", [match("a", 1)]) is None  # redelivered
-    decided = decider.add_report("x", arrival, "k2", [])
+    assert decider.add_report("x", arrival, 1, [match("a", 1)]) is None  # redelivered
+    decided = decider.add_report("x", arrival, 2, [])
     assert decided is not None and decided.payload == {"id": "x"}
     assert decided.verdict.duplicate_of == "a"
     assert not decider.pending and not decider.payloads
     again = decider.add_article("x", Arrival(T0, 9), 2, {"id": "x", "replayed": True})
     assert again is not None and again.verdict == decided.verdict
-    assert decider.add_report("x", arrival, "k2", []) is None
+    assert decider.add_report("x", arrival, 2, []) is None
     assert not decider.pending and not decider.payloads
 
 
 def test_decider_forgets_articles_older_than_the_window() -> None:
     decider = Decider(retention=DAY)
     decider.add_article("old", Arrival(T0, 0), 0, None)
-    decider.add_report("stuck", Arrival(T0, 1), "k", [])  # its article never came
+    decider.add_report("stuck", Arrival(T0, 1), 0, [])  # its article never came
     decider.add_article("new", Arrival(T0 + 2 * DAY, 2), 0, None)
     assert set(decider.verdicts) == {"new"} and not decider.pending
 
