@@ -5,12 +5,12 @@
   that holds each key; one probe per partition (its keys and the signature) to
   ``dedup.probes``, and the article to ``dedup.reports``.
 - **shard** (``dedup.probes``): :class:`streams.dedup.KeyShard` per partition, on
-  two tables: ``dedup-buckets`` (key -> ``[[article id, arrival time, sequence],
-  ...]``, the most recent entries, small) and ``dedup-signatures`` (``"partition/
-  article id"`` -> signature JSON, written once per article and partition, deleted
-  with the article's last bucket entry there). Decoded signatures stay in memory
-  per partition, rebuilt from the table after a recovery: a probe decodes no
-  stored signature. The earlier articles it copies go to ``dedup.reports``.
+  the ``dedup-shard-articles`` table (``"partition/article id"`` -> arrival, keys
+  and signature: written once per article and partition, deleted when the
+  article has left every bucket there). The buckets (key -> most recent
+  articles) and the decoded signatures live in memory, rebuilt from the table
+  after a recovery. The earlier articles a probe's article copies go to
+  ``dedup.reports``.
 - **decide** (``dedup.reports``): :class:`streams.dedup.Decider` per partition, on
   the ``dedup-pending``, ``dedup-articles`` and ``dedup-verdicts`` tables; once the
   article and all its reports are in, the deduped article goes to ``deduped``.
@@ -18,8 +18,8 @@
 Both topics have ``Settings.partitions`` partitions and the tables are
 co-partitioned with them, so N workers share the index. Keys and article ids
 are placed on partitions explicitly (:func:`streams.dedup.key_partition`), and a
-signature's table key names its shard partition: each partition's state can then
-be told apart when it is rebuilt after a recovery, and eviction only deletes keys
+shard entry's table key names its partition: each partition's state can then be
+told apart when it is rebuilt after a recovery, and eviction only deletes entries
 of the partition being processed.
 """
 
@@ -36,11 +36,11 @@ from schemas.records import DedupedArticle, DedupProbe, DedupReport, DedupSignat
 from streams.dedup import (
     Arrival,
     ArrivalClock,
-    BucketEntry,
     Decided,
     Decider,
     KeyShard,
     MatchRules,
+    ShardArticle,
     Signature,
     key_partition,
     keys_by_partition,
@@ -51,55 +51,29 @@ if TYPE_CHECKING:
     from agents.pipeline import Pipeline
 
 
-class JsonBuckets(MutableMapping[str, list[BucketEntry]]):
-    """One shard partition's buckets, kept as JSON in the ``dedup-buckets`` table."""
+class ShardArticles(MutableMapping[str, ShardArticle]):
+    """One shard partition's articles: JSON in ``dedup-shard-articles``, decoded in memory.
 
-    def __init__(self, table: TableT[str, list[list[Any]]], partition: int, partitions: int
-                 ) -> None:
-        self.table = table
-        self.partition = partition
-        self.partitions = partitions
-
-    def __getitem__(self, key: str) -> list[BucketEntry]:
-        return [BucketEntry.from_json(entry) for entry in self.table[key]]
-
-    def __setitem__(self, key: str, bucket: list[BucketEntry]) -> None:
-        self.table[key] = [entry.to_json() for entry in bucket]
-
-    def __delitem__(self, key: str) -> None:
-        del self.table[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return (key for key in list(self.table)
-                if key_partition(key, self.partitions) == self.partition)
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
-
-
-class CachedSignatures(MutableMapping[str, Signature]):
-    """One shard partition's signatures: JSON in ``dedup-signatures``, decoded in memory.
-
-    The table key is ``"partition/article id"`` (an article has a signature in each
-    partition that holds one of its keys). Every signature of the partition is
-    decoded once, when the mapping is created (after a recovery); then reads come
-    from memory and writes go to both.
+    The table key is ``"partition/article id"`` (an article has an entry in each
+    partition that holds one of its keys). The partition's entries are decoded
+    once, when the mapping is created (after a recovery); then reads come from
+    memory and writes go to both.
     """
 
     def __init__(self, table: TableT[str, dict[str, Any]], partition: int) -> None:
         self.table = table
         self.prefix = f"{partition}/"
         self._decoded = {
-            key.removeprefix(self.prefix): Signature.from_json(value)
+            key.removeprefix(self.prefix): ShardArticle.from_json(value)
             for key, value in list(table.items()) if key.startswith(self.prefix)
         }
 
-    def __getitem__(self, article_id: str) -> Signature:
+    def __getitem__(self, article_id: str) -> ShardArticle:
         return self._decoded[article_id]
 
-    def __setitem__(self, article_id: str, signature: Signature) -> None:
-        self.table[self.prefix + article_id] = signature.to_json()
-        self._decoded[article_id] = signature
+    def __setitem__(self, article_id: str, held: ShardArticle) -> None:
+        self.table[self.prefix + article_id] = held.to_json()
+        self._decoded[article_id] = held
 
     def __delitem__(self, article_id: str) -> None:
         del self._decoded[article_id]
@@ -134,8 +108,7 @@ class DedupAgents:
             created.on_recover(self._forget_partitions)
             return created
 
-        self.buckets = table("dedup-buckets")
-        self.signatures = table("dedup-signatures")
+        self.shard_articles = table("dedup-shard-articles")
         self.pending = table("dedup-pending")
         self.articles = table("dedup-articles")
         self.verdicts = table("dedup-verdicts")
@@ -208,8 +181,7 @@ class DedupAgents:
         if partition not in self._shards:
             self._shards[partition] = KeyShard(
                 self.rules, retention=self.retention,
-                buckets=JsonBuckets(self.buckets, partition, self.partitions),
-                signatures=CachedSignatures(self.signatures, partition),
+                articles=ShardArticles(self.shard_articles, partition),
             )
         return self._shards[partition]
 

@@ -47,10 +47,13 @@ class WorkerRun:
             self.settings = bound
             self.pipeline = Pipeline(bound)
             self.worker = faust.Worker(
-                self.pipeline.app, loglevel=bound.log_level, quiet=True,
-                # faust's progress spinner writes here (also at exit), not to our output
-                redirect_stdouts=False, stdout=io.StringIO(),
+                self.pipeline.app, loglevel=bound.log_level.upper(), logfile=sys.stderr,
+                quiet=True, redirect_stdouts=False,
+                stdout=io.StringIO(),  # faust's banner and spinner: not our output
             )
+            # The spinner sets the root logger to DEBUG to spin on every record:
+            # every debug line of faust and aiokafka would then be formatted.
+            self.worker.spinner = None
             self.pipeline.app.task(self._replay_and_watch)
             try:
                 self.worker.execute_from_commandline()

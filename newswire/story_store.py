@@ -80,6 +80,10 @@ class SQLiteStoryStore:
 
     def __init__(self, path: str | Path) -> None:
         self._db = sqlite3.connect(str(path))
+        # One write per story change: a write-ahead log without an fsync per commit
+        # (a crash can lose the last changes, which the stories topic still has).
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         self.full_text = self._enable_fts()
 

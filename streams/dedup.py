@@ -334,36 +334,44 @@ class MatchRules:
 
 @dataclass(frozen=True, slots=True)
 class BucketEntry:
-    """An article under one key of a shard (its signature is kept once per shard)."""
+    """An article under one key of a shard."""
 
     article_id: str
     arrival: Arrival
 
-    def to_json(self) -> list[Any]:
-        """JSON-able form: [article id, arrival time, arrival sequence]."""
-        return [self.article_id, self.arrival.time.isoformat(), self.arrival.seq]
+
+@dataclass(frozen=True)
+class ShardArticle:
+    """What a shard keeps of one article: its arrival, its keys there, its signature."""
+
+    arrival: Arrival
+    keys: tuple[str, ...]
+    signature: Signature
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-able form."""
+        return {"arrived_at": self.arrival.time.isoformat(), "sequence": self.arrival.seq,
+                "keys": list(self.keys), "signature": self.signature.to_json()}
 
     @classmethod
-    def from_json(cls, data: list[Any]) -> BucketEntry:
+    def from_json(cls, data: dict[str, Any]) -> ShardArticle:
         """Inverse of :meth:`to_json`."""
-        article_id, time, seq = data
-        return cls(article_id, Arrival(datetime.fromisoformat(time), int(seq)))
+        return cls(Arrival(datetime.fromisoformat(data["arrived_at"]), int(data["sequence"])),
+                   tuple(data["keys"]), Signature.from_json(data["signature"]))
 
 
 class KeyShard:
     """Candidate key -> the most recent articles under it: one partition of the index.
 
-    Two mappings (changelog-backed tables in the pipeline) hold the state:
-    ``buckets`` (key -> small :class:`BucketEntry` items, every change an assignment
-    of a whole bucket) and ``signatures`` (article id -> :class:`Signature`, written
-    once when the article enters its first bucket of this shard, deleted when it
-    leaves its last one). Given filled mappings, they must hold only this shard's
-    keys and articles; eviction only ever touches those.
+    The state is ``articles`` (article id -> :class:`ShardArticle`; a changelog-backed
+    table in the pipeline): one write when an article enters the shard, one delete
+    when it has left every bucket. The buckets are derived from it in memory, and
+    rebuilt in arrival order when a shard is created from a filled mapping (which
+    must hold only this shard's articles).
 
     Each bucket keeps at most ``max_bucket`` entries (the most recent), which bounds
     the work per probe when a key is common; entries that arrived more than
     ``retention`` before the newest arrival are evicted, which bounds the state.
-
     An article probes all its keys held by the shard at once, so a candidate that
     shares several keys with it is compared once.
     """
@@ -374,27 +382,19 @@ class KeyShard:
         *,
         retention: timedelta,
         max_bucket: int = 64,
-        buckets: MutableMapping[str, list[BucketEntry]] | None = None,
-        signatures: MutableMapping[str, Signature] | None = None,
+        articles: MutableMapping[str, ShardArticle] | None = None,
     ) -> None:
         self.rules = rules
         self.retention = retention
         self.max_bucket = max_bucket
-        self.buckets: MutableMapping[str, list[BucketEntry]] = {} if buckets is None else buckets
-        self.signatures: MutableMapping[str, Signature] = (
-            {} if signatures is None else signatures
-        )
-        held = sorted(
-            (entry.arrival, key, entry.article_id)
-            for key, bucket in self.buckets.items()
-            for entry in bucket
-        )
-        self._order: deque[tuple[Arrival, str, str]] = deque(held)
-        self._newest: datetime | None = held[-1][0].time if held else None
-        self._holders: Counter[str] = Counter(article_id for _, _, article_id in held)
-        for unheld in [article_id for article_id in self.signatures
-                       if article_id not in self._holders]:
-            del self.signatures[unheld]
+        self.articles: MutableMapping[str, ShardArticle] = {} if articles is None else articles
+        self.buckets: dict[str, list[BucketEntry]] = {}
+        self._order: deque[tuple[Arrival, str, str]] = deque()
+        self._holders: Counter[str] = Counter()
+        self._newest: datetime | None = None
+        for article_id, held in sorted(self.articles.items(), key=lambda item: item[1].arrival):
+            self._newest = held.arrival.time
+            self._place(article_id, held)
 
     def probe(
         self, article_id: str, arrival: Arrival, signature: Signature, keys: Sequence[str]
@@ -406,49 +406,45 @@ class KeyShard:
         again.
         """
         self._evict(arrival.time)
-        entries = [entry for key in keys for entry in self.buckets.get(key, ())]
-        own = next((entry for entry in entries if entry.article_id == article_id), None)
+        own = self.articles.get(article_id)
         before = arrival if own is None else own.arrival
         candidates: dict[str, BucketEntry] = {}
-        for entry in entries:
-            if entry.arrival < before:  # not a later arrival, nor the article itself
-                candidates.setdefault(entry.article_id, entry)
+        for key in keys:
+            for entry in self.buckets.get(key, ()):
+                if entry.arrival < before:  # not a later arrival, nor the article itself
+                    candidates.setdefault(entry.article_id, entry)
         matches = [match for entry in candidates.values()
                    if (match := self._compare(signature, entry)) is not None]
-        if not self._expired(arrival.time):
-            for key in keys:
-                bucket = self.buckets.get(key, [])
-                if all(entry.article_id != article_id for entry in bucket):
-                    self._add(key, bucket, BucketEntry(article_id, arrival), signature)
+        if own is None and not self._expired(arrival.time):
+            held = ShardArticle(arrival, tuple(keys), signature)
+            self.articles[article_id] = held
+            self._place(article_id, held)
         return matches
 
     def _compare(self, signature: Signature, entry: BucketEntry) -> DedupMatch | None:
-        old = self.signatures.get(entry.article_id)
-        found = None if old is None else self.rules.match(signature, old)
+        found = self.rules.match(signature, self.articles[entry.article_id].signature)
         if found is None:
             return None
         kind, method, score = found
         return DedupMatch(article_id=entry.article_id, arrived_at=entry.arrival.time,
                           sequence=entry.arrival.seq, kind=kind, method=method, score=score)
 
-    def _add(
-        self, key: str, bucket: list[BucketEntry], entry: BucketEntry, signature: Signature
-    ) -> None:
-        if entry.article_id not in self._holders:
-            self.signatures[entry.article_id] = signature
-        self._holders[entry.article_id] += 1
-        bucket = [*bucket, entry]
-        for pushed_out in bucket[: -self.max_bucket]:
-            self._release(pushed_out.article_id)
-        self.buckets[key] = bucket[-self.max_bucket:]
-        self._order.append((entry.arrival, key, entry.article_id))
+    def _place(self, article_id: str, held: ShardArticle) -> None:
+        """Put the article under its keys, pushing the oldest out of full buckets."""
+        for key in held.keys:
+            bucket = self.buckets.setdefault(key, [])
+            bucket.append(BucketEntry(article_id, held.arrival))
+            self._holders[article_id] += 1
+            self._order.append((held.arrival, key, article_id))
+            if len(bucket) > self.max_bucket:
+                self._release(bucket.pop(0).article_id)
 
     def _release(self, article_id: str) -> None:
-        """One bucket less holds ``article_id``; its signature goes with the last one."""
+        """One bucket less holds ``article_id``; the shard forgets it with the last one."""
         self._holders[article_id] -= 1
         if self._holders[article_id] <= 0:
             del self._holders[article_id]
-            self.signatures.pop(article_id, None)
+            self.articles.pop(article_id, None)
 
     def _expired(self, time: datetime) -> bool:
         return self._newest is not None and time < self._newest - self.retention

@@ -9,12 +9,14 @@ looks at:
 - the shared canonical entities, weighted by salience and rarity;
 - the text, as sub-linear TF-IDF against the story centroid;
 - the titles, the same way;
-- the story's *core*, the entities and dates (years, month-days) that at
-  least half its originals name: an article naming most of it gains, one
-  naming little of it loses, and one dated otherwise than the core (another
-  year, another day) loses more, which keeps apart two events of the same
-  kind with the same people (two fights of one boxer, two quakes of one
-  region);
+- the story's *core*, the entities, dates (years, month-days) and counts
+  ("23 pirates", "magnitude 5.6") that at least half its originals name: an
+  article naming most of it gains, one naming little of it loses;
+- conflicting specifics: an article loses for each *slot* (the year, each
+  counted thing) it fills with a value none of the story's originals gave
+  it (another year, another magnitude, another death toll), which keeps apart
+  two events of the same kind with the same people (two fights of one boxer,
+  two quakes of one region);
 - time: the bar rises as the gap between the article and the story grows,
   and a story nothing has joined for ``retire_after`` (by article time) is
   retired, so a later article about the same people starts a new story.
@@ -68,7 +70,8 @@ _MONTH_NUMBER = {name: i for i, name in enumerate(_MONTH_NAMES, 1)} | {
 } | {"Sept": 9}
 _MONTH = r"(" + "|".join(sorted(_MONTH_NUMBER, key=len, reverse=True)) + r")\.?"
 _DAY = r"(\d{1,2})(?:st|nd|rd|th)?"
-_MONTH_DAY = re.compile(rf"\b{_MONTH}\s+{_DAY}\b|\b{_DAY}\s+(?:of\s+)?{_MONTH}\b")
+_QUANTITY_SENTENCES = 4
+_MONTH_DAY = re.compile(rf"\b{_MONTH}\s*{_DAY}\b|\b{_DAY}\s+(?:of\s+)?{_MONTH}\b")
 _YEAR = re.compile(r"(?<![\w.,$£€-])(1[89]\d\d|20\d\d)(?![\w%]|[.,]\d)")
 
 
@@ -115,6 +118,48 @@ def date_marks(text: str) -> list[str]:
         if 1 <= number <= 31:
             marks.add(f"date:{_MONTH_NUMBER[month or month_second]:02d}-{number:02d}")
     return sorted(marks)
+
+
+_NUMBER_WORD_TEXT = """
+    zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen
+    sixteen seventeen eighteen nineteen twenty
+"""
+_NUMBER_WORDS = {word: str(value) for value, word in enumerate(_NUMBER_WORD_TEXT.split())}
+_NUMBER = r"(\d+(?:[.,]\d+)?|" + "|".join(_NUMBER_WORDS) + r")"
+_COUNT_NOUN = re.compile(rf"(?<![\w.,:/-]){_NUMBER}(?:\s*-\s*|\s+)([a-z]+)(\s*-\s*old)?", re.I)
+_NOUN_COUNT = re.compile(rf"\b(magnitude|toll|aged)\s+(?:of\s+)?{_NUMBER}(?![\w,]|\.\d)", re.I)
+_UNCOUNTED_TEXT = """
+    am pm gmt utc hrs hour hours minute minutes percent per cent times year years month months
+    million billion thousand hundred th st nd rd
+"""
+# Units, clock and calendar words, and stop words ("people" aside) are not counted things.
+_UNCOUNTED = (
+    frozenset(_UNCOUNTED_TEXT.split())
+    | frozenset(name.lower() for name in _MONTH_NUMBER)
+    | frozenset(_NUMBER_WORDS)
+    | _STOPWORDS - {"people"}
+)
+
+
+def quantities(text: str) -> list[str]:
+    """The counted things ``text`` names in its first sentences: ``count:<noun>=<value>``.
+
+    "23 pirates", "three people", "a 15-year-old", "magnitude 5.6": the
+    numbers an editor checks to tell two events of the same kind apart (death
+    tolls, magnitudes, ages, head counts). Years and clock times are left out.
+    """
+    found: set[str] = set()
+    opening = " ".join(sentences(text)[:_QUANTITY_SENTENCES])
+    for value, noun, old in _COUNT_NOUN.findall(opening):
+        noun = "year-old" if old else noun.lower()
+        if noun in _UNCOUNTED:
+            continue
+        number = _NUMBER_WORDS.get(value.lower(), value.replace(",", ""))
+        if not (len(number) == 4 and number.startswith(("19", "20"))):
+            found.add(f"count:{_stem(noun)}={number}")
+    for noun, value in _NOUN_COUNT.findall(opening):
+        found.add(f"count:{noun.lower()}={_NUMBER_WORDS.get(value.lower(), value)}")
+    return sorted(found)
 
 
 def sentences(text: str) -> list[str]:
@@ -214,7 +259,40 @@ def idf_weighted(vector: Mapping[str, float], df: DocumentFrequency) -> dict[str
     return {k: v * df.idf(k) for k, v in vector.items()}
 
 
-_DATE_PREFIXES = ("year:", "date:")
+_DETAIL_PREFIXES = ("year:", "date:", "count:")
+
+
+def _slot(key: str) -> str | None:
+    """What a specific is about, when two different values of it contradict each other.
+
+    A year (``year``) or a counted thing (``count:<noun>``); month-days are not
+    slots, as reports of one event name the days before and after it.
+    """
+    if key.startswith("year:"):
+        return "year"
+    if key.startswith("count:"):
+        return key.partition("=")[0]
+    return None
+
+
+def add_to_slots(slots: dict[str, set[str]], keys: Iterable[str]) -> dict[str, set[str]]:
+    """``slots`` (slot -> values) with the slotted ``keys`` added; returns ``slots``."""
+    for key in keys:
+        slot = _slot(key)
+        if slot is not None:
+            slots.setdefault(slot, set()).add(key)
+    return slots
+
+
+def conflicts(named: Mapping[str, set[str]], specifics: Iterable[str]) -> int:
+    """How many slots (the year, each counted thing) ``specifics`` fill with none of the
+    values ``named`` gives them: "magnitude 5.6" against a story that says 6.1.
+    """
+    return sum(
+        1
+        for slot, values in add_to_slots({}, specifics).items()
+        if slot in named and named[slot].isdisjoint(values)
+    )
 
 
 def _entity_key(entity_id: str) -> str:
@@ -235,6 +313,7 @@ class _Features:
     lead: str
     first_sentence: str
     dates: list[str] = field(default_factory=list)
+    quantities: list[str] = field(default_factory=list)
 
     @classmethod
     def of(cls, article: DedupedArticle) -> _Features:
@@ -250,6 +329,7 @@ class _Features:
             lead=lead(text, title=title),
             first_sentence=first[:160],
             dates=date_marks(text),
+            quantities=quantities(text),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -260,6 +340,7 @@ class _Features:
             "lead": self.lead,
             "first_sentence": self.first_sentence,
             "dates": self.dates,
+            "quantities": self.quantities,
         }
 
 
@@ -304,6 +385,7 @@ class _LiveStory:
     keys: dict[str, None] = field(default_factory=dict)
     specifics: Counter[str] = field(default_factory=Counter)
     core: frozenset[str] = frozenset()
+    slots: dict[str, set[str]] = field(default_factory=dict)
     originals: int = 0
     version: int = 0
     first_time: datetime | None = None
@@ -344,8 +426,9 @@ class StoryClusterer:
       times how far the article's coverage of the story's core (IDF-weighted
       share of the entities and dates at least half its originals name) is
       above or below ``core_expected``.
-    - ``date_conflict_penalty``: taken off the score when the article names
-      dates or years and none is among the story's core dates.
+    - ``conflict_penalty``: taken off the score for each slot (the year, each
+      counted thing, see :func:`quantities`) the article fills with none of the
+      values the story's originals gave it.
     """
 
     def __init__(
@@ -368,7 +451,7 @@ class StoryClusterer:
         idf_prior_documents: int = 50,
         core_weight: float = 0.2,
         core_expected: float = 0.4,
-        date_conflict_penalty: float = 0.1,
+        conflict_penalty: float = 0.1,
     ) -> None:
         if retire_after <= grace:
             raise ValueError("retire_after must be longer than grace")
@@ -388,11 +471,11 @@ class StoryClusterer:
         self.archive_size = archive_size
         self.core_weight = core_weight
         self.core_expected = core_expected
-        self.date_conflict_penalty = date_conflict_penalty
+        self.conflict_penalty = conflict_penalty
         self._term_df = DocumentFrequency(idf_prior_documents)
         self._title_df = DocumentFrequency(idf_prior_documents)
         self._entity_df = DocumentFrequency(idf_prior_documents)
-        self._date_df = DocumentFrequency(idf_prior_documents)
+        self._detail_df = DocumentFrequency(idf_prior_documents)
         self._stories: dict[str, _LiveStory] = {}
         self._story_of: dict[str, str] = {}
         self._postings: dict[str, dict[str, None]] = {}
@@ -493,7 +576,7 @@ class StoryClusterer:
         )
         keys = [_entity_key(e) for e in islice(entities, self.key_entities)]
         keys += [_term_key(t) for t in islice(text, self.key_terms)]
-        specifics = frozenset(features.entity_weights).union(features.dates)
+        specifics = frozenset(features.entity_weights).union(features.dates, features.quantities)
         return _Vectors(
             text=text, titles=titles, entities=entities, keys=keys, specifics=specifics
         )
@@ -513,7 +596,7 @@ class StoryClusterer:
             self._term_df.add(features.text_terms)
             self._title_df.add(features.title_terms)
             self._entity_df.add(features.entity_weights)
-            self._date_df.add(features.dates)
+            self._detail_df.add([*features.dates, *features.quantities])
         vectors = self._vectors(features) if is_original else None
         if story_id is None and vectors is not None:
             story_id = self._best_story(vectors, article_time)
@@ -569,31 +652,27 @@ class StoryClusterer:
 
     def _evidence(self, story: _LiveStory, vectors: _Vectors) -> float:
         """:meth:`_score`, raised by how much of the story's core the article names,
-        lowered when the article dates itself differently from the story's core.
+        lowered for each slot (the year, a counted thing) the article fills with a
+        value none of the story's originals gave it.
 
-        The core is the entities and dates named by at least half the story's
-        originals; its coverage is IDF-weighted, so the rare specifics count.
+        The core is the entities, dates and counts named by at least half the
+        story's originals; its coverage is IDF-weighted, so the rare specifics count.
         """
-        score = self._score(story, vectors)
-        core = story.core
-        if not core:
-            return score
         specifics = vectors.specifics
+        score = self._score(story, vectors)
+        score -= self.conflict_penalty * conflicts(story.slots, specifics)
         total = covered = 0.0
-        for key in core:
+        for key in story.core:
             weight = self._specific_idf(key)
             total += weight
             if key in specifics:
                 covered += weight
-        score += self.core_weight * (covered / total - self.core_expected)
-        core_dates = {k for k in core if k.startswith(_DATE_PREFIXES)}
-        article_dates = {k for k in specifics if k.startswith(_DATE_PREFIXES)}
-        if core_dates and article_dates and core_dates.isdisjoint(article_dates):
-            score -= self.date_conflict_penalty
+        if total:
+            score += self.core_weight * (covered / total - self.core_expected)
         return score
 
     def _specific_idf(self, key: str) -> float:
-        df = self._date_df if key.startswith(_DATE_PREFIXES) else self._entity_df
+        df = self._detail_df if key.startswith(_DETAIL_PREFIXES) else self._entity_df
         return df.idf(key)
 
     def _bar(self, story: _LiveStory, article_time: datetime) -> float:
@@ -631,6 +710,7 @@ class StoryClusterer:
             story.entities.add(features.entity_weights, self._entity_df)
             story.keys.update(dict.fromkeys(vectors.keys))
             story.specifics.update(vectors.specifics)
+            add_to_slots(story.slots, vectors.specifics)
             story.originals += 1
             story.core = frozenset(
                 k for k, n in story.specifics.items() if 2 * n >= story.originals

@@ -203,42 +203,45 @@ def test_dedup_agents_find_the_copy_across_partitions(pipeline: CapturingPipelin
     assert decided["002"].duplicate_of == "000"
     assert decided["000"].duplicate_of is None and decided["001"].duplicate_of is None
     assert len(verdicts(pipeline)) == 3
-    # The index is spread over the partitions, each bucket where its key's probes went.
-    partitions = {key_partition(key, pipeline.settings.partitions)
-                  for key in pipeline.dedup.buckets}
+    # The index is spread over the partitions: each holds the articles with a key there.
+    partitions = {int(key.split("/")[0]) for key in pipeline.dedup.shard_articles}
     assert len(partitions) == pipeline.settings.partitions > 1
     assert not pipeline.dedup.pending and not pipeline.dedup.articles
 
 
-def test_a_shard_partition_stores_each_signature_once(
+def test_a_shard_partition_writes_each_article_once(
     pipeline: CapturingPipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     written: list[str] = []
-    signatures = pipeline.dedup.signatures
-    send_changelog = signatures.send_changelog
+    table = pipeline.dedup.shard_articles
+    send_changelog = table.send_changelog
 
     def counting(partition: int | None, key: Any, value: Any, *args: Any) -> Any:
         written.append(key)
         return send_changelog(partition, key, value, *args)
 
-    monkeypatch.setattr(signatures, "send_changelog", counting)
+    monkeypatch.setattr(table, "send_changelog", counting)
     articles = [seed_tagged(number) for number in ("000", "001", "002")]
     _run(dedup_stage(pipeline, articles))
-    # Buckets hold ids only; each partition holding a key of an article has its signature.
+    # One changelog record per (article, partition holding one of its keys), whatever
+    # the number of keys; the entry lists the article's keys of that partition.
     partitions = pipeline.settings.partitions
     expected = {f"{key_partition(key, partitions)}/{article.id}"
                 for article in articles for key in probe_keys(signature_of(article))}
     assert sorted(written) == sorted(expected)
-    assert set(signatures.keys()) == expected
-    assert all(isinstance(entry[0], str) and len(entry) == 3
-               for bucket in pipeline.dedup.buckets.values() for entry in bucket)
+    assert set(table.keys()) == expected
+    for article in articles:
+        keys = probe_keys(signature_of(article))
+        stored = [key for partition in range(partitions)
+                  for key in table.get(f"{partition}/{article.id}", {}).get("keys", [])]
+        assert sorted(stored) == sorted(keys)
 
 
 def test_a_redelivered_article_gets_the_same_verdict(pipeline: CapturingPipeline) -> None:
     original, copy = seed_tagged("000"), seed_tagged("002")
     _run(dedup_stage(pipeline, [original, copy]))
     first = verdicts(pipeline)
-    tables = (pipeline.dedup.buckets, pipeline.dedup.signatures)
+    tables = (pipeline.dedup.shard_articles, pipeline.dedup.verdicts)
     before = [dict(table.items()) for table in tables]
     pipeline.take("deduped")
 
@@ -281,9 +284,7 @@ def test_dedup_tables_are_bounded_by_the_retention_window(
     _run(dedup_stage(pipeline, articles))
 
     # 001 arrived two days before 004, more than the one-day window: forgotten.
-    held = {entry[0] for bucket in pipeline.dedup.buckets.values() for entry in bucket}
-    assert held == {"003", "004"}
-    assert set(pipeline.dedup.signatures.keys()) == {"0/003", "0/004"}
+    assert set(pipeline.dedup.shard_articles.keys()) == {"0/003", "0/004"}
     assert set(pipeline.dedup.verdicts.keys()) == {"003", "004"}
 
 

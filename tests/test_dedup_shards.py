@@ -16,6 +16,7 @@ from streams.dedup import (
     Decider,
     KeyShard,
     MatchRules,
+    ShardArticle,
     Signature,
     decide,
     probe_keys,
@@ -83,47 +84,33 @@ def test_buckets_keep_the_most_recent_entries_and_forget_old_ones() -> None:
 
 
 def test_a_shard_rebuilt_from_its_json_state_forgets_the_same() -> None:
-    keys = shard(retention=DAY)
+    keys = shard(retention=DAY, max_bucket=2)
     keys.probe("old", Arrival(T0, 0), signature("001"), ["k1"])
-    keys.probe("new", Arrival(T0 + DAY / 2, 1), signature("003"), ["k2"])
-    buckets = {key: json.loads(json.dumps([entry.to_json() for entry in bucket]))
-               for key, bucket in keys.buckets.items()}
-    signatures = {article_id: json.loads(json.dumps(held.to_json()))
-                  for article_id, held in keys.signatures.items()}
-    rebuilt = shard(
-        retention=DAY,
-        buckets={key: [BucketEntry.from_json(entry) for entry in bucket]
-                 for key, bucket in buckets.items()},
-        signatures={article_id: Signature.from_json(data)
-                    for article_id, data in signatures.items()},
-    )
-    rebuilt.probe("newest", Arrival(T0 + 1.5 * DAY, 2), signature("004"), ["k3"])
-    assert sorted(rebuilt.buckets) == ["k2", "k3"]
-    assert sorted(rebuilt.signatures) == ["new", "newest"]
-    (found,) = rebuilt.probe("copy", Arrival(T0 + 1.5 * DAY, 3), signature("003"), ["k2"])
+    keys.probe("new", Arrival(T0 + DAY / 2, 1), signature("003"), ["k1", "k2"])
+    keys.probe("newer", Arrival(T0 + DAY / 2, 2), signature("004"), ["k2"])
+    stored = {article_id: json.loads(json.dumps(held.to_json()))
+              for article_id, held in keys.articles.items()}
+    rebuilt = shard(retention=DAY, max_bucket=2, articles={
+        article_id: ShardArticle.from_json(data) for article_id, data in stored.items()})
+    assert rebuilt.buckets == keys.buckets
+    rebuilt.probe("newest", Arrival(T0 + 1.5 * DAY, 3), signature("000"), ["k3"])
+    assert sorted(rebuilt.buckets) == ["k1", "k2", "k3"] and "old" not in rebuilt.articles
+    (found,) = rebuilt.probe("copy", Arrival(T0 + 1.5 * DAY, 4), signature("003"), ["k2"])
     assert (found.article_id, found.kind) == ("new", "exact")
 
 
-def test_a_signature_is_kept_once_while_a_bucket_holds_its_article() -> None:
+def test_an_article_is_kept_while_a_bucket_holds_it() -> None:
     keys = shard(retention=DAY, max_bucket=1)
     first, second = signature("001"), signature("003")
-    for key in ("k1", "k2"):
-        keys.probe("a", Arrival(T0, 0), first, [key])
-    assert dict(keys.signatures) == {"a": first}
+    keys.probe("a", Arrival(T0, 0), first, ["k1", "k2"])
+    assert set(keys.articles) == {"a"} and keys.articles["a"].signature == first
     keys.probe("b", Arrival(T0, 1), second, ["k1"])  # pushes "a" out of k1; k2 still holds it
-    assert set(keys.signatures) == {"a", "b"}
+    assert set(keys.articles) == {"a", "b"}
     keys.probe("c", Arrival(T0, 2), second, ["k2"])  # and out of k2: its last bucket
-    assert set(keys.signatures) == {"b", "c"}
+    assert set(keys.articles) == {"b", "c"}
     keys.probe("late", Arrival(T0 + 2 * DAY, 3), first, ["k3"])  # b and c are evicted
-    assert set(keys.signatures) == {"late"}
-    assert dict(keys.buckets) == {"k3": [BucketEntry("late", Arrival(T0 + 2 * DAY, 3))]}
-
-
-def test_a_rebuilt_shard_drops_signatures_no_bucket_holds() -> None:
-    held = BucketEntry("held", Arrival(T0, 0))
-    keys = shard(buckets={"k": [held]},
-                 signatures={"held": signature("001"), "orphan": signature("003")})
-    assert set(keys.signatures) == {"held"}
+    assert set(keys.articles) == {"late"}
+    assert keys.buckets == {"k3": [BucketEntry("late", Arrival(T0 + 2 * DAY, 3))]}
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,15 @@ import pytest
 from schemas.records import CleanArticle, DedupedArticle, DedupVerdict, RawArticle
 from streams.cleaning import clean_article
 from streams.entities import EntityTagger, load_tagger
-from streams.stories import StoryClusterer, date_marks, lead, terms
+from streams.stories import (
+    StoryClusterer,
+    add_to_slots,
+    conflicts,
+    date_marks,
+    lead,
+    quantities,
+    terms,
+)
 from streams.text import fingerprint
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -217,7 +225,26 @@ def test_two_fights_of_one_boxer_in_different_years_are_two_stories(
 def test_date_marks_name_years_and_month_days_but_not_amounts() -> None:
     marks = date_marks("On May 3, 2013, and 14th of Sept. 1999, it cost $2013 and 2,013 tons.")
     assert marks == ["date:05-03", "date:09-14", "year:1999", "year:2013"]
+    assert date_marks("Voting began on Dec.14.") == ["date:12-14"]
     assert date_marks("He may 3 times say so on Tuesday.") == []
+
+
+def test_quantities_name_counted_things_but_not_years_or_clock_times() -> None:
+    found = quantities(
+        "A magnitude 5.6 earthquake killed three people and a 15-year-old boy at 8:00 am on "
+        "Dec. 14, 2008. The Indian navy captured 23 pirates."
+    )
+    assert {"count:magnitude=5.6", "count:people=3", "count:year-old=15"} <= set(found)
+    assert "count:pirate=23" in found
+    assert not any(value.endswith(("=2008", "=8", "=00", "=14")) for value in found)
+
+
+def test_a_slot_filled_with_another_value_is_a_conflict_and_a_shared_value_is_not() -> None:
+    story = add_to_slots({}, ["year:2008", "count:magnitude=6.1", "date:12-14", "person:a"])
+    assert conflicts(story, ["year:2011", "count:magnitude=5.6"]) == 2
+    assert conflicts(story, ["year:2008", "year:2011", "count:magnitude=6.1"]) == 0
+    # Month-days and entities are no slots; a slot the story never filled is no conflict.
+    assert conflicts(story, ["date:11-11", "person:b", "count:pirate=23"]) == 0
 
 
 # --- time ----------------------------------------------------------------------------------
