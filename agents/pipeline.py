@@ -66,6 +66,9 @@ TANSU_PROFILE: dict[str, Any] = {
     # Tansu reports end offsets as "first offset of the last batch + 1": with one
     # record per batch that is right, so table recovery does not lose state.
     "producer_max_batch_size": 1,
+    # Standby copies of the other workers' tables guard against losing a machine;
+    # on one machine with a memory-only broker they only cost every worker CPU.
+    "table_standby_replicas": 0,
 }
 
 

@@ -35,8 +35,9 @@ from typing import Any
 
 import orjson
 import psutil
+from aiokafka.admin import AIOKafkaAdminClient
 
-from newswire.broker import EmbeddedBroker, ensure_topics
+from newswire.broker import EmbeddedBroker, bootstrap_servers, ensure_topics
 from newswire.inputs import Outbound, RawPublisher, publish
 from newswire.settings import Settings
 from newswire.variants import VariantKind, make_variant
@@ -50,7 +51,7 @@ from streams.stories import StoryClusterer
 
 COPY_KINDS: tuple[VariantKind, ...] = ("boilerplate", "truncated", "spun")
 SINGLE_THREADED = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-WARMUP_ARTICLES = 8
+WARMUP_ARTICLES = 16
 SITES = ("Daily Courier", "World Wire", "The Ledger", "Metro Times")
 
 
@@ -150,14 +151,23 @@ def build_stream(originals: Sequence[dict[str, str]], size: int, seed: int = 0) 
 
 
 def warmup_stream(raws: Sequence[RawArticle]) -> list[RawArticle]:
-    """Articles that load every worker's models first: word salad from the stream's own
-    vocabulary, so they copy nothing and join no story of the measured stream."""
+    """Articles that make every worker load its lazily loaded parts first (models,
+    date parsers): HTML and text, but word salad from the stream's own vocabulary,
+    so they copy nothing and join no story of the measured stream."""
     rng = random.Random(1)
     words = sorted({word for raw in raws for word in (raw.text or "").split() if word.isalpha()})
     fetched = min(raw.fetched_at for raw in raws) - timedelta(hours=1)
-    return [RawArticle(id=f"warmup-{number}", fetched_at=fetched, text="\n\n".join(
-        " ".join(rng.choices(words, k=60)).capitalize() + "." for _ in range(4)))
-        for number in range(WARMUP_ARTICLES)]
+    warmup = []
+    for number in range(WARMUP_ARTICLES):
+        title = " ".join(rng.choices(words, k=8)).capitalize()
+        text = "\n".join(" ".join(rng.choices(words, k=60)).capitalize() + "." for _ in range(4))
+        fields: dict[str, Any] = {"id": f"warmup-{number}", "fetched_at": fetched}
+        if number % 2:
+            fields["html"] = render_html(title, text, SITES[0], rng)
+        else:
+            fields["text"] = f"{title}\n\n{text}"
+        warmup.append(RawArticle.model_validate(fields))
+    return warmup
 
 
 # -- stage costs, in-process -----------------------------------------------------
@@ -239,6 +249,7 @@ async def run_pipeline(
                  for number in range(workers)]
     memory = _PeakMemory([broker.pid or 0, *(p.pid for p in processes)])
     try:
+        await _wait_for_group(settings, members=workers)
         watcher = asyncio.ensure_future(_story_times(settings, [r.id for r in warmup]))
         await publish(settings, [_outbound(raw) for raw in warmup])
         await watcher  # every worker has joined and loaded its models
@@ -261,6 +272,25 @@ async def run_pipeline(
         latencies=sorted(seen[i] - published[i] for i in ids),
         peak_rss_broker=memory.peak[0], peak_rss_workers=sum(memory.peak[1:]),
     )
+
+
+async def _wait_for_group(settings: Settings, members: int, timeout: float = 120.0) -> None:
+    """Wait until every worker has joined the consumer group and it is stable, so that
+    no rebalance pauses the measured run."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(settings.broker_url or ""))
+    await admin.start()
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            (response,) = await admin.describe_consumer_groups([settings.app_id])
+            (group,) = response.groups
+            _error, _name, state, *_protocols, joined = group
+            if state == "Stable" and len(joined) == members:
+                return
+            await asyncio.sleep(0.5)
+        raise TimeoutError(f"{members} workers did not form a stable group in {timeout} s")
+    finally:
+        await admin.close()
 
 
 def _outbound(raw: RawArticle) -> Outbound:

@@ -48,7 +48,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"newswire: replaying {len(messages)} articles from "
           f"{', '.join(str(p) for p in paths)}", flush=True)
     return WorkerRun(
-        _settings(args), messages, once=args.once, timeout=args.timeout,
+        _settings(args), watch=True, messages=messages, once=args.once, timeout=args.timeout,
         stories_out=args.stories_out, articles_out=args.articles_out,
     ).execute()
 

@@ -23,7 +23,8 @@ from schemas.topics import DEAD_LETTERS, ENRICHED, STORIES
 
 @dataclass
 class WorkerRun:
-    """A worker with every agent that replays ``messages`` and prints each story as it changes.
+    """A worker with every agent; with ``watch``, it also replays ``messages`` and
+    prints each story as it changes.
 
     With ``once``, it stops when every message has reached its story (or the
     dead-letter topic), or exits 1 after ``timeout`` seconds; otherwise it runs
@@ -31,6 +32,7 @@ class WorkerRun:
     """
 
     settings: Settings
+    watch: bool = False
     messages: Sequence[Outbound] = ()
     once: bool = False
     timeout: float | None = None
@@ -54,7 +56,8 @@ class WorkerRun:
             # The spinner sets the root logger to DEBUG to spin on every record:
             # every debug line of faust and aiokafka would then be formatted.
             self.worker.spinner = None
-            self.pipeline.app.task(self._replay_and_watch)
+            if self.watch:
+                self.pipeline.app.task(self._replay_and_watch)
             try:
                 self.worker.execute_from_commandline()
             except SystemExit as exit_:
