@@ -369,11 +369,12 @@ class KeyShard:
     rebuilt in arrival order when a shard is created from a filled mapping (which
     must hold only this shard's articles).
 
-    Each bucket keeps at most ``max_bucket`` entries (the most recent), which bounds
-    the work per probe when a key is common; entries that arrived more than
-    ``retention`` before the newest arrival are evicted, which bounds the state.
-    An article probes all its keys held by the shard at once, so a candidate that
-    shares several keys with it is compared once.
+    Each bucket keeps at most ``max_bucket`` entries (the most recent), and an
+    article is compared with at most ``max_candidates`` earlier ones (those sharing
+    the most keys with it), which bounds the work per probe when keys are common;
+    entries that arrived more than ``retention`` before the newest arrival are
+    evicted, which bounds the state. An article probes all its keys held by the
+    shard at once, so a candidate that shares several keys with it is compared once.
     """
 
     def __init__(
@@ -382,11 +383,13 @@ class KeyShard:
         *,
         retention: timedelta,
         max_bucket: int = 64,
+        max_candidates: int = 32,
         articles: MutableMapping[str, ShardArticle] | None = None,
     ) -> None:
         self.rules = rules
         self.retention = retention
         self.max_bucket = max_bucket
+        self.max_candidates = max_candidates
         self.articles: MutableMapping[str, ShardArticle] = {} if articles is None else articles
         self.buckets: dict[str, list[BucketEntry]] = {}
         self._order: deque[tuple[Arrival, str, str]] = deque()
@@ -408,26 +411,31 @@ class KeyShard:
         self._evict(arrival.time)
         own = self.articles.get(article_id)
         before = arrival if own is None else own.arrival
-        candidates: dict[str, BucketEntry] = {}
-        for key in keys:
-            for entry in self.buckets.get(key, ()):
-                if entry.arrival < before:  # not a later arrival, nor the article itself
-                    candidates.setdefault(entry.article_id, entry)
-        matches = [match for entry in candidates.values()
-                   if (match := self._compare(signature, entry)) is not None]
+        # The earlier candidates sharing the most keys, so the work per article stays
+        # bounded however full the buckets get.
+        shared = Counter(entry.article_id for key in keys for entry in self.buckets.get(key, ()))
+        strongest: list[str] = []
+        for candidate, _ in shared.most_common():
+            if self.articles[candidate].arrival < before:  # not later, nor the article itself
+                strongest.append(candidate)
+                if len(strongest) == self.max_candidates:
+                    break
+        matches = [match for candidate in strongest
+                   if (match := self._compare(signature, candidate)) is not None]
         if own is None and not self._expired(arrival.time):
             held = ShardArticle(arrival, tuple(keys), signature)
             self.articles[article_id] = held
             self._place(article_id, held)
         return matches
 
-    def _compare(self, signature: Signature, entry: BucketEntry) -> DedupMatch | None:
-        found = self.rules.match(signature, self.articles[entry.article_id].signature)
+    def _compare(self, signature: Signature, candidate: str) -> DedupMatch | None:
+        held = self.articles[candidate]
+        found = self.rules.match(signature, held.signature)
         if found is None:
             return None
         kind, method, score = found
-        return DedupMatch(article_id=entry.article_id, arrived_at=entry.arrival.time,
-                          sequence=entry.arrival.seq, kind=kind, method=method, score=score)
+        return DedupMatch(article_id=candidate, arrived_at=held.arrival.time,
+                          sequence=held.arrival.seq, kind=kind, method=method, score=score)
 
     def _place(self, article_id: str, held: ShardArticle) -> None:
         """Put the article under its keys, pushing the oldest out of full buckets."""
