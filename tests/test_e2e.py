@@ -19,8 +19,9 @@ import pytest
 
 from newswire.inputs import Outbound, publish, read_inputs, stable_id
 from newswire.settings import Settings
-from schemas.records import RawArticle
+from schemas.records import RawArticle, StoryEntity
 from tests.conftest import PROJECT, SEEDS, watch_until
+from tests.test_entities_seeds import expected_story_problems
 
 pytestmark = pytest.mark.e2e
 
@@ -73,6 +74,9 @@ def test_run_once_groups_the_seeds_into_one_story(tmp_path: Path) -> None:
     assert sorted(story["article_ids"]) == sorted(SEED_IDS.values())
     assert story["duplicates"] == {SEED_IDS["002"]: SEED_IDS["000"]}
     assert articles[SEED_IDS["002"]]["duplicate_of"] == SEED_IDS["000"]
+    # EXPECTED.md: the entities, canonicalised across the story, in the story record.
+    entities = [StoryEntity.model_validate(entity) for entity in story["entities"]]
+    assert expected_story_problems(entities) == []
     # What a person sees: the story printed with its headline.
     assert f"story {story['story_id']}" in result.stdout
     assert story["headline"] in result.stdout
