@@ -1,0 +1,44 @@
+"""A tiny run of ``newswire bench``, so the benchmark cannot rot (no timing asserted)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+
+from newswire.bench import build_stream, load_originals, warmup_stream
+from tests.conftest import PROJECT, SEEDS
+
+
+def test_stream_has_originals_copies_html_and_text() -> None:
+    stream = build_stream(load_originals(SEEDS, None), size=10)
+    assert len({raw.id for raw in stream}) == len(stream)
+    assert any(raw.html for raw in stream) and any(raw.text for raw in stream)
+    assert any("~" in raw.id for raw in stream)  # a generated copy, named after its source
+    assert [raw.fetched_at for raw in stream] == sorted(raw.fetched_at for raw in stream)
+    warmup = warmup_stream(stream)
+    assert not {raw.id for raw in warmup} & {raw.id for raw in stream}
+    assert any(raw.html for raw in warmup) and any(raw.text for raw in warmup)
+
+
+def test_a_tiny_benchmark_runs_end_to_end(tmp_path: Path) -> None:
+    report_path = tmp_path / "bench.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "newswire.cli", "bench", "--articles", "6",
+         "--latency-articles", "3", "--json", str(report_path)],
+        cwd=PROJECT, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "end to end through the broker" in result.stdout
+    report = orjson.loads(report_path.read_bytes())
+    assert set(report["stage_cpu_ms_per_article"]) == {"clean", "tag", "dedup", "story"}
+    assert all(value > 0 for value in report["stage_cpu_ms_per_article"].values())
+    e2e = report["end_to_end"]
+    assert e2e["one_worker_articles_per_s"] > 0 and e2e["two_workers_articles_per_s"] > 0
+    latency = report["latency_s"]
+    assert latency["articles"] == 3 and 0 < latency["p50"] <= latency["p99"]
+    assert report["memory"]["peak_rss_broker_mib"] > 0
+    assert report["memory"]["peak_rss_two_workers_mib"] > report["memory"][
+        "peak_rss_one_worker_mib"] > 0
