@@ -130,7 +130,7 @@ class DedupAgents:
     ) -> None:
         # stream.events() sets the current event, which table writes need.
         async for event in stream.events():
-            await self.pipeline._guarded(stage, event, handle)
+            await self.pipeline.guarded(stage, event, handle)
 
     # -- route -----------------------------------------------------------------
 
@@ -139,7 +139,7 @@ class DedupAgents:
         await self._each_event("dedup-route", stream, self._route_one)
 
     async def _route_one(self, event: EventT) -> None:
-        self.pipeline._check_size(event)
+        self.pipeline.check_size(event)
         article = TaggedArticle.from_json(event.value)
         signature = Signature.of(article.text, article.fingerprint)
         shards = keys_by_partition(probe_keys(signature), self.partitions)
@@ -192,7 +192,7 @@ class DedupAgents:
         await self._each_event("dedup-decide", stream, self._decide_one)
 
     async def _decide_one(self, event: EventT) -> None:
-        self.pipeline._check_size(event)
+        self.pipeline.check_size(event)
         report = DedupReport.from_json(event.value)
         decider = self._decider(event.message.partition)
         decided: Decided | None

@@ -37,18 +37,7 @@ from schemas.records import (
     Story,
     TaggedArticle,
 )
-from schemas.topics import (
-    CLEAN,
-    DEAD_LETTERS,
-    DEDUP_PROBES,
-    DEDUP_REPORTS,
-    DEDUPED,
-    ENRICHED,
-    RAW,
-    STORIES,
-    TAGGED,
-    TopicSpec,
-)
+from schemas.topics import ALL_TOPICS, TopicSpec
 from streams.cleaning import clean_article
 from streams.entities import EntityTagger, load_tagger
 from streams.errors import Rejected
@@ -142,10 +131,7 @@ class Pipeline:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.app = faust.App(settings.app_id, **faust_options(settings))
-        self.topics = {spec.role: self._topic(spec) for spec in (
-            RAW, CLEAN, TAGGED, DEDUP_PROBES, DEDUP_REPORTS, DEDUPED, ENRICHED, STORIES,
-            DEAD_LETTERS,
-        )}
+        self.topics = {spec.role: self._topic(spec) for spec in ALL_TOPICS}
         self._cpu = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newswire-cpu")
         self._tagger = tagger
         self.clusterer = self._new_clusterer()
@@ -189,7 +175,7 @@ class Pipeline:
         """
         await self.topics[role].send(key=key.encode(), value=value, partition=partition)
 
-    async def _guarded(
+    async def guarded(
         self, stage: str, event: EventT, handle: Callable[[EventT], Awaitable[None]]
     ) -> None:
         """Handle one event; on any error, send a dead letter and go on."""
@@ -222,7 +208,7 @@ class Pipeline:
             parsed: list[tuple[EventT, RecordT]] = []
             for event in events:
                 try:
-                    self._check_size(event)
+                    self.check_size(event)
                     parsed.append((event, record.from_json(event.value)))
                 except Exception as exc:
                     await self.dead_letter(stage, event, exc)
@@ -230,7 +216,8 @@ class Pipeline:
             if parsed:
                 yield parsed
 
-    def _check_size(self, event: EventT) -> None:
+    def check_size(self, event: EventT) -> None:
+        """Refuse a message over ``max_article_bytes`` before parsing it."""
         if len(event.value) > self.settings.max_article_bytes:
             raise Rejected(
                 "too_large",
@@ -275,7 +262,7 @@ class Pipeline:
                 entity_lists = await self._in_thread(self._tag, articles)
             except Exception:
                 for event, article in batch:
-                    await self._guarded("tag", event, partial(self._tag_one, article))
+                    await self.guarded("tag", event, partial(self._tag_one, article))
                 continue
             for article, entities in zip(articles, entity_lists, strict=True):
                 await self._send_tagged(article, entities)
@@ -298,7 +285,7 @@ class Pipeline:
     async def story_agent(self, stream: StreamT) -> None:
         """deduped -> stories + enriched articles: online clustering."""
         async for event in stream.events():
-            await self._guarded("story", event, self._story_one)
+            await self.guarded("story", event, self._story_one)
 
     async def _story_one(self, event: EventT) -> None:
         article = DedupedArticle.from_json(event.value)
@@ -319,7 +306,7 @@ class Pipeline:
     async def store_agent(self, stream: StreamT) -> None:
         """stories -> SQLite: the current stories, for `newswire stories` to search."""
         async for event in stream.events():
-            await self._guarded("store", event, self._store_one)
+            await self.guarded("store", event, self._store_one)
 
     async def _store_one(self, event: EventT) -> None:
         self.story_store.upsert(Story.from_json(event.value))
