@@ -59,6 +59,9 @@ class EmbeddedBroker:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            # Its own session: a Ctrl-C at the terminal reaches newswire only, which
+            # stops its worker first and the broker last.
+            start_new_session=True,
         )
         deadline = time.monotonic() + self._start_timeout
         while time.monotonic() < deadline:

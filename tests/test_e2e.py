@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
+import psutil
 import pytest
 
 from newswire.inputs import Outbound, publish, read_inputs, stable_id
@@ -181,3 +183,26 @@ def test_two_workers_share_the_dedup_index(
     duplicates = {number: board.articles[seed].duplicate_of for number, seed in SEED_IDS.items()}
     assert duplicates == {"000": None, "001": None, "002": SEED_IDS["000"], "003": None,
                           "004": None}
+
+
+def test_ctrl_c_stops_the_pipeline_and_its_embedded_broker(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSWIRE_")}
+    env["NEWSWIRE_DATA_DIR"] = str(tmp_path / "data")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "newswire.cli", "run"], cwd=PROJECT, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True,
+    )
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:  # runs until the first story is printed
+            if line.startswith("story "):
+                break
+        children = psutil.Process(process.pid).children(recursive=True)
+        assert children, "the embedded broker runs as a child process"
+        os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C at a terminal sends
+        assert process.wait(timeout=60) == 0
+        _gone, alive = psutil.wait_procs(children, timeout=10)
+        assert not alive
+    finally:
+        if process.poll() is None:
+            process.kill()
