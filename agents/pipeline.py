@@ -26,7 +26,7 @@ from agents.dedup import DedupAgents
 from agents.state import ArrivalLog
 from newswire.broker import bootstrap_servers
 from newswire.settings import Settings
-from newswire.story_store import SQLiteStoryStore
+from newswire.story_store import SQLiteStoryStore, StoryStore
 from schemas.records import (
     CleanArticle,
     DeadLetter,
@@ -148,7 +148,7 @@ class Pipeline:
         self.dedup = DedupAgents(self)
         self.app.agent(self.topics["deduped"], name="story")(self.story_agent)
         self.app.agent(self.topics["stories"], name="store")(self.store_agent)
-        self.story_store = SQLiteStoryStore(settings.story_db_path)
+        self.story_store: StoryStore = SQLiteStoryStore(settings.story_db_path)
 
     def _topic(self, spec: TopicSpec) -> faust.TopicT:
         return self.app.topic(
@@ -293,6 +293,8 @@ class Pipeline:
         if changed:
             self.story_log.append(article.id, self.clusterer.entry(article.id))
             await self.send("stories", story.story_id, story.to_json())
+        # Members of retired stories are not needed to rebuild the live ones.
+        self.story_log.prune(keep=self.clusterer.__contains__)
         enriched = EnrichedArticle(**article.model_dump(), story_id=story.story_id)
         await self.send("enriched", enriched.id, enriched.to_json())
 

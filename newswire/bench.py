@@ -251,7 +251,7 @@ async def run_pipeline(
     try:
         await _wait_for_group(settings, members=workers)
         watcher = asyncio.ensure_future(_story_times(settings, [r.id for r in warmup]))
-        await publish(settings, [_outbound(raw) for raw in warmup])
+        await publish(settings, [Outbound.of(raw) for raw in warmup])
         await watcher  # every worker has joined and loaded its models
         memory.start()
         ids = [raw.id for raw in raws]
@@ -293,10 +293,6 @@ async def _wait_for_group(settings: Settings, members: int, timeout: float = 120
         await admin.close()
 
 
-def _outbound(raw: RawArticle) -> Outbound:
-    return Outbound(raw.id, raw.to_json())
-
-
 def _start_worker(settings: Settings, core: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, **SINGLE_THREADED}
     for name in ("broker_url", "app_id", "topic_prefix", "partitions", "data_dir",
@@ -318,13 +314,13 @@ async def _publish_paced(
         if rate is None:
             now = time.monotonic()
             published = {raw.id: now for raw in raws}
-            await publisher.send([_outbound(raw) for raw in raws])
+            await publisher.send([Outbound.of(raw) for raw in raws])
             return published
         start = time.monotonic()
         for number, raw in enumerate(raws):
             await asyncio.sleep(max(0.0, start + number / rate - time.monotonic()))
             published[raw.id] = time.monotonic()
-            await publisher.send([_outbound(raw)])
+            await publisher.send([Outbound.of(raw)])
     return published
 
 

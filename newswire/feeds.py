@@ -250,7 +250,7 @@ class FeedFollower:
                            problem)
             fields["text"] = text
         article = RawArticle(**fields)
-        return Outbound(article.id, article.to_json())
+        return Outbound.of(article)
 
     async def _page(self, session: aiohttp.ClientSession, url: str) -> str:
         try:

@@ -39,6 +39,11 @@ class Outbound:
     key: str
     value: bytes
 
+    @classmethod
+    def of(cls, article: RawArticle) -> Outbound:
+        """The message of a raw article: keyed by its id."""
+        return cls(article.id, article.to_json())
+
 
 def stable_id(*, url: str | None = None, content: bytes | str = b"") -> str:
     """Id of an article: hash of its URL if it has one, else of its content."""
@@ -82,13 +87,13 @@ def read_path(path: Path) -> Iterator[Outbound]:
         article = RawArticle(
             id=stable_id(content=data), source=source, text=text, fetched_at=datetime.now(UTC)
         )
-        yield Outbound(article.id, article.to_json())
+        yield Outbound.of(article)
     elif suffix in (".html", ".htm"):
         article = RawArticle(
             id=stable_id(content=data), source=source, html=decode_html(data),
             fetched_at=datetime.now(UTC),
         )
-        yield Outbound(article.id, article.to_json())
+        yield Outbound.of(article)
     elif suffix == ".json":
         parsed = orjson.loads(data)
         for record in parsed if isinstance(parsed, list) else [parsed]:
@@ -126,7 +131,7 @@ def _outbound_record(record: Any, source: str, where: str) -> Outbound:
         article = raw_from_record(record, source=source)
     except (ValueError, TypeError):
         return Outbound(where, orjson.dumps(record))  # dead-lettered downstream
-    return Outbound(article.id, article.to_json())
+    return Outbound.of(article)
 
 
 class RawPublisher:

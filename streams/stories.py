@@ -491,6 +491,10 @@ class StoryClusterer:
         """How many stories are live (not retired)."""
         return len(self._stories)
 
+    def __contains__(self, article_id: object) -> bool:
+        """Whether ``article_id`` is a member of a live (not yet retired) story."""
+        return article_id in self._story_of
+
     def story(self, story_id: str) -> Story | None:
         """The current record of a live or archived story."""
         live = self._stories.get(story_id)

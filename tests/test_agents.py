@@ -303,3 +303,26 @@ def test_story_agent_is_idempotent(pipeline: CapturingPipeline) -> None:
     assert len(pipeline.records("stories")) == 1
     assert [r["story_id"] for r in pipeline.records("enriched")] == [
         pipeline.records("stories")[0]["story_id"]] * 2
+
+
+def test_story_state_table_forgets_the_members_of_retired_stories(
+    tmp_path: Path, tagger: EntityTagger
+) -> None:
+    pipeline = make_pipeline(tmp_path, tagger, story_cold_days=2.0)
+    articles = []
+    for day, number in enumerate(("001", "003")):
+        tagged = seed_tagged(number)
+        articles.append(DedupedArticle(
+            **tagged.model_dump(exclude={"published_at"}), dedup=DedupVerdict(article_id=number),
+            published_at=FETCHED + timedelta(days=30 * day)))
+
+    async def scenario() -> None:
+        async with pipeline.app.agents["story"].test_context() as agent:
+            for number, article in enumerate(articles):
+                await agent.put(article.to_json(), key=article.id.encode())
+                await pipeline.wait_for(2 * (number + 1))
+
+    _run(scenario())
+    # 001's story went cold a month before 003 arrived: only 003 rebuilds a live story.
+    assert "001" not in pipeline.clusterer and "003" in pipeline.clusterer
+    assert list(pipeline.story_log.table.keys()) == ["003"]

@@ -49,7 +49,7 @@ def _publish(settings: Settings, messages: list[Outbound]) -> None:
 
 def _other_event_message() -> Outbound:
     article = RawArticle(id="chile-fire", text=OTHER_EVENT, fetched_at="2020-06-01T00:00:00Z")
-    return Outbound(article.id, article.to_json())
+    return Outbound.of(article)
 
 
 def test_run_once_groups_the_seeds_into_one_story(tmp_path: Path) -> None:
@@ -131,7 +131,7 @@ def _fresh_copy_of_000() -> Outbound:
     """The text of seed 000 under a new id: an exact copy the dedup index has not seen."""
     (path,) = SEEDS.glob("000_*.txt")
     article = RawArticle(id="copy-of-000", text=path.read_text(), fetched_at=datetime.now(UTC))
-    return Outbound(article.id, article.to_json())
+    return Outbound.of(article)
 
 
 def test_dedup_and_story_state_survive_a_worker_restart(
