@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
 from datetime import UTC, datetime
@@ -10,6 +11,8 @@ from types import TracebackType
 from typing import Protocol
 
 from schemas.records import Story
+
+LOCK_TIMEOUT_SECONDS = 30.0
 
 
 class StoryStore(Protocol):
@@ -79,10 +82,14 @@ class SQLiteStoryStore:
     """:class:`StoryStore` in one SQLite file (full-text search with FTS5 when available)."""
 
     def __init__(self, path: str | Path) -> None:
-        self._db = sqlite3.connect(str(path))
+        # Workers sharing a data directory share the file: wait for each other's locks.
+        self._db = sqlite3.connect(str(path), timeout=LOCK_TIMEOUT_SECONDS)
         # One write per story change: a write-ahead log without an fsync per commit
         # (a crash can lose the last changes, which the stories topic still has).
-        self._db.execute("PRAGMA journal_mode=WAL")
+        # The log mode is kept in the file, so a worker that opens it while another
+        # is switching it can leave the switch to that one.
+        with contextlib.suppress(sqlite3.OperationalError):
+            self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         self.full_text = self._enable_fts()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -79,3 +82,18 @@ def test_search_by_entity_text_and_time(store: SQLiteStoryStore) -> None:
     ]
     assert ids(store.search(text="summary", limit=1)) == ["rehab"]
     assert ids(store.search(entity="haftar", text="chile")) == []
+
+
+def test_workers_opening_a_new_database_together_all_start(tmp_path: Path) -> None:
+    # Workers with one data directory start together and share the file.
+    script = (
+        "import sys, time; from newswire.story_store import SQLiteStoryStore\n"
+        "time.sleep(float(sys.argv[2]) - time.time())\n"
+        "for n in range(30): SQLiteStoryStore(f'{sys.argv[1]}/stories-{n}.sqlite').close()\n"
+    )
+    start = str(time.time() + 2)  # every process starts on a new file at once
+    openers = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path), start],
+                                stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    for opener in openers:
+        _, errors = opener.communicate(timeout=120)
+        assert opener.returncode == 0, errors
