@@ -8,20 +8,17 @@ delivery is at-least-once and archives get replayed.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from typing import Any, TypeVar, cast
 
 import faust
 import orjson
 from faust.types import EventT, StreamT
-from pydantic import ValidationError
 
+from agents.cpu import StageRunner
 from agents.dedup import DedupAgents
 from agents.state import ArrivalLog
 from newswire.broker import bootstrap_servers
@@ -32,20 +29,16 @@ from schemas.records import (
     DeadLetter,
     DedupedArticle,
     EnrichedArticle,
-    Entity,
     RawArticle,
     Story,
-    TaggedArticle,
 )
 from schemas.topics import ALL_TOPICS, TopicSpec
-from streams.cleaning import clean_article
-from streams.entities import EntityTagger, load_tagger
-from streams.errors import Rejected
+from streams.entities import EntityTagger
+from streams.errors import Rejected, describe_error
 from streams.stories import StoryClusterer
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 RecordT = TypeVar("RecordT", RawArticle, CleanArticle)
 
 TANSU_PROFILE: dict[str, Any] = {
@@ -86,21 +79,6 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def describe_error(exc: BaseException) -> tuple[str, str]:
-    """(error type, reason) of an exception, as a dead letter records them."""
-    if isinstance(exc, Rejected):
-        return exc.code, exc.reason
-    if isinstance(exc, ValidationError):
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'value'}: {err['msg']}"
-            for err in exc.errors()[:5]
-        )
-        return "invalid_record", f"not a valid {exc.title}: {problems}"
-    if isinstance(exc, orjson.JSONDecodeError):
-        return "invalid_json", f"value is not JSON: {exc}"
-    return type(exc).__name__, str(exc) or repr(exc)
-
-
 def dead_letter_for(stage: str, event: EventT, exc: BaseException) -> DeadLetter:
     """The dead letter describing why ``stage`` failed on ``event``."""
     value = event.value if isinstance(event.value, bytes) else orjson.dumps(event.value)
@@ -132,8 +110,9 @@ class Pipeline:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.app = faust.App(settings.app_id, **faust_options(settings))
         self.topics = {spec.role: self._topic(spec) for spec in ALL_TOPICS}
-        self._cpu = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newswire-cpu")
-        self._tagger = tagger
+        self.stages = StageRunner(
+            settings.spacy_model, settings.max_article_bytes, settings.stage_processes, tagger
+        )
         self.clusterer = self._new_clusterer()
         # Changelog-backed state of the story stage: article id -> what is
         # needed to rebuild the in-memory clusterer after a restart.
@@ -160,11 +139,6 @@ class Pipeline:
 
     def _new_clusterer(self) -> StoryClusterer:
         return StoryClusterer(retire_after=timedelta(days=self.settings.story_cold_days))
-
-    async def _in_thread(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run CPU-heavy ``fn`` off the event loop, so heartbeats and other agents go on."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._cpu, partial(fn, *args, **kwargs))
 
     async def send(
         self, role: str, key: str, value: bytes, partition: int | None = None
@@ -225,60 +199,50 @@ class Pipeline:
                 f"{self.settings.max_article_bytes} bytes",
             )
 
-    # -- cleaning --------------------------------------------------------------
+    # -- cleaning and entity tagging -----------------------------------------
 
     async def clean_agent(self, stream: StreamT) -> None:
-        """raw -> clean: extract text and metadata (off the event loop)."""
+        """raw -> clean: extract text and metadata (in the stage process)."""
         batches = self._ordered_batches(
             "clean", stream, RawArticle, self.settings.batch_size, self.settings.batch_seconds
         )
         async for batch in batches:
-            results = await self._in_thread(self._clean_batch, [raw for _, raw in batch])
-            for (event, _), result in zip(batch, results, strict=True):
-                if isinstance(result, CleanArticle):
-                    await self.send("clean", result.id, result.to_json())
-                else:
-                    await self.dead_letter("clean", event, result)
-
-    def _clean_batch(self, batch: list[RawArticle]) -> list[CleanArticle | Exception]:
-        results: list[CleanArticle | Exception] = []
-        for raw in batch:
-            try:
-                results.append(clean_article(raw, max_bytes=self.settings.max_article_bytes))
-            except Exception as exc:
-                results.append(exc)
-        return results
-
-    # -- entity tagging --------------------------------------------------------
+            await self._run_batch("clean", batch, self.stages.clean, output="clean")
 
     async def tag_agent(self, stream: StreamT) -> None:
-        """clean -> tagged: NER in batches (off the event loop)."""
+        """clean -> tagged: NER in batches (in the stage process)."""
         batches = self._ordered_batches(
             "tag", stream, CleanArticle, self.settings.batch_size, self.settings.batch_seconds
         )
         async for batch in batches:
-            articles = [article for _, article in batch]
-            try:
-                entity_lists = await self._in_thread(self._tag, articles)
-            except Exception:
-                for event, article in batch:
-                    await self.guarded("tag", event, partial(self._tag_one, article))
-                continue
-            for article, entities in zip(articles, entity_lists, strict=True):
-                await self._send_tagged(article, entities)
+            await self._run_batch("tag", batch, self.stages.tag, output="tagged")
 
-    async def _tag_one(self, article: CleanArticle, _event: EventT) -> None:
-        (entities,) = await self._in_thread(self._tag, [article])
-        await self._send_tagged(article, entities)
+    async def _run_batch(
+        self,
+        stage: str,
+        batch: list[tuple[EventT, RecordT]],
+        work: Callable[[list[RecordT]], Awaitable[Sequence[bytes | Exception]]],
+        output: str,
+    ) -> None:
+        """Send each result of ``work`` on the batch to the topic of ``output``, in order.
 
-    async def _send_tagged(self, article: CleanArticle, entities: list[Entity]) -> None:
-        tagged = TaggedArticle(**article.model_dump(), entities=entities)
-        await self.send("tagged", tagged.id, tagged.to_json())
-
-    def _tag(self, articles: list[CleanArticle]) -> list[list[Entity]]:
-        if self._tagger is None:
-            self._tagger = load_tagger(self.settings.spacy_model)
-        return self._tagger.tag(articles)
+        A result that is an exception is dead-lettered; if the batch fails as a
+        whole, each article is retried alone, so only the bad one is dead-lettered.
+        """
+        try:
+            results = await work([record for _, record in batch])
+        except Exception as exc:
+            if len(batch) == 1:
+                results = [exc]
+            else:
+                for item in batch:
+                    await self._run_batch(stage, [item], work, output)
+                return
+        for (event, record), result in zip(batch, results, strict=True):
+            if isinstance(result, Exception):
+                await self.dead_letter(stage, event, result)
+            else:
+                await self.send(output, record.id, result)
 
     # -- stories ---------------------------------------------------------------
 

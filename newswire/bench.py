@@ -81,6 +81,9 @@ class PipelineRun:
     latencies: list[float] = field(default_factory=list, repr=False)
     peak_rss_broker: int = 0
     peak_rss_workers: int = 0
+    cpu_seconds_broker: float = 0.0
+    cpu_seconds_workers: float = 0.0
+    cpu_seconds_client: float = 0.0
 
 
 # -- the stream ------------------------------------------------------------------
@@ -247,18 +250,18 @@ async def run_pipeline(
     await ensure_topics(settings)
     processes = [_start_worker(settings, core=number % (os.cpu_count() or 1))
                  for number in range(workers)]
-    memory = _PeakMemory([broker.pid or 0, *(p.pid for p in processes)])
+    meter = _ProcessMeter([broker.pid or 0, os.getpid(), *(p.pid for p in processes)])
     try:
         await _wait_for_group(settings, members=workers)
         watcher = asyncio.ensure_future(_story_times(settings, [r.id for r in warmup]))
         await publish(settings, [Outbound.of(raw) for raw in warmup])
         await watcher  # every worker has joined and loaded its models
-        memory.start()
+        meter.start()
         ids = [raw.id for raw in raws]
         watcher = asyncio.ensure_future(_story_times(settings, ids))
         published = await _publish_paced(settings, raws, rate)
         seen = await watcher
-        memory.stop()
+        meter.stop()
     finally:
         for process in processes:
             process.terminate()
@@ -270,7 +273,9 @@ async def run_pipeline(
         workers=workers, articles=len(raws), seconds=seconds,
         throughput=len(raws) / seconds,
         latencies=sorted(seen[i] - published[i] for i in ids),
-        peak_rss_broker=memory.peak[0], peak_rss_workers=sum(memory.peak[1:]),
+        peak_rss_broker=meter.peak_rss[0], peak_rss_workers=sum(meter.peak_rss[2:]),
+        cpu_seconds_broker=meter.cpu_seconds[0], cpu_seconds_client=meter.cpu_seconds[1],
+        cpu_seconds_workers=sum(meter.cpu_seconds[2:]),
     )
 
 
@@ -339,26 +344,49 @@ async def _story_times(settings: Settings, ids: Sequence[str]) -> dict[str, floa
     return seen
 
 
-class _PeakMemory:
-    """Samples the resident memory of some processes in the background."""
+class _ProcessMeter:
+    """Peak resident memory (sampled in the background) and CPU seconds used between
+    :meth:`start` and :meth:`stop` of groups of processes (broker, bench client,
+    each worker), each process counted with its children (a worker's stage process)."""
 
-    def __init__(self, pids: Sequence[int]) -> None:
-        self.processes = [psutil.Process(pid) for pid in pids]
-        self.peak = [0] * len(pids)
+    def __init__(self, groups: Sequence[int]) -> None:
+        self.groups = [[psutil.Process(pid)] for pid in groups]
+        self.peak_rss = [0] * len(groups)
+        self.cpu_seconds = [0.0] * len(groups)
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
+        for group in self.groups:
+            with contextlib.suppress(psutil.Error):
+                group.extend(group[0].children(recursive=True))
+        self.cpu_seconds = [-self._total(group, self._cpu) for group in self.groups]
         self._task = asyncio.ensure_future(self._sample())
 
     def stop(self) -> None:
         if self._task:
             self._task.cancel()
+        for number, group in enumerate(self.groups):
+            self.cpu_seconds[number] += self._total(group, self._cpu)
+
+    @staticmethod
+    def _total(group: Sequence[psutil.Process], measure: Callable[[psutil.Process], float]
+               ) -> float:
+        total = 0.0
+        for process in group:
+            with contextlib.suppress(psutil.Error):  # the process has ended
+                total += measure(process)
+        return total
+
+    @staticmethod
+    def _cpu(process: psutil.Process) -> float:
+        times = process.cpu_times()
+        return float(times.user + times.system)
 
     async def _sample(self) -> None:
         while True:
-            for number, process in enumerate(self.processes):
-                with contextlib.suppress(psutil.Error):  # the process has ended
-                    self.peak[number] = max(self.peak[number], process.memory_info().rss)
+            for number, group in enumerate(self.groups):
+                rss = self._total(group, lambda process: process.memory_info().rss)
+                self.peak_rss[number] = max(self.peak_rss[number], int(rss))
             await asyncio.sleep(0.2)
 
 
@@ -402,6 +430,12 @@ def run_benchmark(
             "fraction_of_ideal": two.throughput / ideal,
             "speed_up": two.throughput / one.throughput,
         },
+        "cpu_ms_per_article": {
+            run_name: {"workers": run.cpu_seconds_workers * 1000 / run.articles,
+                       "broker": run.cpu_seconds_broker * 1000 / run.articles,
+                       "client": run.cpu_seconds_client * 1000 / run.articles}
+            for run_name, run in (("one_worker", one), ("two_workers", two))
+        },
         "latency_s": {
             "rate_articles_per_s": two.throughput / 2,
             "articles": steady.articles,
@@ -436,6 +470,11 @@ def format_report(report: dict[str, Any]) -> str:
         f"  1 worker, 1 core      {e2e['one_worker_articles_per_s']:8.1f} articles/s",
         f"  2 workers, 1 core each{e2e['two_workers_articles_per_s']:8.1f} articles/s"
         f"  ({e2e['fraction_of_ideal']:.0%} of ideal, speed-up {e2e['speed_up']:.2f}x)",
+        "",
+        "CPU per article through the broker (stage work + overhead)",
+        *(f"  {name.replace('_', ' '):<12} workers {cpu['workers']:6.1f} ms   broker "
+          f"{cpu['broker']:5.1f} ms   bench client {cpu['client']:5.1f} ms"
+          for name, cpu in report["cpu_ms_per_article"].items()),
         "",
         f"latency publish -> story update at {latency['rate_articles_per_s']:.1f} articles/s "
         f"(50% of capacity), {latency['articles']} articles",

@@ -63,6 +63,8 @@ class WorkerRun:
             except SystemExit as exit_:
                 if exit_.code not in (0, None):
                     return exit_.code if isinstance(exit_.code, int) else 1
+            finally:
+                self.pipeline.stages.close()
         return self.exit_code
 
     async def _replay_and_watch(self) -> None:

