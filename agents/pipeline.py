@@ -270,9 +270,23 @@ class Pipeline:
     # -- story store -----------------------------------------------------------
 
     async def store_agent(self, stream: StreamT) -> None:
-        """stories -> SQLite: the current stories, for `newswire stories` to search."""
-        async for event in stream.events():
-            await self.guarded("store", event, self._store_one)
+        """stories -> SQLite: the current stories, for `newswire stories` to search.
 
-    async def _store_one(self, event: EventT) -> None:
-        self.story_store.upsert(Story.from_json(event.value))
+        Stored in batches, one transaction each; a story that cannot be read, or a
+        batch that cannot be stored, is dead-lettered (the topic still has it).
+        """
+        batches = cast(faust.Stream[bytes], stream).take_events(
+            self.settings.batch_size, within=self.settings.batch_seconds
+        )
+        async for events in batches:
+            stories: list[tuple[EventT, Story]] = []
+            for event in events:
+                try:
+                    stories.append((event, Story.from_json(event.value)))
+                except Exception as exc:
+                    await self.dead_letter("store", event, exc)
+            try:
+                self.story_store.upsert_many(story for _, story in stories)
+            except Exception as exc:
+                for event, _ in stories:
+                    await self.dead_letter("store", event, exc)

@@ -82,7 +82,7 @@ class PipelineRun:
     peak_rss_broker: int = 0
     peak_rss_workers: int = 0
     cpu_seconds_broker: float = 0.0
-    cpu_seconds_workers: float = 0.0
+    cpu_seconds_per_worker: list[float] = field(default_factory=list)
     cpu_seconds_client: float = 0.0
 
 
@@ -275,7 +275,7 @@ async def run_pipeline(
         latencies=sorted(seen[i] - published[i] for i in ids),
         peak_rss_broker=meter.peak_rss[0], peak_rss_workers=sum(meter.peak_rss[2:]),
         cpu_seconds_broker=meter.cpu_seconds[0], cpu_seconds_client=meter.cpu_seconds[1],
-        cpu_seconds_workers=sum(meter.cpu_seconds[2:]),
+        cpu_seconds_per_worker=meter.cpu_seconds[2:],
     )
 
 
@@ -431,7 +431,9 @@ def run_benchmark(
             "speed_up": two.throughput / one.throughput,
         },
         "cpu_ms_per_article": {
-            run_name: {"workers": run.cpu_seconds_workers * 1000 / run.articles,
+            run_name: {"workers": sum(run.cpu_seconds_per_worker) * 1000 / run.articles,
+                       "per_worker": [cpu * 1000 / run.articles
+                                      for cpu in run.cpu_seconds_per_worker],
                        "broker": run.cpu_seconds_broker * 1000 / run.articles,
                        "client": run.cpu_seconds_client * 1000 / run.articles}
             for run_name, run in (("one_worker", one), ("two_workers", two))
@@ -472,7 +474,8 @@ def format_report(report: dict[str, Any]) -> str:
         f"  ({e2e['fraction_of_ideal']:.0%} of ideal, speed-up {e2e['speed_up']:.2f}x)",
         "",
         "CPU per article through the broker (stage work + overhead)",
-        *(f"  {name.replace('_', ' '):<12} workers {cpu['workers']:6.1f} ms   broker "
+        *(f"  {name.replace('_', ' '):<12} workers {cpu['workers']:6.1f} ms "
+          f"({' + '.join(format(w, '.1f') for w in cpu['per_worker'])})   broker "
           f"{cpu['broker']:5.1f} ms   bench client {cpu['client']:5.1f} ms"
           for name, cpu in report["cpu_ms_per_article"].items()),
         "",

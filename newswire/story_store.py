@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import re
 import sqlite3
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -20,6 +21,10 @@ class StoryStore(Protocol):
 
     def upsert(self, story: Story) -> bool:
         """Store ``story`` unless a version at least as high is stored; True if stored."""
+        ...
+
+    def upsert_many(self, stories: Iterable[Story]) -> int:
+        """:meth:`upsert` each story, all at once; how many were stored."""
         ...
 
     def get(self, story_id: str) -> Story | None:
@@ -106,40 +111,55 @@ class SQLiteStoryStore:
 
     def upsert(self, story: Story) -> bool:
         """Store ``story`` unless a version at least as high is stored; True if stored."""
-        row = self._db.execute(
-            "SELECT version FROM stories WHERE story_id = ?", (story.story_id,)
-        ).fetchone()
-        if row is not None and row[0] >= story.version:
-            return False
+        return self.upsert_many([story]) == 1
+
+    def upsert_many(self, stories: Iterable[Story]) -> int:
+        """:meth:`upsert` each story in one transaction; how many were stored."""
+        latest: dict[str, Story] = {}
+        for story in stories:
+            known = latest.get(story.story_id)
+            if known is None or story.version > known.version:
+                latest[story.story_id] = story
+        stored = 0
+        with self._db:
+            # Take the write lock before reading the stored versions: a worker sharing
+            # the file cannot store a newer version in between.
+            self._db.execute("BEGIN IMMEDIATE")
+            for story in latest.values():
+                row = self._db.execute(
+                    "SELECT version FROM stories WHERE story_id = ?", (story.story_id,)
+                ).fetchone()
+                if row is None or row[0] < story.version:
+                    self._write(story)
+                    stored += 1
+        return stored
+
+    def _write(self, story: Story) -> None:
         content = _searchable_text(story)
         entity_keys = {
             key.casefold()
             for e in story.entities
             for key in (e.id, e.name, *e.surface_forms)
         }
-        with self._db:
-            self._db.execute(
-                "INSERT OR REPLACE INTO stories VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    story.story_id,
-                    story.version,
-                    _utc_text(story.first_seen),
-                    _utc_text(story.last_seen),
-                    content,
-                    story.to_json().decode(),
-                ),
-            )
-            self._db.execute("DELETE FROM story_entities WHERE story_id = ?", (story.story_id,))
-            self._db.executemany(
-                "INSERT INTO story_entities VALUES (?, ?)",
-                [(story.story_id, key) for key in sorted(entity_keys)],
-            )
-            if self.full_text:
-                self._db.execute("DELETE FROM stories_fts WHERE story_id = ?", (story.story_id,))
-                self._db.execute(
-                    "INSERT INTO stories_fts VALUES (?, ?)", (story.story_id, content)
-                )
-        return True
+        self._db.execute(
+            "INSERT OR REPLACE INTO stories VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                story.story_id,
+                story.version,
+                _utc_text(story.first_seen),
+                _utc_text(story.last_seen),
+                content,
+                story.to_json().decode(),
+            ),
+        )
+        self._db.execute("DELETE FROM story_entities WHERE story_id = ?", (story.story_id,))
+        self._db.executemany(
+            "INSERT INTO story_entities VALUES (?, ?)",
+            [(story.story_id, key) for key in sorted(entity_keys)],
+        )
+        if self.full_text:
+            self._db.execute("DELETE FROM stories_fts WHERE story_id = ?", (story.story_id,))
+            self._db.execute("INSERT INTO stories_fts VALUES (?, ?)", (story.story_id, content))
 
     def get(self, story_id: str) -> Story | None:
         """The stored version of a story, if any."""

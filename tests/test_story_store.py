@@ -54,6 +54,20 @@ def test_the_highest_version_wins(store: SQLiteStoryStore) -> None:
     assert [s.headline for s in store.search(text="flown")] == ["Fighters flown out of Libya"]
 
 
+def test_a_batch_keeps_the_highest_version_of_each_story(store: SQLiteStoryStore) -> None:
+    store.upsert(story("s1", 5, "Stored already", "Khalifa Haftar", 0))
+    stored = store.upsert_many([
+        story("s2", 2, "Quake shakes Chile", "Michelle Bachelet", 1),
+        story("s2", 3, "Quake in Chile kills three", "Michelle Bachelet", 1),
+        story("s2", 1, "Quake", "Michelle Bachelet", 1),
+        story("s1", 4, "Older than the stored one", "Khalifa Haftar", 0),
+    ])
+    assert stored == 1
+    # most recently active first: s2 is a day later
+    assert [(s.story_id, s.version) for s in store.search(limit=10)] == [("s2", 3), ("s1", 5)]
+    assert store.search(text="older") == [] and store.search(text="shakes") == []
+
+
 def test_it_survives_reopening(tmp_path: Path) -> None:
     with SQLiteStoryStore(tmp_path / "s.db") as first:
         first.upsert(story("s1", 4, "Quake in Chile", "Michelle Bachelet", 0))
