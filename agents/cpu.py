@@ -88,6 +88,7 @@ class StageRunner:
         tagger: EntityTagger | None = None,
     ) -> None:
         self._work: StageWork | None = None
+        self._processes = processes
         self._executor: Executor
         self._new_processes = partial(
             ProcessPoolExecutor,
@@ -98,10 +99,17 @@ class StageRunner:
             initargs=(spacy_model, max_article_bytes),
         )
         if processes and tagger is None:
-            self._executor = self._new_processes()
+            self._executor = self._start_processes()
         else:
             self._work = StageWork(spacy_model, max_article_bytes, tagger)
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newswire-cpu")
+
+    def _start_processes(self) -> Executor:
+        """New child processes, started now (they load the model before the first batch)."""
+        executor = self._new_processes()
+        for _ in range(self._processes):
+            executor.submit(_in_child, "clean", [])
+        return executor
 
     async def clean(self, raws: list[RawArticle]) -> list[bytes | Exception]:
         """:meth:`StageWork.clean`, off the event loop."""
@@ -122,7 +130,7 @@ class StageRunner:
             # The child died (killed, out of memory, a crash in native code): start
             # new ones for what comes next; this batch is retried or dead-lettered.
             if self._executor is executor:
-                self._executor = self._new_processes()
+                self._executor = self._start_processes()
             raise Rejected("stage_process_died", f"the {method} process died") from None
 
     def close(self) -> None:
