@@ -241,27 +241,30 @@ async def run_pipeline(
     workers: int,
     rate: float | None,
     work_dir: Path,
+    partitions: int,
 ) -> PipelineRun:
     """Publish ``raws`` (all at once, or at ``rate`` per second) through ``workers``
     worker processes pinned one per core; measure until every article is in a story."""
     name = f"bench{workers}w{int(time.time() * 1000) % 10**8}"
     settings = Settings(broker_url=broker.url, app_id=name, topic_prefix=name,
-                        partitions=4, data_dir=work_dir / name, embedded_profile=True)
+                        partitions=partitions, data_dir=work_dir / name, embedded_profile=True)
     await ensure_topics(settings)
     processes = [_start_worker(settings, core=number % (os.cpu_count() or 1))
                  for number in range(workers)]
-    meter = _ProcessMeter([broker.pid or 0, os.getpid(), *(p.pid for p in processes)])
+    meter = _ProcessMeter([broker.pid or 0, *(p.pid for p in processes)])
     try:
         await _wait_for_group(settings, members=workers)
         watcher = asyncio.ensure_future(_story_times(settings, [r.id for r in warmup]))
         await publish(settings, [Outbound.of(raw) for raw in warmup])
         await watcher  # every worker has joined and loaded its models
         meter.start()
+        client_started = time.process_time()
         ids = [raw.id for raw in raws]
         watcher = asyncio.ensure_future(_story_times(settings, ids))
         published = await _publish_paced(settings, raws, rate)
         seen = await watcher
         meter.stop()
+        client_seconds = time.process_time() - client_started
     finally:
         for process in processes:
             process.terminate()
@@ -273,9 +276,9 @@ async def run_pipeline(
         workers=workers, articles=len(raws), seconds=seconds,
         throughput=len(raws) / seconds,
         latencies=sorted(seen[i] - published[i] for i in ids),
-        peak_rss_broker=meter.peak_rss[0], peak_rss_workers=sum(meter.peak_rss[2:]),
-        cpu_seconds_broker=meter.cpu_seconds[0], cpu_seconds_client=meter.cpu_seconds[1],
-        cpu_seconds_per_worker=meter.cpu_seconds[2:],
+        peak_rss_broker=meter.peak_rss[0], peak_rss_workers=sum(meter.peak_rss[1:]),
+        cpu_seconds_broker=meter.cpu_seconds[0], cpu_seconds_client=client_seconds,
+        cpu_seconds_per_worker=meter.cpu_seconds[1:],
     )
 
 
@@ -346,13 +349,13 @@ async def _story_times(settings: Settings, ids: Sequence[str]) -> dict[str, floa
 
 class _ProcessMeter:
     """Peak resident memory (sampled in the background) and CPU seconds used between
-    :meth:`start` and :meth:`stop` of groups of processes (broker, bench client,
-    each worker), each process counted with its children (a worker's stage process)."""
+    :meth:`start` and :meth:`stop` of some processes (the broker, each worker), each
+    counted with its children (a worker's stage processes)."""
 
-    def __init__(self, groups: Sequence[int]) -> None:
-        self.groups = [[psutil.Process(pid)] for pid in groups]
-        self.peak_rss = [0] * len(groups)
-        self.cpu_seconds = [0.0] * len(groups)
+    def __init__(self, pids: Sequence[int]) -> None:
+        self.groups = [[psutil.Process(pid)] for pid in pids]
+        self.peak_rss = [0] * len(pids)
+        self.cpu_seconds = [0.0] * len(pids)
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -399,7 +402,7 @@ def percentile(values: Sequence[float], share: float) -> float:
 
 
 def run_benchmark(
-    articles: int, corpus: Path | None, seeds: Path, latency_articles: int
+    articles: int, corpus: Path | None, seeds: Path, latency_articles: int, partitions: int
 ) -> dict[str, Any]:
     """The whole benchmark; returns the report as a JSON-able dict."""
     settings = Settings()
@@ -409,17 +412,18 @@ def run_benchmark(
     cores = min(2, os.cpu_count() or 1)
     with EmbeddedBroker() as broker, tempfile.TemporaryDirectory() as work:
         one = asyncio.run(run_pipeline(broker, raws, warmup, workers=1, rate=None,
-                                       work_dir=Path(work)))
+                                       work_dir=Path(work), partitions=partitions))
         two = asyncio.run(run_pipeline(broker, raws, warmup, workers=cores, rate=None,
-                                       work_dir=Path(work)))
+                                       work_dir=Path(work), partitions=partitions))
         steady = asyncio.run(run_pipeline(
             broker, raws[:latency_articles], warmup, workers=cores, rate=two.throughput / 2,
-            work_dir=Path(work)))
+            work_dir=Path(work), partitions=partitions))
     ideal = cores / costs.total
     return {
         "machine": {"cpus": os.cpu_count(), "cores_used": cores,
                     "python": platform.python_version(), "platform": platform.platform(),
                     "model": settings.spacy_model},
+        "partitions": partitions,
         "stream": {"articles": len(raws), "html": sum(1 for r in raws if r.html),
                    "copies": sum(1 for r in raws if "~" in r.id), "corpus": str(corpus or "")},
         "stage_cpu_ms_per_article": {k: v * 1000 for k, v in asdict(costs).items()},
@@ -499,10 +503,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--articles", type=int, default=300, help="stream size (default 300)")
     parser.add_argument("--latency-articles", type=int, default=150,
                         help="articles sent at the steady rate (default 150)")
+    parser.add_argument("--partitions", type=int, default=Settings().partitions,
+                        help="partitions of the scalable topics (default: the settings')")
     parser.add_argument("--seeds", type=Path, default=Path("seeds"))
     parser.add_argument("--json", type=Path, help="also write the report as JSON")
     args = parser.parse_args(argv)
-    report = run_benchmark(args.articles, args.corpus, args.seeds, args.latency_articles)
+    report = run_benchmark(args.articles, args.corpus, args.seeds, args.latency_articles,
+                           args.partitions)
     print(format_report(report))
     if args.json:
         args.json.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
