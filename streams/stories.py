@@ -12,14 +12,25 @@ looks at:
 - the story's *core*, the entities, dates (years, month-days) and counts
   ("23 pirates", "magnitude 5.6") that at least half its originals name: an
   article naming most of it gains, one naming little of it loses;
-- conflicting specifics: an article loses for each *slot* (the year, each
-  counted thing) it fills with a value none of the story's originals gave
-  it (another year, another magnitude, another death toll), which keeps apart
-  two events of the same kind with the same people (two fights of one boxer,
-  two quakes of one region);
+- matching and conflicting specifics: an article gains for each *slot* (the
+  year, each counted thing) it fills with a value one of the story's
+  originals gave it (the same year, the same "23 pirates"), and loses for each
+  slot it fills with a value none of them gave it (another year, another
+  magnitude, another death toll), which keeps apart two events of the same
+  kind with the same people (two fights of one boxer, two quakes of one
+  region); counts are read from the opening sentences with dates and clock
+  times cut out, and a capitalised word before the counted noun ("23 Somali
+  pirates") is skipped as an adjective;
 - time: the bar rises as the gap between the article and the story grows,
   and a story nothing has joined for ``retire_after`` (by article time) is
   retired, so a later article about the same people starts a new story.
+
+Of the stories whose bar the article clears, it joins the one with the highest
+margin over the bar plus its *complete linkage* to the story: the lowest text
+cosine between the article and any of the story's first originals (its
+founders). A centroid favours a big story that has absorbed a neighbouring
+event early; an article of that other event resembles some of its founders but
+not all, and so prefers the story all of whose founders it resembles.
 
 Rarity (IDF) comes from document frequencies maintained over the articles seen
 so far. Centroids keep raw (sub-linear, length-normalised) term weights; IDF is
@@ -126,7 +137,17 @@ _NUMBER_WORD_TEXT = """
 """
 _NUMBER_WORDS = {word: str(value) for value, word in enumerate(_NUMBER_WORD_TEXT.split())}
 _NUMBER = r"(\d+(?:[.,]\d+)?|" + "|".join(_NUMBER_WORDS) + r")"
-_COUNT_NOUN = re.compile(rf"(?<![\w.,:/-]){_NUMBER}(?:\s*-\s*|\s+)([a-z]+)(\s*-\s*old)?", re.I)
+# The counted noun: lower-case or all-caps ("3 DEAD"); a capitalised word between the number and
+# a lower-case noun is an adjective ("23 Somali pirates"); a capitalised word alone is a name or
+# the next sentence ("May 5, 2010 A firebomb"), not a counted thing.
+_COUNT_NOUN = re.compile(
+    rf"(?<![\w.,:/-])(?i:{_NUMBER})(?:\s*-\s*|\s+)(?:[A-Z][a-z]+\s+)?([a-z]+|[A-Z]+\b)"
+    r"(\s*-\s*old)?"
+)
+# Dates and clock times ("Nov 11", "20: 09 IST", "05 / 05 / 2010") are cut before counting.
+_NOT_COUNTS = re.compile(
+    rf"{_MONTH_DAY.pattern}|\b\d{{1,2}}\s*[:/]\s*\d{{1,2}}(?:\s*/\s*\d{{2,4}})?\b"
+)
 _NOUN_COUNT = re.compile(rf"\b(magnitude|toll|aged)\s+(?:of\s+)?{_NUMBER}(?![\w,]|\.\d)", re.I)
 _UNCOUNTED_TEXT = """
     am pm gmt utc hrs hour hours minute minutes percent per cent times year years month months
@@ -146,10 +167,12 @@ def quantities(text: str) -> list[str]:
 
     "23 pirates", "three people", "a 15-year-old", "magnitude 5.6": the
     numbers an editor checks to tell two events of the same kind apart (death
-    tolls, magnitudes, ages, head counts). Years and clock times are left out.
+    tolls, magnitudes, ages, head counts). Years, month-days and clock times
+    are left out, and so is a number followed by a name ("APR 28 Obama");
+    "23 Somali pirates" counts pirates.
     """
     found: set[str] = set()
-    opening = " ".join(sentences(text)[:_QUANTITY_SENTENCES])
+    opening = _NOT_COUNTS.sub(" ; ", " ".join(sentences(text)[:_QUANTITY_SENTENCES]))
     for value, noun, old in _COUNT_NOUN.findall(opening):
         noun = "year-old" if old else noun.lower()
         if noun in _UNCOUNTED:
@@ -254,6 +277,13 @@ def tfidf(weights: Mapping[str, float], df: DocumentFrequency, limit: int) -> di
     return {k: w / norm for w, k in scored}
 
 
+def text_cosine(vector: Mapping[str, float], other: Mapping[str, float]) -> float:
+    """Cosine of two unit vectors (dot product over the shorter one's keys)."""
+    if len(other) < len(vector):
+        vector, other = other, vector
+    return sum(weight * other.get(key, 0.0) for key, weight in vector.items())
+
+
 def idf_weighted(vector: Mapping[str, float], df: DocumentFrequency) -> dict[str, float]:
     """``vector`` with each weight multiplied by its key's IDF (for :meth:`Profile.cosine`)."""
     return {k: v * df.idf(k) for k, v in vector.items()}
@@ -284,15 +314,22 @@ def add_to_slots(slots: dict[str, set[str]], keys: Iterable[str]) -> dict[str, s
     return slots
 
 
-def conflicts(named: Mapping[str, set[str]], specifics: Iterable[str]) -> int:
-    """How many slots (the year, each counted thing) ``specifics`` fill with none of the
-    values ``named`` gives them: "magnitude 5.6" against a story that says 6.1.
+def compare_slots(named: Mapping[str, set[str]], specifics: Iterable[str]) -> tuple[int, int]:
+    """How many slots (the year, each counted thing) both fill: ``(agreeing, conflicting)``.
+
+    A slot agrees when ``specifics`` give it one of the values ``named`` gives
+    it ("23 pirates" against a story that says 23), and conflicts when they give
+    it none of them ("magnitude 5.6" against a story that says 6.1). Slots only
+    one side fills count neither way.
     """
-    return sum(
-        1
-        for slot, values in add_to_slots({}, specifics).items()
-        if slot in named and named[slot].isdisjoint(values)
-    )
+    agreeing = conflicting = 0
+    for slot, values in add_to_slots({}, specifics).items():
+        if slot in named:
+            if named[slot].isdisjoint(values):
+                conflicting += 1
+            else:
+                agreeing += 1
+    return agreeing, conflicting
 
 
 def _entity_key(entity_id: str) -> str:
@@ -351,13 +388,15 @@ def _unit(weights: Mapping[str, float]) -> dict[str, float]:
 
 @dataclass
 class _Vectors:
-    """An article's IDF-weighted unit vectors and its candidate keys."""
+    """An article's IDF-weighted unit vectors, its candidate keys and specifics, and
+    its unit TF-IDF text vector (``unit_text``, for the linkage to single members)."""
 
     text: dict[str, float]
     titles: dict[str, float]
     entities: dict[str, float]
     keys: list[str]
     specifics: frozenset[str]
+    unit_text: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -371,6 +410,7 @@ class _Member:
     seen_at: datetime
     is_original: bool
     text_vector: dict[str, float] = field(default_factory=dict)
+    unit_text: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -429,6 +469,13 @@ class StoryClusterer:
     - ``conflict_penalty``: taken off the score for each slot (the year, each
       counted thing, see :func:`quantities`) the article fills with none of the
       values the story's originals gave it.
+    - ``agreement_bonus``: added to the score for each slot the article fills
+      with one of the values the story's originals gave it (see
+      :func:`compare_slots`).
+    - ``linkage_weight``, ``linkage_members``: among the stories whose bar the
+      article clears, it joins the one with the highest margin plus
+      ``linkage_weight`` times its lowest text cosine to the story's first
+      ``linkage_members`` originals (bounds the work per candidate).
     """
 
     def __init__(
@@ -452,6 +499,9 @@ class StoryClusterer:
         core_weight: float = 0.2,
         core_expected: float = 0.4,
         conflict_penalty: float = 0.1,
+        agreement_bonus: float = 0.07,
+        linkage_weight: float = 1.0,
+        linkage_members: int = 16,
     ) -> None:
         if retire_after <= grace:
             raise ValueError("retire_after must be longer than grace")
@@ -472,6 +522,9 @@ class StoryClusterer:
         self.core_weight = core_weight
         self.core_expected = core_expected
         self.conflict_penalty = conflict_penalty
+        self.agreement_bonus = agreement_bonus
+        self.linkage_weight = linkage_weight
+        self.linkage_members = linkage_members
         self._term_df = DocumentFrequency(idf_prior_documents)
         self._title_df = DocumentFrequency(idf_prior_documents)
         self._entity_df = DocumentFrequency(idf_prior_documents)
@@ -570,19 +623,27 @@ class StoryClusterer:
 
     def _vectors(self, features: _Features) -> _Vectors:
         """The article's IDF-weighted vectors under the current IDF, and its candidate keys."""
-        text, titles, entities = (
-            idf_weighted(tfidf(weights, df, self.vector_terms), df)
+        unit_text, unit_titles, unit_entities = (
+            tfidf(weights, df, self.vector_terms)
             for weights, df in (
                 (features.text_terms, self._term_df),
                 (features.title_terms, self._title_df),
                 (features.entity_weights, self._entity_df),
             )
         )
+        text = idf_weighted(unit_text, self._term_df)
+        titles = idf_weighted(unit_titles, self._title_df)
+        entities = idf_weighted(unit_entities, self._entity_df)
         keys = [_entity_key(e) for e in islice(entities, self.key_entities)]
         keys += [_term_key(t) for t in islice(text, self.key_terms)]
         specifics = frozenset(features.entity_weights).union(features.dates, features.quantities)
         return _Vectors(
-            text=text, titles=titles, entities=entities, keys=keys, specifics=specifics
+            text=text,
+            titles=titles,
+            entities=entities,
+            keys=keys,
+            specifics=specifics,
+            unit_text=unit_text,
         )
 
     def _place(
@@ -633,12 +694,15 @@ class StoryClusterer:
             postings = self._postings.get(key)
             if postings:
                 hits.update(islice(reversed(postings), self.postings_scan))
-        best_id, best_margin = None, 0.0
+        best_id, best_preference = None, -math.inf
         for story_id, _ in hits.most_common(self.max_candidates):
             story = self._stories[story_id]
             margin = self._evidence(story, vectors) - self._bar(story, article_time)
-            if margin >= best_margin:
-                best_id, best_margin = story_id, margin
+            if margin < 0:
+                continue
+            preference = margin + self.linkage_weight * self._linkage(story, vectors.unit_text)
+            if preference >= best_preference:
+                best_id, best_preference = story_id, preference
         return best_id
 
     def _score(self, story: _LiveStory, vectors: _Vectors) -> float:
@@ -654,17 +718,25 @@ class StoryClusterer:
                 weights += weight
         return total / weights if weights else 0.0
 
+    def _linkage(self, story: _LiveStory, unit_text: Mapping[str, float]) -> float:
+        """Complete linkage: the lowest text cosine between the article and the story's
+        first ``linkage_members`` originals (its founders)."""
+        founders = islice((m for m in story.members if m.is_original), self.linkage_members)
+        return min((text_cosine(unit_text, member.unit_text) for member in founders), default=0.0)
+
     def _evidence(self, story: _LiveStory, vectors: _Vectors) -> float:
-        """:meth:`_score`, raised by how much of the story's core the article names,
-        lowered for each slot (the year, a counted thing) the article fills with a
-        value none of the story's originals gave it.
+        """:meth:`_score`, raised by how much of the story's core the article names
+        and for each slot (the year, a counted thing) it fills with a value one of
+        the story's originals gave it, lowered for each slot it fills with a value
+        none of them gave it.
 
         The core is the entities, dates and counts named by at least half the
         story's originals; its coverage is IDF-weighted, so the rare specifics count.
         """
         specifics = vectors.specifics
         score = self._score(story, vectors)
-        score -= self.conflict_penalty * conflicts(story.slots, specifics)
+        agreeing, conflicting = compare_slots(story.slots, specifics)
+        score += self.agreement_bonus * agreeing - self.conflict_penalty * conflicting
         total = covered = 0.0
         for key in story.core:
             weight = self._specific_idf(key)
@@ -709,6 +781,7 @@ class StoryClusterer:
         if vectors is not None:
             features = member.features
             member.text_vector = vectors.text
+            member.unit_text = vectors.unit_text
             story.text.add(features.text_terms, self._term_df)
             story.titles.add(features.title_terms, self._title_df)
             story.entities.add(features.entity_weights, self._entity_df)

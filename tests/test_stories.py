@@ -15,11 +15,12 @@ from streams.entities import EntityTagger, load_tagger
 from streams.stories import (
     StoryClusterer,
     add_to_slots,
-    conflicts,
+    compare_slots,
     date_marks,
     lead,
     quantities,
     terms,
+    text_cosine,
 )
 from streams.text import fingerprint
 
@@ -222,6 +223,82 @@ def test_two_fights_of_one_boxer_in_different_years_are_two_stories(
     assert stories["fight-2008-0"] != stories["fight-2012-0"]
 
 
+NAVY_OPERATIONS = {
+    "capture-2008": (
+        "The Indian navy captured 23 Somali pirates in the Gulf of Aden on December 13, 2008, "
+        "after the frigate INS Mysore answered a distress call from an Ethiopian ship.",
+        "INS Mysore seized 23 pirates in the Gulf of Aden in December 2008; the Defence "
+        "Ministry said the frigate foiled the attack on the Ethiopian ship.",
+    ),
+    "capture-2011": (
+        "The Indian navy captured 26 Somali pirates in the Gulf of Aden on November 11, 2011, "
+        "when the patrol ship INS Sukanya thwarted an attack on five merchant vessels.",
+        "INS Sukanya detained 26 pirates in the Gulf of Aden in November 2011, the Defence "
+        "Ministry said, after the patrol ship protected the merchant vessels.",
+    ),
+}
+
+
+def test_two_navy_operations_are_two_stories_and_each_follow_up_joins_its_own(
+    tagger: EntityTagger,
+) -> None:
+    # Same navy, sea and ministry, all at one time: the specifics (year, head count) tell
+    # the two operations apart, and each follow-up names its operation's specifics.
+    articles = deduped(
+        tagger,
+        [
+            clean(f"{operation}-{i}", text, text.split(",")[0], START)
+            for operation, texts in NAVY_OPERATIONS.items()
+            for i, text in enumerate(texts)
+        ],
+    )
+    clusterer = StoryClusterer()
+    stories = {a.id: clusterer.add(a, START)[0].story_id for a in articles}
+    assert stories["capture-2008-0"] == stories["capture-2008-1"]
+    assert stories["capture-2011-0"] == stories["capture-2011-1"]
+    assert stories["capture-2008-0"] != stories["capture-2011-0"]
+
+
+def plain(article_id: str, words: str) -> DedupedArticle:
+    """An untagged article whose words are one-word sentences (no word pairs form)."""
+    text = ". ".join(words.split()) + "."
+    return DedupedArticle(
+        **clean(article_id, text, None, START).model_dump(),
+        entities=[],
+        dedup=DedupVerdict(article_id=article_id, duplicate_of=None, kind="original"),
+        duplicate_of=None,
+    )
+
+
+def test_an_article_clearing_two_stories_joins_the_one_whose_founders_all_resemble_it() -> None:
+    # Story B: a founder the newcomer shares one word with, and one it shares most words with,
+    # so B's centroid leans towards the newcomer. Story A: one founder it shares three words
+    # with. The newcomer clears the bar of both; it joins A, which it wholly resembles.
+    b1 = plain("b1", "waves spilled rescued")
+    b2 = plain("b2", "spilled gale storm ferry coastguard divers rescued")
+    a1 = plain("a1", "harbour capsized storm gale")
+    newcomer = plain("n", "divers cargo rescued storm coastguard capsized tanker gale")
+    stories = {}
+    for linkage_weight in (0.0, 1.0):
+        clusterer = StoryClusterer(threshold=0.2, linkage_weight=linkage_weight)
+        stories[linkage_weight] = {
+            a.id: clusterer.add(a, START)[0].story_id for a in (b1, b2, a1, newcomer)
+        }
+    for placed in stories.values():
+        assert placed["b1"] == placed["b2"] != placed["a1"]
+    # By the centroid alone B wins; the weakest tie to a founder decides for A.
+    assert stories[0.0]["n"] == stories[0.0]["b1"]
+    assert stories[1.0]["n"] == stories[1.0]["a1"]
+
+
+def test_text_cosine_of_unit_vectors() -> None:
+    vector = {"ferry": 0.6, "storm": 0.8}
+    assert text_cosine(vector, vector) == pytest.approx(1.0)
+    assert text_cosine(vector, {"volcano": 1.0}) == 0.0
+    assert text_cosine(vector, {"storm": 1.0}) == pytest.approx(0.8)
+    assert text_cosine({"storm": 1.0}, vector) == pytest.approx(0.8)
+
+
 def test_date_marks_name_years_and_month_days_but_not_amounts() -> None:
     marks = date_marks("On May 3, 2013, and 14th of Sept. 1999, it cost $2013 and 2,013 tons.")
     assert marks == ["date:05-03", "date:09-14", "year:1999", "year:2013"]
@@ -239,12 +316,24 @@ def test_quantities_name_counted_things_but_not_years_or_clock_times() -> None:
     assert not any(value.endswith(("=2008", "=8", "=00", "=14")) for value in found)
 
 
-def test_a_slot_filled_with_another_value_is_a_conflict_and_a_shared_value_is_not() -> None:
+def test_quantities_skip_adjectives_names_dates_and_clock_times() -> None:
+    found = quantities(
+        "Updated: November 11, 2011 20: 09 IST. The navy captured 26 Somali pirates near Aden "
+        "on Nov 11. Officials said on APR 28 Obama had called."
+    )
+    # The nationality before the noun is skipped; the count is of pirates.
+    assert "count:pirate=26" in found
+    # Nothing counted from the clock time, the month-days or the name after a number.
+    assert all(value == "count:pirate=26" for value in found)
+
+
+def test_a_slot_filled_with_another_value_conflicts_and_with_a_shared_value_agrees() -> None:
     story = add_to_slots({}, ["year:2008", "count:magnitude=6.1", "date:12-14", "person:a"])
-    assert conflicts(story, ["year:2011", "count:magnitude=5.6"]) == 2
-    assert conflicts(story, ["year:2008", "year:2011", "count:magnitude=6.1"]) == 0
-    # Month-days and entities are no slots; a slot the story never filled is no conflict.
-    assert conflicts(story, ["date:11-11", "person:b", "count:pirate=23"]) == 0
+    assert compare_slots(story, ["year:2011", "count:magnitude=5.6"]) == (0, 2)
+    assert compare_slots(story, ["year:2008", "year:2011", "count:magnitude=6.1"]) == (2, 0)
+    assert compare_slots(story, ["year:2008", "count:magnitude=5.6"]) == (1, 1)
+    # Month-days and entities are no slots; a slot the story never filled counts neither way.
+    assert compare_slots(story, ["date:11-11", "person:b", "count:pirate=23"]) == (0, 0)
 
 
 # --- time ----------------------------------------------------------------------------------
