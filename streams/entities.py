@@ -6,7 +6,7 @@ weigh the evidence for their type (the model's label, context words, a small
 gazetteer of countries, agencies and international bodies) and group the
 mentions of one real entity (surname to full name, acronym to expansion,
 transliteration variants). :func:`merge_story_entities` applies the same grouping
-across the articles of a story.
+across the articles of a story (:class:`StoryEntityMerge` article by article).
 """
 
 from __future__ import annotations
@@ -499,6 +499,12 @@ class _Group:
             self.forms[form] = 0
         self.forms[form] += count
 
+    def copy(self) -> _Group:
+        """A copy that can absorb others without changing this group."""
+        return _Group(forms=dict(self.forms), order=list(self.order), votes=self.votes.copy(),
+                      mentions=self.mentions, articles=set(self.articles),
+                      salience=self.salience, ids=set(self.ids), body=self.body)
+
     def absorb(self, other: _Group, relabel: EntityType | None = None) -> None:
         for form in other.order:
             self.add_form(form, other.forms[form])
@@ -537,7 +543,11 @@ _Tokens = tuple[set[Hashable], set[Hashable]]
 def _group(groups: list[_Group], pairs: Iterable[tuple[str, str]] = ()) -> list[_Group]:
     """Merge groups naming one entity: same key, acronym pairs and initials, surnames and
     transliteration variants of a person's name."""
-    groups = _merge_where(groups, _name_tokens)
+    return _regroup(_merge_where(groups, _name_tokens), pairs)
+
+
+def _regroup(groups: list[_Group], pairs: Iterable[tuple[str, str]] = ()) -> list[_Group]:
+    """The steps of :func:`_group` after merging by shared name: acronyms, people, surnames."""
     acronyms = _AcronymLinks(pairs)
     groups = _merge_where(groups, acronyms.tokens, acronyms.linked)
     groups = _merge_where(groups, _person_tokens, _same_person)
@@ -546,26 +556,45 @@ def _group(groups: list[_Group], pairs: Iterable[tuple[str, str]] = ()) -> list[
 
 def _merge_where(groups: list[_Group], tokens: Callable[[_Group], _Tokens],
                  same: Callable[[_Group, _Group], bool] | None = None) -> list[_Group]:
-    """Transitively merge the groups for which ``same(a, b)`` holds, in input order.
+    """Transitively merge the groups for which ``same(a, b)`` holds, in input order
+    (see :class:`_Merging`)."""
+    merging = _Merging(tokens, same)
+    for group in groups:
+        merging.add(group)
+    return merging.groups()
+
+
+class _Merging:
+    """Groups merged as they come, transitively, where ``same(a, b)`` holds.
 
     ``same`` is only asked of groups that share a blocking token (``tokens(g)`` gives what
     ``g`` exposes and what it looks up), so it must never hold without one; with no ``same``,
     sharing a token is enough. A group joins the first earlier group it matches, and every
-    other group it matches is folded into that one (union-find over positions).
+    other group it matches is folded into that one (union-find over positions). Adding the
+    groups one by one, at any pace, gives what adding them all at once gives.
     """
-    merged: list[_Group] = []
-    parent: list[int] = []
-    index: dict[Hashable, list[int]] = {}
 
-    def root(position: int) -> int:
+    def __init__(self, tokens: Callable[[_Group], _Tokens],
+                 same: Callable[[_Group, _Group], bool] | None = None) -> None:
+        self.tokens = tokens
+        self.same = same
+        self.merged: list[_Group] = []
+        self.parent: list[int] = []
+        self.index: dict[Hashable, list[int]] = {}
+        self.roots: dict[int, _Group] = {}
+
+    def root(self, position: int) -> int:
+        parent = self.parent
         while parent[position] != position:
             parent[position] = parent[parent[position]]
             position = parent[position]
         return position
 
-    for group in groups:
-        exposed, probed = tokens(group)
-        candidates = sorted({root(p) for token in probed for p in index.get(token, ())})
+    def add(self, group: _Group) -> None:
+        """Merge ``group`` into the groups so far (it is absorbed or kept, never copied)."""
+        same, merged = self.same, self.merged
+        exposed, probed = self.tokens(group)
+        candidates = sorted({self.root(p) for token in probed for p in self.index.get(token, ())})
         matches = [p for p in candidates if same is None or same(merged[p], group)]
         if matches:
             position, *others = matches
@@ -573,14 +602,19 @@ def _merge_where(groups: list[_Group], tokens: Callable[[_Group], _Tokens],
             target.absorb(group)
             for other in others:
                 target.absorb(merged[other])
-                parent[other] = position
+                self.parent[other] = position
+                del self.roots[other]
         else:
             position = len(merged)
             merged.append(group)
-            parent.append(position)
+            self.parent.append(position)
+            self.roots[position] = group
         for token in exposed:
-            index.setdefault(token, []).append(position)
-    return [g for position, g in enumerate(merged) if parent[position] == position]
+            self.index.setdefault(token, []).append(position)
+
+    def groups(self) -> list[_Group]:
+        """The merged groups, in the order of their first member."""
+        return list(self.roots.values())
 
 
 def _name_tokens(group: _Group) -> _Tokens:
@@ -781,10 +815,29 @@ class EntityTagger(Protocol):
 
 def merge_story_entities(article_entities: Iterable[Sequence[Entity]]) -> list[StoryEntity]:
     """Merge the entities of a story's articles: one per real entity, with counts."""
-    groups: list[_Group] = []
-    article_count = 0
-    for article, entities in enumerate(article_entities):
-        article_count += 1
+    merge = StoryEntityMerge()
+    for entities in article_entities:
+        merge.add(entities)
+    return merge.entities()
+
+
+class StoryEntityMerge:
+    """The entities of a story's articles merged as the articles arrive.
+
+    :meth:`entities` after each :meth:`add` is what :func:`merge_story_entities` gives
+    for the articles so far. The merge by shared name or id is kept between articles,
+    so an article costs its own entities there; the later steps (acronyms, people,
+    surnames) rerun on copies of the merged groups, one per distinct entity so far.
+    """
+
+    def __init__(self) -> None:
+        self._by_name = _Merging(_name_tokens)
+        self._articles = 0
+
+    def add(self, entities: Sequence[Entity]) -> None:
+        """Add the entities of the story's next article."""
+        article = self._articles
+        self._articles += 1
         for entity in entities:
             group = _Group(mentions=entity.mentions, articles={article}, salience=entity.salience,
                            ids={entity.id}, body=True)
@@ -792,13 +845,17 @@ def merge_story_entities(article_entities: Iterable[Sequence[Entity]]) -> list[S
             group.add_form(entity.name, entity.mentions)
             for form in entity.surface_forms:
                 group.add_form(form, 0)
-            groups.append(group)
-    story = []
-    for group in _group(groups):
-        entity_type, name = group.type, group.name
-        story.append(StoryEntity(
-            id=entity_id(entity_type, name), name=name, type=entity_type,
-            surface_forms=list(group.order), count=group.mentions, articles=len(group.articles),
-            salience=round(group.salience / max(article_count, 1), 6),
-        ))
-    return sorted(story, key=lambda e: (-e.salience, e.name))
+            self._by_name.add(group)
+
+    def entities(self) -> list[StoryEntity]:
+        """The story's entities, most salient first."""
+        story = []
+        for group in _regroup([group.copy() for group in self._by_name.groups()]):
+            entity_type, name = group.type, group.name
+            story.append(StoryEntity(
+                id=entity_id(entity_type, name), name=name, type=entity_type,
+                surface_forms=list(group.order), count=group.mentions,
+                articles=len(group.articles),
+                salience=round(group.salience / max(self._articles, 1), 6),
+            ))
+        return sorted(story, key=lambda e: (-e.salience, e.name))

@@ -2,7 +2,8 @@
 
 Each arriving article is compared with the live stories that share one of its
 *candidate keys* (a salient entity or a rare term, see
-:meth:`StoryClusterer.candidate_keys`) and joins the best one whose evidence
+:meth:`StoryClusterer.candidate_keys`; a key that very many live stories share,
+a country or a common word, finds none) and joins the best one whose evidence
 clears the bar; otherwise it opens a new story. The evidence is what an editor
 looks at:
 
@@ -50,10 +51,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import islice
+from operator import mul
 from typing import Any
 
 from schemas.records import DedupedArticle, Entity, Story, StoryMember
-from streams.entities import merge_story_entities
+from streams.entities import StoryEntityMerge
 from streams.text import normalise_display, normalise_for_matching
 
 _STOPWORD_TEXT = """
@@ -214,13 +216,15 @@ class DocumentFrequency:
     """Document frequencies over the articles seen so far, for IDF weights.
 
     ``prior_documents`` pseudo-documents that contain no key keep the first
-    articles' IDF from treating everything they share as common.
+    articles' IDF from treating everything they share as common. IDF values are
+    remembered until the next :meth:`add`.
     """
 
     def __init__(self, prior_documents: int = 0) -> None:
         self.prior_documents = prior_documents
         self.documents = 0
         self.counts: dict[str, int] = {}
+        self._idf: dict[str, float] = {}
 
     def add(self, keys: Iterable[str]) -> None:
         """Count one more document containing each of ``keys`` (distinct)."""
@@ -228,11 +232,15 @@ class DocumentFrequency:
         counts = self.counts
         for key in keys:
             counts[key] = counts.get(key, 0) + 1
+        self._idf.clear()
 
     def idf(self, key: str) -> float:
         """Smoothed IDF: ``log((1 + prior + N) / (1 + df)) + 1``; unseen keys are the rarest."""
-        documents = 1 + self.prior_documents + self.documents
-        return math.log(documents / (1 + self.counts.get(key, 0))) + 1.0
+        idf = self._idf.get(key)
+        if idf is None:
+            documents = 1 + self.prior_documents + self.documents
+            idf = self._idf[key] = math.log(documents / (1 + self.counts.get(key, 0))) + 1.0
+        return idf
 
 
 class Profile:
@@ -249,8 +257,8 @@ class Profile:
         for key, weight in weights.items():
             merged[key] = merged.get(key, 0.0) + weight
         if len(merged) > self.max_keys:
-            kept = sorted(merged, key=lambda k: merged[k] * df.idf(k), reverse=True)
-            self.weights = {k: merged[k] for k in kept[: self.max_keys]}
+            kept = heapq.nlargest(self.max_keys, merged, key=lambda k: merged[k] * df.idf(k))
+            self.weights = {k: merged[k] for k in kept}
         self._norm = None
 
     def norm(self, df: DocumentFrequency) -> float:
@@ -266,7 +274,8 @@ class Profile:
         applies the current IDF to the centroid's side of each shared key.
         """
         weights = self.weights
-        dot = sum(v * weights[k] for k, v in vector.items() if k in weights)
+        shared = list(filter(weights.__contains__, vector))  # in the article's order
+        dot = sum(map(mul, map(vector.__getitem__, shared), map(weights.__getitem__, shared)))
         return dot / self.norm(df) if dot else 0.0
 
 
@@ -422,6 +431,14 @@ class _LiveStory:
     titles: Profile
     entities: Profile
     members: list[_Member] = field(default_factory=list)
+    titled_originals: list[_Member] = field(default_factory=list)
+    untitled_originals: list[_Member] = field(default_factory=list)
+    member_records: list[StoryMember] = field(default_factory=list)
+    article_ids: list[str] = field(default_factory=list)
+    duplicates: dict[str, str] = field(default_factory=dict)
+    awaited_originals: set[str] = field(default_factory=set)
+    sources: dict[str, None] = field(default_factory=dict)
+    merged_entities: StoryEntityMerge = field(default_factory=StoryEntityMerge)
     keys: dict[str, None] = field(default_factory=dict)
     specifics: Counter[str] = field(default_factory=Counter)
     core: frozenset[str] = frozenset()
@@ -430,9 +447,42 @@ class _LiveStory:
     version: int = 0
     first_time: datetime | None = None
     last_time: datetime | None = None
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
     headline: str = ""
     summary: str = ""
     record: Story | None = None
+
+
+class _Postings:
+    """Index key -> the live stories indexed under it, least recently updated first.
+
+    A key held by more than ``max_stories`` live stories tells nothing about which
+    of them an article belongs to: :meth:`get` gives None for it, so the cost of
+    finding candidates does not grow with the number of live stories.
+    """
+
+    def __init__(self, max_stories: int) -> None:
+        self.max_stories = max_stories
+        self._stories: dict[str, dict[str, None]] = {}
+
+    def get(self, key: str) -> dict[str, None] | None:
+        """The stories under ``key``, or None if there are none or too many."""
+        stories = self._stories.get(key)
+        return stories if stories is not None and len(stories) <= self.max_stories else None
+
+    def touch(self, key: str, story_id: str) -> None:
+        """Index ``story_id`` under ``key`` as the most recently updated story."""
+        stories = self._stories.setdefault(key, {})
+        stories.pop(story_id, None)
+        stories[story_id] = None
+
+    def remove(self, key: str, story_id: str) -> None:
+        """Take ``story_id`` out of ``key``'s stories."""
+        stories = self._stories[key]
+        stories.pop(story_id, None)
+        if not stories:
+            del self._stories[key]
 
 
 def story_id_for(first_article_id: str) -> str:
@@ -458,7 +508,8 @@ class StoryClusterer:
     - ``key_entities``, ``key_terms``: how many salient entities and rare terms
       make an article's candidate keys.
     - ``postings_scan``: most recently updated stories read per key;
-      ``max_candidates``: stories scored per article.
+      ``max_candidates``: stories scored per article; ``common_key_stories``:
+      a key held by more live stories than this finds no candidates.
     - ``archive_size``: retired stories remembered so that a late redelivery
       of their articles is still recognised.
     - ``idf_prior_documents``: pseudo-documents in the IDF, for a cold start.
@@ -494,6 +545,7 @@ class StoryClusterer:
         key_terms: int = 16,
         postings_scan: int = 64,
         max_candidates: int = 24,
+        common_key_stories: int = 256,
         archive_size: int = 10_000,
         idf_prior_documents: int = 50,
         core_weight: float = 0.2,
@@ -518,6 +570,7 @@ class StoryClusterer:
         self.key_terms = key_terms
         self.postings_scan = postings_scan
         self.max_candidates = max_candidates
+        self.common_key_stories = common_key_stories
         self.archive_size = archive_size
         self.core_weight = core_weight
         self.core_expected = core_expected
@@ -531,7 +584,7 @@ class StoryClusterer:
         self._detail_df = DocumentFrequency(idf_prior_documents)
         self._stories: dict[str, _LiveStory] = {}
         self._story_of: dict[str, str] = {}
-        self._postings: dict[str, dict[str, None]] = {}
+        self._postings = _Postings(common_key_stories)
         self._retirements: list[tuple[datetime, str]] = []
         self._watermark: datetime | None = None
         self._archive: OrderedDict[str, Story] = OrderedDict()
@@ -607,7 +660,8 @@ class StoryClusterer:
         """Index keys of an article: its most salient rare entities, then its rarest terms.
 
         Stories are indexed under the keys of their members, so any story
-        sharing a key with the article is a candidate. Keys are plain strings
+        sharing a key with the article is a candidate, unless more than
+        ``common_key_stories`` live stories share that key. Keys are plain strings
         (``entity:<id>``, ``term:<stem>``) so the index can be partitioned by key.
         """
         return self._vectors(_Features.of(article)).keys
@@ -773,7 +827,16 @@ class StoryClusterer:
     def _join(self, story: _LiveStory, member: _Member, vectors: _Vectors | None) -> None:
         """Add ``member``; ``vectors`` (originals only) update the centroids and keys."""
         story.members.append(member)
-        self._story_of[member.record.id] = story.story_id
+        record = member.record
+        story.member_records.append(record)
+        story.article_ids.append(record.id)
+        self._story_of[record.id] = story.story_id
+        self._note_duplicate(story, record)
+        if record.source:
+            story.sources[record.source] = None
+        story.first_seen = min(story.first_seen or record.first_seen, record.first_seen)
+        story.last_seen = max(story.last_seen or record.first_seen, record.first_seen)
+        story.merged_entities.add(member.entities)
         time = member.article_time
         story.first_time = min(story.first_time or time, time)
         story.last_time = max(story.last_time or time, time)
@@ -789,44 +852,58 @@ class StoryClusterer:
             story.specifics.update(vectors.specifics)
             add_to_slots(story.slots, vectors.specifics)
             story.originals += 1
+            (story.titled_originals if record.title else story.untitled_originals).append(member)
             story.core = frozenset(
                 k for k, n in story.specifics.items() if 2 * n >= story.originals
             )
             self._choose_headline(story)
         for key in story.keys:
-            postings = self._postings.setdefault(key, {})
-            postings.pop(story.story_id, None)
-            postings[story.story_id] = None
+            self._postings.touch(key, story.story_id)
 
     def _choose_headline(self, story: _LiveStory) -> None:
         """Headline: title of the most central titled original; summary: its lead."""
-        originals = [m for m in story.members if m.is_original]
-        titled = [m for m in originals if m.record.title] or originals
-        central = max(titled, key=lambda m: story.text.cosine(m.text_vector, self._term_df))
+        centrality = story.text.cosine
+        central = max(
+            story.titled_originals or story.untitled_originals,
+            key=lambda m: centrality(m.text_vector, self._term_df),
+        )
         story.headline = central.record.title or central.features.first_sentence
         story.summary = central.features.lead
 
+    def _note_duplicate(self, story: _LiveStory, record: StoryMember) -> None:
+        """List ``record`` among the story's duplicates if its original is a member, and
+        the earlier members that copy ``record``."""
+        original = record.duplicate_of
+        if original:
+            if self._story_of.get(original) == story.story_id:
+                story.duplicates[record.id] = original
+            else:
+                story.awaited_originals.add(original)
+        if record.id in story.awaited_originals:
+            story.awaited_originals.discard(record.id)
+            story.duplicates = {
+                m.id: m.duplicate_of
+                for m in story.member_records
+                if m.duplicate_of and self._story_of.get(m.duplicate_of) == story.story_id
+            }
+
     def _publish(self, story: _LiveStory) -> Story:
+        assert story.first_seen is not None and story.last_seen is not None
         story.version += 1
-        members = [m.record for m in story.members]
-        story.record = Story(
+        story.record = Story(  # validation copies the story's lists into the record
             story_id=story.story_id,
             version=story.version,
             headline=story.headline,
             summary=story.summary,
-            article_ids=[m.id for m in members],
-            duplicates={
-                m.id: m.duplicate_of
-                for m in members
-                if m.duplicate_of and self._story_of.get(m.duplicate_of) == story.story_id
-            },
-            members=members,
-            entities=merge_story_entities(m.entities for m in story.members),
-            sources=list(dict.fromkeys(m.source for m in members if m.source)),
-            first_seen=min(m.first_seen for m in members),
-            last_seen=max(m.first_seen for m in members),
-            article_count=len(members),
-            unique_article_count=sum(m.is_original for m in story.members),
+            article_ids=story.article_ids,
+            duplicates=story.duplicates,
+            members=story.member_records,
+            entities=story.merged_entities.entities(),
+            sources=list(story.sources),
+            first_seen=story.first_seen,
+            last_seen=story.last_seen,
+            article_count=len(story.member_records),
+            unique_article_count=story.originals,
         )
         return story.record
 
@@ -847,10 +924,7 @@ class StoryClusterer:
     def _retire(self, story: _LiveStory) -> None:
         del self._stories[story.story_id]
         for key in story.keys:
-            postings = self._postings[key]
-            postings.pop(story.story_id, None)
-            if not postings:
-                del self._postings[key]
+            self._postings.remove(key, story.story_id)
         for member in story.members:
             del self._story_of[member.record.id]
         if story.record is None:

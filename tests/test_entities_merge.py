@@ -9,7 +9,7 @@ from itertools import product
 import pytest
 
 from schemas.records import Entity, EntityType, StoryEntity
-from streams.entities import entity_id, merge_story_entities
+from streams.entities import StoryEntityMerge, entity_id, merge_story_entities
 
 
 @dataclass(frozen=True)
@@ -162,3 +162,17 @@ def test_repeated_calls_give_the_same_result() -> None:
     assert merge_story_entities(story) == first
     assert merge_story_entities(story[:10]) != first
     assert merge_story_entities(story) == first
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_merging_article_by_article_gives_the_merge_of_the_articles_so_far(seed: int) -> None:
+    """Asking for the entities after each article (as a story does on every change) leaves
+    the running merge as it was: it then equals merging the articles so far in one go."""
+    story, _ = synthetic_story(members=40, per_member=12, seed=seed)
+    random.Random(seed).shuffle(story)
+    merge = StoryEntityMerge()
+    for count, entities in enumerate(story, 1):
+        merge.add(entities)
+        assert merge.entities() == merge_story_entities(story[:count])
+    assert_merged_as_truth(merge.entities(), synthetic_story(members=40, per_member=12,
+                                                             seed=seed)[1])

@@ -11,7 +11,7 @@ import pytest
 
 from schemas.records import CleanArticle, DedupedArticle, DedupVerdict, RawArticle
 from streams.cleaning import clean_article
-from streams.entities import EntityTagger, load_tagger
+from streams.entities import EntityTagger, load_tagger, merge_story_entities
 from streams.stories import (
     StoryClusterer,
     add_to_slots,
@@ -93,6 +93,52 @@ def test_seeds_form_one_story_with_the_spun_copy_as_a_member(seeds: list[Deduped
     names = [e.name for e in story.entities]
     for expected in ("Khalifa Haftar", "Tripoli", "Bani Walid"):
         assert names.count(expected) == 1
+
+
+def test_every_version_of_the_seed_story_is_what_its_members_give(
+    seeds: list[DedupedArticle],
+) -> None:
+    """Each record lists the members so far and what follows from them alone: the entities
+    merged over all their articles, sources, time span, copies of members, originals."""
+    clusterer = StoryClusterer()
+    for count, article in enumerate(seeds, 1):
+        story, _ = clusterer.add(article, START + timedelta(minutes=count))
+        members = seeds[:count]
+        ids = {a.id for a in members}
+        assert story.article_ids == [a.id for a in members]
+        assert story.entities == merge_story_entities(a.entities for a in members)
+        assert story.sources == list(dict.fromkeys(a.source for a in members if a.source))
+        assert (story.first_seen, story.last_seen) == (
+            START + timedelta(minutes=1), START + timedelta(minutes=count)
+        )
+        assert story.duplicates == {
+            a.id: a.duplicate_of for a in members if a.duplicate_of in ids
+        }
+        assert story.unique_article_count == sum(a.duplicate_of is None for a in members)
+
+
+def test_a_copy_seen_before_its_original_is_listed_once_the_original_joins() -> None:
+    text = (
+        "The city council of Ravensholm approved the new harbour bridge on Tuesday after "
+        "three years of debate. The bridge will link the old port with the northern "
+        "districts and is expected to open in 2027, the mayor Elna Vastergaard said."
+    )
+
+    def article(article_id: str, duplicate_of: str | None) -> DedupedArticle:
+        return DedupedArticle(
+            id=article_id, title="Ravensholm approves harbour bridge", text=text,
+            fetched_at=START, fingerprint=fingerprint(text), entities=[],
+            dedup=DedupVerdict(article_id=article_id, duplicate_of=duplicate_of,
+                               kind="near" if duplicate_of else "original"),
+            duplicate_of=duplicate_of,
+        )
+
+    clusterer = StoryClusterer()
+    early, _ = clusterer.add(article("copy", "original"), START)
+    story, _ = clusterer.add(article("original", None), START + timedelta(minutes=1))
+    assert early.duplicates == {}
+    assert story.story_id == early.story_id
+    assert story.duplicates == {"copy": "original"}
 
 
 def test_replaying_the_seeds_adds_nothing(seeds: list[DedupedArticle]) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from newswire.evaluation.stories import bcubed, main
+from newswire.evaluation.stories import bcubed, main, measure_scale
 
 ARTICLES = Path(__file__).resolve().parent / "data" / "stories" / "articles.jsonl"
 
@@ -40,3 +40,15 @@ def test_the_evaluation_reports_every_order_and_the_baseline(
     for run in [*result["streaming"], result["offline"]]:
         assert 0.0 <= run["precision"] <= 1.0 and 0.0 <= run["recall"] <= 1.0
     assert "offline tuned" in capsys.readouterr().out
+
+
+def test_the_scale_measurement_reaches_each_number_of_stories() -> None:
+    sizes = (30, 80)
+    rows = measure_scale(seed=5, sizes=sizes, sample=10)
+    assert len(rows) == len(sizes)
+    for size, row in zip(sizes, rows, strict=True):
+        # Every synthetic story has an article; a few may have joined another story.
+        assert 0.9 * size <= row["live_stories"] <= size
+        assert row["articles"] >= size
+        assert 1.0 <= row["mean_story_size"] <= row["largest_story"]
+        assert row["ms_per_article"] > 0

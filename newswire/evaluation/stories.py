@@ -12,13 +12,15 @@ The files carry no dates, so every article gets one fixed time; titles are
 derived: the first sentence of the text (``title_source="derived"``).
 
 ``--scale`` also measures the cost of :meth:`StoryClusterer.add` on synthetic
-articles (Zipf-distributed terms and entity ids, no NER) with 1k, 10k and
-100k live stories; with no PATH only that part runs.
+stories (Zipf-distributed background terms and common entities, no NER, see
+:class:`SyntheticStories`) with 1k, 10k and 100k live stories, and each cost
+against the first; with no PATH only that part runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import gzip
 import json
 import random
@@ -174,67 +176,145 @@ def evaluate(path: Path, orders: int, seed: int) -> dict[str, Any]:
     }
 
 
-def synthetic_articles(
-    count: int, rng: np.random.Generator, start: datetime, first_index: int = 0
-) -> list[DedupedArticle]:
-    """Articles of ``count`` new synthetic stories: Zipf terms and entity ids, no NER."""
-    vocabulary, entity_pool, words, topic_words = 50_000, 200_000, 60, 12
-    ranks = np.arange(1, vocabulary + 1)
-    term_p = 1.0 / ranks**1.05
-    term_p /= term_p.sum()
-    entity_p = 1.0 / np.arange(1, entity_pool + 1) ** 0.9
-    entity_p /= entity_p.sum()
-    background = rng.choice(vocabulary, size=(count, words), p=term_p)
-    topics = rng.integers(1_000, vocabulary, size=(count, topic_words))
-    entity_ids = rng.choice(entity_pool, size=(count, 4), p=entity_p)
-    articles = []
-    for i in range(count):
-        index = first_index + i
-        text = " ".join(f"w{w}" for w in (*topics[i], *topics[i], *background[i]))
-        articles.append(
-            DedupedArticle.model_construct(
-                id=f"synthetic-{index}",
-                title=" ".join(f"w{w}" for w in topics[i][:6]),
-                text=text,
+class SyntheticStories:
+    """Synthetic stories for the cost measurement: no NER, Zipf background.
+
+    Each story has its own topic words (from a vocabulary of rare words and names)
+    and entities (two of its own, then one common entity, Zipf over a small pool
+    like countries); each of its articles uses most of the topic words and the
+    story's entities, plus Zipf background words and sometimes another common
+    entity. Story sizes follow ``P(k) ~ 1/k**2`` up to ``MAX_SIZE``: mostly one or
+    two articles, some tens (about 2.8 on average).
+    """
+
+    VOCABULARY, RARE_WORDS, COMMON_ENTITIES, OWN_ENTITIES = 50_000, 2_000_000, 5_000, 10_000_000
+    TOPIC_WORDS, USED_TOPIC_WORDS, TITLE_WORDS, BACKGROUND_WORDS = 12, 9, 6, 60
+    MAX_SIZE = 40
+
+    def __init__(self, rng: np.random.Generator, start: datetime) -> None:
+        self.rng = rng
+        self.start = start
+        self.topics = np.empty((0, self.TOPIC_WORDS), dtype=np.int64)
+        self.entities = np.empty((0, 3), dtype=np.int64)
+        self.published = 0
+        self.term_p = _zipf(self.VOCABULARY, 1.05)
+        self.entity_p = _zipf(self.COMMON_ENTITIES, 1.0)
+        self.size_p = _zipf(self.MAX_SIZE, 2.0)
+
+    @property
+    def stories(self) -> int:
+        """How many stories have been drawn."""
+        return len(self.topics)
+
+    def new_stories(self, count: int) -> np.ndarray:
+        """Draw ``count`` more stories; their indices."""
+        rng = self.rng
+        topics = rng.integers(self.VOCABULARY, self.RARE_WORDS, size=(count, self.TOPIC_WORDS))
+        entities = np.column_stack([
+            rng.integers(self.COMMON_ENTITIES, self.OWN_ENTITIES, size=(count, 2)),
+            rng.choice(self.COMMON_ENTITIES, size=count, p=self.entity_p),
+        ])
+        first = self.stories
+        self.topics = np.concatenate([self.topics, topics])
+        self.entities = np.concatenate([self.entities, entities])
+        return np.arange(first, self.stories)
+
+    def sizes(self, count: int) -> np.ndarray:
+        """Article counts for ``count`` stories."""
+        return self.rng.choice(np.arange(1, self.MAX_SIZE + 1), size=count, p=self.size_p)
+
+    def articles(self, stories: np.ndarray) -> list[DedupedArticle]:
+        """One more article of each of ``stories``, each published a second after the last."""
+        rng, count = self.rng, len(stories)
+        picked = rng.random((count, self.TOPIC_WORDS)).argsort(axis=1)[:, : self.USED_TOPIC_WORDS]
+        topics = np.take_along_axis(self.topics[stories], picked, axis=1)
+        background = rng.choice(self.VOCABULARY, size=(count, self.BACKGROUND_WORDS), p=self.term_p)
+        extra = rng.choice(self.COMMON_ENTITIES, size=count, p=self.entity_p)
+        with_extra = rng.random(count) < 0.5
+        articles = []
+        for i, story in enumerate(stories):
+            index = self.published + i
+            entity_ids = [*self.entities[story], *([extra[i]] if with_extra[i] else [])]
+            article_id = f"synthetic-{index}"
+            articles.append(DedupedArticle.model_construct(
+                id=article_id,
+                title=" ".join(f"w{w}" for w in topics[i, : self.TITLE_WORDS]),
+                text=" ".join(f"w{w}" for w in (*topics[i], *topics[i], *background[i])),
                 entities=[
                     Entity.model_construct(
                         id=f"E{e}", name=f"E{e}", type="ORG", surface_forms=[], mentions=1,
                         salience=1.0 / (rank + 1),
                     )
-                    for rank, e in enumerate(entity_ids[i])
+                    for rank, e in enumerate(entity_ids)
                 ],
                 duplicate_of=None,
-                dedup=DedupVerdict.model_construct(article_id=f"synthetic-{index}"),
+                dedup=DedupVerdict.model_construct(article_id=article_id),
                 fingerprint="",
-                fetched_at=start,
-                published_at=start + timedelta(seconds=index),
+                fetched_at=self.start,
+                published_at=self.start + timedelta(seconds=index),
                 source=None,
                 url=None,
-            )
-        )
-    return articles
+            ))
+        self.published += count
+        return articles
 
 
-def measure_scale(seed: int, sample: int = 1_000) -> list[dict[str, Any]]:
-    """Seconds per :meth:`StoryClusterer.add` with 1k, 10k and 100k live stories."""
+def _zipf(size: int, exponent: float) -> np.ndarray:
+    """Probabilities ``~ 1 / rank**exponent`` over ``size`` ranks."""
+    p = 1.0 / np.arange(1, size + 1) ** exponent
+    return p / p.sum()
+
+
+def measure_scale(
+    seed: int, sizes: Sequence[int] = SCALE_SIZES, sample: int = 1_000
+) -> list[dict[str, Any]]:
+    """Cost of :meth:`StoryClusterer.add` with about ``sizes`` (1k, 10k, 100k) live stories.
+
+    One clusterer is fed the articles of synthetic stories (in random order) until
+    it holds each number of stories; there, ``sample`` articles are timed, every
+    other one the first article of a new story, the others one more article of a
+    random earlier story.
+    """
     rng = np.random.default_rng(seed)
-    results = []
-    for size in SCALE_SIZES:
-        clusterer = StoryClusterer()
-        for article in synthetic_articles(size, rng, FIXED_TIME):
-            clusterer.add(article, FIXED_TIME)
-        timed = synthetic_articles(sample, rng, FIXED_TIME, first_index=size)
+    synthetic = SyntheticStories(rng, FIXED_TIME)
+    clusterer = StoryClusterer()
+    published = np.empty(0, dtype=np.int64)  # the stories that have articles
+    story_sizes: dict[str, int] = {}
+    articles = 0
+
+    def feed(batch: list[DedupedArticle]) -> float:
+        """Add ``batch``; the seconds it took."""
         started = time.perf_counter()
-        for article in timed:
-            clusterer.add(article, FIXED_TIME)
-        elapsed = time.perf_counter() - started
-        results.append(
-            {
-                "live_stories": clusterer.live_stories,
-                "articles_per_second": sample / elapsed,
-                "ms_per_article": 1_000 * elapsed / sample,
-            }
-        )
+        for article in batch:
+            story, _ = clusterer.add(article, FIXED_TIME)
+            story_sizes[story.story_id] = story.article_count
+        return time.perf_counter() - started
+
+    results = []
+    for size in sizes:
+        grown = synthetic.new_stories(size - len(published))
+        order = np.repeat(grown, synthetic.sizes(len(grown)))
+        rng.shuffle(order)
+        for chunk in range(0, len(order), 10_000):
+            feed(synthetic.articles(order[chunk : chunk + 10_000]))
+        published = np.concatenate([published, grown])
+        articles += len(order)
+        state = {
+            "live_stories": clusterer.live_stories,
+            "articles": articles,
+            "mean_story_size": articles / len(story_sizes),
+            "largest_story": max(story_sizes.values()),
+        }
+        timed = np.empty(sample, dtype=np.int64)
+        timed[1::2] = rng.choice(published, size=sample // 2)
+        timed[0::2] = synthetic.new_stories(sample - sample // 2)
+        published = np.concatenate([published, timed[0::2]])
+        articles += sample
+        batch = synthetic.articles(timed)
+        gc.collect()  # the building's garbage is not the sample's cost
+        elapsed = feed(batch)
+        state |= {"articles_per_second": sample / elapsed, "ms_per_article": 1e3 * elapsed / sample}
+        results.append(state)
     return results
 
 
@@ -267,11 +347,14 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.scale:
         results["scale"] = measure_scale(args.seed)
-        print(f"{'live stories':>12}{'art/s':>9}{'ms/article':>12}")
+        first = results["scale"][0]["ms_per_article"]
+        print(f"{'live stories':>12}{'articles':>10}{'mean size':>11}{'largest':>9}"
+              f"{'art/s':>8}{'ms/article':>12}{'vs first':>10}")
         for row in results["scale"]:
             print(
-                f"{row['live_stories']:>12}{row['articles_per_second']:>9.0f}"
-                f"{row['ms_per_article']:>12.3f}"
+                f"{row['live_stories']:>12}{row['articles']:>10}{row['mean_story_size']:>11.2f}"
+                f"{row['largest_story']:>9}{row['articles_per_second']:>8.0f}"
+                f"{row['ms_per_article']:>12.3f}{row['ms_per_article'] / first:>9.2f}x"
             )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
