@@ -19,7 +19,7 @@ from functools import partial
 from typing import Any
 
 from schemas.records import CleanArticle, RawArticle, TaggedArticle
-from streams.cleaning import clean_article
+from streams.cleaning import clean_article, warm_up
 from streams.entities import EntityTagger, load_tagger
 from streams.errors import Rejected, describe_error
 
@@ -44,6 +44,10 @@ class StageWork:
                 results.append(exc)
         return results
 
+    def warm_up(self) -> None:
+        """Load the model and what cleaning loads lazily, before the first article."""
+        self.tag([warm_up()])
+
     def tag(self, articles: list[CleanArticle]) -> list[bytes]:
         """Each article with its canonical entities, as tagged-article JSON."""
         if self._tagger is None:
@@ -61,7 +65,7 @@ _child_work: StageWork | None = None
 def _start_child(spacy_model: str, max_article_bytes: int) -> None:
     global _child_work
     _child_work = StageWork(spacy_model, max_article_bytes)
-    _child_work.tag([])  # load the model now, not on the first article
+    _child_work.warm_up()
 
 
 def _in_child(method: str, records: list[Any]) -> list[Any]:
@@ -105,7 +109,7 @@ class StageRunner:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="newswire-cpu")
 
     def _start_processes(self) -> Executor:
-        """New child processes, started now (they load the model before the first batch)."""
+        """New child processes, started now (they warm up before the first batch)."""
         executor = self._new_processes()
         for _ in range(self._processes):
             executor.submit(_in_child, "clean", [])

@@ -44,7 +44,7 @@ from newswire.variants import VariantKind, make_variant
 from newswire.watch import consume
 from schemas.records import DedupedArticle, RawArticle, TaggedArticle
 from schemas.topics import STORIES
-from streams.cleaning import clean_article
+from streams.cleaning import clean_article, warm_up
 from streams.dedup import DedupIndex
 from streams.entities import load_tagger
 from streams.stories import StoryClusterer
@@ -79,6 +79,7 @@ class PipelineRun:
     seconds: float
     throughput: float
     latencies: list[float] = field(default_factory=list, repr=False)
+    by_article: list[tuple[str, float]] = field(default_factory=list, repr=False)
     peak_rss_broker: int = 0
     peak_rss_workers: int = 0
     cpu_seconds_broker: float = 0.0
@@ -179,11 +180,11 @@ def warmup_stream(raws: Sequence[RawArticle]) -> list[RawArticle]:
 def measure_stages(raws: Sequence[RawArticle], settings: Settings) -> tuple[StageCosts, int]:
     """CPU seconds per article of each stage alone, and state bytes per article.
 
-    Each stage runs once untimed on a few articles first, so that lazily loaded
-    models (language identification, spaCy) are not counted as per-article work.
+    Each stage runs once untimed first (cleaning on its warm-up page, as the
+    workers' stage processes do), so that what loads lazily (dateparser's
+    locales, language identification, spaCy) is not counted as per-article work.
     """
-    for raw in raws[:2]:
-        clean_article(raw)
+    warm_up()
     cleans, clean_cost = _timed(lambda: [clean_article(raw) for raw in raws])
     tagger = load_tagger(settings.spacy_model)
     tagger.tag(cleans[:2])
@@ -276,6 +277,7 @@ async def run_pipeline(
         workers=workers, articles=len(raws), seconds=seconds,
         throughput=len(raws) / seconds,
         latencies=sorted(seen[i] - published[i] for i in ids),
+        by_article=[(i, round(seen[i] - published[i], 2)) for i in ids],
         peak_rss_broker=meter.peak_rss[0], peak_rss_workers=sum(meter.peak_rss[1:]),
         cpu_seconds_broker=meter.cpu_seconds[0], cpu_seconds_client=client_seconds,
         cpu_seconds_per_worker=meter.cpu_seconds[1:],

@@ -18,6 +18,7 @@ from streams.cleaning import (
     restore_name_punctuation,
     scan_html_tags,
     strip_site_from_title,
+    warm_up,
 )
 from streams.errors import Rejected
 from streams.text import fingerprint, normalise_for_matching, split_paragraphs
@@ -431,3 +432,10 @@ def test_split_paragraphs_normalises_whitespace_and_invisibles() -> None:
         "• item two",
         "Last",
     ]
+
+
+def test_the_warm_up_page_goes_through_the_date_parser() -> None:
+    # The page's only date is its byline, in a form only dateparser's locale scan reads.
+    article = warm_up()
+    assert article.published_at is not None and article.published_at.year == 2003
+    assert article.title == "Warm-up page" and article.language == "en"
