@@ -79,7 +79,6 @@ class PipelineRun:
     seconds: float
     throughput: float
     latencies: list[float] = field(default_factory=list, repr=False)
-    by_article: list[tuple[str, float]] = field(default_factory=list, repr=False)
     peak_rss_broker: int = 0
     peak_rss_workers: int = 0
     cpu_seconds_broker: float = 0.0
@@ -277,7 +276,6 @@ async def run_pipeline(
         workers=workers, articles=len(raws), seconds=seconds,
         throughput=len(raws) / seconds,
         latencies=sorted(seen[i] - published[i] for i in ids),
-        by_article=[(i, round(seen[i] - published[i], 2)) for i in ids],
         peak_rss_broker=meter.peak_rss[0], peak_rss_workers=sum(meter.peak_rss[1:]),
         cpu_seconds_broker=meter.cpu_seconds[0], cpu_seconds_client=client_seconds,
         cpu_seconds_per_worker=meter.cpu_seconds[1:],
