@@ -58,17 +58,27 @@ class StageWork:
         ]
 
 
-# The child process's StageWork, created by its initializer.
+# The child process's StageWork, created by its initializer, or why it could not be.
 _child_work: StageWork | None = None
+_child_setup_error: Rejected | None = None
 
 
 def _start_child(spacy_model: str, max_article_bytes: int) -> None:
-    global _child_work
-    _child_work = StageWork(spacy_model, max_article_bytes)
-    _child_work.warm_up()
+    global _child_work, _child_setup_error
+    try:
+        work = StageWork(spacy_model, max_article_bytes)
+        work.warm_up()
+    except Exception as exc:
+        # Kept to refuse each batch with the reason: an initializer that raises
+        # would break the pool, and every batch would only say the process died.
+        _child_setup_error = Rejected("stage_setup_failed", describe_error(exc)[1])
+    else:
+        _child_work = work
 
 
 def _in_child(method: str, records: list[Any]) -> list[Any]:
+    if _child_setup_error is not None:
+        raise _child_setup_error
     assert _child_work is not None, "the child process was not initialised"
     try:
         result: list[Any] = getattr(_child_work, method)(records)

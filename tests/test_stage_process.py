@@ -60,3 +60,15 @@ def test_a_dead_child_is_replaced_and_its_batch_refused(runner: StageRunner) -> 
     assert refused.value.code == "stage_process_died"
     (cleaned,) = asyncio.run(runner.clean([seed_article()]))
     assert isinstance(cleaned, bytes)
+
+
+def test_a_stage_process_that_cannot_start_says_why_for_each_batch() -> None:
+    stages = StageRunner("no_such_spacy_model", max_article_bytes=1_000_000, processes=1)
+    try:
+        for _ in range(2):  # the process stays up and keeps giving the reason
+            with pytest.raises(Rejected) as refused:
+                asyncio.run(stages.clean([seed_article()]))
+            assert refused.value.code == "stage_setup_failed"
+            assert "no_such_spacy_model" in refused.value.reason
+    finally:
+        stages.close()
