@@ -33,8 +33,10 @@ founders). A centroid favours a big story that has absorbed a neighbouring
 event early; an article of that other event resembles some of its founders but
 not all, and so prefers the story all of whose founders it resembles.
 
-Rarity (IDF) comes from document frequencies maintained over the articles seen
-so far. Centroids keep raw (sub-linear, length-normalised) term weights; IDF is
+Rarity (IDF) comes from document frequencies over the original articles of the
+live stories: a retired story's articles leave them, so they are bounded like the
+rest of the state, and a restart (which re-adds the live articles) rebuilds them
+exactly. Centroids keep raw (sub-linear, length-normalised) term weights; IDF is
 applied when comparing, so early members are not stuck with early statistics.
 A duplicate joins the story of its original directly, as a member that adds no
 new information (centroid and headline unchanged).
@@ -213,7 +215,7 @@ def _sublinear(counts: Mapping[str, float]) -> dict[str, float]:
 
 
 class DocumentFrequency:
-    """Document frequencies over the articles seen so far, for IDF weights.
+    """Document frequencies over a changing set of documents, for IDF weights.
 
     ``prior_documents`` pseudo-documents that contain no key keep the first
     articles' IDF from treating everything they share as common. IDF values are
@@ -232,6 +234,18 @@ class DocumentFrequency:
         counts = self.counts
         for key in keys:
             counts[key] = counts.get(key, 0) + 1
+        self._idf.clear()
+
+    def remove(self, keys: Iterable[str]) -> None:
+        """Count one document containing each of ``keys`` (as added) less."""
+        self.documents -= 1
+        counts = self.counts
+        for key in keys:
+            left = counts[key] - 1
+            if left:
+                counts[key] = left
+            else:
+                del counts[key]
         self._idf.clear()
 
     def idf(self, key: str) -> float:
@@ -712,10 +726,8 @@ class StoryClusterer:
         original_story = self._story_of.get(article.duplicate_of or "")
         is_original = original_story is None
         if is_original:
-            self._term_df.add(features.text_terms)
-            self._title_df.add(features.title_terms)
-            self._entity_df.add(features.entity_weights)
-            self._detail_df.add([*features.dates, *features.quantities])
+            for df, keys in self._frequencies(features):
+                df.add(keys)
         vectors = self._vectors(features) if is_original else None
         if story_id is None and vectors is not None:
             story_id = self._best_story(vectors, article_time)
@@ -921,8 +933,23 @@ class StoryClusterer:
             if story is not None and story.last_time == last_time:
                 self._retire(story)
 
+    def _frequencies(
+        self, features: _Features
+    ) -> tuple[tuple[DocumentFrequency, Iterable[str]], ...]:
+        """Each document-frequency table and the keys an original article counts in it."""
+        return (
+            (self._term_df, features.text_terms),
+            (self._title_df, features.title_terms),
+            (self._entity_df, features.entity_weights),
+            (self._detail_df, [*features.dates, *features.quantities]),
+        )
+
     def _retire(self, story: _LiveStory) -> None:
         del self._stories[story.story_id]
+        for member in story.members:
+            if member.is_original:
+                for df, keys in self._frequencies(member.features):
+                    df.remove(keys)
         for key in story.keys:
             self._postings.remove(key, story.story_id)
         for member in story.members:

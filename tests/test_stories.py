@@ -443,6 +443,32 @@ def test_entries_restore_the_same_state(tagger: EntityTagger, seeds: list[Dedupe
     )
 
 
+def test_a_restart_after_stories_retired_rebuilds_the_same_statistics(
+    tagger: EntityTagger, seeds: list[DedupedArticle]
+) -> None:
+    # The seed story goes cold when the quakes arrive weeks later; a restart re-adds only
+    # the live articles (the story-state table forgets retired ones), so the statistics
+    # the clusterer scores with must not remember the retired story either.
+    later = START + timedelta(days=30)
+    quakes = quake_articles(tagger)
+    clusterer = StoryClusterer()
+    for i, article in enumerate(seeds):
+        clusterer.add(article, START + timedelta(minutes=i))
+    entries = []
+    for article in quakes[:-1]:
+        clusterer.add(article.model_copy(update={"published_at": later}), later)
+        entries.append(json.loads(json.dumps(clusterer.entry(article.id))))
+    assert all(article.id not in clusterer for article in seeds)  # retired
+    restored = StoryClusterer()
+    for entry in entries:
+        restored.restore(entry)
+    for original, rebuilt in ((clusterer._term_df, restored._term_df),
+                              (clusterer._entity_df, restored._entity_df)):
+        assert (original.documents, original.counts) == (rebuilt.documents, rebuilt.counts)
+    last = quakes[-1].model_copy(update={"published_at": later})
+    assert restored.add(last, later) == clusterer.add(last, later)
+
+
 # --- retrieval keys and text helpers -------------------------------------------------------
 
 
