@@ -433,7 +433,7 @@ class _Member:
     seen_at: datetime
     is_original: bool
     text_vector: dict[str, float] = field(default_factory=dict)
-    unit_text: dict[str, float] = field(default_factory=dict)
+    unit_text: dict[str, float] = field(default_factory=dict)  # founders only (_linkage)
 
 
 @dataclass
@@ -447,6 +447,7 @@ class _LiveStory:
     members: list[_Member] = field(default_factory=list)
     titled_originals: list[_Member] = field(default_factory=list)
     untitled_originals: list[_Member] = field(default_factory=list)
+    founders: list[_Member] = field(default_factory=list)
     member_records: list[StoryMember] = field(default_factory=list)
     article_ids: list[str] = field(default_factory=list)
     duplicates: dict[str, str] = field(default_factory=dict)
@@ -787,8 +788,9 @@ class StoryClusterer:
     def _linkage(self, story: _LiveStory, unit_text: Mapping[str, float]) -> float:
         """Complete linkage: the lowest text cosine between the article and the story's
         first ``linkage_members`` originals (its founders)."""
-        founders = islice((m for m in story.members if m.is_original), self.linkage_members)
-        return min((text_cosine(unit_text, member.unit_text) for member in founders), default=0.0)
+        return min(
+            (text_cosine(unit_text, founder.unit_text) for founder in story.founders), default=0.0
+        )
 
     def _evidence(self, story: _LiveStory, vectors: _Vectors) -> float:
         """:meth:`_score`, raised by how much of the story's core the article names
@@ -856,7 +858,9 @@ class StoryClusterer:
         if vectors is not None:
             features = member.features
             member.text_vector = vectors.text
-            member.unit_text = vectors.unit_text
+            if len(story.founders) < self.linkage_members:
+                member.unit_text = vectors.unit_text
+                story.founders.append(member)
             story.text.add(features.text_terms, self._term_df)
             story.titles.add(features.title_terms, self._title_df)
             story.entities.add(features.entity_weights, self._entity_df)
