@@ -445,14 +445,7 @@ class _LiveStory:
     titles: Profile
     entities: Profile
     members: list[_Member] = field(default_factory=list)
-    titled_originals: list[_Member] = field(default_factory=list)
-    untitled_originals: list[_Member] = field(default_factory=list)
     founders: list[_Member] = field(default_factory=list)
-    member_records: list[StoryMember] = field(default_factory=list)
-    article_ids: list[str] = field(default_factory=list)
-    duplicates: dict[str, str] = field(default_factory=dict)
-    awaited_originals: set[str] = field(default_factory=set)
-    sources: dict[str, None] = field(default_factory=dict)
     merged_entities: StoryEntityMerge = field(default_factory=StoryEntityMerge)
     keys: dict[str, None] = field(default_factory=dict)
     specifics: Counter[str] = field(default_factory=Counter)
@@ -462,8 +455,6 @@ class _LiveStory:
     version: int = 0
     first_time: datetime | None = None
     last_time: datetime | None = None
-    first_seen: datetime | None = None
-    last_seen: datetime | None = None
     headline: str = ""
     summary: str = ""
     record: Story | None = None
@@ -841,15 +832,7 @@ class StoryClusterer:
     def _join(self, story: _LiveStory, member: _Member, vectors: _Vectors | None) -> None:
         """Add ``member``; ``vectors`` (originals only) update the centroids and keys."""
         story.members.append(member)
-        record = member.record
-        story.member_records.append(record)
-        story.article_ids.append(record.id)
-        self._story_of[record.id] = story.story_id
-        self._note_duplicate(story, record)
-        if record.source:
-            story.sources[record.source] = None
-        story.first_seen = min(story.first_seen or record.first_seen, record.first_seen)
-        story.last_seen = max(story.last_seen or record.first_seen, record.first_seen)
+        self._story_of[member.record.id] = story.story_id
         story.merged_entities.add(member.entities)
         time = member.article_time
         story.first_time = min(story.first_time or time, time)
@@ -868,7 +851,6 @@ class StoryClusterer:
             story.specifics.update(vectors.specifics)
             add_to_slots(story.slots, vectors.specifics)
             story.originals += 1
-            (story.titled_originals if record.title else story.untitled_originals).append(member)
             story.core = frozenset(
                 k for k, n in story.specifics.items() if 2 * n >= story.originals
             )
@@ -878,47 +860,32 @@ class StoryClusterer:
 
     def _choose_headline(self, story: _LiveStory) -> None:
         """Headline: title of the most central titled original; summary: its lead."""
-        centrality = story.text.cosine
-        central = max(
-            story.titled_originals or story.untitled_originals,
-            key=lambda m: centrality(m.text_vector, self._term_df),
-        )
+        originals = [m for m in story.members if m.is_original]
+        titled = [m for m in originals if m.record.title] or originals
+        central = max(titled, key=lambda m: story.text.cosine(m.text_vector, self._term_df))
         story.headline = central.record.title or central.features.first_sentence
         story.summary = central.features.lead
 
-    def _note_duplicate(self, story: _LiveStory, record: StoryMember) -> None:
-        """List ``record`` among the story's duplicates if its original is a member, and
-        the earlier members that copy ``record``."""
-        original = record.duplicate_of
-        if original:
-            if self._story_of.get(original) == story.story_id:
-                story.duplicates[record.id] = original
-            else:
-                story.awaited_originals.add(original)
-        if record.id in story.awaited_originals:
-            story.awaited_originals.discard(record.id)
-            story.duplicates = {
-                m.id: m.duplicate_of
-                for m in story.member_records
-                if m.duplicate_of and self._story_of.get(m.duplicate_of) == story.story_id
-            }
-
     def _publish(self, story: _LiveStory) -> Story:
-        assert story.first_seen is not None and story.last_seen is not None
         story.version += 1
-        story.record = Story(  # validation copies the story's lists into the record
+        members = [m.record for m in story.members]
+        story.record = Story(
             story_id=story.story_id,
             version=story.version,
             headline=story.headline,
             summary=story.summary,
-            article_ids=story.article_ids,
-            duplicates=story.duplicates,
-            members=story.member_records,
+            article_ids=[m.id for m in members],
+            duplicates={
+                m.id: m.duplicate_of
+                for m in members
+                if m.duplicate_of and self._story_of.get(m.duplicate_of) == story.story_id
+            },
+            members=members,
             entities=story.merged_entities.entities(),
-            sources=list(story.sources),
-            first_seen=story.first_seen,
-            last_seen=story.last_seen,
-            article_count=len(story.member_records),
+            sources=list(dict.fromkeys(m.source for m in members if m.source)),
+            first_seen=min(m.first_seen for m in members),
+            last_seen=max(m.first_seen for m in members),
+            article_count=len(members),
             unique_article_count=story.originals,
         )
         return story.record
