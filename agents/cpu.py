@@ -15,7 +15,6 @@ import asyncio
 import multiprocessing
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from functools import partial
 from typing import Any
 
 from schemas.records import CleanArticle, RawArticle, TaggedArticle
@@ -103,15 +102,8 @@ class StageRunner:
     ) -> None:
         self._work: StageWork | None = None
         self._processes = processes
+        self._child_args = (spacy_model, max_article_bytes)
         self._executor: Executor
-        self._new_processes = partial(
-            ProcessPoolExecutor,
-            max_workers=processes,
-            # fork would copy the worker's threads and event loop state.
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_start_child,
-            initargs=(spacy_model, max_article_bytes),
-        )
         if processes and tagger is None:
             self._executor = self._start_processes()
         else:
@@ -120,7 +112,13 @@ class StageRunner:
 
     def _start_processes(self) -> Executor:
         """New child processes, started now (they warm up before the first batch)."""
-        executor = self._new_processes()
+        executor = ProcessPoolExecutor(
+            max_workers=self._processes,
+            # fork would copy the worker's threads and event loop state.
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_child,
+            initargs=self._child_args,
+        )
         for _ in range(self._processes):
             executor.submit(_in_child, "clean", [])
         return executor

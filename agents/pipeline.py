@@ -30,6 +30,7 @@ from schemas.records import (
     DedupedArticle,
     EnrichedArticle,
     RawArticle,
+    Record,
     Story,
 )
 from schemas.topics import ALL_TOPICS, TopicSpec
@@ -40,6 +41,7 @@ from streams.stories import StoryClusterer
 log = logging.getLogger(__name__)
 
 RecordT = TypeVar("RecordT", RawArticle, CleanArticle)
+ParsedT = TypeVar("ParsedT", bound=Record)
 
 TANSU_PROFILE: dict[str, Any] = {
     # Tansu holds a consumer-group join for half the session timeout.
@@ -164,31 +166,36 @@ class Pipeline:
         log.warning("dead letter from %s: %s (%s)", stage, letter.reason, letter.article_id)
         await self.send("deadletter", letter.article_id or "", letter.to_json())
 
-    async def _ordered_batches(
-        self,
-        stage: str,
-        stream: StreamT,
-        record: type[RecordT],
-        size: int,
-        within: float,
-    ) -> AsyncIterator[list[tuple[EventT, RecordT]]]:
-        """Batches of parsed records in ingest order (``fetched_at``, then id).
-
-        Partitions are consumed in parallel and interleave; sorting each batch
-        keeps a replay in the order it was published, which decides which of
-        two copies is the original. Unreadable messages are dead-lettered.
-        """
-        async for events in cast(faust.Stream[bytes], stream).take_events(size, within=within):
-            parsed: list[tuple[EventT, RecordT]] = []
+    async def _parsed_batches(
+        self, stage: str, stream: StreamT, record: type[ParsedT]
+    ) -> AsyncIterator[list[tuple[EventT, ParsedT]]]:
+        """Batches (``batch_size``, ``batch_seconds``) of parsed records, in arrival
+        order; unreadable messages are dead-lettered."""
+        batches = cast(faust.Stream[bytes], stream).take_events(
+            self.settings.batch_size, within=self.settings.batch_seconds
+        )
+        async for events in batches:
+            parsed: list[tuple[EventT, ParsedT]] = []
             for event in events:
                 try:
                     self.check_size(event)
                     parsed.append((event, record.from_json(event.value)))
                 except Exception as exc:
                     await self.dead_letter(stage, event, exc)
-            parsed.sort(key=lambda item: (item[1].fetched_at, item[1].id))
             if parsed:
                 yield parsed
+
+    async def _ordered_batches(
+        self, stage: str, stream: StreamT, record: type[RecordT]
+    ) -> AsyncIterator[list[tuple[EventT, RecordT]]]:
+        """:meth:`_parsed_batches` in ingest order (``fetched_at``, then id).
+
+        Partitions are consumed in parallel and interleave; sorting each batch
+        keeps a replay in the order it was published, which decides which of
+        two copies is the original.
+        """
+        async for parsed in self._parsed_batches(stage, stream, record):
+            yield sorted(parsed, key=lambda item: (item[1].fetched_at, item[1].id))
 
     def check_size(self, event: EventT) -> None:
         """Refuse a message over ``max_article_bytes`` before parsing it."""
@@ -203,18 +210,12 @@ class Pipeline:
 
     async def clean_agent(self, stream: StreamT) -> None:
         """raw -> clean: extract text and metadata (in the stage process)."""
-        batches = self._ordered_batches(
-            "clean", stream, RawArticle, self.settings.batch_size, self.settings.batch_seconds
-        )
-        async for batch in batches:
+        async for batch in self._ordered_batches("clean", stream, RawArticle):
             await self._run_batch("clean", batch, self.stages.clean, output="clean")
 
     async def tag_agent(self, stream: StreamT) -> None:
         """clean -> tagged: NER in batches (in the stage process)."""
-        batches = self._ordered_batches(
-            "tag", stream, CleanArticle, self.settings.batch_size, self.settings.batch_seconds
-        )
-        async for batch in batches:
+        async for batch in self._ordered_batches("tag", stream, CleanArticle):
             await self._run_batch("tag", batch, self.stages.tag, output="tagged")
 
     async def _run_batch(
@@ -275,16 +276,7 @@ class Pipeline:
         Stored in batches, one transaction each; a story that cannot be read, or a
         batch that cannot be stored, is dead-lettered (the topic still has it).
         """
-        batches = cast(faust.Stream[bytes], stream).take_events(
-            self.settings.batch_size, within=self.settings.batch_seconds
-        )
-        async for events in batches:
-            stories: list[tuple[EventT, Story]] = []
-            for event in events:
-                try:
-                    stories.append((event, Story.from_json(event.value)))
-                except Exception as exc:
-                    await self.dead_letter("store", event, exc)
+        async for stories in self._parsed_batches("store", stream, Story):
             try:
                 self.story_store.upsert_many(story for _, story in stories)
             except Exception as exc:
