@@ -18,6 +18,7 @@ import faust
 import orjson
 from faust.types import EventT, StreamT
 
+from agents.assignor import stage_spreading_assignor
 from agents.cpu import StageRunner
 from agents.dedup import DedupAgents
 from agents.state import ArrivalLog
@@ -64,6 +65,8 @@ def faust_options(settings: Settings) -> dict[str, Any]:
         "store": "memory://",
         "web_enabled": settings.web_port is not None,
         "web_port": settings.web_port or 6066,
+        # /assignment/ tells which worker runs which partitions (faust: debug only).
+        "web_stats_enabled": True,
         "topic_partitions": settings.partitions,
         "topic_replication_factor": settings.replication_factor,
         "consumer_auto_offset_reset": "earliest",
@@ -110,7 +113,11 @@ class Pipeline:
     def __init__(self, settings: Settings, tagger: EntityTagger | None = None) -> None:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.app = faust.App(settings.app_id, **faust_options(settings))
+        self.app = faust.App(
+            settings.app_id,
+            PartitionAssignor=stage_spreading_assignor(self.single_partition_stages),
+            **faust_options(settings),
+        )
         self.topics = {spec.role: self._topic(spec) for spec in ALL_TOPICS}
         self.stages = StageRunner(
             settings.spacy_model, settings.max_article_bytes, settings.stage_processes, tagger
@@ -130,6 +137,15 @@ class Pipeline:
         self.app.agent(self.topics["deduped"], name="story")(self.story_agent)
         self.app.agent(self.topics["stories"], name="store")(self.store_agent)
         self.story_store: StoryStore = SQLiteStoryStore(settings.story_db_path)
+
+    def single_partition_stages(self) -> list[set[str]]:
+        """The stages that read one partition, each as the topics that stay on one
+        worker (its input and its tables' changelogs), heaviest first."""
+        return [
+            {self.topics["deduped"].get_topic_name(),
+             self.story_log.table.changelog_topic.get_topic_name()},
+            {self.topics["tagged"].get_topic_name()},
+        ]
 
     def _topic(self, spec: TopicSpec) -> faust.TopicT:
         return self.app.topic(

@@ -50,14 +50,19 @@ def settings_env(settings: Settings) -> dict[str, str]:
 
 
 @pytest.fixture
-def start_worker(pipeline_settings: Settings) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
-    """Start ``newswire worker`` processes on the test's settings; stopped at teardown."""
+def start_worker(
+    pipeline_settings: Settings,
+) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """Start ``newswire worker`` processes on the test's settings (and, if given, faust's
+    web views on ``web_port``); stopped at teardown."""
     started: list[subprocess.Popen[bytes]] = []
 
-    def start() -> subprocess.Popen[bytes]:
+    def start(web_port: int | None = None) -> subprocess.Popen[bytes]:
+        env = settings_env(pipeline_settings)
+        if web_port is not None:
+            env["NEWSWIRE_WEB_PORT"] = str(web_port)
         process = subprocess.Popen(
-            [sys.executable, "-m", "newswire.cli", "worker"],
-            cwd=PROJECT, env=settings_env(pipeline_settings),
+            [sys.executable, "-m", "newswire.cli", "worker"], cwd=PROJECT, env=env,
         )
         started.append(process)
         return process

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ import orjson
 import psutil
 import pytest
 
+from newswire.broker import free_port
 from newswire.inputs import Outbound, publish, read_inputs, stable_id
 from newswire.settings import Settings
 from schemas.records import RawArticle, StoryEntity
@@ -85,7 +87,7 @@ def test_run_once_groups_the_seeds_into_one_story(tmp_path: Path) -> None:
 
 
 def test_replaying_the_seeds_again_adds_nothing(
-    pipeline_settings: Settings, start_worker: Callable[[], subprocess.Popen[bytes]]
+    pipeline_settings: Settings, start_worker: Callable[..., subprocess.Popen[bytes]]
 ) -> None:
     start_worker()
     seeds = read_inputs([SEEDS])
@@ -106,7 +108,7 @@ def test_replaying_the_seeds_again_adds_nothing(
 
 
 def test_malformed_message_is_dead_lettered_and_the_next_good_one_goes_through(
-    pipeline_settings: Settings, start_worker: Callable[[], subprocess.Popen[bytes]]
+    pipeline_settings: Settings, start_worker: Callable[..., subprocess.Popen[bytes]]
 ) -> None:
     start_worker()
     good = _other_event_message()
@@ -135,7 +137,7 @@ def _fresh_copy_of_000() -> Outbound:
 
 
 def test_dedup_and_story_state_survive_a_worker_restart(
-    pipeline_settings: Settings, start_worker: Callable[[], subprocess.Popen[bytes]]
+    pipeline_settings: Settings, start_worker: Callable[..., subprocess.Popen[bytes]]
 ) -> None:
     first_worker = start_worker()
     _publish(pipeline_settings, read_inputs([SEEDS]))
@@ -165,11 +167,12 @@ def test_dedup_and_story_state_survive_a_worker_restart(
 
 
 def test_two_workers_share_the_dedup_index(
-    pipeline_settings: Settings, start_worker: Callable[[], subprocess.Popen[bytes]]
+    pipeline_settings: Settings, start_worker: Callable[..., subprocess.Popen[bytes]]
 ) -> None:
     assert pipeline_settings.partitions == 2
-    start_worker()
-    start_worker()
+    web_ports = [free_port(), free_port()]
+    for port in web_ports:
+        start_worker(web_port=port)
     # With two workers, articles published together are judged in the order they
     # reach the dedup stage, which the workers' relative speed decides: the
     # originals go first.
@@ -183,6 +186,21 @@ def test_two_workers_share_the_dedup_index(
     duplicates = {number: board.articles[seed].duplicate_of for number, seed in SEED_IDS.items()}
     assert duplicates == {"000": None, "001": None, "002": SEED_IDS["000"], "003": None,
                           "004": None}
+    # The two single-partition stages (dedup routing, stories) run on different workers.
+    tagged, deduped = (f"{pipeline_settings.topic_prefix}.articles.{name}"
+                       for name in ("tagged", "deduped"))
+    actives = [_active_topics(port) for port in web_ports]
+    assert [tagged in topics for topics in actives] == [deduped not in topics
+                                                        for topics in actives]
+    assert sum(tagged in topics for topics in actives) == 1
+
+
+def _active_topics(web_port: int) -> set[str]:
+    """The topics a worker consumes, from its faust web view of the assignment."""
+    url = f"http://127.0.0.1:{web_port}/assignment/"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return {topic for topic, partitions in orjson.loads(response.read())["actives"].items()
+                if partitions}
 
 
 def test_ctrl_c_stops_the_pipeline_and_its_embedded_broker(tmp_path: Path) -> None:
