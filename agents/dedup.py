@@ -12,8 +12,9 @@
   after a recovery. The earlier articles a probe's article copies go to
   ``dedup.reports``.
 - **decide** (``dedup.reports``): :class:`streams.dedup.Decider` per partition, on
-  the ``dedup-pending``, ``dedup-articles`` and ``dedup-verdicts`` tables; once the
-  article and all its reports are in, the deduped article goes to ``deduped``.
+  the ``dedup-decisions`` table (article id -> pending state with the article, then
+  the verdict in its place); once the article and all its reports are in, the
+  deduped article goes to ``deduped``.
 
 Both topics have ``Settings.partitions`` partitions and the tables are
 co-partitioned with them, so N workers share the index. Keys and article ids
@@ -109,9 +110,7 @@ class DedupAgents:
             return created
 
         self.shard_articles = table("dedup-shard-articles")
-        self.pending = table("dedup-pending")
-        self.articles = table("dedup-articles")
-        self.verdicts = table("dedup-verdicts")
+        self.decisions = table("dedup-decisions")
         self._shards: dict[int, KeyShard] = {}
         self._deciders: dict[int, Decider] = {}
 
@@ -213,10 +212,9 @@ class DedupAgents:
 
     def _decider(self, partition: int) -> Decider:
         if partition not in self._deciders:
-            ids = {*self.pending.keys(), *self.verdicts.keys()}
             self._deciders[partition] = Decider(
-                retention=self.retention, pending=self.pending, payloads=self.articles,
-                verdicts=self.verdicts,
-                ids=[i for i in ids if key_partition(i, self.partitions) == partition],
+                retention=self.retention, entries=self.decisions,
+                ids=[i for i in self.decisions
+                     if key_partition(i, self.partitions) == partition],
             )
         return self._deciders[partition]

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import re
 import zlib
 from collections import Counter, deque
@@ -52,6 +53,8 @@ import numpy as np
 
 from schemas.records import DedupMatch, DedupVerdict, DuplicateKind, TaggedArticle
 from streams.text import normalise_display, normalise_for_matching
+
+log = logging.getLogger(__name__)
 
 SHINGLE_SIZE = 5
 ANCHOR_GRAM = 3
@@ -507,41 +510,44 @@ class Decided:
 class Decider:
     """Collects an article's shard reports and decides once they are all in.
 
-    One partition of the decision stage, on three mappings (changelog-backed
-    tables in the pipeline), all keyed by article id: ``pending`` (arrival, shard
-    reports expected, shards reported, matches so far), ``payloads`` (the article, written
-    once) and ``verdicts`` (kept for idempotency: a redelivered article gets its
-    verdict again). Articles that arrived more than ``retention`` before the newest
-    are forgotten. Given filled mappings, ``ids`` are the article ids this decider
-    holds in them (all by default).
+    One partition of the decision stage, on one mapping (a changelog-backed table
+    in the pipeline) keyed by article id. An entry is first the pending state
+    (arrival, shard reports expected, shards reported, matches so far, and the
+    article once it is in), then, in its place, the verdict (kept for
+    idempotency: a redelivered article gets its verdict again). An article thus
+    costs one write per part that arrives and none to clear. Decided articles that
+    arrived more than ``retention`` before the newest are forgotten; one still
+    waiting for a part is forgotten once decided, or when more than
+    ``max_overdue`` are waiting (a part was dead-lettered). Given a filled
+    mapping, ``ids`` are the article ids this decider holds in it (all by default).
     """
 
     def __init__(
         self,
         *,
         retention: timedelta,
-        pending: MutableMapping[str, dict[str, Any]] | None = None,
-        payloads: MutableMapping[str, Any] | None = None,
-        verdicts: MutableMapping[str, dict[str, Any]] | None = None,
+        entries: MutableMapping[str, dict[str, Any]] | None = None,
         ids: Iterable[str] | None = None,
+        max_overdue: int = 10_000,
     ) -> None:
         self.retention = retention
-        self.pending: MutableMapping[str, dict[str, Any]] = {} if pending is None else pending
-        self.payloads: MutableMapping[str, Any] = {} if payloads is None else payloads
-        self.verdicts: MutableMapping[str, dict[str, Any]] = {} if verdicts is None else verdicts
-        if ids is None:
-            ids = {*self.pending.keys(), *self.verdicts.keys()}
-        held = sorted((self._arrival_of(article_id), article_id) for article_id in ids)
+        self.max_overdue = max_overdue
+        self.entries: MutableMapping[str, dict[str, Any]] = {} if entries is None else entries
+        held = sorted((self._arrival_of(article_id), article_id)
+                      for article_id in (self.entries.keys() if ids is None else ids))
         self._order: deque[tuple[datetime, str]] = deque(
             (arrival.time, article_id) for arrival, article_id in held
         )
         self._tracked = {article_id for _, article_id in held}
+        self._overdue: dict[str, None] = {}
         self._newest: datetime | None = held[-1][0].time if held else None
 
     def verdict(self, article_id: str) -> DedupVerdict | None:
         """The verdict already decided for ``article_id``, if any (and not forgotten)."""
-        stored = self.verdicts.get(article_id)
-        return None if stored is None else DedupVerdict.model_validate(stored["verdict"])
+        entry = self.entries.get(article_id)
+        if entry is None or "verdict" not in entry:
+            return None
+        return DedupVerdict.model_validate(entry["verdict"])
 
     def add_article(
         self, article_id: str, arrival: Arrival, shards_total: int, payload: Any
@@ -552,9 +558,8 @@ class Decider:
             return Decided(known, payload)
         state = self._state(article_id, arrival)
         state["shards_total"] = shards_total
-        self.payloads[article_id] = payload
-        self.pending[article_id] = state
-        return self._complete(article_id)
+        state["payload"] = payload
+        return self._settle(article_id, state)
 
     def add_report(
         self, article_id: str, arrival: Arrival, shard: int, matches: Iterable[DedupMatch]
@@ -563,44 +568,45 @@ class Decider:
 
         A report for a decided article, or from a shard already reported, changes nothing.
         """
-        if article_id in self.verdicts:
+        if "verdict" in self.entries.get(article_id, {}):
             return None
         state = self._state(article_id, arrival)
         if shard in state["shards"]:
             return None
         state["shards"].append(shard)
         state["matches"].extend(match.model_dump(mode="json") for match in matches)
-        self.pending[article_id] = state
-        return self._complete(article_id)
+        return self._settle(article_id, state)
 
     def _state(self, article_id: str, arrival: Arrival) -> dict[str, Any]:
         self._evict(arrival.time)
         if article_id not in self._tracked:
             self._tracked.add(article_id)
             self._order.append((arrival.time, article_id))
-        return self.pending.get(article_id) or {
+        return self.entries.get(article_id) or {
             "arrived_at": arrival.time.isoformat(), "sequence": arrival.seq,
             "shards_total": None, "shards": [], "matches": [],
         }
 
-    def _complete(self, article_id: str) -> Decided | None:
-        state = self.pending[article_id]
+    def _settle(self, article_id: str, state: dict[str, Any]) -> Decided | None:
+        """Store the pending ``state``, or, if it is complete, the verdict in its place."""
         total = state["shards_total"]
         if total is None or len(state["shards"]) < total:
+            self.entries[article_id] = state
             return None
-        arrival = self._arrival_of(article_id)
+        arrival = Arrival(datetime.fromisoformat(state["arrived_at"]), int(state["sequence"]))
         matches = [DedupMatch.model_validate(match) for match in state["matches"]]
         verdict = decide(article_id, arrival, matches)
-        self.verdicts[article_id] = {
+        self.entries[article_id] = {
             "arrived_at": state["arrived_at"], "sequence": state["sequence"],
             "verdict": verdict.model_dump(mode="json"),
         }
-        del self.pending[article_id]
-        return Decided(verdict, self.payloads.pop(article_id))
+        if article_id in self._overdue:  # decided at last, and already out of the window
+            self._forget(article_id)
+        return Decided(verdict, state["payload"])
 
     def _arrival_of(self, article_id: str) -> Arrival:
-        state = self.pending.get(article_id) or self.verdicts[article_id]
-        return Arrival(datetime.fromisoformat(state["arrived_at"]), int(state["sequence"]))
+        entry = self.entries[article_id]
+        return Arrival(datetime.fromisoformat(entry["arrived_at"]), int(entry["sequence"]))
 
     def _evict(self, time: datetime) -> None:
         if self._newest is None or time > self._newest:
@@ -608,9 +614,21 @@ class Decider:
         horizon = self._newest - self.retention
         while self._order and self._order[0][0] < horizon:
             _, article_id = self._order.popleft()
-            self._tracked.discard(article_id)
-            for mapping in (self.pending, self.payloads, self.verdicts):
-                mapping.pop(article_id, None)
+            if "verdict" in self.entries.get(article_id, {"verdict": None}):
+                self._forget(article_id)
+            else:
+                # Still waiting for a part in flight (a replay can jump ahead in time):
+                # forgetting it now would lose the article. Kept until it is decided.
+                self._overdue[article_id] = None
+        while len(self._overdue) > self.max_overdue:
+            article_id = next(iter(self._overdue))
+            log.warning("dedup: article %s never got all its parts; forgotten", article_id)
+            self._forget(article_id)
+
+    def _forget(self, article_id: str) -> None:
+        self._overdue.pop(article_id, None)
+        self._tracked.discard(article_id)
+        self.entries.pop(article_id, None)
 
 
 class DedupIndex:
@@ -645,11 +663,11 @@ class DedupIndex:
         self._clock = ArrivalClock()
 
     def __len__(self) -> int:
-        return len(self.decider.verdicts)
+        return len(self.decider.entries)
 
     def __contains__(self, article_id: object) -> bool:
         """Whether ``article_id`` has a verdict (seen, and not yet forgotten)."""
-        return article_id in self.decider.verdicts
+        return article_id in self.decider.entries
 
     def check(self, article: TaggedArticle, seen_at: datetime) -> DedupVerdict:
         """Verdict for ``article``, adding it to the index; same id again, same verdict."""

@@ -195,6 +195,12 @@ def verdicts(pipeline: CapturingPipeline) -> list[DedupVerdict]:
     return [DedupVerdict.model_validate(record["dedup"]) for record in pipeline.records("deduped")]
 
 
+def only_verdicts(pipeline: CapturingPipeline) -> bool:
+    """Whether every decision entry is a verdict: nothing is left pending."""
+    return all(set(entry) == {"arrived_at", "sequence", "verdict"}
+               for entry in pipeline.dedup.decisions.values())
+
+
 def test_dedup_agents_find_the_copy_across_partitions(pipeline: CapturingPipeline) -> None:
     articles = [seed_tagged(number) for number in ("000", "001", "002")]
     _run(dedup_stage(pipeline, articles))
@@ -206,7 +212,7 @@ def test_dedup_agents_find_the_copy_across_partitions(pipeline: CapturingPipelin
     # The index is spread over the partitions: each holds the articles with a key there.
     partitions = {int(key.split("/")[0]) for key in pipeline.dedup.shard_articles}
     assert len(partitions) == pipeline.settings.partitions > 1
-    assert not pipeline.dedup.pending and not pipeline.dedup.articles
+    assert only_verdicts(pipeline)
 
 
 def test_a_shard_partition_writes_each_article_once(
@@ -241,7 +247,7 @@ def test_a_redelivered_article_gets_the_same_verdict(pipeline: CapturingPipeline
     original, copy = seed_tagged("000"), seed_tagged("002")
     _run(dedup_stage(pipeline, [original, copy]))
     first = verdicts(pipeline)
-    tables = (pipeline.dedup.shard_articles, pipeline.dedup.verdicts)
+    tables = (pipeline.dedup.shard_articles, pipeline.dedup.decisions)
     before = [dict(table.items()) for table in tables]
     pipeline.take("deduped")
 
@@ -249,7 +255,7 @@ def test_a_redelivered_article_gets_the_same_verdict(pipeline: CapturingPipeline
     assert verdicts(pipeline) == [first[1], first[0]]
     assert first[1].duplicate_of == "000"
     assert [dict(table.items()) for table in tables] == before
-    assert not pipeline.dedup.pending and not pipeline.dedup.articles
+    assert only_verdicts(pipeline)
 
 
 def test_dedup_agents_dead_letter_bad_messages_with_their_stage(
@@ -283,9 +289,12 @@ def test_dedup_tables_are_bounded_by_the_retention_window(
                 for day, number in enumerate(("001", "003", "004"))]
     _run(dedup_stage(pipeline, articles))
 
+    # Every article is decided, 001 too, although 004 reached the decision (two days
+    # later in arrival time) before 001's shard report did.
+    assert sorted(verdict.article_id for verdict in verdicts(pipeline)) == ["001", "003", "004"]
     # 001 arrived two days before 004, more than the one-day window: forgotten.
     assert set(pipeline.dedup.shard_articles.keys()) == {"0/003", "0/004"}
-    assert set(pipeline.dedup.verdicts.keys()) == {"003", "004"}
+    assert set(pipeline.dedup.decisions.keys()) == {"003", "004"}
 
 
 def test_story_agent_is_idempotent(pipeline: CapturingPipeline) -> None:

@@ -164,19 +164,38 @@ def test_decider_waits_for_every_report_and_is_idempotent() -> None:
     decided = decider.add_report("x", arrival, 2, [])
     assert decided is not None and decided.payload == {"id": "x"}
     assert decided.verdict.duplicate_of == "a"
-    assert not decider.pending and not decider.payloads
+    assert decider.entries.keys() == {"x"} and decider.verdict("x") == decided.verdict
     again = decider.add_article("x", Arrival(T0, 9), 2, {"id": "x", "replayed": True})
     assert again is not None and again.verdict == decided.verdict
     assert decider.add_report("x", arrival, 2, []) is None
-    assert not decider.pending and not decider.payloads
+    assert decider.entries["x"] == {"arrived_at": T0.isoformat(), "sequence": 4,
+                                    "verdict": decided.verdict.model_dump(mode="json")}
 
 
-def test_decider_forgets_articles_older_than_the_window() -> None:
+def test_decider_forgets_decided_articles_older_than_the_window() -> None:
     decider = Decider(retention=DAY)
     decider.add_article("old", Arrival(T0, 0), 0, None)
-    decider.add_report("stuck", Arrival(T0, 1), 0, [])  # its article never came
+    decider.add_article("new", Arrival(T0 + 2 * DAY, 1), 0, None)
+    assert set(decider.entries) == {"new"}
+
+
+def test_decider_keeps_an_article_waiting_for_a_part_until_it_is_decided() -> None:
+    # A replay jumps ahead in time: "later" reaches the decision before a report of
+    # "early" does. Forgetting "early" then would lose it.
+    decider = Decider(retention=DAY)
+    assert decider.add_article("early", Arrival(T0, 0), 1, {"id": "early"}) is None
+    decider.add_article("later", Arrival(T0 + 20 * DAY, 1), 0, None)
+    decided = decider.add_report("early", Arrival(T0, 0), 0, [])
+    assert decided is not None and decided.payload == {"id": "early"}
+    assert set(decider.entries) == {"later"}  # decided, and out of the window
+
+
+def test_decider_bounds_the_articles_that_never_get_all_their_parts() -> None:
+    decider = Decider(retention=DAY, max_overdue=1)
+    decider.add_report("stuck-1", Arrival(T0, 0), 0, [])  # their articles never came
+    decider.add_report("stuck-2", Arrival(T0, 1), 0, [])
     decider.add_article("new", Arrival(T0 + 2 * DAY, 2), 0, None)
-    assert set(decider.verdicts) == {"new"} and not decider.pending
+    assert set(decider.entries) == {"stuck-2", "new"}
 
 
 def test_the_clock_never_goes_back() -> None:
