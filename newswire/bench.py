@@ -83,6 +83,9 @@ class PipelineRun:
     peak_rss_workers: int = 0
     cpu_seconds_broker: float = 0.0
     cpu_seconds_per_worker: list[float] = field(default_factory=list)
+    #: Of ``cpu_seconds_per_worker``, what each worker's main process used (the rest is
+    #: its stage process: cleaning and NER).
+    cpu_seconds_per_worker_main: list[float] = field(default_factory=list)
     cpu_seconds_client: float = 0.0
 
 
@@ -279,6 +282,7 @@ async def run_pipeline(
         peak_rss_broker=meter.peak_rss[0], peak_rss_workers=sum(meter.peak_rss[1:]),
         cpu_seconds_broker=meter.cpu_seconds[0], cpu_seconds_client=client_seconds,
         cpu_seconds_per_worker=meter.cpu_seconds[1:],
+        cpu_seconds_per_worker_main=meter.cpu_seconds_main[1:],
     )
 
 
@@ -350,12 +354,13 @@ async def _story_times(settings: Settings, ids: Sequence[str]) -> dict[str, floa
 class _ProcessMeter:
     """Peak resident memory (sampled in the background) and CPU seconds used between
     :meth:`start` and :meth:`stop` of some processes (the broker, each worker), each
-    counted with its children (a worker's stage processes)."""
+    counted with its children (a worker's stage processes), and by the process alone."""
 
     def __init__(self, pids: Sequence[int]) -> None:
         self.groups = [[psutil.Process(pid)] for pid in pids]
         self.peak_rss = [0] * len(pids)
         self.cpu_seconds = [0.0] * len(pids)
+        self.cpu_seconds_main = [0.0] * len(pids)
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -363,6 +368,7 @@ class _ProcessMeter:
             with contextlib.suppress(psutil.Error):
                 group.extend(group[0].children(recursive=True))
         self.cpu_seconds = [-self._total(group, self._cpu) for group in self.groups]
+        self.cpu_seconds_main = [-self._total(group[:1], self._cpu) for group in self.groups]
         self._task = asyncio.ensure_future(self._sample())
 
     def stop(self) -> None:
@@ -370,6 +376,7 @@ class _ProcessMeter:
             self._task.cancel()
         for number, group in enumerate(self.groups):
             self.cpu_seconds[number] += self._total(group, self._cpu)
+            self.cpu_seconds_main[number] += self._total(group[:1], self._cpu)
 
     @staticmethod
     def _total(group: Sequence[psutil.Process], measure: Callable[[psutil.Process], float]
@@ -438,6 +445,8 @@ def run_benchmark(
             run_name: {"workers": sum(run.cpu_seconds_per_worker) * 1000 / run.articles,
                        "per_worker": [cpu * 1000 / run.articles
                                       for cpu in run.cpu_seconds_per_worker],
+                       "per_worker_main_process": [cpu * 1000 / run.articles
+                                                   for cpu in run.cpu_seconds_per_worker_main],
                        "broker": run.cpu_seconds_broker * 1000 / run.articles,
                        "client": run.cpu_seconds_client * 1000 / run.articles}
             for run_name, run in (("one_worker", one), ("two_workers", two))
@@ -481,6 +490,11 @@ def format_report(report: dict[str, Any]) -> str:
         *(f"  {name.replace('_', ' '):<12} workers {cpu['workers']:6.1f} ms "
           f"({' + '.join(format(w, '.1f') for w in cpu['per_worker'])})   broker "
           f"{cpu['broker']:5.1f} ms   bench client {cpu['client']:5.1f} ms"
+          for name, cpu in report["cpu_ms_per_article"].items()),
+        "  worker main processes alone (faust and Kafka, dedup, stories; the rest is "
+        "cleaning and NER in their stage processes)",
+        *(f"  {name.replace('_', ' '):<12} "
+          f"{' + '.join(format(w, '.1f') for w in cpu['per_worker_main_process'])} ms"
           for name, cpu in report["cpu_ms_per_article"].items()),
         "",
         f"latency publish -> story update at {latency['rate_articles_per_s']:.1f} articles/s "

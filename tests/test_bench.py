@@ -39,6 +39,8 @@ def test_a_tiny_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     assert e2e["one_worker_articles_per_s"] > 0 and e2e["two_workers_articles_per_s"] > 0
     for cpu in report["cpu_ms_per_article"].values():
         assert cpu["workers"] > 0 and cpu["broker"] > 0
+        assert all(0 < main < whole for main, whole in zip(
+            cpu["per_worker_main_process"], cpu["per_worker"], strict=True))
     latency = report["latency_s"]
     assert latency["articles"] == 3 and 0 < latency["p50"] <= latency["p99"]
     assert report["memory"]["peak_rss_broker_mib"] > 0
