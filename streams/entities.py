@@ -480,6 +480,10 @@ def _form(form: str) -> _Form:
     )
 
 
+#: Entity types in the order that breaks a tie of votes.
+_TYPE_ORDER: tuple[EntityType, ...] = ("PERSON", "LOC", "ORG", "MISC")
+
+
 @dataclass(slots=True)
 class _Group:
     """Mentions (or entities) taken to name one real entity."""
@@ -521,10 +525,16 @@ class _Group:
 
     @property
     def type(self) -> EntityType:
+        """The type with most votes; a tie goes to the first of PERSON, LOC, ORG, MISC."""
         if not self.votes:
             return "MISC"
-        order: tuple[EntityType, ...] = ("PERSON", "LOC", "ORG", "MISC")
-        return max(order, key=lambda t: (self.votes[t], -order.index(t)))
+        best = _TYPE_ORDER[0]
+        most = self.votes.get(best, 0)
+        for entity_type in _TYPE_ORDER[1:]:
+            votes = self.votes.get(entity_type, 0)
+            if votes > most:
+                best, most = entity_type, votes
+        return best
 
     @property
     def name(self) -> str:
@@ -546,19 +556,40 @@ def _group(groups: list[_Group], pairs: Iterable[tuple[str, str]] = ()) -> list[
     return _regroup(_merge_where(groups, _name_tokens), pairs)
 
 
-def _regroup(groups: list[_Group], pairs: Iterable[tuple[str, str]] = ()) -> list[_Group]:
-    """The steps of :func:`_group` after merging by shared name: acronyms, people, surnames."""
+def _regroup(groups: list[_Group], pairs: Iterable[tuple[str, str]] = (),
+             private: _Private | None = None) -> list[_Group]:
+    """The steps of :func:`_group` after merging by shared name: acronyms, people, surnames.
+
+    With ``private``, the given groups are left unchanged: a group is copied the
+    first time another is merged into it.
+    """
     acronyms = _AcronymLinks(pairs)
-    groups = _merge_where(groups, acronyms.tokens, acronyms.linked)
-    groups = _merge_where(groups, _person_tokens, _same_person)
-    return _absorb_surnames(groups)
+    groups = _merge_where(groups, acronyms.tokens, acronyms.linked, private)
+    groups = _merge_where(groups, _person_tokens, _same_person, private)
+    return _absorb_surnames(groups, private)
+
+
+class _Private:
+    """Copies of groups that belong to someone else, made when one is about to change."""
+
+    def __init__(self) -> None:
+        self._copies: set[int] = set()
+
+    def own(self, group: _Group) -> _Group:
+        """``group`` if it is one of these copies, else a new copy of it."""
+        if id(group) in self._copies:
+            return group
+        copy = group.copy()
+        self._copies.add(id(copy))
+        return copy
 
 
 def _merge_where(groups: list[_Group], tokens: Callable[[_Group], _Tokens],
-                 same: Callable[[_Group, _Group], bool] | None = None) -> list[_Group]:
+                 same: Callable[[_Group, _Group], bool] | None = None,
+                 private: _Private | None = None) -> list[_Group]:
     """Transitively merge the groups for which ``same(a, b)`` holds, in input order
     (see :class:`_Merging`)."""
-    merging = _Merging(tokens, same)
+    merging = _Merging(tokens, same, private)
     for group in groups:
         merging.add(group)
     return merging.groups()
@@ -575,9 +606,11 @@ class _Merging:
     """
 
     def __init__(self, tokens: Callable[[_Group], _Tokens],
-                 same: Callable[[_Group, _Group], bool] | None = None) -> None:
+                 same: Callable[[_Group, _Group], bool] | None = None,
+                 private: _Private | None = None) -> None:
         self.tokens = tokens
         self.same = same
+        self.private = private
         self.merged: list[_Group] = []
         self.parent: list[int] = []
         self.index: dict[Hashable, list[int]] = {}
@@ -591,7 +624,8 @@ class _Merging:
         return position
 
     def add(self, group: _Group) -> None:
-        """Merge ``group`` into the groups so far (it is absorbed or kept, never copied)."""
+        """Merge ``group`` into the groups so far (it is absorbed or kept, never copied;
+        with :attr:`private`, a kept group is copied before it absorbs another)."""
         same, merged = self.same, self.merged
         exposed, probed = self.tokens(group)
         candidates = sorted({self.root(p) for token in probed for p in self.index.get(token, ())})
@@ -599,6 +633,8 @@ class _Merging:
         if matches:
             position, *others = matches
             target = merged[position]
+            if self.private is not None:
+                target = merged[position] = self.roots[position] = self.private.own(target)
             target.absorb(group)
             for other in others:
                 target.absorb(merged[other])
@@ -699,14 +735,16 @@ def _single_word(group: _Group) -> _Form | None:
     return forms[0] if len(forms[0].words) == 1 else None
 
 
-def _absorb_surnames(groups: list[_Group]) -> list[_Group]:
-    """Fold a one-word group into the only person whose surname it is ('Haftar')."""
+def _absorb_surnames(groups: list[_Group], private: _Private | None = None) -> list[_Group]:
+    """Fold a one-word group into the only person whose surname it is ('Haftar')
+    (with ``private``, into a copy of that person's group)."""
     gazetteer = _gazetteer()
     by_surname: dict[str, list[_Group]] = {}
     for person in (g for g in groups if g.type == "PERSON" and _person_words(g)):
         for surname in {f.blocks[-1] for f in _person_words(person)}:
             by_surname.setdefault(surname, []).append(person)
-    kept: list[_Group] = []
+    absorbed: set[int] = set()
+    copies: dict[int, _Group] = {}
     for group in groups:
         single = _single_word(group)
         owners = [] if single is None or single.words[0] in gazetteer else [
@@ -714,10 +752,14 @@ def _absorb_surnames(groups: list[_Group]) -> list[_Group]:
             if any(_same_name_word(single.words[0], n.words[-1]) for n in _person_words(p))
         ]
         if len(owners) == 1:
-            owners[0].absorb(group, relabel="PERSON")
-        else:
-            kept.append(group)
-    return kept
+            owner = owners[0]
+            if private is not None:
+                if id(owner) not in copies:
+                    copies[id(owner)] = private.own(owner)
+                owner = copies[id(owner)]
+            owner.absorb(group, relabel="PERSON")
+            absorbed.add(id(group))
+    return [copies.get(id(group), group) for group in groups if id(group) not in absorbed]
 
 
 # --- the tagger ------------------------------------------------------------------------------
@@ -827,7 +869,7 @@ class StoryEntityMerge:
     :meth:`entities` after each :meth:`add` is what :func:`merge_story_entities` gives
     for the articles so far. The merge by shared name or id is kept between articles,
     so an article costs its own entities there; the later steps (acronyms, people,
-    surnames) rerun on copies of the merged groups, one per distinct entity so far.
+    surnames) rerun over the merged groups, copying only those they change.
     """
 
     def __init__(self) -> None:
@@ -850,7 +892,7 @@ class StoryEntityMerge:
     def entities(self) -> list[StoryEntity]:
         """The story's entities, most salient first."""
         story = []
-        for group in _regroup([group.copy() for group in self._by_name.groups()]):
+        for group in _regroup(self._by_name.groups(), private=_Private()):
             entity_type, name = group.type, group.name
             story.append(StoryEntity(
                 id=entity_id(entity_type, name), name=name, type=entity_type,
