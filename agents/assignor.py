@@ -35,8 +35,8 @@ def deal_single_partition_stages(
             owner = next(
                 (a for a in assignments.values() if a.actives.get(topic)), None
             )
-            if owner is None or owner is chosen:
-                continue
+            if owner is None or owner is chosen or topic not in chosen.actives:
+                continue  # nobody reads it, already there, or the chosen worker does not
             for side in ("actives", "standbys"):
                 theirs, ours = getattr(owner, side), getattr(chosen, side)
                 theirs[topic], ours[topic] = ours.get(topic, []), theirs.get(topic, [])

@@ -52,3 +52,12 @@ def test_one_worker_keeps_everything() -> None:
     assignments = _faust_choice(["only"])
     deal_single_partition_stages(assignments, [STORY, ROUTE])
     assert _owners(assignments, "actives") == {topic: ["only"] for topic in ALL}
+
+
+def test_a_worker_that_does_not_read_a_stage_is_not_given_it() -> None:
+    assignments = _faust_choice(["worker-b", "worker-a"])
+    for topic in STORY:  # worker-a runs an older version without the story stage
+        del assignments["worker-a"].actives[topic], assignments["worker-a"].standbys[topic]
+    deal_single_partition_stages(assignments, [STORY, ROUTE])
+    assert assignments["worker-b"].actives["articles.deduped"] == [0]
+    assert "articles.deduped" not in assignments["worker-a"].actives
