@@ -44,7 +44,7 @@ import logging
 import re
 import zlib
 from collections import Counter, deque
-from collections.abc import Iterable, MutableMapping, Sequence
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -507,6 +507,11 @@ class Decided:
     payload: Any
 
 
+def _arrival_in(entry: Mapping[str, Any]) -> Arrival:
+    """The arrival stored in a decision entry (pending or decided)."""
+    return Arrival(datetime.fromisoformat(entry["arrived_at"]), int(entry["sequence"]))
+
+
 class Decider:
     """Collects an article's shard reports and decides once they are all in.
 
@@ -593,9 +598,8 @@ class Decider:
         if total is None or len(state["shards"]) < total:
             self.entries[article_id] = state
             return None
-        arrival = Arrival(datetime.fromisoformat(state["arrived_at"]), int(state["sequence"]))
         matches = [DedupMatch.model_validate(match) for match in state["matches"]]
-        verdict = decide(article_id, arrival, matches)
+        verdict = decide(article_id, _arrival_in(state), matches)
         self.entries[article_id] = {
             "arrived_at": state["arrived_at"], "sequence": state["sequence"],
             "verdict": verdict.model_dump(mode="json"),
@@ -605,8 +609,7 @@ class Decider:
         return Decided(verdict, state["payload"])
 
     def _arrival_of(self, article_id: str) -> Arrival:
-        entry = self.entries[article_id]
-        return Arrival(datetime.fromisoformat(entry["arrived_at"]), int(entry["sequence"]))
+        return _arrival_in(self.entries[article_id])
 
     def _evict(self, time: datetime) -> None:
         if self._newest is None or time > self._newest:
