@@ -617,7 +617,8 @@ class Decider:
         horizon = self._newest - self.retention
         while self._order and self._order[0][0] < horizon:
             _, article_id = self._order.popleft()
-            if "verdict" in self.entries.get(article_id, {"verdict": None}):
+            entry = self.entries.get(article_id)
+            if entry is None or "verdict" in entry:
                 self._forget(article_id)
             else:
                 # Still waiting for a part in flight (a replay can jump ahead in time):

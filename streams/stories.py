@@ -918,13 +918,12 @@ class StoryClusterer:
     def _retire(self, story: _LiveStory) -> None:
         del self._stories[story.story_id]
         for member in story.members:
+            del self._story_of[member.record.id]
             if member.is_original:
                 for df, keys in self._frequencies(member.features):
                     df.remove(keys)
         for key in story.keys:
             self._postings.remove(key, story.story_id)
-        for member in story.members:
-            del self._story_of[member.record.id]
         if story.record is None:
             return
         self._archive[story.story_id] = story.record

@@ -184,7 +184,7 @@ class SyntheticStories:
     like countries); each of its articles uses most of the topic words and the
     story's entities, plus Zipf background words and sometimes another common
     entity. Story sizes follow ``P(k) ~ 1/k**2`` up to ``MAX_SIZE``: mostly one or
-    two articles, some tens (about 2.8 on average).
+    two articles, some tens (about 2.6 on average).
     """
 
     VOCABULARY, RARE_WORDS, COMMON_ENTITIES, OWN_ENTITIES = 50_000, 2_000_000, 5_000, 10_000_000
