@@ -3,25 +3,30 @@
 - **route** (``tagged``, one partition, so in ingest order): the article's
   signature and keys (:func:`streams.dedup.probe_keys`), grouped by the partition
   that holds each key; one probe per partition (its keys and the signature) to
-  ``dedup.probes``, and the article to ``dedup.reports``.
+  ``dedup.probes``. The probe to the article's home partition
+  (:func:`streams.dedup.key_partition` of its id), where its verdict is decided,
+  also carries the article: it is sent there even if that shard holds no key.
 - **shard** (``dedup.probes``): :class:`streams.dedup.KeyShard` per partition, on
   the ``dedup-shard-articles`` table (``"partition/article id"`` -> arrival, keys
   and signature: written once per article and partition, deleted when the
   article has left every bucket there). The buckets (key -> most recent
   articles) and the decoded signatures live in memory, rebuilt from the table
-  after a recovery. The earlier articles a probe's article copies go to
-  ``dedup.reports``.
+  after a recovery. The earlier articles a probe's article copies go to its home
+  partition: on ``dedup.reports``, or, at home, straight to the decider with the
+  article.
 - **decide** (``dedup.reports``): :class:`streams.dedup.Decider` per partition, on
   the ``dedup-decisions`` table (article id -> pending state with the article, then
   the verdict in its place); once the article and all its reports are in, the
   deduped article goes to ``deduped``.
 
 Both topics have ``Settings.partitions`` partitions and the tables are
-co-partitioned with them, so N workers share the index. Keys and article ids
-are placed on partitions explicitly (:func:`streams.dedup.key_partition`), and a
-shard entry's table key names its partition: each partition's state can then be
-told apart when it is rebuilt after a recovery, and eviction only deletes entries
-of the partition being processed.
+co-partitioned with them, so N workers share the index, and a partition's probes,
+reports and decisions are on one worker. Keys and article ids are placed on
+partitions explicitly, and a shard entry's table key names its partition: each
+partition's state can then be told apart when it is rebuilt after a recovery,
+and eviction only deletes entries of the partition being processed. Per article,
+this costs one probe per shard holding keys of it (plus one to its home
+partition if that holds none) and one report per shard away from home.
 """
 
 from __future__ import annotations
@@ -33,7 +38,14 @@ from typing import TYPE_CHECKING, Any
 import faust
 from faust.types import EventT, StreamT, TableT
 
-from schemas.records import DedupedArticle, DedupProbe, DedupReport, DedupSignature, TaggedArticle
+from schemas.records import (
+    DedupedArticle,
+    DedupMatch,
+    DedupProbe,
+    DedupReport,
+    DedupSignature,
+    TaggedArticle,
+)
 from streams.dedup import (
     Arrival,
     ArrivalClock,
@@ -134,7 +146,7 @@ class DedupAgents:
     # -- route -----------------------------------------------------------------
 
     async def route_agent(self, stream: StreamT) -> None:
-        """tagged -> dedup.probes (one per key) + dedup.reports (the article)."""
+        """tagged -> dedup.probes: one per shard holding keys, and one to the home partition."""
         await self._each_event("dedup-route", stream, self._route_one)
 
     async def _route_one(self, event: EventT) -> None:
@@ -142,39 +154,52 @@ class DedupAgents:
         article = TaggedArticle.from_json(event.value)
         signature = Signature.of(article.text, article.fingerprint)
         shards = keys_by_partition(probe_keys(signature), self.partitions)
+        home = key_partition(article.id, self.partitions)
         arrival = self.clock.stamp(article.fetched_at, event.message.offset)
-        when = {"arrived_at": arrival.time, "sequence": arrival.seq}
-        report = DedupReport(article_id=article.id, article=article, shards_total=len(shards),
-                             **when)
-        await self._send_report(report)
         signature_record = DedupSignature.model_validate(signature.to_json())
-        for partition, keys in shards.items():
-            probe = DedupProbe(article_id=article.id, keys=keys, signature=signature_record,
-                               **when)
+        for partition in sorted(shards.keys() | {home}):
+            at_home = partition == home
+            probe = DedupProbe(
+                article_id=article.id, keys=shards.get(partition, []),
+                signature=signature_record, arrived_at=arrival.time, sequence=arrival.seq,
+                article=article if at_home else None,
+                shards_total=len(shards) if at_home else None,
+            )
             await self.pipeline.send("dedup.probes", article.id, probe.to_json(),
                                      partition=partition)
-
-    async def _send_report(self, report: DedupReport) -> None:
-        await self.pipeline.send("dedup.reports", report.article_id, report.to_json(),
-                                 partition=key_partition(report.article_id, self.partitions))
 
     # -- shard -----------------------------------------------------------------
 
     async def shard_agent(self, stream: StreamT) -> None:
-        """dedup.probes -> dedup.reports: the earlier articles each probe's article copies."""
+        """dedup.probes -> dedup.reports, or at home -> deduped: the earlier articles
+        each probe's article copies."""
         await self._each_event("dedup-shard", stream, self._shard_one)
 
     async def _shard_one(self, event: EventT) -> None:
         probe = DedupProbe.from_json(event.value)
         partition = event.message.partition
-        signature = Signature.from_json(probe.signature.model_dump())
-        matches = self._shard(partition).probe(
-            probe.article_id, _arrival(probe), signature, probe.keys
+        arrival = _arrival(probe)
+        matches: list[DedupMatch] = []
+        if probe.keys:
+            signature = Signature.from_json(probe.signature.model_dump())
+            matches = self._shard(partition).probe(probe.article_id, arrival, signature,
+                                                   probe.keys)
+        home = key_partition(probe.article_id, self.partitions)
+        if probe.article is None:
+            report = DedupReport(article_id=probe.article_id, arrived_at=probe.arrived_at,
+                                 sequence=probe.sequence, shard=partition, matches=matches)
+            await self.pipeline.send("dedup.reports", report.article_id, report.to_json(),
+                                     partition=home)
+            return
+        if partition != home or probe.shards_total is None:
+            raise ValueError(f"a probe carrying its article must come with shards_total "
+                             f"to its home partition {home} (came to {partition})")
+        decided = self._decider(partition).add_article(
+            probe.article_id, arrival, probe.shards_total,
+            probe.article.model_dump(mode="json"),
+            home_report=(partition, matches) if probe.keys else None,
         )
-        await self._send_report(DedupReport(
-            article_id=probe.article_id, arrived_at=probe.arrived_at, sequence=probe.sequence,
-            shard=partition, matches=matches,
-        ))
+        await self._send_deduped(decided)
 
     def _shard(self, partition: int) -> KeyShard:
         if partition not in self._shards:
@@ -187,23 +212,17 @@ class DedupAgents:
     # -- decide ----------------------------------------------------------------
 
     async def decide_agent(self, stream: StreamT) -> None:
-        """dedup.reports -> deduped: the verdict once the article and its reports are in."""
+        """dedup.reports -> deduped: the verdict once the article and all reports are in."""
         await self._each_event("dedup-decide", stream, self._decide_one)
 
     async def _decide_one(self, event: EventT) -> None:
-        self.pipeline.check_size(event)
         report = DedupReport.from_json(event.value)
-        decider = self._decider(event.message.partition)
-        decided: Decided | None
-        if report.article is not None and report.shards_total is not None:
-            payload = report.article.model_dump(mode="json")
-            decided = decider.add_article(report.article_id, _arrival(report),
-                                          report.shards_total, payload)
-        elif report.shard is not None:
-            decided = decider.add_report(report.article_id, _arrival(report), report.shard,
-                                         report.matches)
-        else:
-            raise ValueError("a dedup report carries either the article or a shard's matches")
+        decided = self._decider(event.message.partition).add_report(
+            report.article_id, _arrival(report), report.shard, report.matches
+        )
+        await self._send_deduped(decided)
+
+    async def _send_deduped(self, decided: Decided | None) -> None:
         if decided is not None:
             verdict = decided.verdict
             deduped = DedupedArticle(**decided.payload, dedup=verdict,

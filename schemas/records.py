@@ -109,7 +109,12 @@ class DedupSignature(Record):
 
 
 class DedupProbe(Record):
-    """An article's candidate keys held by one dedup shard, sent to that shard."""
+    """An article's candidate keys held by one dedup shard, sent to that shard.
+
+    The probe to the article's home partition (where its verdict is decided)
+    also carries the article, and how many shards hold keys of it; its ``keys``
+    are empty when that shard holds none.
+    """
 
     article_id: str
     keys: list[str] = Field(
@@ -118,6 +123,12 @@ class DedupProbe(Record):
     arrived_at: datetime = Field(description="Arrival time: fetched_at, never before earlier ones.")
     sequence: int = Field(description="Arrival tie-break: offset on the tagged topic.")
     signature: DedupSignature
+    article: TaggedArticle | None = Field(
+        default=None, description="Set on the probe to the article's home partition only."
+    )
+    shards_total: int | None = Field(
+        default=None, description="Set with the article: how many shards hold keys of it."
+    )
 
 
 class DedupMatch(Record):
@@ -132,21 +143,16 @@ class DedupMatch(Record):
 
 
 class DedupReport(Record):
-    """Input of the dedup decision, keyed by article id: the article, or one shard's matches.
+    """One shard's matches for an article whose home partition is elsewhere.
 
-    The routing stage sends the article (with ``shards_total``); each shard probed
-    sends one report with the earlier articles it found copied. The verdict is
-    decided once the article and every shard's report are in.
+    Keyed by article id and sent to its home partition, where the verdict is
+    decided once the article and every shard's matches are in.
     """
 
     article_id: str
     arrived_at: datetime
     sequence: int
-    article: TaggedArticle | None = Field(default=None, description="Set by the routing stage.")
-    shards_total: int | None = Field(
-        default=None, description="Set with the article: how many shards were probed."
-    )
-    shard: int | None = Field(default=None, description="Set by a shard: its partition.")
+    shard: int = Field(description="The reporting shard's partition.")
     matches: list[DedupMatch] = Field(default_factory=list)
 
 

@@ -555,15 +555,26 @@ class Decider:
         return DedupVerdict.model_validate(entry["verdict"])
 
     def add_article(
-        self, article_id: str, arrival: Arrival, shards_total: int, payload: Any
+        self,
+        article_id: str,
+        arrival: Arrival,
+        shards_total: int,
+        payload: Any,
+        home_report: tuple[int, Iterable[DedupMatch]] | None = None,
     ) -> Decided | None:
-        """The routed article; a verdict when it completes one, or it was decided before."""
+        """The routed article; a verdict when it completes one, or it was decided before.
+
+        ``home_report`` is the report (shard, matches) of the shard that decides, when
+        it holds keys of the article: both are then stored in one write.
+        """
         known = self.verdict(article_id)
         if known is not None:
             return Decided(known, payload)
         state = self._state(article_id, arrival)
         state["shards_total"] = shards_total
         state["payload"] = payload
+        if home_report is not None:
+            self._record(state, *home_report)
         return self._settle(article_id, state)
 
     def add_report(
@@ -576,11 +587,18 @@ class Decider:
         if "verdict" in self.entries.get(article_id, {}):
             return None
         state = self._state(article_id, arrival)
-        if shard in state["shards"]:
+        if not self._record(state, shard, matches):
             return None
+        return self._settle(article_id, state)
+
+    @staticmethod
+    def _record(state: dict[str, Any], shard: int, matches: Iterable[DedupMatch]) -> bool:
+        """Add a shard's matches to the pending ``state``; False if it had reported."""
+        if shard in state["shards"]:
+            return False
         state["shards"].append(shard)
         state["matches"].extend(match.model_dump(mode="json") for match in matches)
-        return self._settle(article_id, state)
+        return True
 
     def _state(self, article_id: str, arrival: Arrival) -> dict[str, Any]:
         self._evict(arrival.time)
@@ -680,8 +698,7 @@ class DedupIndex:
             return known
         arrival = self._clock.stamp(seen_at)
         signature = Signature.of(article.text, article.fingerprint)
-        self.decider.add_article(article.id, arrival, 1, None)
         matches = self.shard.probe(article.id, arrival, signature, probe_keys(signature))
-        decided = self.decider.add_report(article.id, arrival, 0, matches)
+        decided = self.decider.add_article(article.id, arrival, 1, None, home_report=(0, matches))
         assert decided is not None, "the only shard has reported"
         return decided.verdict

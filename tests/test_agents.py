@@ -51,10 +51,14 @@ class CapturingPipeline(Pipeline):
     def records(self, role: str) -> list[dict[str, Any]]:
         return [value for sent_role, _, value in self.sent if sent_role == role]
 
+    def messages(self, role: str) -> list[tuple[str, dict[str, Any], int | None]]:
+        """What was sent to ``role``: (key, value, partition)."""
+        return [(key, value, partition) for (sent_role, key, value), partition
+                in zip(self.sent, self.partitions, strict=True) if sent_role == role]
+
     def take(self, role: str) -> list[tuple[str, dict[str, Any], int | None]]:
         """Remove and return what was sent to ``role``: (key, value, partition)."""
-        taken = [(key, value, partition) for (sent_role, key, value), partition
-                 in zip(self.sent, self.partitions, strict=True) if sent_role == role]
+        taken = self.messages(role)
         kept = [(sent, partition) for sent, partition in zip(self.sent, self.partitions,
                                                               strict=True) if sent[0] != role]
         self.sent = [sent for sent, _ in kept]
@@ -213,6 +217,38 @@ def test_dedup_agents_find_the_copy_across_partitions(pipeline: CapturingPipelin
     partitions = {int(key.split("/")[0]) for key in pipeline.dedup.shard_articles}
     assert len(partitions) == pipeline.settings.partitions > 1
     assert only_verdicts(pipeline)
+
+
+def test_the_article_rides_with_its_home_probe_and_reports_only_cross_partitions(
+    pipeline: CapturingPipeline,
+) -> None:
+    articles = [seed_tagged(number) for number in ("000", "001", "002")]
+    partitions = pipeline.settings.partitions
+
+    async def route() -> None:
+        async with pipeline.app.agents["dedup-route"].test_context() as agent:
+            for article in articles:
+                await agent.put(article.to_json(), key=article.id.encode())
+
+    _run(route())
+    probes = pipeline.messages("dedup.probes")
+    away_with_keys: set[tuple[str, int]] = set()
+    for article in articles:
+        home = key_partition(article.id, partitions)
+        holding = {key_partition(key, partitions) for key in probe_keys(signature_of(article))}
+        sent = {partition: value for key, value, partition in probes if key == article.id}
+        assert set(sent) == holding | {home}  # one probe per shard, and one home
+        assert sent[home]["article"]["id"] == article.id
+        assert sent[home]["shards_total"] == len(holding)
+        assert all(sent[partition]["article"] is None for partition in sent if partition != home)
+        away_with_keys |= {(article.id, partition) for partition in holding - {home}}
+    assert away_with_keys  # some matches must cross partitions
+    _run(deliver(pipeline, "dedup.probes", "dedup-shard"))
+    reports = pipeline.messages("dedup.reports")
+    assert {(key, value["shard"]) for key, value, _ in reports} == away_with_keys
+    assert all(partition == key_partition(key, partitions) for key, _, partition in reports)
+    _run(deliver(pipeline, "dedup.reports", "dedup-decide"))
+    assert sorted(verdict.article_id for verdict in verdicts(pipeline)) == ["000", "001", "002"]
 
 
 def test_a_shard_partition_writes_each_article_once(

@@ -172,6 +172,20 @@ def test_decider_waits_for_every_report_and_is_idempotent() -> None:
                                     "verdict": decided.verdict.model_dump(mode="json")}
 
 
+def test_decider_takes_the_home_shards_matches_with_the_article() -> None:
+    alone = Decider(retention=DAY)
+    decided = alone.add_article("x", Arrival(T0, 4), 1, {"id": "x"},
+                                home_report=(0, [match("a", 1)]))
+    assert decided is not None and decided.verdict.duplicate_of == "a"
+    waiting = Decider(retention=DAY)
+    arrival = Arrival(T0, 4)
+    assert waiting.add_article("x", arrival, 2, {"id": "x"},
+                               home_report=(0, [match("a", 2)])) is None
+    assert waiting.add_report("x", arrival, 0, [match("b", 1)]) is None  # home again: ignored
+    decided = waiting.add_report("x", arrival, 1, [])
+    assert decided is not None and decided.verdict.duplicate_of == "a"
+
+
 def test_decider_forgets_decided_articles_older_than_the_window() -> None:
     decider = Decider(retention=DAY)
     decider.add_article("old", Arrival(T0, 0), 0, None)
