@@ -20,8 +20,8 @@ looks at:
   magnitude, another death toll), which keeps apart two events of the same
   kind with the same people (two fights of one boxer, two quakes of one
   region); counts are read from the opening sentences with dates and clock
-  times cut out, and a capitalised word before the counted noun ("23 Somali
-  pirates") is skipped as an adjective;
+  times cut out, and a capitalised word before the counted noun, or two
+  joined by "and" ("23 Somali and Yemeni pirates"), is skipped as an adjective;
 - time: the bar rises as the gap between the article and the story grows,
   and a story nothing has joined for ``retire_after`` (by article time) is
   retired, so a later article about the same people starts a new story.
@@ -141,11 +141,13 @@ _NUMBER_WORD_TEXT = """
 """
 _NUMBER_WORDS = {word: str(value) for value, word in enumerate(_NUMBER_WORD_TEXT.split())}
 _NUMBER = r"(\d+(?:[.,]\d+)?|" + "|".join(_NUMBER_WORDS) + r")"
-# The counted noun: lower-case or all-caps ("3 DEAD"); a capitalised word between the number and
-# a lower-case noun is an adjective ("23 Somali pirates"); a capitalised word alone is a name or
-# the next sentence ("May 5, 2010 A firebomb"), not a counted thing.
+# The counted noun: lower-case or all-caps ("3 DEAD"); a capitalised word, or two joined by "and"
+# or "or", between the number and a lower-case noun is an adjective ("23 Somali pirates", "23
+# Somali and Yemeni pirates"); a capitalised word alone is a name or the next sentence ("May 5,
+# 2010 A firebomb"), not a counted thing.
+_ADJECTIVES = r"(?:[A-Z][a-z]+\s+(?:(?:and|or)\s+[A-Z][a-z]+\s+)?)?"
 _COUNT_NOUN = re.compile(
-    rf"(?<![\w.,:/-])(?i:{_NUMBER})(?:\s*-\s*|\s+)(?:[A-Z][a-z]+\s+)?([a-z]+|[A-Z]+\b)"
+    rf"(?<![\w.,:/-])(?i:{_NUMBER})(?:\s*-\s*|\s+){_ADJECTIVES}([a-z]+|[A-Z]+\b)"
     r"(\s*-\s*old)?"
 )
 # Dates and clock times ("Nov 11", "20: 09 IST", "05 / 05 / 2010") are cut before counting.
@@ -173,7 +175,7 @@ def quantities(text: str) -> list[str]:
     numbers an editor checks to tell two events of the same kind apart (death
     tolls, magnitudes, ages, head counts). Years, month-days and clock times
     are left out, and so is a number followed by a name ("APR 28 Obama");
-    "23 Somali pirates" counts pirates.
+    "23 Somali pirates" and "23 Somali and Yemeni pirates" count pirates.
     """
     found: set[str] = set()
     opening = _NOT_COUNTS.sub(" ; ", " ".join(sentences(text)[:_QUANTITY_SENTENCES]))

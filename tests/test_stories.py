@@ -373,6 +373,12 @@ def test_quantities_skip_adjectives_names_dates_and_clock_times() -> None:
     assert all(value == "count:pirate=26" for value in found)
 
 
+def test_quantities_skip_adjectives_joined_by_and() -> None:
+    found = quantities("The navy held 23 Somali and Yemeni pirates. Three Iraqi and two soldiers.")
+    # "Iraqi and two" is no pair of adjectives: the three are not counted as soldiers.
+    assert found == ["count:pirate=23", "count:soldier=2"]
+
+
 def test_a_slot_filled_with_another_value_conflicts_and_with_a_shared_value_agrees() -> None:
     story = add_to_slots({}, ["year:2008", "count:magnitude=6.1", "date:12-14", "person:a"])
     assert compare_slots(story, ["year:2011", "count:magnitude=5.6"]) == (0, 2)
