@@ -35,6 +35,7 @@ from typing import Any
 
 import orjson
 import psutil
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from newswire.broker import EmbeddedBroker, bootstrap_servers, ensure_topics
@@ -43,7 +44,7 @@ from newswire.settings import Settings
 from newswire.variants import VariantKind, make_variant
 from newswire.watch import consume
 from schemas.records import DedupedArticle, RawArticle, TaggedArticle
-from schemas.topics import STORIES
+from schemas.topics import RAW, STORIES
 from streams.cleaning import clean_article, warm_up
 from streams.dedup import DedupIndex
 from streams.entities import load_tagger
@@ -87,6 +88,9 @@ class PipelineRun:
     #: its stage process: cleaning and NER).
     cpu_seconds_per_worker_main: list[float] = field(default_factory=list)
     cpu_seconds_client: float = 0.0
+    #: Records the workers wrote to each topic of the run (warm-up included), by name
+    #: without the run's prefix; changelog topics end in ``-changelog``.
+    records_written: dict[str, int] = field(default_factory=dict)
 
 
 # -- the stream ------------------------------------------------------------------
@@ -273,6 +277,7 @@ async def run_pipeline(
             process.terminate()
         for process in processes:
             process.wait(timeout=30)
+    records_written = await _records_written(settings)
     start = min(published.values())
     seconds = max(seen.values()) - start
     return PipelineRun(
@@ -283,6 +288,7 @@ async def run_pipeline(
         cpu_seconds_broker=meter.cpu_seconds[0], cpu_seconds_client=client_seconds,
         cpu_seconds_per_worker=meter.cpu_seconds[1:],
         cpu_seconds_per_worker_main=meter.cpu_seconds_main[1:],
+        records_written=records_written,
     )
 
 
@@ -349,6 +355,31 @@ async def _story_times(settings: Settings, ids: Sequence[str]) -> dict[str, floa
         if not waiting:
             return seen
     return seen
+
+
+async def _records_written(settings: Settings) -> dict[str, int]:
+    """Records in each topic of the run but the raw one, from the end offsets.
+
+    Right on Tansu because the workers write one record per batch (its end offset is
+    the first offset of the last batch + 1, see ``TANSU_PROFILE``); the raw topic is
+    published in batches, and its count is known anyway.
+    """
+    prefix = settings.topic_prefix
+    raw = RAW.name(prefix)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(settings.broker_url or ""))
+    await consumer.start()
+    try:
+        names = sorted(name for name in await consumer.topics()
+                       if name.startswith(prefix) and name != raw)
+        partitions = [TopicPartition(name, number) for name in names
+                      for number in consumer.partitions_for_topic(name) or ()]
+        ends = await consumer.end_offsets(partitions)
+    finally:
+        await consumer.stop()
+    written = dict.fromkeys((name.removeprefix(prefix).lstrip(".-") for name in names), 0)
+    for partition, end in ends.items():
+        written[partition.topic.removeprefix(prefix).lstrip(".-")] += end
+    return written
 
 
 class _ProcessMeter:
@@ -426,6 +457,9 @@ def run_benchmark(
             broker, raws[:latency_articles], warmup, workers=cores, rate=two.throughput / 2,
             work_dir=Path(work), partitions=partitions))
     ideal = cores / costs.total
+    processed = len(raws) + len(warmup)
+    changelog = {name: count for name, count in two.records_written.items()
+                 if name.endswith("-changelog")}
     return {
         "machine": {"cpus": os.cpu_count(), "cores_used": cores,
                     "python": platform.python_version(), "platform": platform.platform(),
@@ -451,6 +485,13 @@ def run_benchmark(
                        "client": run.cpu_seconds_client * 1000 / run.articles}
             for run_name, run in (("one_worker", one), ("two_workers", two))
         },
+        "kafka_records_per_article": {
+            "topics": sum(two.records_written.values()) / processed
+            - sum(changelog.values()) / processed,
+            "changelogs": sum(changelog.values()) / processed,
+            "by_topic": {name: count / processed
+                         for name, count in two.records_written.items() if count},
+        },
         "latency_s": {
             "rate_articles_per_s": two.throughput / 2,
             "articles": steady.articles,
@@ -472,6 +513,7 @@ def format_report(report: dict[str, Any]) -> str:
     stages = report["stage_cpu_ms_per_article"]
     e2e, latency, memory = report["end_to_end"], report["latency_s"], report["memory"]
     machine, stream = report["machine"], report["stream"]
+    records = report["kafka_records_per_article"]
     lines = [
         f"newswire bench: {stream['articles']} articles ({stream['html']} HTML, "
         f"{stream['copies']} copies), {machine['cpus']} CPUs, Python {machine['python']}",
@@ -496,6 +538,10 @@ def format_report(report: dict[str, Any]) -> str:
         *(f"  {name.replace('_', ' '):<12} "
           f"{' + '.join(format(w, '.1f') for w in cpu['per_worker_main_process'])} ms"
           for name, cpu in report["cpu_ms_per_article"].items()),
+        "",
+        "Kafka records the workers write per article (2 workers; the raw topic aside)",
+        f"  {records['topics']:.1f} on topics + {records['changelogs']:.1f} on changelogs: "
+        + ", ".join(f"{name} {count:.2f}" for name, count in records["by_topic"].items()),
         "",
         f"latency publish -> story update at {latency['rate_articles_per_s']:.1f} articles/s "
         f"(50% of capacity), {latency['articles']} articles",

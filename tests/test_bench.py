@@ -41,6 +41,11 @@ def test_a_tiny_benchmark_runs_end_to_end(tmp_path: Path) -> None:
         assert cpu["workers"] > 0 and cpu["broker"] > 0
         assert all(0 < main < whole for main, whole in zip(
             cpu["per_worker_main_process"], cpu["per_worker"], strict=True))
+    records = report["kafka_records_per_article"]
+    # Each article is written once to each of these topics (the stream has no bad input).
+    assert [records["by_topic"][name] for name in (
+        "articles.clean", "articles.tagged", "articles.deduped", "articles.enriched")] == [1.0] * 4
+    assert records["topics"] > 4 and records["changelogs"] > 0
     latency = report["latency_s"]
     assert latency["articles"] == 3 and 0 < latency["p50"] <= latency["p99"]
     assert report["memory"]["peak_rss_broker_mib"] > 0
