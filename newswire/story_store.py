@@ -177,12 +177,8 @@ class SQLiteStoryStore:
         until: datetime | None = None,
         limit: int = 50,
     ) -> list[Story]:
-        """Stories matching every given criterion, most recently active first.
-
-        ``entity`` is an entity id or a name or surface form (case-insensitive);
-        ``text`` is words all found in the headline, summary, member titles or
-        entity names; ``since``/``until`` keep stories active in that range.
-        """
+        """:meth:`StoryStore.search` in SQL: entities through their own table, text through
+        the full-text index (or LIKE where SQLite has none)."""
         conditions: list[str] = []
         parameters: list[str | int] = []
         if entity is not None:
