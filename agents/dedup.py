@@ -103,6 +103,18 @@ def _arrival(record: DedupProbe | DedupReport) -> Arrival:
     return Arrival(record.arrived_at, record.sequence)
 
 
+def _carried_article(
+    probe: DedupProbe, partition: int, home: int
+) -> tuple[TaggedArticle, int] | None:
+    """The article and its shard count, if the probe carries them (only to its home)."""
+    if probe.article is None:
+        return None
+    if partition != home or probe.shards_total is None:
+        raise ValueError(f"a probe carrying its article must come with shards_total to its "
+                         f"home partition {home} (came to {partition})")
+    return probe.article, probe.shards_total
+
+
 class DedupAgents:
     """The route, shard and decide agents of ``pipeline``, and their tables."""
 
@@ -178,25 +190,23 @@ class DedupAgents:
     async def _shard_one(self, event: EventT) -> None:
         probe = DedupProbe.from_json(event.value)
         partition = event.message.partition
+        home = key_partition(probe.article_id, self.partitions)
+        carried = _carried_article(probe, partition, home)
         arrival = _arrival(probe)
         matches: list[DedupMatch] = []
         if probe.keys:
             signature = Signature.from_json(probe.signature.model_dump())
             matches = self._shard(partition).probe(probe.article_id, arrival, signature,
                                                    probe.keys)
-        home = key_partition(probe.article_id, self.partitions)
-        if probe.article is None:
+        if carried is None:
             report = DedupReport(article_id=probe.article_id, arrived_at=probe.arrived_at,
                                  sequence=probe.sequence, shard=partition, matches=matches)
             await self.pipeline.send("dedup.reports", report.article_id, report.to_json(),
                                      partition=home)
             return
-        if partition != home or probe.shards_total is None:
-            raise ValueError(f"a probe carrying its article must come with shards_total "
-                             f"to its home partition {home} (came to {partition})")
+        article, shards_total = carried
         decided = self._decider(partition).add_article(
-            probe.article_id, arrival, probe.shards_total,
-            probe.article.model_dump(mode="json"),
+            probe.article_id, arrival, shards_total, article.model_dump(mode="json"),
             home_report=(partition, matches) if probe.keys else None,
         )
         await self._send_deduped(decided)

@@ -22,6 +22,8 @@ from schemas.records import (
     CleanArticle,
     DeadLetter,
     DedupedArticle,
+    DedupProbe,
+    DedupSignature,
     DedupVerdict,
     RawArticle,
     TaggedArticle,
@@ -249,6 +251,30 @@ def test_the_article_rides_with_its_home_probe_and_reports_only_cross_partitions
     assert all(partition == key_partition(key, partitions) for key, _, partition in reports)
     _run(deliver(pipeline, "dedup.reports", "dedup-decide"))
     assert sorted(verdict.article_id for verdict in verdicts(pipeline)) == ["000", "001", "002"]
+
+
+def test_a_probe_carrying_its_article_away_from_home_is_dead_lettered_untouched(
+    pipeline: CapturingPipeline,
+) -> None:
+    article = seed_tagged("000")
+    partitions = pipeline.settings.partitions
+    signature = signature_of(article)
+    probe = DedupProbe(
+        article_id=article.id, keys=probe_keys(signature), arrived_at=FETCHED, sequence=0,
+        signature=DedupSignature.model_validate(signature.to_json()), article=article,
+        shards_total=1,
+    )
+    away = (key_partition(article.id, partitions) + 1) % partitions
+
+    async def misroute() -> None:
+        async with pipeline.app.agents["dedup-shard"].test_context() as agent:
+            await agent.put(probe.to_json(), key=article.id.encode(), partition=away)
+
+    _run(misroute())
+    (letter,) = [DeadLetter.model_validate(value) for value in pipeline.records("deadletter")]
+    assert letter.stage == "dedup-shard" and "home partition" in letter.reason
+    assert not list(pipeline.dedup.shard_articles.keys())  # the shard did not take it in
+    assert not pipeline.records("deduped") and not pipeline.records("dedup.reports")
 
 
 def test_a_shard_partition_writes_each_article_once(
