@@ -376,9 +376,10 @@ async def _records_written(settings: Settings) -> dict[str, int]:
         ends = await consumer.end_offsets(partitions)
     finally:
         await consumer.stop()
-    written = dict.fromkeys((name.removeprefix(prefix).lstrip(".-") for name in names), 0)
+    short = {name: name.removeprefix(prefix).lstrip(".-") for name in names}
+    written = dict.fromkeys(short.values(), 0)
     for partition, end in ends.items():
-        written[partition.topic.removeprefix(prefix).lstrip(".-")] += end
+        written[short[partition.topic]] += end
     return written
 
 
@@ -458,8 +459,8 @@ def run_benchmark(
             work_dir=Path(work), partitions=partitions))
     ideal = cores / costs.total
     processed = len(raws) + len(warmup)
-    changelog = {name: count for name, count in two.records_written.items()
-                 if name.endswith("-changelog")}
+    written = two.records_written
+    on_changelogs = sum(count for name, count in written.items() if name.endswith("-changelog"))
     return {
         "machine": {"cpus": os.cpu_count(), "cores_used": cores,
                     "python": platform.python_version(), "platform": platform.platform(),
@@ -486,11 +487,9 @@ def run_benchmark(
             for run_name, run in (("one_worker", one), ("two_workers", two))
         },
         "kafka_records_per_article": {
-            "topics": sum(two.records_written.values()) / processed
-            - sum(changelog.values()) / processed,
-            "changelogs": sum(changelog.values()) / processed,
-            "by_topic": {name: count / processed
-                         for name, count in two.records_written.items() if count},
+            "topics": (sum(written.values()) - on_changelogs) / processed,
+            "changelogs": on_changelogs / processed,
+            "by_topic": {name: count / processed for name, count in written.items() if count},
         },
         "latency_s": {
             "rate_articles_per_s": two.throughput / 2,
