@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import io
 import sys
 from collections.abc import Sequence
@@ -44,6 +45,7 @@ class WorkerRun:
 
     def execute(self) -> int:
         """Run on the configured broker (or an embedded one); return the exit code."""
+        use_event_loop(self.settings.event_loop)
         with broker_for(self.settings) as bound:
             ensure_topics_sync(bound)
             self.settings = bound
@@ -113,6 +115,18 @@ class WorkerRun:
         if self.articles_out:
             _write_jsonl(self.articles_out, [article.model_dump(mode="json")
                                              for article in self.board.articles.values()])
+
+
+def use_event_loop(name: str) -> None:
+    """Make ``name`` ("uvloop" or "asyncio") the event loop of the worker and its
+    consumer thread; uvloop falls back to asyncio where it is not installed."""
+    if name == "uvloop" and importlib.util.find_spec("uvloop") is not None:
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    else:
+        asyncio.set_event_loop_policy(asyncio.DefaultEventLoopPolicy())
+    asyncio.set_event_loop(asyncio.new_event_loop())
 
 
 def _write_jsonl(path: Path, rows: list[dict[str, object]]) -> None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from collections import Counter
 
 import orjson
 import pytest
+import uvloop
 
 from newswire.inputs import stable_id
+from newswire.run import use_event_loop
 from newswire.settings import Settings
 from tests.conftest import PROJECT, SEEDS, settings_env
 
@@ -46,3 +49,21 @@ def test_commands_needing_a_broker_say_so() -> None:
     result = newswire("tail", "stories", env=env)
     assert result.returncode != 0
     assert "no broker" in result.stderr
+
+
+@pytest.mark.parametrize(("name", "loop_type"), [("uvloop", uvloop.Loop),
+                                                 ("asyncio", asyncio.BaseEventLoop)])
+def test_the_worker_runs_on_the_event_loop_of_its_settings(
+    name: str, loop_type: type[asyncio.AbstractEventLoop]
+) -> None:
+    try:
+        use_event_loop(name)
+        loop = asyncio.get_event_loop()
+        assert isinstance(loop, loop_type)
+        thread_loop = asyncio.new_event_loop()  # as faust's consumer thread makes its own
+        assert isinstance(thread_loop, loop_type)
+        thread_loop.close()
+        assert isinstance(loop, uvloop.Loop) == (name == "uvloop")
+    finally:
+        asyncio.get_event_loop().close()
+        asyncio.set_event_loop_policy(None)
