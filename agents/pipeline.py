@@ -48,9 +48,6 @@ TANSU_PROFILE: dict[str, Any] = {
     # Tansu holds a consumer-group join for half the session timeout.
     "broker_session_timeout": 6.0,
     "broker_heartbeat_interval": 2.0,
-    # Tansu reports end offsets as "first offset of the last batch + 1": with one
-    # record per batch that is right, so table recovery does not lose state.
-    "producer_max_batch_size": 1,
     # Standby copies of the other workers' tables guard against losing a machine;
     # on one machine with a memory-only broker they only cost every worker CPU.
     "table_standby_replicas": 0,
@@ -70,6 +67,7 @@ def faust_options(settings: Settings) -> dict[str, Any]:
         "topic_partitions": settings.partitions,
         "topic_replication_factor": settings.replication_factor,
         "consumer_auto_offset_reset": "earliest",
+        "producer_linger_ms": settings.producer_linger_ms,
         "key_serializer": "raw",
         "value_serializer": "raw",
     }

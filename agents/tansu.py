@@ -1,10 +1,16 @@
 """The faust transport of the embedded-broker profile (``tansu://HOST:PORT``).
 
-Tansu answers a fetch only when its wait time runs out, even if records arrive
-meanwhile; faust waits up to 1.5 s per fetch, which would add that much latency
-to every hop of the pipeline. This transport is faust's aiokafka transport with
-a short fetch wait. It is registered under the ``faust.transports`` entry point
-(see pyproject.toml) and used only with ``Settings.embedded_profile``.
+faust's aiokafka transport with two changes for Tansu. It is registered under the
+``faust.transports`` entry point (see pyproject.toml) and used only with
+``Settings.embedded_profile``.
+
+- A short fetch wait. Tansu answers a fetch only when its wait time runs out, even
+  if records arrive meanwhile; faust waits up to 1.5 s per fetch, which would add
+  that much latency to every hop of the pipeline.
+- Table changelogs written one record per batch. Tansu reports a partition's end
+  offset as the first offset of its last batch + 1, and faust recovers a table by
+  reading its changelog up to that end offset, so a batched changelog would lose
+  records on recovery. Every other topic is written in batches.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import aiokafka
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 TANSU_FETCH_MAX_WAIT_MS = 50
+CHANGELOG_SUFFIX = "-changelog"
 
 
 class TansuConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -34,7 +41,53 @@ class TansuConsumer(faust_aiokafka.Consumer):
         return TansuConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
 
+class ChangelogSplittingProducer(aiokafka.AIOKafkaProducer):
+    """An aiokafka producer that writes table changelogs (topics ending in
+    ``-changelog``) through a second producer, one record per batch, and batches
+    every other topic as configured."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self._changelogs = aiokafka.AIOKafkaProducer(
+            **{**options, "max_batch_size": 1, "linger_ms": 0}
+        )
+
+    async def start(self) -> None:
+        await super().start()
+        await self._changelogs.start()
+
+    async def flush(self) -> None:
+        await super().flush()
+        await self._changelogs.flush()
+
+    async def stop(self) -> None:
+        await self._changelogs.stop()
+        await super().stop()
+
+    async def send(
+        self,
+        topic: str,
+        value: Any = None,
+        key: Any = None,
+        partition: int | None = None,
+        timestamp_ms: int | None = None,
+        headers: Any = None,
+    ) -> Any:
+        if topic.endswith(CHANGELOG_SUFFIX):
+            return await self._changelogs.send(topic, value, key, partition, timestamp_ms, headers)
+        return await super().send(topic, value, key, partition, timestamp_ms, headers)
+
+
+class TansuProducer(faust_aiokafka.Producer):
+    """faust's aiokafka producer using :class:`ChangelogSplittingProducer`."""
+
+    @property
+    def _producer_type(self) -> type[aiokafka.AIOKafkaProducer]:
+        return ChangelogSplittingProducer
+
+
 class Transport(faust_aiokafka.Transport):
     """faust's aiokafka transport for the embedded Tansu broker."""
 
     Consumer = TansuConsumer
+    Producer = TansuProducer

@@ -5,7 +5,8 @@ One run measures, side by side on the same generated stream:
 1. each stage's CPU time per article, alone and in-process (one thread);
    the *ideal* rate on ``c`` cores is ``c / sum(stage times)``;
 2. end-to-end throughput through the real broker with 1 worker process pinned
-   to one core, then 2 worker processes pinned to one core each (speed-up);
+   to one core, then 2 worker processes pinned to one core each (speed-up); the
+   broker and the bench client run on the same cores as the workers;
 3. latency from publish on the raw topic to the story update, p50/p95/p99, at
    a steady rate of 50% of the measured 2-worker capacity;
 4. peak memory (RSS) of the broker and the workers, and the size of the
@@ -256,9 +257,12 @@ async def run_pipeline(
     settings = Settings(broker_url=broker.url, app_id=name, topic_prefix=name,
                         partitions=partitions, data_dir=work_dir / name, embedded_profile=True)
     await ensure_topics(settings)
-    processes = [_start_worker(settings, core=number % (os.cpu_count() or 1))
-                 for number in range(workers)]
+    cores = [number % (os.cpu_count() or 1) for number in range(workers)]
+    processes = [_start_worker(settings, core) for core in cores]
     meter = _ProcessMeter([broker.pid or 0, *(p.pid for p in processes)])
+    # The broker and this client share the workers' cores, so that a run uses exactly
+    # the cores it is credited with (one worker: everything on one core).
+    pinned = _pin_processes([broker.pid or 0, os.getpid()], set(cores))
     try:
         await _wait_for_group(settings, members=workers)
         watcher = asyncio.ensure_future(_story_times(settings, [r.id for r in warmup]))
@@ -273,6 +277,7 @@ async def run_pipeline(
         meter.stop()
         client_seconds = time.process_time() - client_started
     finally:
+        pinned.close()
         for process in processes:
             process.terminate()
         for process in processes:
@@ -290,6 +295,23 @@ async def run_pipeline(
         cpu_seconds_per_worker_main=meter.cpu_seconds_main[1:],
         records_written=records_written,
     )
+
+
+def _pin_processes(pids: Sequence[int], cores: set[int]) -> contextlib.ExitStack:
+    """Pin every thread of the processes ``pids`` to ``cores``; closing the returned
+    stack gives each thread back the cores it had."""
+    restore = contextlib.ExitStack()
+    for pid in pids:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            thread = int(task.name)
+            restore.callback(_set_affinity, thread, os.sched_getaffinity(thread))
+            _set_affinity(thread, cores)
+    return restore
+
+
+def _set_affinity(thread: int, cores: set[int]) -> None:
+    with contextlib.suppress(ProcessLookupError):  # the thread has ended
+        os.sched_setaffinity(thread, cores)
 
 
 async def _wait_for_group(settings: Settings, members: int, timeout: float = 120.0) -> None:
@@ -358,12 +380,7 @@ async def _story_times(settings: Settings, ids: Sequence[str]) -> dict[str, floa
 
 
 async def _records_written(settings: Settings) -> dict[str, int]:
-    """Records in each topic of the run but the raw one, from the end offsets.
-
-    Right on Tansu because the workers write one record per batch (its end offset is
-    the first offset of the last batch + 1, see ``TANSU_PROFILE``); the raw topic is
-    published in batches, and its count is known anyway.
-    """
+    """Records in each topic of the run but the raw one (whose count is known)."""
     prefix = settings.topic_prefix
     raw = RAW.name(prefix)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(settings.broker_url or ""))
@@ -373,7 +390,7 @@ async def _records_written(settings: Settings) -> dict[str, int]:
                        if name.startswith(prefix) and name != raw)
         partitions = [TopicPartition(name, number) for name in names
                       for number in consumer.partitions_for_topic(name) or ()]
-        ends = await consumer.end_offsets(partitions)
+        ends = await _tansu_end_offsets(consumer, partitions)
     finally:
         await consumer.stop()
     short = {name: name.removeprefix(prefix).lstrip(".-") for name in names}
@@ -381,6 +398,26 @@ async def _records_written(settings: Settings) -> dict[str, int]:
     for partition, end in ends.items():
         written[short[partition.topic]] += end
     return written
+
+
+async def _tansu_end_offsets(
+    consumer: AIOKafkaConsumer, partitions: Sequence[TopicPartition], attempts: int = 20
+) -> dict[TopicPartition, int]:
+    """The end offsets of ``partitions`` on Tansu, which reports a partition's end as
+    the first offset of its last batch + 1: that batch is read to find its last record."""
+    reported = await consumer.end_offsets(partitions)
+    ends = {partition: 0 for partition, end in reported.items() if end == 0}
+    pending = {partition for partition, end in reported.items() if end > 0}
+    consumer.assign(list(pending))
+    for partition in pending:
+        consumer.seek(partition, reported[partition] - 1)
+    for _ in range(attempts):
+        if not pending:
+            return ends
+        for partition, records in (await consumer.getmany(*pending, timeout_ms=500)).items():
+            ends[partition] = records[-1].offset + 1
+            pending.discard(partition)
+    raise TimeoutError(f"no records at the reported end of {sorted(map(str, pending))}")
 
 
 class _ProcessMeter:
