@@ -39,7 +39,7 @@ import psutil
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from newswire.broker import EmbeddedBroker, bootstrap_servers, ensure_topics
+from newswire.broker import EmbeddedBroker, bootstrap_servers, ensure_topics, tansu_end_offsets
 from newswire.inputs import Outbound, RawPublisher, publish
 from newswire.settings import Settings
 from newswire.variants import VariantKind, make_variant
@@ -390,7 +390,7 @@ async def _records_written(settings: Settings) -> dict[str, int]:
                        if name.startswith(prefix) and name != raw)
         partitions = [TopicPartition(name, number) for name in names
                       for number in consumer.partitions_for_topic(name) or ()]
-        ends = await _tansu_end_offsets(consumer, partitions)
+        ends = await tansu_end_offsets(consumer, partitions)
     finally:
         await consumer.stop()
     short = {name: name.removeprefix(prefix).lstrip(".-") for name in names}
@@ -398,26 +398,6 @@ async def _records_written(settings: Settings) -> dict[str, int]:
     for partition, end in ends.items():
         written[short[partition.topic]] += end
     return written
-
-
-async def _tansu_end_offsets(
-    consumer: AIOKafkaConsumer, partitions: Sequence[TopicPartition], attempts: int = 20
-) -> dict[TopicPartition, int]:
-    """The end offsets of ``partitions`` on Tansu, which reports a partition's end as
-    the first offset of its last batch + 1: that batch is read to find its last record."""
-    reported = await consumer.end_offsets(partitions)
-    ends = {partition: 0 for partition, end in reported.items() if end == 0}
-    pending = {partition for partition, end in reported.items() if end > 0}
-    consumer.assign(list(pending))
-    for partition in pending:
-        consumer.seek(partition, reported[partition] - 1)
-    for _ in range(attempts):
-        if not pending:
-            return ends
-        for partition, records in (await consumer.getmany(*pending, timeout_ms=500)).items():
-            ends[partition] = records[-1].offset + 1
-            pending.discard(partition)
-    raise TimeoutError(f"no records at the reported end of {sorted(map(str, pending))}")
 
 
 class _ProcessMeter:

@@ -7,10 +7,11 @@ import contextlib
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from types import TracebackType
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -151,3 +152,23 @@ async def ensure_topics(settings: Settings) -> list[str]:
 def ensure_topics_sync(settings: Settings) -> list[str]:
     """:func:`ensure_topics` for code outside an event loop."""
     return asyncio.run(ensure_topics(settings))
+
+
+async def tansu_end_offsets(
+    consumer: AIOKafkaConsumer, partitions: Sequence[TopicPartition], attempts: int = 20
+) -> dict[TopicPartition, int]:
+    """The end offsets of ``partitions`` on Tansu, which reports a partition's end as
+    the first offset of its last batch + 1: that batch is read to find its last record."""
+    reported = await consumer.end_offsets(partitions)
+    ends = {partition: 0 for partition, end in reported.items() if end == 0}
+    pending = {partition for partition, end in reported.items() if end > 0}
+    consumer.assign(list(pending))
+    for partition in pending:
+        consumer.seek(partition, reported[partition] - 1)
+    for _ in range(attempts):
+        if not pending:
+            return ends
+        for partition, records in (await consumer.getmany(*pending, timeout_ms=500)).items():
+            ends[partition] = records[-1].offset + 1
+            pending.discard(partition)
+    raise TimeoutError(f"no records at the reported end of {sorted(map(str, pending))}")

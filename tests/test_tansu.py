@@ -10,8 +10,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from agents.tansu import ChangelogSplittingProducer
-from newswire.bench import _tansu_end_offsets
-from newswire.broker import EmbeddedBroker, bootstrap_servers
+from newswire.broker import EmbeddedBroker, bootstrap_servers, tansu_end_offsets
 
 RECORDS = 5
 
@@ -41,7 +40,7 @@ async def write_and_read_end_offsets(broker: EmbeddedBroker) -> dict[str, tuple[
     try:
         partitions = {role: TopicPartition(topic, 0) for role, topic in topics.items()}
         reported = await consumer.end_offsets(list(partitions.values()))
-        true = await _tansu_end_offsets(consumer, list(partitions.values()))
+        true = await tansu_end_offsets(consumer, list(partitions.values()))
     finally:
         await consumer.stop()
     return {role: (reported[tp], true[tp]) for role, tp in partitions.items()}
