@@ -262,8 +262,9 @@ async def run_pipeline(
     meter = _ProcessMeter([broker.pid or 0, *(p.pid for p in processes)])
     # The broker and this client share the workers' cores, so that a run uses exactly
     # the cores it is credited with (one worker: everything on one core).
-    pinned = _pin_processes([broker.pid or 0, os.getpid()], set(cores))
+    pinned = contextlib.ExitStack()
     try:
+        _pin_processes([broker.pid or 0, os.getpid()], set(cores), restore=pinned)
         await _wait_for_group(settings, members=workers)
         watcher = asyncio.ensure_future(_story_times(settings, [r.id for r in warmup]))
         await publish(settings, [Outbound.of(raw) for raw in warmup])
@@ -297,16 +298,14 @@ async def run_pipeline(
     )
 
 
-def _pin_processes(pids: Sequence[int], cores: set[int]) -> contextlib.ExitStack:
-    """Pin every thread of the processes ``pids`` to ``cores``; closing the returned
-    stack gives each thread back the cores it had."""
-    restore = contextlib.ExitStack()
+def _pin_processes(pids: Sequence[int], cores: set[int], restore: contextlib.ExitStack) -> None:
+    """Pin every thread of the processes ``pids`` to ``cores``; closing ``restore`` gives
+    each thread pinned so far back the cores it had."""
     for pid in pids:
         for task in Path(f"/proc/{pid}/task").iterdir():
             thread = int(task.name)
             restore.callback(_set_affinity, thread, os.sched_getaffinity(thread))
             _set_affinity(thread, cores)
-    return restore
 
 
 def _set_affinity(thread: int, cores: set[int]) -> None:
