@@ -19,14 +19,16 @@
   the verdict in its place); once the article and all its reports are in, the
   deduped article goes to ``deduped``.
 
-Both topics have ``Settings.partitions`` partitions and the tables are
-co-partitioned with them, so N workers share the index, and a partition's probes,
-reports and decisions are on one worker. Keys and article ids are placed on
+Both topics have ``Settings.dedup_partitions`` partitions and the tables are
+co-partitioned with them, so with N partitions up to N workers share the index, and
+a partition's probes, reports and decisions are on one worker. Keys and article ids are placed on
 partitions explicitly, and a shard entry's table key names its partition: each
 partition's state can then be told apart when it is rebuilt after a recovery,
 and eviction only deletes entries of the partition being processed. Per article,
 this costs one probe per shard holding keys of it (plus one to its home
-partition if that holds none) and one report per shard away from home.
+partition if that holds none) and one report per shard away from home. With one
+partition (the default) that is one probe, which carries the article, and no report:
+the index is then held by one worker, and costs the least CPU.
 """
 
 from __future__ import annotations
@@ -121,7 +123,7 @@ class DedupAgents:
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
         settings = pipeline.settings
-        self.partitions = settings.partitions
+        self.partitions = settings.dedup_partitions
         self.retention = timedelta(days=settings.dedup_retention_days)
         self.rules = MatchRules()
         self.clock = ArrivalClock()

@@ -113,7 +113,9 @@ class Pipeline:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.app = faust.App(
             settings.app_id,
-            PartitionAssignor=stage_spreading_assignor(self.single_partition_stages),
+            PartitionAssignor=stage_spreading_assignor(
+                self.single_partition_stages, self.light_partitioned_stages
+            ),
             **faust_options(settings),
         )
         self.topics = {spec.role: self._topic(spec) for spec in ALL_TOPICS}
@@ -145,10 +147,23 @@ class Pipeline:
             {self.topics["tagged"].get_topic_name()},
         ]
 
+    def light_partitioned_stages(self) -> list[set[str]]:
+        """The partitioned stages that the story stage's worker leaves to the others
+        (dedup shards, dedup decisions, the story store), each as its input topic and
+        its tables' changelogs: that worker's core is the first to fill up."""
+        return [
+            {self.topics["dedup.probes"].get_topic_name(),
+             self.dedup.shard_articles.changelog_topic.get_topic_name()},
+            {self.topics["dedup.reports"].get_topic_name(),
+             self.dedup.decisions.changelog_topic.get_topic_name()},
+            {self.topics["stories"].get_topic_name()},
+        ]
+
     def _topic(self, spec: TopicSpec) -> faust.TopicT:
         return self.app.topic(
             spec.name(self.settings.topic_prefix),
-            partitions=spec.partition_count(self.settings.partitions),
+            partitions=spec.partition_count(self.settings.partitions,
+                                            self.settings.dedup_partitions),
             key_serializer="raw",
             value_serializer="raw",
         )

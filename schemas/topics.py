@@ -22,9 +22,10 @@ from schemas.records import (
 class TopicSpec:
     """A topic of the pipeline.
 
-    ``partitions`` is None for topics that scale with ``Settings.partitions``;
-    the stages that must see the whole stream in order (dedup routing, stories)
-    read single-partition topics (see the README's scaling notes).
+    ``partitions`` is None for topics that scale with ``Settings.partitions``, or
+    with ``Settings.dedup_partitions`` if ``dedup_index``; the stages that must see
+    the whole stream in order (dedup routing, stories) read single-partition topics
+    (see the README's scaling notes).
     """
 
     role: str
@@ -33,14 +34,17 @@ class TopicSpec:
     key: str
     partitions: int | None
     description: str
+    dedup_index: bool = False
 
     def name(self, prefix: str) -> str:
         """Full topic name under ``prefix``."""
         return f"{prefix}.{self.suffix}"
 
-    def partition_count(self, default: int) -> int:
-        """Partitions to create, given the configured default."""
-        return self.partitions or default
+    def partition_count(self, partitions: int, dedup_partitions: int) -> int:
+        """Partitions to create, given the configured counts."""
+        if self.partitions is not None:
+            return self.partitions
+        return dedup_partitions if self.dedup_index else partitions
 
 
 RAW = TopicSpec("raw", "articles.raw", RawArticle, "article id", None,
@@ -52,9 +56,11 @@ TAGGED = TopicSpec("tagged", "articles.tagged", TaggedArticle, "article id", 1,
 DEDUPED = TopicSpec("deduped", "articles.deduped", DedupedArticle, "article id", 1,
                     "Tagged articles with their dedup verdict; input of the story stage.")
 DEDUP_PROBES = TopicSpec("dedup.probes", "dedup.probes", DedupProbe, "candidate key", None,
-                         "Internal: one probe per candidate key of an article, to its shard.")
+                         "Internal: one probe per candidate key of an article, to its shard.",
+                         dedup_index=True)
 DEDUP_REPORTS = TopicSpec("dedup.reports", "dedup.reports", DedupReport, "article id", None,
-                          "Internal: an article and its shards' matches, to its decision.")
+                          "Internal: an article and its shards' matches, to its decision.",
+                          dedup_index=True)
 ENRICHED = TopicSpec("enriched", "articles.enriched", EnrichedArticle, "article id", None,
                      "Final articles: text, entities, dedup verdict and story id.")
 STORIES = TopicSpec("stories", "stories", Story, "story id", None,

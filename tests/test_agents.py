@@ -87,7 +87,8 @@ def make_pipeline(directory: Path, tagger: EntityTagger, **overrides: float) -> 
 
 @pytest.fixture
 def pipeline(tmp_path: Path, tagger: EntityTagger) -> Iterator[CapturingPipeline]:
-    yield make_pipeline(tmp_path, tagger, batch_seconds=0.01, max_article_bytes=5_000)
+    yield make_pipeline(tmp_path, tagger, batch_seconds=0.01, max_article_bytes=5_000,
+                        dedup_partitions=4)
 
 
 def _run(coroutine: object) -> None:
@@ -217,7 +218,7 @@ def test_dedup_agents_find_the_copy_across_partitions(pipeline: CapturingPipelin
     assert len(verdicts(pipeline)) == 3
     # The index is spread over the partitions: each holds the articles with a key there.
     partitions = {int(key.split("/")[0]) for key in pipeline.dedup.shard_articles}
-    assert len(partitions) == pipeline.settings.partitions > 1
+    assert len(partitions) == pipeline.settings.dedup_partitions > 1
     assert only_verdicts(pipeline)
 
 
@@ -225,7 +226,7 @@ def test_the_article_rides_with_its_home_probe_and_reports_only_cross_partitions
     pipeline: CapturingPipeline,
 ) -> None:
     articles = [seed_tagged(number) for number in ("000", "001", "002")]
-    partitions = pipeline.settings.partitions
+    partitions = pipeline.settings.dedup_partitions
 
     async def route() -> None:
         async with pipeline.app.agents["dedup-route"].test_context() as agent:
@@ -257,7 +258,7 @@ def test_a_probe_carrying_its_article_away_from_home_is_dead_lettered_untouched(
     pipeline: CapturingPipeline,
 ) -> None:
     article = seed_tagged("000")
-    partitions = pipeline.settings.partitions
+    partitions = pipeline.settings.dedup_partitions
     signature = signature_of(article)
     probe = DedupProbe(
         article_id=article.id, keys=probe_keys(signature), arrived_at=FETCHED, sequence=0,
@@ -293,7 +294,7 @@ def test_a_shard_partition_writes_each_article_once(
     _run(dedup_stage(pipeline, articles))
     # One changelog record per (article, partition holding one of its keys), whatever
     # the number of keys; the entry lists the article's keys of that partition.
-    partitions = pipeline.settings.partitions
+    partitions = pipeline.settings.dedup_partitions
     expected = {f"{key_partition(key, partitions)}/{article.id}"
                 for article in articles for key in probe_keys(signature_of(article))}
     assert sorted(written) == sorted(expected)
@@ -346,7 +347,8 @@ def test_dedup_tables_are_bounded_by_the_retention_window(
     tmp_path: Path, tagger: EntityTagger
 ) -> None:
     # One partition: each partition forgets at its own pace, when later arrivals reach it.
-    pipeline = make_pipeline(tmp_path, tagger, dedup_retention_days=1.0, partitions=1)
+    pipeline = make_pipeline(tmp_path, tagger, dedup_retention_days=1.0,
+                             dedup_partitions=1)
     articles = [seed_tagged(number, FETCHED + timedelta(days=day))
                 for day, number in enumerate(("001", "003", "004"))]
     _run(dedup_stage(pipeline, articles))

@@ -166,7 +166,7 @@ def test_dedup_and_story_state_survive_a_worker_restart(
     assert later.articles["copy-of-000"].story_id == seed_story
 
 
-def test_two_workers_share_the_dedup_index(
+def test_two_workers_split_the_stages(
     pipeline_settings: Settings, start_worker: Callable[..., subprocess.Popen[bytes]]
 ) -> None:
     assert pipeline_settings.partitions == 2
@@ -186,20 +186,27 @@ def test_two_workers_share_the_dedup_index(
     duplicates = {number: board.articles[seed].duplicate_of for number, seed in SEED_IDS.items()}
     assert duplicates == {"000": None, "001": None, "002": SEED_IDS["000"], "003": None,
                           "004": None}
-    # The two single-partition stages (dedup routing, stories) run on different workers.
-    tagged, deduped = (f"{pipeline_settings.topic_prefix}.articles.{name}"
-                       for name in ("tagged", "deduped"))
+    # The two single-partition stages (dedup routing, stories) run on different workers,
+    # and the story worker leaves the dedup shards, decisions and story store to the other.
+    prefix = pipeline_settings.topic_prefix
+    tagged, deduped = (f"{prefix}.articles.{name}" for name in ("tagged", "deduped"))
+    light = {f"{prefix}.{name}" for name in ("dedup.probes", "dedup.reports", "stories")}
     actives = [_active_topics(port) for port in web_ports]
     assert [tagged in topics for topics in actives] == [deduped not in topics
                                                         for topics in actives]
     assert sum(tagged in topics for topics in actives) == 1
+    story_worker, other_worker = sorted(actives, key=lambda topics: deduped not in topics)
+    assert not story_worker.keys() & light
+    assert {topic: partitions for topic, partitions in other_worker.items() if topic in light} \
+        == {topic: [0, 1] for topic in light}
 
 
-def _active_topics(web_port: int) -> set[str]:
-    """The topics a worker consumes, from its faust web view of the assignment."""
+def _active_topics(web_port: int) -> dict[str, list[int]]:
+    """The partitions a worker consumes by topic, from its faust web view of the assignment."""
     url = f"http://127.0.0.1:{web_port}/assignment/"
     with urllib.request.urlopen(url, timeout=10) as response:
-        return {topic for topic, partitions in orjson.loads(response.read())["actives"].items()
+        return {topic: sorted(partitions)
+                for topic, partitions in orjson.loads(response.read())["actives"].items()
                 if partitions}
 
 
