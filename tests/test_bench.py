@@ -41,6 +41,8 @@ def test_a_tiny_benchmark_runs_end_to_end(tmp_path: Path) -> None:
         assert cpu["workers"] > 0 and cpu["broker"] > 0
         assert all(0 < main < whole for main, whole in zip(
             cpu["per_worker_main_process"], cpu["per_worker"], strict=True))
+        # The meter found each worker's stage process: cleaning and NER ran there.
+        assert 0 < cpu["stage_processes"] < cpu["workers"]
     records = report["kafka_records_per_article"]
     # Each article is written once to each of these topics (the stream has no bad input).
     assert [records["by_topic"][name] for name in (
