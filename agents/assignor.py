@@ -26,9 +26,9 @@ def deal_single_partition_stages(
     """Give the i-th stage to the i-th worker (by member id), going round.
 
     A stage is the topics that must stay on one worker: its input topic and the
-    changelogs of its tables. Each topic moves by swapping its active and standby
-    partitions between the worker faust chose and the worker whose turn it is, so
-    every partition keeps exactly one active owner.
+    changelogs of its tables. Each topic moves from the worker faust chose to the
+    worker whose turn it is (:func:`_move_partition`), so every partition keeps
+    exactly one active owner.
     """
     members = sorted(assignments)
     for turn, topics in enumerate(stages):
@@ -39,9 +39,8 @@ def deal_single_partition_stages(
             )
             if owner is None or owner is chosen or topic not in chosen.actives:
                 continue  # nobody reads it, already there, or the chosen worker does not
-            for side in ("actives", "standbys"):
-                theirs, ours = getattr(owner, side), getattr(chosen, side)
-                theirs[topic], ours[topic] = ours.get(topic, []), theirs.get(topic, [])
+            for partition in list(owner.actives[topic]):
+                _move_partition(topic, partition, owner, chosen)
 
 
 def unload_heaviest_stage_worker(

@@ -39,6 +39,7 @@ import psutil
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from agents.tansu import CHANGELOG_SUFFIX
 from newswire.broker import EmbeddedBroker, bootstrap_servers, ensure_topics, tansu_end_offsets
 from newswire.inputs import Outbound, RawPublisher, publish
 from newswire.settings import Settings
@@ -476,7 +477,8 @@ def run_benchmark(
     ideal = cores / costs.total
     processed = len(raws) + len(warmup)
     written = two.records_written
-    on_changelogs = sum(count for name, count in written.items() if name.endswith("-changelog"))
+    on_changelogs = sum(count for name, count in written.items()
+                        if name.endswith(CHANGELOG_SUFFIX))
     return {
         "machine": {"cpus": os.cpu_count(), "cores_used": cores,
                     "python": platform.python_version(), "platform": platform.platform(),
