@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import orjson
+import pytest
 
 from newswire.bench import build_stream, load_originals, warmup_stream
 from tests.conftest import PROJECT, SEEDS
@@ -37,6 +38,10 @@ def test_a_tiny_benchmark_runs_end_to_end(tmp_path: Path) -> None:
     assert all(value > 0 for value in report["stage_cpu_ms_per_article"].values())
     e2e = report["end_to_end"]
     assert e2e["one_worker_articles_per_s"] > 0 and e2e["two_workers_articles_per_s"] > 0
+    assert e2e["first_story_s"]["one_worker"] > 0 and e2e["first_story_s"]["two_workers"] > 0
+    before, after = report["stage_cpu_ms_per_article_before_and_after_the_runs"]
+    assert report["stage_cpu_ms_per_article"] == pytest.approx(
+        {stage: (before[stage] + after[stage]) / 2 for stage in before})
     for cpu in report["cpu_ms_per_article"].values():
         assert cpu["workers"] > 0 and cpu["broker"] > 0
         assert all(0 < main < whole for main, whole in zip(
