@@ -157,7 +157,8 @@ def render_html(title: str, text: str, site: str, rng: random.Random) -> str:
 def build_stream(originals: Sequence[dict[str, str]], size: int, seed: int = 0) -> list[RawArticle]:
     """About ``size`` raw articles: originals, a quarter of them followed later by a copy
     (with other boilerplate, cut short, or spun); each an HTML page or text, at random
-    (even, so that no way of spreading the stream over partitions favours a format)."""
+    (alternating formats would put them all on one partition each when the publisher
+    deals articles to two partitions in turn)."""
     rng = random.Random(seed)
     chosen = list(originals[: max(1, round(size / 1.25))])
     stream: list[dict[str, str]] = [dict(article) for article in chosen]
@@ -641,8 +642,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=Path, default=Path("seeds"))
     parser.add_argument("--json", type=Path, help="also write the report as JSON")
     args = parser.parse_args(argv)
-    if args.articles < 2:
-        parser.error("--articles: at least 2 (throughput is measured between story updates)")
+    if min(args.articles, args.latency_articles) < 2:
+        parser.error("--articles and --latency-articles: at least 2 each (throughput is "
+                     "measured between story updates)")
     report = run_benchmark(args.articles, args.corpus, args.seeds, args.latency_articles,
                            args.partitions)
     print(format_report(report))
