@@ -238,9 +238,16 @@ class Pipeline:
     # -- cleaning and entity tagging -----------------------------------------
 
     async def clean_agent(self, stream: StreamT) -> None:
-        """raw -> clean: extract text and metadata (in the stage process)."""
+        """raw -> clean: extract text and metadata (in the stage process).
+
+        A clean article goes to the partition number its raw article came from:
+        the raw topic's even spread (see :class:`newswire.inputs.RawPublisher`)
+        then holds for NER too, where a hash of the ids would leave one partition
+        several percent more articles (275 and 249 of the benchmark's 524).
+        """
         async for batch in self._ordered_batches("clean", stream, RawArticle):
-            await self._run_batch("clean", batch, self.stages.clean, output="clean")
+            await self._run_batch("clean", batch, self.stages.clean, output="clean",
+                                  keep_partition=True)
 
     async def tag_agent(self, stream: StreamT) -> None:
         """clean -> tagged: NER in batches (in the stage process)."""
@@ -253,8 +260,10 @@ class Pipeline:
         batch: list[tuple[EventT, RecordT]],
         work: Callable[[list[RecordT]], Awaitable[Sequence[bytes | Exception]]],
         output: str,
+        keep_partition: bool = False,
     ) -> None:
-        """Send each result of ``work`` on the batch to the topic of ``output``, in order.
+        """Send each result of ``work`` on the batch to the topic of ``output``, in order,
+        to the partition its input came from if ``keep_partition``, else by key.
 
         A result that is an exception is dead-lettered; if the batch fails as a
         whole, each article is retried alone, so only the bad one is dead-lettered.
@@ -266,13 +275,14 @@ class Pipeline:
                 results = [exc]
             else:
                 for item in batch:
-                    await self._run_batch(stage, [item], work, output)
+                    await self._run_batch(stage, [item], work, output, keep_partition)
                 return
         for (event, record), result in zip(batch, results, strict=True):
             if isinstance(result, Exception):
                 await self.dead_letter(stage, event, result)
             else:
-                await self.send(output, record.id, result)
+                partition = event.message.partition if keep_partition else None
+                await self.send(output, record.id, result, partition)
 
     # -- stories ---------------------------------------------------------------
 

@@ -153,6 +153,23 @@ def test_clean_agent_sends_a_batch_in_ingest_order(tmp_path: Path, tagger: Entit
     assert [key for _, key, _ in pipeline.sent] == [raw.id for raw in stamped]
 
 
+def test_clean_agent_keeps_each_article_on_the_partition_its_raw_article_came_from(
+    tmp_path: Path, tagger: EntityTagger
+) -> None:
+    pipeline = make_pipeline(tmp_path, tagger, batch_seconds=0.01)
+    raws = [RawArticle.from_json(m.value) for m in read_inputs([SEEDS])]
+    partition_of = {raw.id: number % 2 + 1 for number, raw in enumerate(raws)}
+
+    async def scenario() -> None:
+        async with pipeline.app.agents["clean"].test_context() as agent:
+            for raw in raws:
+                await agent.put(raw.to_json(), key=raw.id.encode(), partition=partition_of[raw.id])
+            await pipeline.wait_for(len(raws))
+
+    _run(scenario())
+    assert {key: partition for key, _, partition in pipeline.messages("clean")} == partition_of
+
+
 def test_tag_agent_adds_entities(pipeline: CapturingPipeline) -> None:
     text = "LNA spokesman Ahmed Mismari said the Libyan National Army left Tripoli."
     clean = CleanArticle(id="c1", text=text, fetched_at=FETCHED, fingerprint=fingerprint(text))
