@@ -107,6 +107,9 @@ class PipelineRun:
     #: its stage process: cleaning and NER).
     cpu_seconds_per_worker_main: list[float] = field(default_factory=list)
     cpu_seconds_client: float = 0.0
+    #: How busy each core the run was pinned to was, from publishing to the last story
+    #: update (0-1, every process on the machine counted).
+    cores_busy: list[float] = field(default_factory=list)
     #: Records the workers wrote to each topic of the run (warm-up included), by name
     #: without the run's prefix; changelog topics end in ``-changelog``.
     records_written: dict[str, int] = field(default_factory=dict)
@@ -291,7 +294,7 @@ async def run_pipeline(
     await ensure_topics(settings)
     cores = [number % (os.cpu_count() or 1) for number in range(workers)]
     processes = [_start_worker(settings, core) for core in cores]
-    meter = _ProcessMeter([broker.pid or 0, *(p.pid for p in processes)])
+    meter = _ProcessMeter([broker.pid or 0, *(p.pid for p in processes)], cores)
     # The broker and this client share the workers' cores, so that a run uses exactly
     # the cores it is credited with (one worker: everything on one core).
     pinned = contextlib.ExitStack()
@@ -326,6 +329,7 @@ async def run_pipeline(
         cpu_seconds_broker=meter.cpu_seconds[0], cpu_seconds_client=client_seconds,
         cpu_seconds_per_worker=meter.cpu_seconds[1:],
         cpu_seconds_per_worker_main=meter.cpu_seconds_main[1:],
+        cores_busy=meter.cores_busy,
         records_written=records_written,
     )
 
@@ -434,13 +438,17 @@ async def _records_written(settings: Settings) -> dict[str, int]:
 class _ProcessMeter:
     """Peak resident memory (sampled in the background) and CPU seconds used between
     :meth:`start` and :meth:`stop` of some processes (the broker, each worker), each
-    counted with its children (a worker's stage processes), and by the process alone."""
+    counted with its children (a worker's stage processes), and by the process alone;
+    and how busy the ``cores`` were meanwhile."""
 
-    def __init__(self, pids: Sequence[int]) -> None:
+    def __init__(self, pids: Sequence[int], cores: Sequence[int]) -> None:
         self.groups = [[psutil.Process(pid)] for pid in pids]
         self.peak_rss = [0] * len(pids)
         self.cpu_seconds = [0.0] * len(pids)
         self.cpu_seconds_main = [0.0] * len(pids)
+        self.cores = list(cores)
+        self.cores_busy = [0.0] * len(self.cores)
+        self._core_times: list[Any] = []
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -449,6 +457,7 @@ class _ProcessMeter:
                 group.extend(group[0].children(recursive=True))
         self.cpu_seconds = [-self._total(group, self._cpu) for group in self.groups]
         self.cpu_seconds_main = [-self._total(group[:1], self._cpu) for group in self.groups]
+        self._core_times = psutil.cpu_times(percpu=True)
         self._task = asyncio.ensure_future(self._sample())
 
     def stop(self) -> None:
@@ -457,6 +466,8 @@ class _ProcessMeter:
         for number, group in enumerate(self.groups):
             self.cpu_seconds[number] += self._total(group, self._cpu)
             self.cpu_seconds_main[number] += self._total(group[:1], self._cpu)
+        now = psutil.cpu_times(percpu=True)
+        self.cores_busy = [_busy(self._core_times[core], now[core]) for core in self.cores]
 
     @staticmethod
     def _total(group: Sequence[psutil.Process], measure: Callable[[psutil.Process], float]
@@ -478,6 +489,14 @@ class _ProcessMeter:
                 rss = self._total(group, lambda process: process.memory_info().rss)
                 self.peak_rss[number] = max(self.peak_rss[number], int(rss))
             await asyncio.sleep(0.2)
+
+
+def _busy(before: Any, after: Any) -> float:
+    """The share of the time between two ``psutil.cpu_times`` of a core it was busy."""
+    elapsed = sum(after) - sum(before)
+    idle = (after.idle - before.idle) + (getattr(after, "iowait", 0.0)
+                                         - getattr(before, "iowait", 0.0))
+    return (elapsed - idle) / elapsed if elapsed > 0 else 0.0
 
 
 # -- the report ------------------------------------------------------------------
@@ -549,6 +568,7 @@ def run_benchmark(
                        "client": run.cpu_seconds_client * 1000 / run.articles}
             for run_name, run in (("one_worker", one), ("two_workers", two))
         },
+        "cores_busy_fraction": {"one_worker": one.cores_busy, "two_workers": two.cores_busy},
         "kafka_records_per_article": {
             "topics": (sum(written.values()) - on_changelogs) / processed,
             "changelogs": on_changelogs / processed,
@@ -612,6 +632,9 @@ def format_report(report: dict[str, Any]) -> str:
         f"{stages['clean'] + stages['tag']:.1f} ms)",
         *(f"  {name.replace('_', ' '):<12} {cpu['stage_processes']:.1f} ms"
           for name, cpu in report["cpu_ms_per_article"].items()),
+        "  how busy the pinned cores were, from publishing to the last story update",
+        *(f"  {name.replace('_', ' '):<12} {' + '.join(format(b, '.0%') for b in busy)}"
+          for name, busy in report["cores_busy_fraction"].items()),
         "",
         "Kafka records the workers write per article (2 workers; the raw topic aside)",
         f"  {records['topics']:.1f} on topics + {records['changelogs']:.1f} on changelogs: "

@@ -48,6 +48,9 @@ def test_a_tiny_benchmark_runs_end_to_end(tmp_path: Path) -> None:
             cpu["per_worker_main_process"], cpu["per_worker"], strict=True))
         # The meter found each worker's stage process: cleaning and NER ran there.
         assert 0 < cpu["stage_processes"] < cpu["workers"]
+    busy = report["cores_busy_fraction"]
+    assert len(busy["one_worker"]) == 1 and len(busy["two_workers"]) == 2
+    assert all(0 < share <= 1 for shares in busy.values() for share in shares)
     records = report["kafka_records_per_article"]
     # Each article is written once to each of these topics (the stream has no bad input).
     assert [records["by_topic"][name] for name in (
