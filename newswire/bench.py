@@ -3,9 +3,9 @@
 One run measures, side by side on the same generated stream:
 
 1. each stage's CPU time per article, alone and in-process (one thread), in a
-   fresh process pinned to one core, before and after the runs through the
-   broker (the mean is used: a shared machine's speed drifts); the *ideal* rate
-   on ``c`` cores is ``c / sum(stage times)``;
+   fresh process pinned to one core, just before and just after the 2-worker run
+   through the broker (the mean is used: a shared machine's speed drifts); the
+   *ideal* rate on ``c`` cores is ``c / sum(stage times)``;
 2. end-to-end throughput through the real broker with 1 worker process pinned
    to one core, then 2 worker processes pinned to one core each (speed-up); the
    broker and the bench client run on the same cores as the workers. The stream
@@ -514,17 +514,18 @@ def run_benchmark(
     settings = Settings()
     raws = build_stream(load_originals(seeds, corpus), articles)
     warmup = warmup_stream(raws)
-    before, state_bytes = measure_stages_apart(raws, settings)
     cores = min(2, os.cpu_count() or 1)
     with EmbeddedBroker() as broker, tempfile.TemporaryDirectory() as work:
         one = asyncio.run(run_pipeline(broker, raws, warmup, workers=1, rate=None,
                                        work_dir=Path(work), partitions=partitions))
+        # The ideal is measured right around the run it is compared with.
+        before, state_bytes = measure_stages_apart(raws, settings)
         two = asyncio.run(run_pipeline(broker, raws, warmup, workers=cores, rate=None,
                                        work_dir=Path(work), partitions=partitions))
+        after, _ = measure_stages_apart(raws, settings)
         steady = asyncio.run(run_pipeline(
             broker, raws[:latency_articles], warmup, workers=cores, rate=two.throughput / 2,
             work_dir=Path(work), partitions=partitions))
-    after, _ = measure_stages_apart(raws, settings)
     costs = StageCosts.mean(before, after)
     ideal = cores / costs.total
     processed = len(raws) + len(warmup)
@@ -539,7 +540,7 @@ def run_benchmark(
         "stream": {"articles": len(raws), "html": sum(1 for r in raws if r.html),
                    "copies": sum(1 for r in raws if "~" in r.id), "corpus": str(corpus or "")},
         "stage_cpu_ms_per_article": {k: v * 1000 for k, v in asdict(costs).items()},
-        "stage_cpu_ms_per_article_before_and_after_the_runs": [
+        "stage_cpu_ms_per_article_around_the_two_worker_run": [
             {k: v * 1000 for k, v in asdict(measured).items()} for measured in (before, after)],
         "ideal_articles_per_s": ideal,
         "end_to_end": {
@@ -597,14 +598,14 @@ def format_report(report: dict[str, Any]) -> str:
     machine, stream = report["machine"], report["stream"]
     records = report["kafka_records_per_article"]
     first = e2e["first_story_s"]
-    measured_before, measured_after = report["stage_cpu_ms_per_article_before_and_after_the_runs"]
+    measured_before, measured_after = report["stage_cpu_ms_per_article_around_the_two_worker_run"]
     counting = e2e["two_workers_articles_per_s_counting_first_story"]
     lines = [
         f"newswire bench: {stream['articles']} articles ({stream['html']} HTML, "
         f"{stream['copies']} copies), {machine['cpus']} CPUs, Python {machine['python']}",
         "",
         "stage CPU per article (alone, in-process, in a fresh process on one core: the mean "
-        "of before and after the runs, "
+        "of just before and just after the 2-worker run, "
         f"{sum(measured_before.values()):.2f} and {sum(measured_after.values()):.2f} ms)",
         *(f"  {name:<8}{value:9.2f} ms" for name, value in stages.items()),
         f"  {'total':<8}{sum(stages.values()):9.2f} ms -> ideal "
