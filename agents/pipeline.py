@@ -196,14 +196,17 @@ class Pipeline:
         await self.send("deadletter", letter.article_id or "", letter.to_json())
 
     async def _parsed_batches(
-        self, stage: str, stream: StreamT, record: type[ParsedT]
+        self, stage: str, stream: StreamT, record: type[ParsedT], *, last_per_key: bool = False
     ) -> AsyncIterator[list[tuple[EventT, ParsedT]]]:
         """Batches (``batch_size``, ``batch_seconds``) of parsed records, in arrival
-        order; unreadable messages are dead-lettered."""
+        order; unreadable messages are dead-lettered. With ``last_per_key``, only the
+        last message of each key in a batch is read (messages without a key all are)."""
         batches = cast(faust.Stream[bytes], stream).take_events(
             self.settings.batch_size, within=self.settings.batch_seconds
         )
         async for events in batches:
+            if last_per_key:
+                events = list({event.key or id(event): event for event in events}.values())
             parsed: list[tuple[EventT, ParsedT]] = []
             for event in events:
                 try:
@@ -313,9 +316,11 @@ class Pipeline:
         """stories -> SQLite: the current stories, for `newswire stories` to search.
 
         Stored in batches, one transaction each; a story that cannot be read, or a
-        batch that cannot be stored, is dead-lettered (the topic still has it).
+        batch that cannot be stored, is dead-lettered (the topic still has it). A
+        story's versions come in order on its key's partition, and only the latest is
+        kept: of several versions of one story in a batch, only the last is read.
         """
-        async for stories in self._parsed_batches("store", stream, Story):
+        async for stories in self._parsed_batches("store", stream, Story, last_per_key=True):
             try:
                 self.story_store.upsert_many(story for _, story in stories)
             except Exception as exc:

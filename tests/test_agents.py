@@ -31,6 +31,7 @@ from schemas.records import (
 from streams.dedup import Signature, key_partition, probe_keys
 from streams.entities import EntityTagger, load_tagger
 from streams.text import fingerprint
+from tests.test_story_store import story
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 FETCHED = datetime(2020, 5, 28, tzinfo=UTC)
@@ -168,6 +169,31 @@ def test_clean_agent_keeps_each_article_on_the_partition_its_raw_article_came_fr
 
     _run(scenario())
     assert {key: partition for key, _, partition in pipeline.messages("clean")} == partition_of
+
+
+def test_store_agent_reads_only_the_last_version_of_each_story_in_a_batch(
+    tmp_path: Path, tagger: EntityTagger
+) -> None:
+    pipeline = make_pipeline(tmp_path, tagger, batch_size=3, batch_seconds=5.0)
+    latest = story("s1", 2, "Fighters flown out of Libya", "Khalifa Haftar", 0)
+    other = story("s2", 1, "Quake shakes Chile", "Michelle Bachelet", 1)
+
+    async def scenario() -> None:
+        async with pipeline.app.agents["store"].test_context() as agent:
+            # An earlier version of s1, unreadable: the batch has a later one, so it is
+            # not read (only the latest version of a story is stored anyway).
+            await agent.put(b"{not json", key=b"s1")
+            await agent.put(latest.to_json(), key=b"s1")
+            await agent.put(other.to_json(), key=b"s2")
+            for _ in range(200):
+                if pipeline.story_store.get("s2") is not None:
+                    return
+                await asyncio.sleep(0.05)
+
+    _run(scenario())
+    assert pipeline.story_store.get("s1") == latest
+    assert pipeline.story_store.get("s2") == other
+    assert pipeline.records("deadletter") == []
 
 
 def test_tag_agent_adds_entities(pipeline: CapturingPipeline) -> None:
