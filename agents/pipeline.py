@@ -223,8 +223,9 @@ class Pipeline:
         """:meth:`_parsed_batches` in ingest order (``fetched_at``, then id).
 
         Partitions are consumed in parallel and interleave; sorting each batch
-        keeps a replay in the order it was published, which decides which of
-        two copies is the original.
+        keeps a replay in the order it was published within the batch (which
+        decides which of two copies is the original; articles in different
+        batches keep the batches' order, see the README's Known limits).
         """
         async for parsed in self._parsed_batches(stage, stream, record):
             yield sorted(parsed, key=lambda item: (item[1].fetched_at, item[1].id))
