@@ -4,7 +4,7 @@
   signature and keys (:func:`streams.dedup.probe_keys`), grouped by the partition
   that holds each key; one probe per partition (its keys and the signature) to
   ``dedup.probes``. The probe to the article's home partition
-  (:func:`streams.dedup.key_partition` of its id), where its verdict is decided,
+  (:func:`streams.keyindex.key_partition` of its id), where its verdict is decided,
   also carries the article: it is sent there even if that shard holds no key.
 - **shard** (``dedup.probes``): :class:`streams.dedup.KeyShard` per partition, on
   the ``dedup-shard-articles`` table (``"partition/article id"`` -> arrival, keys
@@ -33,13 +33,13 @@ the index is then held by one worker, and costs the least CPU.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import faust
 from faust.types import EventT, StreamT, TableT
 
+from agents.state import PartitionEntries
 from schemas.records import (
     DedupedArticle,
     DedupMatch,
@@ -49,56 +49,18 @@ from schemas.records import (
     TaggedArticle,
 )
 from streams.dedup import (
-    Arrival,
-    ArrivalClock,
     Decided,
     Decider,
     KeyShard,
     MatchRules,
     ShardArticle,
     Signature,
-    key_partition,
-    keys_by_partition,
     probe_keys,
 )
+from streams.keyindex import Arrival, ArrivalClock, key_partition, keys_by_partition
 
 if TYPE_CHECKING:
     from agents.pipeline import Pipeline
-
-
-class ShardArticles(MutableMapping[str, ShardArticle]):
-    """One shard partition's articles: JSON in ``dedup-shard-articles``, decoded in memory.
-
-    The table key is ``"partition/article id"`` (an article has an entry in each
-    partition that holds one of its keys). The partition's entries are decoded
-    once, when the mapping is created (after a recovery); then reads come from
-    memory and writes go to both.
-    """
-
-    def __init__(self, table: TableT[str, dict[str, Any]], partition: int) -> None:
-        self.table = table
-        self.prefix = f"{partition}/"
-        self._decoded = {
-            key.removeprefix(self.prefix): ShardArticle.from_json(value)
-            for key, value in list(table.items()) if key.startswith(self.prefix)
-        }
-
-    def __getitem__(self, article_id: str) -> ShardArticle:
-        return self._decoded[article_id]
-
-    def __setitem__(self, article_id: str, held: ShardArticle) -> None:
-        self.table[self.prefix + article_id] = held.to_json()
-        self._decoded[article_id] = held
-
-    def __delitem__(self, article_id: str) -> None:
-        del self._decoded[article_id]
-        del self.table[self.prefix + article_id]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._decoded)
-
-    def __len__(self) -> int:
-        return len(self._decoded)
 
 
 def _arrival(record: DedupProbe | DedupReport) -> Arrival:
@@ -150,18 +112,11 @@ class DedupAgents:
         self._shards.clear()
         self._deciders.clear()
 
-    async def _each_event(
-        self, stage: str, stream: StreamT, handle: Callable[[EventT], Awaitable[None]]
-    ) -> None:
-        # stream.events() sets the current event, which table writes need.
-        async for event in stream.events():
-            await self.pipeline.guarded(stage, event, handle)
-
     # -- route -----------------------------------------------------------------
 
     async def route_agent(self, stream: StreamT) -> None:
         """tagged -> dedup.probes: one per shard holding keys, and one to the home partition."""
-        await self._each_event("dedup-route", stream, self._route_one)
+        await self.pipeline.each_event("dedup-route", stream, self._route_one)
 
     async def _route_one(self, event: EventT) -> None:
         self.pipeline.check_size(event)
@@ -187,7 +142,7 @@ class DedupAgents:
     async def shard_agent(self, stream: StreamT) -> None:
         """dedup.probes -> dedup.reports, or at home -> deduped: the earlier articles
         each probe's article copies."""
-        await self._each_event("dedup-shard", stream, self._shard_one)
+        await self.pipeline.each_event("dedup-shard", stream, self._shard_one)
 
     async def _shard_one(self, event: EventT) -> None:
         probe = DedupProbe.from_json(event.value)
@@ -217,7 +172,8 @@ class DedupAgents:
         if partition not in self._shards:
             self._shards[partition] = KeyShard(
                 self.rules, retention=self.retention,
-                articles=ShardArticles(self.shard_articles, partition),
+                articles=PartitionEntries(self.shard_articles, partition,
+                                          ShardArticle.from_json),
             )
         return self._shards[partition]
 
@@ -225,7 +181,7 @@ class DedupAgents:
 
     async def decide_agent(self, stream: StreamT) -> None:
         """dedup.reports -> deduped: the verdict once the article and all reports are in."""
-        await self._each_event("dedup-decide", stream, self._decide_one)
+        await self.pipeline.each_event("dedup-decide", stream, self._decide_one)
 
     async def _decide_one(self, event: EventT) -> None:
         report = DedupReport.from_json(event.value)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
 import faust
@@ -21,15 +21,13 @@ from faust.types import EventT, StreamT
 from agents.assignor import stage_spreading_assignor
 from agents.cpu import StageRunner
 from agents.dedup import DedupAgents
-from agents.state import ArrivalLog
+from agents.stories import StoryAgents
 from newswire.broker import bootstrap_servers
 from newswire.settings import Settings
 from newswire.story_store import SQLiteStoryStore, StoryStore
 from schemas.records import (
     CleanArticle,
     DeadLetter,
-    DedupedArticle,
-    EnrichedArticle,
     RawArticle,
     Record,
     Story,
@@ -37,7 +35,6 @@ from schemas.records import (
 from schemas.topics import ALL_TOPICS, TopicSpec
 from streams.entities import EntityTagger
 from streams.errors import Rejected, describe_error
-from streams.stories import StoryClusterer
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +67,11 @@ def faust_options(settings: Settings) -> dict[str, Any]:
         "producer_linger_ms": settings.producer_linger_ms,
         "key_serializer": "raw",
         "value_serializer": "raw",
+        # The story stage acknowledges an article only once it is placed (see
+        # agents/stories.py); waiting for every message to be acknowledged before a
+        # rebalance or a shutdown would wait for replies that no longer come. What is
+        # unacknowledged comes again, and every stage is idempotent.
+        "stream_wait_empty": False,
     }
     if settings.embedded_profile:
         options.update(TANSU_PROFILE)
@@ -122,19 +124,10 @@ class Pipeline:
         self.stages = StageRunner(
             settings.spacy_model, settings.max_article_bytes, settings.stage_processes, tagger
         )
-        self.clusterer = self._new_clusterer()
-        # Changelog-backed state of the story stage: article id -> what is
-        # needed to rebuild the in-memory clusterer after a restart.
-        state_schema: faust.Schema = faust.Schema(key_serializer="json", value_serializer="json")
-        self.story_log = ArrivalLog(
-            self.app.Table("story-state", partitions=1, schema=state_schema)
-        )
-        self.story_log.table.on_recover(self._restore_stories)
-
         self.app.agent(self.topics["raw"], name="clean")(self.clean_agent)
         self.app.agent(self.topics["clean"], name="tag")(self.tag_agent)
         self.dedup = DedupAgents(self)
-        self.app.agent(self.topics["deduped"], name="story")(self.story_agent)
+        self.stories = StoryAgents(self)
         self.app.agent(self.topics["stories"], name="store")(self.store_agent)
         self.story_store: StoryStore = SQLiteStoryStore(settings.story_db_path)
 
@@ -143,19 +136,23 @@ class Pipeline:
         worker (its input and its tables' changelogs), heaviest first."""
         return [
             {self.topics["deduped"].get_topic_name(),
-             self.story_log.table.changelog_topic.get_topic_name()},
+             self.topics["stories.candidates"].get_topic_name(),
+             self.stories.story_log.table.changelog_topic.get_topic_name()},
             {self.topics["tagged"].get_topic_name()},
         ]
 
     def light_partitioned_stages(self) -> list[set[str]]:
         """The partitioned stages that the story stage's worker leaves to the others
-        (dedup shards, dedup decisions, the story store), each as its input topic and
-        its tables' changelogs: that worker's core is the first to fill up."""
+        (dedup shards, dedup decisions, the story index, the story store), each as its
+        input topic and its tables' changelogs: that worker's core is the first to
+        fill up."""
         return [
             {self.topics["dedup.probes"].get_topic_name(),
              self.dedup.shard_articles.changelog_topic.get_topic_name()},
             {self.topics["dedup.reports"].get_topic_name(),
              self.dedup.decisions.changelog_topic.get_topic_name()},
+            {self.topics["stories.index"].get_topic_name(),
+             self.stories.index_articles.changelog_topic.get_topic_name()},
             {self.topics["stories"].get_topic_name()},
         ]
 
@@ -163,13 +160,11 @@ class Pipeline:
         return self.app.topic(
             spec.name(self.settings.topic_prefix),
             partitions=spec.partition_count(self.settings.partitions,
-                                            self.settings.dedup_partitions),
+                                            self.settings.dedup_partitions,
+                                            self.settings.story_index_partitions),
             key_serializer="raw",
             value_serializer="raw",
         )
-
-    def _new_clusterer(self) -> StoryClusterer:
-        return StoryClusterer(retire_after=timedelta(days=self.settings.story_cold_days))
 
     async def send(
         self, role: str, key: str, value: bytes, partition: int | None = None
@@ -188,6 +183,14 @@ class Pipeline:
             await handle(event)
         except Exception as exc:
             await self.dead_letter(stage, event, exc)
+
+    async def each_event(
+        self, stage: str, stream: StreamT, handle: Callable[[EventT], Awaitable[None]]
+    ) -> None:
+        """Handle each event of ``stream`` with :meth:`guarded`."""
+        # stream.events() sets the current event, which table writes need.
+        async for event in stream.events():
+            await self.guarded(stage, event, handle)
 
     async def dead_letter(self, stage: str, event: EventT, exc: BaseException) -> None:
         """Send ``event`` to the dead-letter topic with the stage and the reason."""
@@ -287,29 +290,6 @@ class Pipeline:
             else:
                 partition = event.message.partition if keep_partition else None
                 await self.send(output, record.id, result, partition)
-
-    # -- stories ---------------------------------------------------------------
-
-    async def story_agent(self, stream: StreamT) -> None:
-        """deduped -> stories + enriched articles: online clustering."""
-        async for event in stream.events():
-            await self.guarded("story", event, self._story_one)
-
-    async def _story_one(self, event: EventT) -> None:
-        article = DedupedArticle.from_json(event.value)
-        story, changed = self.clusterer.add(article, seen_at=now())
-        if changed:
-            self.story_log.append(article.id, self.clusterer.entry(article.id))
-            await self.send("stories", story.story_id, story.to_json())
-        # Members of retired stories are not needed to rebuild the live ones.
-        self.story_log.prune(keep=self.clusterer.__contains__)
-        enriched = EnrichedArticle(**article.model_dump(), story_id=story.story_id)
-        await self.send("enriched", enriched.id, enriched.to_json())
-
-    async def _restore_stories(self) -> None:
-        self.clusterer = self._new_clusterer()
-        for entry in self.story_log.recovered_entries():
-            self.clusterer.restore(entry)
 
     # -- story store -----------------------------------------------------------
 

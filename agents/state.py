@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator, MutableMapping
+from typing import Any, Protocol, TypeVar
 
 from faust.types import TableT
 
@@ -42,3 +42,54 @@ class ArrivalLog:
         self._order = deque(article_id for article_id, _ in items)
         self._next_seq = items[-1][1]["seq"] + 1 if items else 0
         return [value["entry"] for _, value in items]
+
+
+class JSONable(Protocol):
+    """A value held in a table as JSON."""
+
+    def to_json(self) -> dict[str, Any]: ...
+
+
+ValueT = TypeVar("ValueT", bound=JSONable)
+
+
+class PartitionEntries(MutableMapping[str, ValueT]):
+    """One partition's entries of a partitioned index table: JSON in the table,
+    decoded in memory.
+
+    The table key is ``"partition/article id"`` (an article has an entry in each
+    partition that holds one of its keys), so each partition's state can be told
+    apart when it is rebuilt after a recovery. The partition's entries are decoded
+    once, when the mapping is created; then reads come from memory and writes go
+    to both.
+    """
+
+    def __init__(
+        self,
+        table: TableT[str, dict[str, Any]],
+        partition: int,
+        decode: Callable[[dict[str, Any]], ValueT],
+    ) -> None:
+        self.table = table
+        self.prefix = f"{partition}/"
+        self._decoded = {
+            key.removeprefix(self.prefix): decode(value)
+            for key, value in list(table.items()) if key.startswith(self.prefix)
+        }
+
+    def __getitem__(self, article_id: str) -> ValueT:
+        return self._decoded[article_id]
+
+    def __setitem__(self, article_id: str, value: ValueT) -> None:
+        self.table[self.prefix + article_id] = value.to_json()
+        self._decoded[article_id] = value
+
+    def __delitem__(self, article_id: str) -> None:
+        del self._decoded[article_id]
+        del self.table[self.prefix + article_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._decoded)
+
+    def __len__(self) -> int:
+        return len(self._decoded)

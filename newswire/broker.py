@@ -135,7 +135,8 @@ async def ensure_topics(settings: Settings) -> list[str]:
         wanted = [
             NewTopic(
                 topic.name(settings.topic_prefix),
-                topic.partition_count(settings.partitions, settings.dedup_partitions),
+                topic.partition_count(settings.partitions, settings.dedup_partitions,
+                                      settings.story_index_partitions),
                 settings.replication_factor,
             )
             for topic in ALL_TOPICS

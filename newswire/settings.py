@@ -36,6 +36,24 @@ class Settings(BaseSettings):
             "per article (9 with one partition, 13 with two)."
         ),
     )
+    story_index_partitions: int = Field(
+        default=0,
+        ge=0,
+        description=(
+            "Partitions of the story index (stories.index and its table). 0 keeps the index "
+            "in the story agent's process (no Kafka hop); 1 or more partition it by key "
+            "through Kafka, to spread it over the workers. The stories themselves stay with "
+            "the story stage."
+        ),
+    )
+    story_index_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description=(
+            "How long an article waits for the story index's replies before it is "
+            "dead-lettered (reason story_index_timeout)."
+        ),
+    )
     replication_factor: int = Field(
         default=1, ge=1, description="Replication factor of the topics newswire creates."
     )

@@ -156,6 +156,36 @@ class DedupReport(Record):
     matches: list[DedupMatch] = Field(default_factory=list)
 
 
+class StoryIndexEntry(Record):
+    """An original article's index keys held by one story-index partition."""
+
+    article_id: str
+    arrived_at: datetime = Field(
+        description="Article time (published, else seen), never before earlier ones."
+    )
+    sequence: int = Field(description="Arrival tie-break: offset on the deduped topic.")
+    keys: list[str] = Field(
+        description="Index keys of this partition ('entity:<id>', 'term:<stem>')."
+    )
+
+
+class StoryCandidate(Record):
+    """An earlier article a story-index partition found for an article."""
+
+    article_id: str
+    shared_keys: int = Field(description="Keys of this partition the two articles share.")
+
+
+class StoryIndexReply(Record):
+    """One story-index partition's candidates for an article, back to the story stage."""
+
+    article_id: str
+    shard: int = Field(description="The replying partition.")
+    candidates: list[StoryCandidate] = Field(
+        default_factory=list, description="Earlier articles sharing the most keys, most first."
+    )
+
+
 class DedupedArticle(TaggedArticle):
     """A tagged article with its dedup verdict."""
 

@@ -43,7 +43,7 @@ import hashlib
 import logging
 import re
 import zlib
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -52,6 +52,7 @@ from typing import Any
 import numpy as np
 
 from schemas.records import DedupMatch, DedupVerdict, DuplicateKind, TaggedArticle
+from streams.keyindex import Arrival, ArrivalClock, Candidate, KeyBuckets
 from streams.text import normalise_display, normalise_for_matching
 
 log = logging.getLogger(__name__)
@@ -245,49 +246,6 @@ def probe_keys(signature: Signature) -> list[str]:
     return list(dict.fromkeys([*keys, f"fp:{signature.fingerprint}"]))
 
 
-def key_partition(key: str, partitions: int) -> int:
-    """The partition (of ``partitions``) that holds ``key``: stable across processes."""
-    return zlib.crc32(key.encode()) % partitions
-
-
-def keys_by_partition(keys: Iterable[str], partitions: int) -> dict[int, list[str]]:
-    """``keys`` grouped by the partition that holds them: one probe per shard."""
-    grouped: dict[int, list[str]] = {}
-    for key in keys:
-        grouped.setdefault(key_partition(key, partitions), []).append(key)
-    return grouped
-
-
-@dataclass(frozen=True, order=True, slots=True)
-class Arrival:
-    """When an article reached the dedup stage: a time, then a sequence for ties."""
-
-    time: datetime
-    seq: int
-
-
-class ArrivalClock:
-    """Arrivals in processing order: the time never goes back, the sequence breaks ties.
-
-    An article processed after another always arrives after it, even when its own
-    time (``fetched_at``) is earlier; so the order in which articles are routed
-    decides which of two copies is the original.
-    """
-
-    def __init__(self) -> None:
-        self._latest: Arrival | None = None
-
-    def stamp(self, time: datetime, seq: int | None = None) -> Arrival:
-        """Arrival of an article at ``time``; ``seq`` defaults to one more than the last."""
-        latest = self._latest
-        if latest is not None:
-            time = max(time, latest.time)
-        if seq is None:
-            seq = latest.seq + 1 if latest is not None else 0
-        self._latest = Arrival(time, seq)
-        return self._latest
-
-
 @dataclass(frozen=True)
 class MatchRules:
     """Thresholds of the near and spun tests (exact is an equal fingerprint).
@@ -335,14 +293,6 @@ class MatchRules:
         return None
 
 
-@dataclass(frozen=True, slots=True)
-class BucketEntry:
-    """An article under one key of a shard."""
-
-    article_id: str
-    arrival: Arrival
-
-
 @dataclass(frozen=True)
 class ShardArticle:
     """What a shard keeps of one article: its arrival, its keys there, its signature."""
@@ -363,21 +313,14 @@ class ShardArticle:
                    tuple(data["keys"]), Signature.from_json(data["signature"]))
 
 
-class KeyShard:
-    """Candidate key -> the most recent articles under it: one partition of the index.
+class KeyShard(KeyBuckets[ShardArticle]):
+    """Candidate key -> the most recent articles under it: one partition of the dedup index.
 
-    The state is ``articles`` (article id -> :class:`ShardArticle`; a changelog-backed
-    table in the pipeline): one write when an article enters the shard, one delete
-    when it has left every bucket. The buckets are derived from it in memory, and
-    rebuilt in arrival order when a shard is created from a filled mapping (which
-    must hold only this shard's articles).
-
-    Each bucket keeps at most ``max_bucket`` entries (the most recent), and an
-    article is compared with at most ``max_candidates`` earlier ones (those sharing
-    the most keys with it), which bounds the work per probe when keys are common;
-    entries that arrived more than ``retention`` before the newest arrival are
-    evicted, which bounds the state. An article probes all its keys held by the
-    shard at once, so a candidate that shares several keys with it is compared once.
+    A :class:`streams.keyindex.KeyBuckets` of :class:`ShardArticle` (so each
+    article's signature is held once per shard). An article probes all its keys held
+    by the shard at once, so a candidate that shares several keys with it is
+    compared once, and it is compared with at most ``max_candidates`` earlier
+    articles (those sharing the most keys).
     """
 
     def __init__(
@@ -389,92 +332,29 @@ class KeyShard:
         max_candidates: int = 32,
         articles: MutableMapping[str, ShardArticle] | None = None,
     ) -> None:
+        super().__init__(retention=retention, max_bucket=max_bucket,
+                         max_candidates=max_candidates, articles=articles)
         self.rules = rules
-        self.retention = retention
-        self.max_bucket = max_bucket
-        self.max_candidates = max_candidates
-        self.articles: MutableMapping[str, ShardArticle] = {} if articles is None else articles
-        self.buckets: dict[str, list[BucketEntry]] = {}
-        self._order: deque[tuple[Arrival, str, str]] = deque()
-        self._holders: Counter[str] = Counter()
-        self._newest: datetime | None = None
-        for article_id, held in sorted(self.articles.items(), key=lambda item: item[1].arrival):
-            self._newest = held.arrival.time
-            self._place(article_id, held)
 
     def probe(
         self, article_id: str, arrival: Arrival, signature: Signature, keys: Sequence[str]
     ) -> list[DedupMatch]:
-        """Matches of the article among the earlier entries under ``keys``; then add it.
+        """Matches of the article among the earlier entries under ``keys``; then add it
+        (idempotent, see :meth:`~streams.keyindex.KeyBuckets.enter`)."""
+        found = self.enter(article_id, ShardArticle(arrival, tuple(keys), signature))
+        return [match for candidate in found
+                if (match := self._compare(signature, candidate)) is not None]
 
-        Idempotent: an article the shard holds already is compared with the entries
-        that arrived before it, as the first time, never with itself, and not added
-        again.
-        """
-        self._evict(arrival.time)
-        own = self.articles.get(article_id)
-        before = arrival if own is None else own.arrival
-        # The earlier candidates sharing the most keys, so the work per article stays
-        # bounded however full the buckets get.
-        shared = Counter(entry.article_id for key in keys for entry in self.buckets.get(key, ()))
-        strongest: list[str] = []
-        for candidate, _ in shared.most_common():
-            if self.articles[candidate].arrival < before:  # not later, nor the article itself
-                strongest.append(candidate)
-                if len(strongest) == self.max_candidates:
-                    break
-        matches = [match for candidate in strongest
-                   if (match := self._compare(signature, candidate)) is not None]
-        if own is None and not self._expired(arrival.time):
-            held = ShardArticle(arrival, tuple(keys), signature)
-            self.articles[article_id] = held
-            self._place(article_id, held)
-        return matches
-
-    def _compare(self, signature: Signature, candidate: str) -> DedupMatch | None:
-        held = self.articles[candidate]
+    def _compare(
+        self, signature: Signature, candidate: Candidate[ShardArticle]
+    ) -> DedupMatch | None:
+        held = candidate.held
         found = self.rules.match(signature, held.signature)
         if found is None:
             return None
         kind, method, score = found
-        return DedupMatch(article_id=candidate, arrived_at=held.arrival.time,
+        return DedupMatch(article_id=candidate.article_id, arrived_at=held.arrival.time,
                           sequence=held.arrival.seq, kind=kind, method=method, score=score)
-
-    def _place(self, article_id: str, held: ShardArticle) -> None:
-        """Put the article under its keys, pushing the oldest out of full buckets."""
-        for key in held.keys:
-            bucket = self.buckets.setdefault(key, [])
-            bucket.append(BucketEntry(article_id, held.arrival))
-            self._holders[article_id] += 1
-            self._order.append((held.arrival, key, article_id))
-            if len(bucket) > self.max_bucket:
-                self._release(bucket.pop(0).article_id)
-
-    def _release(self, article_id: str) -> None:
-        """One bucket less holds ``article_id``; the shard forgets it with the last one."""
-        self._holders[article_id] -= 1
-        if self._holders[article_id] <= 0:
-            del self._holders[article_id]
-            self.articles.pop(article_id, None)
-
-    def _expired(self, time: datetime) -> bool:
-        return self._newest is not None and time < self._newest - self.retention
-
-    def _evict(self, time: datetime) -> None:
-        """Forget the entries that arrived more than ``retention`` before the newest."""
-        if self._newest is None or time > self._newest:
-            self._newest = time
-        while self._order and self._expired(self._order[0][0].time):
-            _, key, article_id = self._order.popleft()
-            bucket = self.buckets.get(key, [])
-            kept = [entry for entry in bucket if entry.article_id != article_id]
-            if len(kept) == len(bucket):
-                continue  # pushed out of the bucket earlier
-            self._release(article_id)
-            if kept:
-                self.buckets[key] = kept
-            else:
-                del self.buckets[key]
 
 
 _KIND_RANK: dict[DuplicateKind, int] = {"exact": 0, "near": 1, "spun": 2, "original": 3}

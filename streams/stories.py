@@ -1,10 +1,11 @@
 """Stories: online clustering of articles into versioned stories.
 
-Each arriving article is compared with the live stories that share one of its
-*candidate keys* (a salient entity or a rare term, see
-:meth:`StoryClusterer.candidate_keys`; a key that very many live stories share,
-a country or a common word, finds none) and joins the best one whose evidence
-clears the bar; otherwise it opens a new story. The evidence is what an editor
+Each arriving article is compared with the live stories of the earlier articles
+that share the most of its *index keys* (its salient entities and rare terms, see
+:meth:`StoryClusterer.index_keys`) in an inverted index of recent articles
+(:class:`streams.keyindex.KeyBuckets`, which the pipeline partitions by key through
+Kafka), and joins the best one whose evidence clears the bar; otherwise it opens a
+new story. The evidence is what an editor
 looks at:
 
 - the shared canonical entities, weighted by salience and rarity;
@@ -49,7 +50,7 @@ import heapq
 import math
 import re
 from collections import Counter, OrderedDict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import islice
@@ -58,6 +59,7 @@ from typing import Any
 
 from schemas.records import DedupedArticle, Entity, Story, StoryMember
 from streams.entities import StoryEntityMerge
+from streams.keyindex import Arrival, ArrivalClock, KeyBuckets
 from streams.text import normalise_display, normalise_for_matching
 
 _STOPWORD_TEXT = """
@@ -436,6 +438,7 @@ class _Member:
     is_original: bool
     text_vector: dict[str, float] = field(default_factory=dict)
     unit_text: dict[str, float] = field(default_factory=dict)  # founders only (_linkage)
+    index_keys: list[str] = field(default_factory=list)  # originals only
 
 
 @dataclass
@@ -449,7 +452,6 @@ class _LiveStory:
     members: list[_Member] = field(default_factory=list)
     founders: list[_Member] = field(default_factory=list)
     merged_entities: StoryEntityMerge = field(default_factory=StoryEntityMerge)
-    keys: dict[str, None] = field(default_factory=dict)
     specifics: Counter[str] = field(default_factory=Counter)
     core: frozenset[str] = frozenset()
     slots: dict[str, set[str]] = field(default_factory=dict)
@@ -462,35 +464,37 @@ class _LiveStory:
     record: Story | None = None
 
 
-class _Postings:
-    """Index key -> the live stories indexed under it, least recently updated first.
+@dataclass(frozen=True, slots=True)
+class IndexedArticle:
+    """What the story index holds of an original article: its arrival and its keys."""
 
-    A key held by more than ``max_stories`` live stories tells nothing about which
-    of them an article belongs to: :meth:`get` gives None for it, so the cost of
-    finding candidates does not grow with the number of live stories.
+    arrival: Arrival
+    keys: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-able form."""
+        return {"arrived_at": self.arrival.time.isoformat(), "sequence": self.arrival.seq,
+                "keys": list(self.keys)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> IndexedArticle:
+        """Inverse of :meth:`to_json`."""
+        return cls(Arrival(datetime.fromisoformat(data["arrived_at"]), int(data["sequence"])),
+                   tuple(data["keys"]))
+
+
+def story_index(
+    retention: timedelta, articles: MutableMapping[str, IndexedArticle] | None = None
+) -> KeyBuckets[IndexedArticle]:
+    """A (partition of the) story index: the 16 most recent originals per key, 48
+    candidates per article, entries kept for ``retention`` (the stories' ``retire_after``).
+
+    A key more than 256 originals entered within the retention (a common entity or
+    term) is not looked up: like a stop word, it would find recent articles of
+    unrelated stories, whose scoring is most of the stage's cost.
     """
-
-    def __init__(self, max_stories: int) -> None:
-        self.max_stories = max_stories
-        self._stories: dict[str, dict[str, None]] = {}
-
-    def get(self, key: str) -> dict[str, None] | None:
-        """The stories under ``key``, or None if there are none or too many."""
-        stories = self._stories.get(key)
-        return stories if stories is not None and len(stories) <= self.max_stories else None
-
-    def touch(self, key: str, story_id: str) -> None:
-        """Index ``story_id`` under ``key`` as the most recently updated story."""
-        stories = self._stories.setdefault(key, {})
-        stories.pop(story_id, None)
-        stories[story_id] = None
-
-    def remove(self, key: str, story_id: str) -> None:
-        """Take ``story_id`` out of ``key``'s stories."""
-        stories = self._stories[key]
-        stories.pop(story_id, None)
-        if not stories:
-            del self._stories[key]
+    return KeyBuckets(retention=retention, max_bucket=16, max_candidates=48,
+                      common_key_articles=256, articles=articles)
 
 
 def story_id_for(first_article_id: str) -> str:
@@ -514,10 +518,12 @@ class StoryClusterer:
     - ``vector_terms``: terms kept per article vector; ``profile_terms``:
       terms kept per story centroid.
     - ``key_entities``, ``key_terms``: how many salient entities and rare terms
-      make an article's candidate keys.
-    - ``postings_scan``: most recently updated stories read per key;
-      ``max_candidates``: stories scored per article; ``common_key_stories``:
-      a key held by more live stories than this finds no candidates.
+      make an article's index keys.
+    - ``max_candidates``: stories scored per article (those of the candidate
+      articles the index found that share the most keys with it).
+    - ``local_index``: keep the story index in this object, for :meth:`add` and
+      :meth:`look_up`; a pipeline that partitions it through Kafka turns it off and
+      calls :meth:`index_keys` and :meth:`place` itself.
     - ``archive_size``: retired stories remembered so that a late redelivery
       of their articles is still recognised.
     - ``idf_prior_documents``: pseudo-documents in the IDF, for a cold start.
@@ -551,9 +557,7 @@ class StoryClusterer:
         profile_terms: int = 400,
         key_entities: int = 5,
         key_terms: int = 16,
-        postings_scan: int = 64,
         max_candidates: int = 24,
-        common_key_stories: int = 256,
         archive_size: int = 10_000,
         idf_prior_documents: int = 50,
         core_weight: float = 0.2,
@@ -562,6 +566,7 @@ class StoryClusterer:
         agreement_bonus: float = 0.07,
         linkage_weight: float = 1.0,
         linkage_members: int = 16,
+        local_index: bool = True,
     ) -> None:
         if retire_after <= grace:
             raise ValueError("retire_after must be longer than grace")
@@ -576,9 +581,7 @@ class StoryClusterer:
         self.profile_terms = profile_terms
         self.key_entities = key_entities
         self.key_terms = key_terms
-        self.postings_scan = postings_scan
         self.max_candidates = max_candidates
-        self.common_key_stories = common_key_stories
         self.archive_size = archive_size
         self.core_weight = core_weight
         self.core_expected = core_expected
@@ -592,7 +595,10 @@ class StoryClusterer:
         self._detail_df = DocumentFrequency(idf_prior_documents)
         self._stories: dict[str, _LiveStory] = {}
         self._story_of: dict[str, str] = {}
-        self._postings = _Postings(common_key_stories)
+        self._index = story_index(retire_after) if local_index else None
+        self._clock = ArrivalClock()
+        self._admitted: dict[str, tuple[_Features, _Vectors, int]] = {}
+        self._df_changes = 0
         self._retirements: list[tuple[datetime, str]] = []
         self._watermark: datetime | None = None
         self._archive: OrderedDict[str, Story] = OrderedDict()
@@ -615,16 +621,79 @@ class StoryClusterer:
         return live.record if live else self._archive.get(story_id)
 
     def add(self, article: DedupedArticle, seen_at: datetime) -> tuple[Story, bool]:
-        """The article's story after adding it, and whether the story changed.
+        """The article's story after adding it, and whether the story changed: the
+        article is looked up in (and added to) the in-process index, then placed.
 
         A redelivered article id returns its current story unchanged
         (``changed`` is False).
         """
+        self._local_index()  # before admitting anything
+        (keys,) = self.index_keys([article], seen_at)
+        return self.place(article, seen_at, self.look_up(article, keys, seen_at))
+
+    def look_up(
+        self, article: DedupedArticle, keys: Sequence[str], seen_at: datetime
+    ) -> list[tuple[str, int]]:
+        """Enter an admitted article under ``keys`` (from :meth:`index_keys`) in the
+        in-process index: the earlier articles sharing the most keys with it (article
+        id, keys shared), for :meth:`place`."""
+        index = self._local_index()
+        if not keys:
+            return []
+        arrival = self._clock.stamp(article.published_at or seen_at)
+        found = index.enter(article.id, IndexedArticle(arrival, tuple(keys)))
+        return [(candidate.article_id, candidate.shared_keys) for candidate in found]
+
+    def _local_index(self) -> KeyBuckets[IndexedArticle]:
+        if self._index is None:
+            raise RuntimeError("this clusterer has no in-process index (local_index=False)")
+        return self._index
+
+    def index_keys(
+        self, articles: Sequence[DedupedArticle], seen_at: datetime
+    ) -> list[list[str]]:
+        """The keys to look each article up under in the story index, in order.
+
+        An original article is admitted: it counts in the term statistics from now
+        on, and its keys are its most salient rare entities, then its rarest terms
+        (plain strings, ``entity:<id>`` and ``term:<stem>``, so the index can be
+        partitioned by key). A known article id, or a copy of an article placed or
+        admitted before it, has no keys: it is not looked up. Each article must then
+        go to :meth:`place`, in the same order, or to :meth:`discard`.
+        """
+        keys: list[list[str]] = []
+        for article in articles:
+            original = article.duplicate_of
+            if (self._known(article.id) is not None or article.id in self._admitted
+                    or original in self._story_of or original in self._admitted):
+                keys.append([])
+                continue
+            self._advance(article.published_at or seen_at)
+            features = _Features.of(article)
+            self._count(features, add=True)
+            vectors = self._vectors(features)
+            self._admitted[article.id] = (features, vectors, self._df_changes)
+            keys.append(vectors.keys)
+        return keys
+
+    def place(
+        self, article: DedupedArticle, seen_at: datetime, candidates: Sequence[tuple[str, int]]
+    ) -> tuple[Story, bool]:
+        """Place an article in its story, given the earlier articles the index found
+        for it (article id, keys shared), and whether the story changed.
+
+        A redelivered article id returns its current story unchanged.
+        """
         known = self._known(article.id)
         if known is not None:
             return known, False
-        features = _Features.of(article)
-        return self._place(article, features, seen_at, story_id=None), True
+        return self._place(article, seen_at, candidates=candidates), True
+
+    def discard(self, article_id: str) -> None:
+        """Undo :meth:`index_keys` for an article that will not be placed."""
+        admitted = self._admitted.pop(article_id, None)
+        if admitted is not None:
+            self._count(admitted[0], add=False)
 
     def entry(self, article_id: str) -> dict[str, Any]:
         """JSON-able state needed to re-add one article after a restart."""
@@ -644,10 +713,15 @@ class StoryClusterer:
                 "entities": [e.model_dump(mode="json") for e in member.entities],
             },
             "features": member.features.to_json(),
+            "index_keys": member.index_keys,
         }
 
     def restore(self, entry: dict[str, Any]) -> None:
-        """Re-add an article from :meth:`entry`, in arrival order, into its recorded story."""
+        """Re-add an article from :meth:`entry`, in arrival order, into its recorded story.
+
+        The article goes back into the in-process index, if there is one, under the
+        keys it was indexed under (the pipeline's index has its own table).
+        """
         data = entry["article"]
         if self._known(data["id"]) is not None:
             return
@@ -662,17 +736,11 @@ class StoryClusterer:
         )
         features = _Features(**entry["features"])
         seen_at = datetime.fromisoformat(entry["seen_at"])
-        self._place(article, features, seen_at, story_id=entry["story_id"])
-
-    def candidate_keys(self, article: DedupedArticle) -> list[str]:
-        """Index keys of an article: its most salient rare entities, then its rarest terms.
-
-        Stories are indexed under the keys of their members, so any story
-        sharing a key with the article is a candidate, unless more than
-        ``common_key_stories`` live stories share that key. Keys are plain strings
-        (``entity:<id>``, ``term:<stem>``) so the index can be partitioned by key.
-        """
-        return self._vectors(_Features.of(article)).keys
+        self._place(article, seen_at, restored=(features, entry["story_id"]))
+        keys = entry.get("index_keys")
+        if self._index is not None and keys:
+            arrival = self._clock.stamp(article.published_at or seen_at)
+            self._index.enter(article.id, IndexedArticle(arrival, tuple(keys)))
 
     # -- placement -----------------------------------------------------------------
 
@@ -711,20 +779,32 @@ class StoryClusterer:
     def _place(
         self,
         article: DedupedArticle,
-        features: _Features,
         seen_at: datetime,
-        story_id: str | None,
+        candidates: Sequence[tuple[str, int]] = (),
+        restored: tuple[_Features, str] | None = None,
     ) -> Story:
+        """Place a new article: into its recorded story if ``restored`` (features,
+        story id), else into its original's story, the best candidate's or a new one."""
         article_time = article.published_at or seen_at
         self._advance(article_time)
         original_story = self._story_of.get(article.duplicate_of or "")
         is_original = original_story is None
+        admitted = self._admitted.pop(article.id, None)
+        if restored is not None:
+            features, story_id = restored
+        else:
+            features, story_id = (admitted[0] if admitted else _Features.of(article)), None
+        vectors = None
         if is_original:
-            for df, keys in self._frequencies(features):
-                df.add(keys)
-        vectors = self._vectors(features) if is_original else None
-        if story_id is None and vectors is not None:
-            story_id = self._best_story(vectors, article_time)
+            if admitted is None:
+                self._count(features, add=True)
+            elif admitted[2] == self._df_changes:
+                vectors = admitted[1]  # the statistics have not changed since
+            vectors = vectors or self._vectors(features)
+            if story_id is None:
+                story_id = self._best_story(vectors, article_time, candidates)
+        elif admitted is not None:  # admitted as an original, whose copy it turned out to be
+            self._count(features, add=False)
         story_id = story_id or original_story
         story = self._stories.get(story_id or "")
         if story is None:
@@ -748,14 +828,19 @@ class StoryClusterer:
         self._join(story, member, vectors)
         return self._publish(story)
 
-    def _best_story(self, vectors: _Vectors, article_time: datetime) -> str | None:
-        hits: Counter[str] = Counter()
-        for key in vectors.keys:
-            postings = self._postings.get(key)
-            if postings:
-                hits.update(islice(reversed(postings), self.postings_scan))
+    def _best_story(
+        self, vectors: _Vectors, article_time: datetime, candidates: Sequence[tuple[str, int]]
+    ) -> str | None:
+        """Of the live stories of the candidate articles (those sharing the most keys
+        with the article first), the one it joins, or None."""
+        shared_by_story: dict[str, int] = {}
+        for article_id, shared in candidates:
+            story_id = self._story_of.get(article_id)
+            if story_id is not None and shared > shared_by_story.get(story_id, 0):
+                shared_by_story[story_id] = shared
+        ranked = sorted(shared_by_story, key=shared_by_story.__getitem__, reverse=True)
         best_id, best_preference = None, -math.inf
-        for story_id, _ in hits.most_common(self.max_candidates):
+        for story_id in ranked[: self.max_candidates]:
             story = self._stories[story_id]
             margin = self._evidence(story, vectors) - self._bar(story, article_time)
             if margin < 0:
@@ -843,13 +928,13 @@ class StoryClusterer:
         if vectors is not None:
             features = member.features
             member.text_vector = vectors.text
+            member.index_keys = vectors.keys
             if len(story.founders) < self.linkage_members:
                 member.unit_text = vectors.unit_text
                 story.founders.append(member)
             story.text.add(features.text_terms, self._term_df)
             story.titles.add(features.title_terms, self._title_df)
             story.entities.add(features.entity_weights, self._entity_df)
-            story.keys.update(dict.fromkeys(vectors.keys))
             story.specifics.update(vectors.specifics)
             add_to_slots(story.slots, vectors.specifics)
             story.originals += 1
@@ -857,8 +942,6 @@ class StoryClusterer:
                 k for k, n in story.specifics.items() if 2 * n >= story.originals
             )
             self._choose_headline(story)
-        for key in story.keys:
-            self._postings.touch(key, story.story_id)
 
     def _choose_headline(self, story: _LiveStory) -> None:
         """Headline: title of the most central titled original; summary: its lead."""
@@ -906,26 +989,26 @@ class StoryClusterer:
             if story is not None and story.last_time == last_time:
                 self._retire(story)
 
-    def _frequencies(
-        self, features: _Features
-    ) -> tuple[tuple[DocumentFrequency, Iterable[str]], ...]:
-        """Each document-frequency table and the keys an original article counts in it."""
-        return (
+    def _count(self, features: _Features, *, add: bool) -> None:
+        """Count an original article in the document frequencies, or count it out."""
+        for df, keys in (
             (self._term_df, features.text_terms),
             (self._title_df, features.title_terms),
             (self._entity_df, features.entity_weights),
             (self._detail_df, [*features.dates, *features.quantities]),
-        )
+        ):
+            if add:
+                df.add(keys)
+            else:
+                df.remove(keys)
+        self._df_changes += 1
 
     def _retire(self, story: _LiveStory) -> None:
         del self._stories[story.story_id]
         for member in story.members:
             del self._story_of[member.record.id]
             if member.is_original:
-                for df, keys in self._frequencies(member.features):
-                    df.remove(keys)
-        for key in story.keys:
-            self._postings.remove(key, story.story_id)
+                self._count(member.features, add=False)
         if story.record is None:
             return
         self._archive[story.story_id] = story.record

@@ -34,7 +34,8 @@ def pipeline_settings(broker: EmbeddedBroker, tmp_path: Path) -> Settings:
     name = f"t{uuid.uuid4().hex[:8]}"
     settings = Settings(
         broker_url=broker.url, app_id=name, topic_prefix=name, partitions=2,
-        dedup_partitions=2, data_dir=tmp_path / "data", embedded_profile=True,
+        dedup_partitions=2, story_index_partitions=2, data_dir=tmp_path / "data",
+        embedded_profile=True,
     )
     ensure_topics_sync(settings)
     return settings
@@ -44,7 +45,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
     """Environment that gives a subprocess these settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSWIRE_")}
     for field in ("broker_url", "app_id", "topic_prefix", "partitions", "dedup_partitions",
-                  "data_dir", "embedded_profile"):
+                  "story_index_partitions", "data_dir", "embedded_profile"):
         env[f"NEWSWIRE_{field.upper()}"] = str(getattr(settings, field))
     return env
 

@@ -28,8 +28,9 @@ from schemas.records import (
     RawArticle,
     TaggedArticle,
 )
-from streams.dedup import Signature, key_partition, probe_keys
+from streams.dedup import Signature, probe_keys
 from streams.entities import EntityTagger, load_tagger
+from streams.keyindex import key_partition
 from streams.text import fingerprint
 from tests.test_story_store import story
 
@@ -404,41 +405,87 @@ def test_dedup_tables_are_bounded_by_the_retention_window(
     assert set(pipeline.dedup.decisions.keys()) == {"003", "004"}
 
 
-def test_story_agent_is_idempotent(pipeline: CapturingPipeline) -> None:
-    tagged = seed_tagged("003")
-    deduped = DedupedArticle(**tagged.model_dump(), dedup=DedupVerdict(article_id=tagged.id))
+async def story_stage(pipeline: CapturingPipeline, articles: list[DedupedArticle]) -> None:
+    """Put ``articles`` into the story agent, then run every probe through the story
+    index and every reply through the placing agent, as the broker would deliver them."""
+    async with pipeline.app.agents["story"].test_context() as agent:
+        for article in articles:
+            await agent.put(article.to_json(), key=article.id.encode())
+    await deliver(pipeline, "stories.index", "story-index")
+    await deliver(pipeline, "stories.candidates", "story-place")
 
-    async def scenario() -> None:
-        async with pipeline.app.agents["story"].test_context() as agent:
-            await agent.put(deduped.to_json(), key=b"003")
-            await agent.put(deduped.to_json(), key=b"003")
-            await pipeline.wait_for(3)
 
-    _run(scenario())
+def deduped_seed(number: str, duplicate_of: str | None = None, **changes: Any) -> DedupedArticle:
+    tagged = seed_tagged(number).model_copy(update=changes)
+    return DedupedArticle(**tagged.model_dump(), duplicate_of=duplicate_of,
+                          dedup=DedupVerdict(article_id=number, duplicate_of=duplicate_of,
+                                             kind="near" if duplicate_of else "original"))
+
+
+@pytest.mark.parametrize("partitions", [0, 3])
+def test_story_agents_place_the_seeds_in_one_story_in_process_or_through_a_split_index(
+    tmp_path: Path, tagger: EntityTagger, partitions: int
+) -> None:
+    pipeline = make_pipeline(tmp_path, tagger, story_index_partitions=partitions)
+    untagged = [deduped_seed(n, "000" if n == "002" else None)
+                for n in ("000", "001", "002", "003", "004")]
+    articles = [article.model_copy(update={"entities": entities})
+                for article, entities in zip(untagged, tagger.tag(untagged), strict=True)]
+    _run(story_stage(pipeline, articles))
+    enriched = pipeline.records("enriched")
+    assert [record["id"] for record in enriched] == ["000", "001", "002", "003", "004"]
+    assert len({record["story_id"] for record in enriched}) == 1  # EXPECTED.md
+    assert pipeline.records("stories")[-1]["article_count"] == 5
+    if not partitions:  # the story agent's own index: nothing went through Kafka
+        assert not pipeline.records("stories.index") and not pipeline.stories.index_articles
+        return
+    # The index is split over the partitions; the copy 002 probed none of them.
+    held = {key.split("/")[1] for key in pipeline.stories.index_articles}
+    shards = {int(key.split("/")[0]) for key in pipeline.stories.index_articles}
+    assert held == {"000", "001", "003", "004"} and len(shards) == 3
+
+
+def test_story_agents_are_idempotent(pipeline: CapturingPipeline) -> None:
+    article = deduped_seed("003")
+    _run(story_stage(pipeline, [article, article]))
     # Redelivery: the story is emitted once, the enriched article each time.
     assert len(pipeline.records("stories")) == 1
     assert [r["story_id"] for r in pipeline.records("enriched")] == [
         pipeline.records("stories")[0]["story_id"]] * 2
 
 
-def test_story_state_table_forgets_the_members_of_retired_stories(
+def test_an_article_whose_index_replies_never_come_is_dead_lettered(
     tmp_path: Path, tagger: EntityTagger
 ) -> None:
-    pipeline = make_pipeline(tmp_path, tagger, story_cold_days=2.0)
-    articles = []
-    for day, number in enumerate(("001", "003")):
-        tagged = seed_tagged(number)
-        articles.append(DedupedArticle(
-            **tagged.model_dump(exclude={"published_at"}), dedup=DedupVerdict(article_id=number),
-            published_at=FETCHED + timedelta(days=30 * day)))
+    pipeline = make_pipeline(tmp_path, tagger, story_index_partitions=1,
+                             story_index_timeout_seconds=0.2)
 
     async def scenario() -> None:
         async with pipeline.app.agents["story"].test_context() as agent:
-            for number, article in enumerate(articles):
-                await agent.put(article.to_json(), key=article.id.encode())
-                await pipeline.wait_for(2 * (number + 1))
+            await agent.put(deduped_seed("001").to_json(), key=b"001")
+            pipeline.take("stories.index")  # lost
+            await asyncio.sleep(0.3)
+            await agent.put(deduped_seed("003").to_json(), key=b"003")
+        await deliver(pipeline, "stories.index", "story-index")
+        await deliver(pipeline, "stories.candidates", "story-place")
 
     _run(scenario())
+    (letter,) = pipeline.records("deadletter")
+    assert (letter["stage"], letter["error_type"], letter["article_id"]) == (
+        "story", "story_index_timeout", "001")
+    assert [record["id"] for record in pipeline.records("enriched")] == ["003"]
+
+
+def test_story_state_table_forgets_the_members_of_retired_stories(
+    tmp_path: Path, tagger: EntityTagger
+) -> None:
+    pipeline = make_pipeline(tmp_path, tagger, story_index_partitions=1, story_cold_days=2.0)
+    articles = [deduped_seed(number, published_at=FETCHED + timedelta(days=30 * day))
+                for day, number in enumerate(("001", "003"))]
+    for article in articles:
+        _run(story_stage(pipeline, [article]))
     # 001's story went cold a month before 003 arrived: only 003 rebuilds a live story.
-    assert "001" not in pipeline.clusterer and "003" in pipeline.clusterer
-    assert list(pipeline.story_log.table.keys()) == ["003"]
+    assert "001" not in pipeline.stories.clusterer and "003" in pipeline.stories.clusterer
+    assert list(pipeline.stories.story_log.table.keys()) == ["003"]
+    # The index forgot 001 too (entries older than the stories' retention).
+    assert list(pipeline.stories.index_articles.keys()) == ["0/003"]

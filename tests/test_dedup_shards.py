@@ -1,4 +1,4 @@
-"""The pure pieces of the partitioned dedup index: KeyShard, decide, Decider."""
+"""The pure pieces of the partitioned dedup index: KeyShard (on KeyBuckets), decide, Decider."""
 
 from __future__ import annotations
 
@@ -10,9 +10,6 @@ from typing import Any
 
 from schemas.records import DedupMatch, DuplicateKind
 from streams.dedup import (
-    Arrival,
-    ArrivalClock,
-    BucketEntry,
     Decider,
     KeyShard,
     MatchRules,
@@ -21,6 +18,7 @@ from streams.dedup import (
     decide,
     probe_keys,
 )
+from streams.keyindex import Arrival, ArrivalClock, BucketEntry
 from streams.text import fingerprint
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"

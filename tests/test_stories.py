@@ -12,13 +12,16 @@ import pytest
 from schemas.records import CleanArticle, DedupedArticle, DedupVerdict, RawArticle
 from streams.cleaning import clean_article
 from streams.entities import EntityTagger, load_tagger, merge_story_entities
+from streams.keyindex import ArrivalClock, keys_by_partition, merge_candidates
 from streams.stories import (
+    IndexedArticle,
     StoryClusterer,
     add_to_slots,
     compare_slots,
     date_marks,
     lead,
     quantities,
+    story_index,
     terms,
     text_cosine,
 )
@@ -478,13 +481,64 @@ def test_a_restart_after_stories_retired_rebuilds_the_same_statistics(
 # --- retrieval keys and text helpers -------------------------------------------------------
 
 
-def test_candidate_keys_name_salient_entities_and_rare_terms(tagger: EntityTagger) -> None:
+def test_index_keys_name_salient_entities_and_rare_terms(tagger: EntityTagger) -> None:
     article = quake_articles(tagger)[2]
-    keys = StoryClusterer().candidate_keys(article)
+    (keys,) = StoryClusterer().index_keys([article], START)
     most_salient = article.entities[0]
     assert f"entity:{most_salient.id}" in keys
     assert any(k.startswith("term:") for k in keys)
     assert len(keys) == len(set(keys))
+
+
+def test_copies_and_known_articles_are_not_looked_up(seeds: list[DedupedArticle]) -> None:
+    clusterer = StoryClusterer()
+    keys = clusterer.index_keys(seeds[:3], START)  # 002 copies 000, admitted just before
+    assert keys[0] and keys[1] and keys[2] == []
+    for article in seeds[:3]:
+        clusterer.place(article, START, [])
+    assert clusterer.index_keys([seeds[0], seeds[2]], START) == [[], []]
+
+
+def test_discard_takes_an_admitted_article_out_of_the_statistics(
+    seeds: list[DedupedArticle],
+) -> None:
+    clusterer = StoryClusterer()
+    clusterer.add(seeds[0], START)
+    before = (clusterer._term_df.documents, dict(clusterer._term_df.counts))
+    clusterer.index_keys([seeds[1]], START)
+    assert clusterer._term_df.documents == before[0] + 1
+    clusterer.discard(seeds[1].id)
+    assert (clusterer._term_df.documents, clusterer._term_df.counts) == before
+
+
+@pytest.mark.parametrize("partitions", [1, 3])
+def test_an_index_split_by_key_finds_the_same_stories_in_batches(
+    tagger: EntityTagger, seeds: list[DedupedArticle], partitions: int
+) -> None:
+    """What the pipeline does: index_keys for a batch, each partition of the index
+    looked up with its keys, the candidates merged, then the batch placed in order."""
+    stream = [*seeds, *quake_articles(tagger)]
+    in_process = StoryClusterer()
+    expected = [in_process.add(article, START)[0].story_id for article in stream]
+    clusterer = StoryClusterer(local_index=False)
+    shards = [story_index(timedelta(days=7)) for _ in range(partitions)]
+    clock = ArrivalClock()
+    placed = []
+    for batch in (stream[:4], stream[4:5], stream[5:]):
+        found = []
+        for article, keys in zip(batch, clusterer.index_keys(batch, START), strict=True):
+            arrival = clock.stamp(START)
+            found.append(merge_candidates(
+                (candidate.article_id, candidate.shared_keys)
+                for partition, part in keys_by_partition(keys, partitions).items()
+                for candidate in shards[partition].enter(
+                    article.id, IndexedArticle(arrival, tuple(part))
+                )
+            ))
+        placed += [clusterer.place(article, START, candidates)[0].story_id
+                   for article, candidates in zip(batch, found, strict=True)]
+    assert placed == expected
+    assert len(set(expected)) > 2  # the seed story and the quakes
 
 
 def test_terms_drop_stop_words_and_join_word_pairs() -> None:

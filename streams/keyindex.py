@@ -1,0 +1,221 @@
+"""Inverted index of recent articles by key, partitionable by key.
+
+The dedup index (:class:`streams.dedup.KeyShard`) and the story index
+(:class:`streams.stories.StoryClusterer`) both find candidates this way: an article
+enters under its keys, and it finds the earlier articles that share the most keys
+with it. Each key keeps only its most recent articles and entries expire with a
+retention window, so the work per article and the state stay bounded however many
+articles have been seen. Keys are plain strings, so the index can be split by
+:func:`key_partition` over Kafka partitions: one :class:`KeyBuckets` per partition.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import Counter, deque
+from collections.abc import Iterable, MutableMapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Generic, Protocol, TypeVar
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class Arrival:
+    """When an article reached a stage: a time, then a sequence for ties."""
+
+    time: datetime
+    seq: int
+
+
+class ArrivalClock:
+    """Arrivals in processing order: the time never goes back, the sequence breaks ties.
+
+    An article processed after another always arrives after it, even when its own
+    time is earlier; so the order in which articles are processed decides which of
+    two is the earlier.
+    """
+
+    def __init__(self) -> None:
+        self._latest: Arrival | None = None
+
+    def stamp(self, time: datetime, seq: int | None = None) -> Arrival:
+        """Arrival of an article at ``time``; ``seq`` defaults to one more than the last."""
+        latest = self._latest
+        if latest is not None:
+            time = max(time, latest.time)
+        if seq is None:
+            seq = latest.seq + 1 if latest is not None else 0
+        self._latest = Arrival(time, seq)
+        return self._latest
+
+
+def key_partition(key: str, partitions: int) -> int:
+    """The partition (of ``partitions``) that holds ``key``: stable across processes."""
+    return zlib.crc32(key.encode()) % partitions
+
+
+def keys_by_partition(keys: Iterable[str], partitions: int) -> dict[int, list[str]]:
+    """``keys`` grouped by the partition that holds them: one probe per shard."""
+    grouped: dict[int, list[str]] = {}
+    for key in keys:
+        grouped.setdefault(key_partition(key, partitions), []).append(key)
+    return grouped
+
+
+class Held(Protocol):
+    """What an index holds of an article: at least its arrival and its keys there."""
+
+    @property
+    def arrival(self) -> Arrival: ...
+
+    @property
+    def keys(self) -> tuple[str, ...]: ...
+
+
+HeldT = TypeVar("HeldT", bound=Held)
+
+
+@dataclass(frozen=True, slots=True)
+class BucketEntry:
+    """An article under one key."""
+
+    article_id: str
+    arrival: Arrival
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate(Generic[HeldT]):
+    """An earlier article found under an article's keys, and how many keys they share."""
+
+    article_id: str
+    shared_keys: int
+    held: HeldT
+
+
+class KeyBuckets(Generic[HeldT]):
+    """Key -> the most recent articles under it: one partition of an index.
+
+    The state is ``articles`` (article id -> what is held of it; a changelog-backed
+    table in the pipeline): one write when an article enters, one delete when it
+    has left every bucket. The buckets are derived from it in memory, and rebuilt
+    in arrival order when the index is created from a filled mapping (which must
+    hold only this partition's articles).
+
+    Each bucket keeps at most ``max_bucket`` entries (the most recent), and an
+    article finds at most ``max_candidates`` earlier ones (those sharing the most
+    keys with it), which bounds the work per article when keys are common; entries
+    that arrived more than ``retention`` before the newest arrival are evicted,
+    which bounds the state. A key more than ``common_key_articles`` articles
+    entered within the retention (None: no limit) tells little about which of
+    them an article resembles: it is not looked up, only counted.
+    """
+
+    def __init__(
+        self,
+        *,
+        retention: timedelta,
+        max_bucket: int,
+        max_candidates: int,
+        common_key_articles: int | None = None,
+        articles: MutableMapping[str, HeldT] | None = None,
+    ) -> None:
+        self.retention = retention
+        self.max_bucket = max_bucket
+        self.max_candidates = max_candidates
+        self.common_key_articles = common_key_articles
+        self.articles: MutableMapping[str, HeldT] = {} if articles is None else articles
+        self.buckets: dict[str, list[BucketEntry]] = {}
+        self._order: deque[tuple[Arrival, str, tuple[str, ...]]] = deque()  # one per article
+        self._holders: Counter[str] = Counter()
+        self._entered: Counter[str] = Counter()  # key -> its entries within the retention
+        self._newest: datetime | None = None
+        for article_id, held in sorted(self.articles.items(), key=lambda item: item[1].arrival):
+            self._newest = held.arrival.time
+            self._place(article_id, held)
+
+    def enter(self, article_id: str, held: HeldT) -> list[Candidate[HeldT]]:
+        """The earlier articles sharing the most of ``held.keys``, most shared first;
+        then add the article.
+
+        Idempotent: an article held already is not added again, and finds only the
+        entries still held that arrived before it, never itself.
+        """
+        self._evict(held.arrival.time)
+        own = self.articles.get(article_id)
+        before = held.arrival if own is None else own.arrival
+        limit = self.common_key_articles
+        shared = Counter(
+            entry.article_id
+            for key in held.keys
+            if limit is None or self._entered[key] <= limit
+            for entry in self.buckets.get(key, ())
+        )
+        # Usually all but the article itself are earlier: rank only the top first.
+        found = self._earlier(shared.most_common(self.max_candidates + 1), before)
+        if len(found) < self.max_candidates < len(shared):
+            found = self._earlier(shared.most_common(), before)
+        if own is None and not self._expired(held.arrival.time):
+            self.articles[article_id] = held
+            self._place(article_id, held)
+        return found
+
+    def _earlier(self, ranked: list[tuple[str, int]], before: Arrival) -> list[Candidate[HeldT]]:
+        """The first ``max_candidates`` of ``ranked`` that arrived before ``before``."""
+        found: list[Candidate[HeldT]] = []
+        for candidate, count in ranked:
+            earlier = self.articles[candidate]
+            if earlier.arrival < before:  # not later, nor the article itself
+                found.append(Candidate(candidate, count, earlier))
+                if len(found) == self.max_candidates:
+                    break
+        return found
+
+    def _place(self, article_id: str, held: HeldT) -> None:
+        """Put the article under its keys, pushing the oldest out of full buckets."""
+        self._order.append((held.arrival, article_id, held.keys))
+        for key in held.keys:
+            bucket = self.buckets.setdefault(key, [])
+            bucket.append(BucketEntry(article_id, held.arrival))
+            self._holders[article_id] += 1
+            self._entered[key] += 1
+            if len(bucket) > self.max_bucket:
+                self._release(bucket.pop(0).article_id)
+
+    def _release(self, article_id: str) -> None:
+        """One bucket less holds ``article_id``; the index forgets it with the last one."""
+        self._holders[article_id] -= 1
+        if self._holders[article_id] <= 0:
+            del self._holders[article_id]
+            self.articles.pop(article_id, None)
+
+    def _expired(self, time: datetime) -> bool:
+        return self._newest is not None and time < self._newest - self.retention
+
+    def _evict(self, time: datetime) -> None:
+        """Forget the entries that arrived more than ``retention`` before the newest."""
+        if self._newest is None or time > self._newest:
+            self._newest = time
+        while self._order and self._expired(self._order[0][0].time):
+            _, article_id, keys = self._order.popleft()
+            for key in keys:
+                self._entered[key] -= 1
+                if not self._entered[key]:
+                    del self._entered[key]
+                bucket = self.buckets.get(key, [])
+                kept = [entry for entry in bucket if entry.article_id != article_id]
+                if len(kept) == len(bucket):
+                    continue  # pushed out of the bucket earlier
+                self._release(article_id)
+                if kept:
+                    self.buckets[key] = kept
+                else:
+                    del self.buckets[key]
+
+
+def merge_candidates(found: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
+    """Candidates several partitions found for one article, as (article id, keys
+    shared): summed per article, those sharing the most keys first."""
+    shared: Counter[str] = Counter()
+    for article_id, count in found:
+        shared[article_id] += count
+    return shared.most_common()
