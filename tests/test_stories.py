@@ -7,8 +7,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from newswire.evaluation.stories import FIXED_TIME, SyntheticStories
 from schemas.records import CleanArticle, DedupedArticle, DedupVerdict, RawArticle
 from streams.cleaning import clean_article
 from streams.entities import EntityTagger, load_tagger, merge_story_entities
@@ -553,3 +555,22 @@ def test_lead_is_two_sentences_without_the_title_and_at_most_300_chars() -> None
     assert lead(text, title="Quake hits Chile") == "A quake hit Chile. Two were hurt."
     long = ("word " * 200).strip() + "."
     assert len(lead(long)) <= 300
+
+
+def test_a_story_whose_keys_grow_common_stays_one_story() -> None:
+    """400 articles of one story among about 2,800 of 1,000 others: its entities pass the
+    story index's limit of 256 articles per key, and its later articles still find it
+    through their rarer keys (word pairs of its topic words)."""
+    rng = np.random.default_rng(7)
+    synthetic = SyntheticStories(rng, FIXED_TIME)
+    others = synthetic.new_stories(1_000)
+    (big,) = synthetic.new_stories(1)
+    order = np.concatenate([np.repeat(others, synthetic.sizes(len(others))), np.full(400, big)])
+    rng.shuffle(order)
+    clusterer = StoryClusterer()
+    big_stories: set[str] = set()
+    for drawn, article in zip(order, synthetic.articles(order), strict=True):
+        story, _ = clusterer.add(article, FIXED_TIME)
+        if drawn == big:
+            big_stories.add(story.story_id)
+    assert len(big_stories) == 1
