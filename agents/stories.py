@@ -20,8 +20,8 @@ and story-place agents stay idle. With 1 or more partitions:
 - **story-index** (``stories.index``): :func:`streams.stories.story_index` per
   partition, on the ``story-index-articles`` table (``"partition/article id"`` ->
   arrival and keys). Each probe finds the earlier articles sharing the most keys,
-  adds the article (idempotent: a probe that comes again finds the same) and
-  replies on ``stories.candidates``.
+  adds the article (idempotent: a probe that comes again is not added twice, and
+  finds only articles that arrived before it) and replies on ``stories.candidates``.
 
 Neither agent waits on the other: the story agent goes on reading and probing, and
 the replies come through their own stream, so a full input buffer cannot hold them up.

@@ -3,10 +3,9 @@
 Each arriving article is compared with the live stories of the earlier articles
 that share the most of its *index keys* (its salient entities and rare terms, see
 :meth:`StoryClusterer.index_keys`) in an inverted index of recent articles
-(:class:`streams.keyindex.KeyBuckets`, which the pipeline partitions by key through
-Kafka), and joins the best one whose evidence clears the bar; otherwise it opens a
-new story. The evidence is what an editor
-looks at:
+(:class:`streams.keyindex.KeyBuckets`, in-process or, in the pipeline, optionally
+partitioned by key through Kafka), and joins the best one whose evidence clears the
+bar; otherwise it opens a new story. The evidence is what an editor looks at:
 
 - the shared canonical entities, weighted by salience and rarity;
 - the text, as sub-linear TF-IDF against the story centroid;
@@ -737,10 +736,8 @@ class StoryClusterer:
         features = _Features(**entry["features"])
         seen_at = datetime.fromisoformat(entry["seen_at"])
         self._place(article, seen_at, restored=(features, entry["story_id"]))
-        keys = entry.get("index_keys")
-        if self._index is not None and keys:
-            arrival = self._clock.stamp(article.published_at or seen_at)
-            self._index.enter(article.id, IndexedArticle(arrival, tuple(keys)))
+        if self._index is not None:
+            self.look_up(article, entry.get("index_keys") or [], seen_at)
 
     # -- placement -----------------------------------------------------------------
 
