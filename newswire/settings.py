@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.records import DEAD_LETTER_PAYLOAD_BYTES
+
 
 class Settings(BaseSettings):
     """newswire settings; defaults suit a laptop, the environment overrides them."""
@@ -65,6 +67,14 @@ class Settings(BaseSettings):
     )
     max_article_bytes: int = Field(
         default=10_000_000, ge=1, description="Larger raw articles are dead-lettered."
+    )
+    dead_letter_payload_bytes: int = Field(
+        default=DEAD_LETTER_PAYLOAD_BYTES,
+        ge=0,
+        description=(
+            "How much of a refused message a dead letter keeps; a larger message keeps this "
+            "prefix with its whole size and SHA-256."
+        ),
     )
     batch_size: int = Field(
         default=16, ge=1, description="Articles per cleaning and NER batch."

@@ -8,6 +8,8 @@ when those files are stale.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from datetime import datetime
 from typing import Any, Literal
 
@@ -15,6 +17,9 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 SCHEMA_VERSION = 1
+DEAD_LETTER_PAYLOAD_BYTES = 65_536
+"""Default of how much of a refused value a dead letter keeps (the rest is summed up by
+its size and SHA-256), so that a dead letter always fits in a Kafka request."""
 
 EntityType = Literal["PERSON", "ORG", "LOC", "MISC"]
 DuplicateKind = Literal["original", "exact", "near", "spun"]
@@ -43,7 +48,24 @@ class RawArticle(Record):
 
     id: str = Field(description="Stable article id; a replay of the same input gives the same id.")
     url: str | None = None
-    source: str | None = Field(default=None, description="Feed, site or archive it came from.")
+    source: str | None = Field(
+        default=None, description="The publisher: site name or URL host, if known."
+    )
+    provenance: str | None = Field(
+        default=None, description="Where newswire read it: 'file:PATH[:LINE]' or 'feed:URL'."
+    )
+    revision: int = Field(
+        default=1,
+        ge=1,
+        description=(
+            "1 for the first content seen under this id; new content under a known id "
+            "(an updated page at the same URL) comes again with the next revision."
+        ),
+    )
+    content_hash: str | None = Field(
+        default=None,
+        description="SHA-256 (hex, 16 digits) of the text or HTML; computed when absent.",
+    )
     title: str | None = Field(default=None, description="Title given by the feed, if any.")
     text: str | None = Field(default=None, description="Plain-text body (exclusive with html).")
     html: str | None = Field(default=None, description="Raw HTML page (exclusive with text).")
@@ -58,6 +80,9 @@ class CleanArticle(Record):
     url: str | None = None
     canonical_url: str | None = None
     source: str | None = None
+    provenance: str | None = None
+    revision: int = Field(default=1, ge=1, description="Revision of the raw article.")
+    content_hash: str = Field(default="", description="Content hash of the raw article.")
     site_name: str | None = None
     title: str | None = None
     title_source: TitleSource | None = Field(
@@ -67,6 +92,10 @@ class CleanArticle(Record):
     published_at: datetime | None = None
     fetched_at: datetime
     language: str | None = Field(default=None, description="ISO 639-1 code.")
+    dropped_dates: list[str] = Field(
+        default_factory=list,
+        description="Implausible dates given for the article, dropped, each with the reason.",
+    )
     text: str = Field(description="Clean main text; paragraphs separated by a blank line.")
     fingerprint: str = Field(description="Hash of the normalised text, for exact-copy dedup.")
 
@@ -203,6 +232,7 @@ class StoryMember(Record):
     """One article of a story, as the story lists it."""
 
     id: str
+    revision: int = Field(default=1, description="The member's current revision.")
     source: str | None = None
     title: str | None = None
     url: str | None = None
@@ -243,6 +273,12 @@ class Story(Record):
     sources: list[str] = Field(default_factory=list)
     first_seen: datetime
     last_seen: datetime
+    first_published: datetime | None = Field(
+        default=None, description="Earliest publication time of a member (news time)."
+    )
+    last_published: datetime | None = Field(
+        default=None, description="Latest publication time of a member (news time)."
+    )
     article_count: int
     unique_article_count: int
 
@@ -250,13 +286,56 @@ class Story(Record):
 class DeadLetter(Record):
     """A message a stage could not process, with where it came from and why."""
 
-    stage: str = Field(description="The stage that rejected it: clean, tag, dedup, story.")
+    stage: str = Field(
+        description="The stage that rejected it: replay, clean, tag, dedup-*, story*, store."
+    )
     reason: str = Field(description="Human-readable cause.")
     error_type: str = Field(description="Exception class or reject code.")
     article_id: str | None = None
     topic: str | None = None
     partition: int | None = None
     offset: int | None = None
-    payload: str = Field(description="The original message value (UTF-8, or base64 if binary).")
+    location: str | None = Field(
+        default=None,
+        description="For a record an input reader refused: 'PATH:LINE' or 'PATH@OFFSET'.",
+    )
+    payload: str = Field(
+        description=(
+            "The original message value (UTF-8, or base64 if binary); only its first "
+            "bytes when payload_truncated."
+        )
+    )
     payload_encoding: Literal["utf-8", "base64"] = "utf-8"
+    payload_bytes: int = Field(default=0, description="Size of the whole original value.")
+    payload_sha256: str = Field(default="", description="SHA-256 (hex) of the whole value.")
+    payload_truncated: bool = Field(
+        default=False, description="Whether payload holds only a prefix of the value."
+    )
     failed_at: datetime
+
+    @classmethod
+    def of(
+        cls,
+        value: bytes,
+        *,
+        max_payload_bytes: int = DEAD_LETTER_PAYLOAD_BYTES,
+        **fields: Any,
+    ) -> DeadLetter:
+        """A dead letter for the refused ``value``: at most ``max_payload_bytes`` of it kept
+        (UTF-8, or base64 when it is not text), with its whole size and SHA-256."""
+        kept = value[:max_payload_bytes]
+        try:
+            payload, encoding = kept.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError as error:
+            if len(kept) < len(value) and error.start >= len(kept) - 3:
+                payload, encoding = kept[: error.start].decode("utf-8"), "utf-8"  # cut mid-char
+            else:
+                payload, encoding = base64.b64encode(kept).decode("ascii"), "base64"
+        return cls(
+            payload=payload,
+            payload_encoding=encoding,
+            payload_bytes=len(value),
+            payload_sha256=hashlib.sha256(value).hexdigest(),
+            payload_truncated=len(kept) < len(value),
+            **fields,
+        )
