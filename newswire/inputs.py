@@ -13,7 +13,6 @@ cleaning stage dead-letters it with the reason: nothing is lost silently.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import random
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from newswire.settings import Settings
 from schemas.records import RawArticle
 from schemas.topics import RAW
 from streams.cleaning import decode_html
+from streams.text import content_hash
 
 ARTICLE_SUFFIXES = (".txt", ".html", ".htm", ".json", ".jsonl")
 
@@ -48,10 +48,7 @@ class Outbound:
 
 def stable_id(*, url: str | None = None, content: bytes | str = b"") -> str:
     """Id of an article: hash of its URL if it has one, else of its content."""
-    basis = f"url:{url}".encode() if url else (
-        content.encode() if isinstance(content, str) else content
-    )
-    return hashlib.sha256(basis).hexdigest()[:16]
+    return content_hash(f"url:{url}" if url else content)
 
 
 def raw_from_record(record: dict[str, Any], *, source: str | None = None) -> RawArticle:

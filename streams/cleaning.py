@@ -45,7 +45,13 @@ from trafilatura.xpaths import AUTHOR_DISCARD_XPATHS, AUTHOR_XPATHS
 
 from schemas.records import CleanArticle, RawArticle, TitleSource
 from streams.errors import Rejected
-from streams.text import fingerprint, join_paragraphs, normalise_for_matching, split_paragraphs
+from streams.text import (
+    content_hash,
+    fingerprint,
+    join_paragraphs,
+    normalise_for_matching,
+    split_paragraphs,
+)
 
 LOGGER = logging.getLogger(__name__)
 DEFAULT_MAX_BYTES = 10_000_000
@@ -666,6 +672,9 @@ def clean_article(raw: RawArticle, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Cle
         url=raw.url,
         canonical_url=extracted.canonical_url,
         source=raw.source,
+        provenance=raw.provenance,
+        revision=raw.revision,
+        content_hash=raw.content_hash or content_hash(payload),
         site_name=extracted.site_name or _url_host(raw.url) or raw.source,
         title=title,
         title_source=title_source,

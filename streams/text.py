@@ -71,3 +71,9 @@ def normalise_for_matching(text: str) -> str:
 def fingerprint(text: str) -> str:
     """Content fingerprint: first 16 hex digits of SHA-256 of the matching form."""
     return hashlib.sha256(normalise_for_matching(text).encode()).hexdigest()[:16]
+
+
+def content_hash(content: bytes | str) -> str:
+    """Hash of an article's raw content (its text or HTML as given): 16 hex digits of SHA-256."""
+    data = content.encode("utf-8", "surrogatepass") if isinstance(content, str) else content
+    return hashlib.sha256(data).hexdigest()[:16]
