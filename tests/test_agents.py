@@ -256,7 +256,7 @@ def test_dedup_agents_find_the_copy_across_partitions(pipeline: CapturingPipelin
     articles = [seed_tagged(number) for number in ("000", "001", "002")]
     _run(dedup_stage(pipeline, articles))
     decided = {verdict.article_id: verdict for verdict in verdicts(pipeline)}
-    # EXPECTED.md: 002 is a copy of 000; the others are originals.
+    # seeds/EXPECTED.md: 002 is a copy of 000; the others are originals.
     assert decided["002"].duplicate_of == "000"
     assert decided["000"].duplicate_of is None and decided["001"].duplicate_of is None
     assert len(verdicts(pipeline)) == 3
@@ -434,7 +434,7 @@ def test_story_agents_place_the_seeds_in_one_story_in_process_or_through_a_split
     _run(story_stage(pipeline, articles))
     enriched = pipeline.records("enriched")
     assert [record["id"] for record in enriched] == ["000", "001", "002", "003", "004"]
-    assert len({record["story_id"] for record in enriched}) == 1  # EXPECTED.md
+    assert len({record["story_id"] for record in enriched}) == 1  # seeds/EXPECTED.md
     assert pipeline.records("stories")[-1]["article_count"] == 5
     if not partitions:  # the story agent's own index: nothing went through Kafka
         assert not pipeline.records("stories.index") and not pipeline.stories.index_articles

@@ -26,7 +26,7 @@ from streams.text import fingerprint, normalise_for_matching, split_paragraphs
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 FETCHED_AT = datetime(2020, 5, 29, 12, 0, tzinfo=UTC)
 
-# EXPECTED.md, "Titles": the first headline line (004 opens with a "News World" section label).
+# seeds/EXPECTED.md, "Titles": the first headline line (004 opens with a "News World" label).
 EXPECTED_TITLES = {
     "000": "Russian fighters flown out of western Libya after Haftar retreat",
     "001": "Russian fighters flown out of western Libya as Turkish-backed forces press advantage",
@@ -34,7 +34,7 @@ EXPECTED_TITLES = {
     "004": "Hundreds more Russian mercenaries flee western Libya: GNA forces",
 }
 
-# EXPECTED.md, "Boilerplate gone", and the junk the issue lists, as it appears in the seeds.
+# seeds/EXPECTED.md, "Boilerplate gone", and the seeds' other page junk, as it appears in them.
 JUNK = {
     "000": [
         "epa06143927",

@@ -1,4 +1,4 @@
-"""DedupIndex on the seed stream (seeds/ and EXPECTED.md) and on constructed copies."""
+"""DedupIndex on the seed stream (seeds/ and seeds/EXPECTED.md) and on constructed copies."""
 
 from __future__ import annotations
 

@@ -73,12 +73,12 @@ def test_run_once_groups_the_seeds_into_one_story(tmp_path: Path) -> None:
     for seed in SEED_IDS.values():
         assert sum(seed in story["article_ids"] for story in stories) == 1
 
-    # EXPECTED.md: one story of all five, 002 a copy of 000 and still a member.
+    # seeds/EXPECTED.md: one story of all five, 002 a copy of 000 and still a member.
     (story,) = [s for s in stories if SEED_IDS["000"] in s["article_ids"]]
     assert sorted(story["article_ids"]) == sorted(SEED_IDS.values())
     assert story["duplicates"] == {SEED_IDS["002"]: SEED_IDS["000"]}
     assert articles[SEED_IDS["002"]]["duplicate_of"] == SEED_IDS["000"]
-    # EXPECTED.md: the entities, canonicalised across the story, in the story record.
+    # seeds/EXPECTED.md: the entities, canonicalised across the story, in the story record.
     entities = [StoryEntity.model_validate(entity) for entity in story["entities"]]
     assert expected_story_problems(entities) == []
     # What a person sees: the story printed with its headline.
@@ -182,7 +182,7 @@ def test_two_workers_split_the_stages(
     watch_until(pipeline_settings, lambda b: b.done_with(originals))
     _publish(pipeline_settings, [m for m in seeds if m.key not in originals])
     board = watch_until(pipeline_settings, lambda b: b.done_with(SEED_IDS.values()))
-    # EXPECTED.md: 002 is a copy of 000, every other seed an original.
+    # seeds/EXPECTED.md: 002 is a copy of 000, every other seed an original.
     duplicates = {number: board.articles[seed].duplicate_of for number, seed in SEED_IDS.items()}
     assert duplicates == {"000": None, "001": None, "002": SEED_IDS["000"], "003": None,
                           "004": None}

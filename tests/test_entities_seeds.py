@@ -1,4 +1,4 @@
-"""The seeds' entities, canonicalised across the story (EXPECTED.md), from the raw seed text."""
+"""The seeds' entities, canonicalised across the story (seeds/EXPECTED.md), from the raw text."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from streams.text import fingerprint
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
-# EXPECTED.md: name, type and the surface forms that must be merged into it.
+# seeds/EXPECTED.md: name, type and the surface forms that must be merged into it.
 EXPECTED: list[tuple[str, EntityType, set[str]]] = [
     ("Khalifa Haftar", "PERSON", {"Haftar"}),
     ("Salem Alaywan", "PERSON", {"Alaywan"}),
@@ -68,7 +68,7 @@ def holding(story: list[StoryEntity], form: str) -> list[StoryEntity]:
 def entity_problems(
     story: list[StoryEntity], name: str, entity_type: EntityType, forms: set[str]
 ) -> list[str]:
-    """How ``story`` fails EXPECTED.md for one entity (nothing when it holds)."""
+    """How ``story`` fails seeds/EXPECTED.md for one entity (nothing when it holds)."""
     matches = holding(story, name)
     if len(matches) != 1:
         return [f"{name}: {len(matches)} entities hold it: {[m.name for m in matches]}"]
@@ -82,7 +82,7 @@ def entity_problems(
 
 
 def mistake_problems(story: list[StoryEntity]) -> list[str]:
-    """The raw model's mistakes that EXPECTED.md rules out, found in ``story``."""
+    """The raw model's mistakes that seeds/EXPECTED.md rules out, found in ``story``."""
     mistakes = [
         *(f"Bani Walid as {e.type}" for e in holding(story, "Bani Walid") if e.type == "PERSON"),
         *(f"Haftar as {e.type}" for e in holding(story, "Haftar") if e.type == "ORG"),
@@ -99,7 +99,7 @@ def mistake_problems(story: list[StoryEntity]) -> list[str]:
 
 
 def expected_story_problems(story: list[StoryEntity]) -> list[str]:
-    """Everything in ``story`` that contradicts EXPECTED.md's entities."""
+    """Everything in ``story`` that contradicts seeds/EXPECTED.md's entities."""
     found = [problem for name, entity_type, forms in EXPECTED
              for problem in entity_problems(story, name, entity_type, forms)]
     return found + mistake_problems(story)

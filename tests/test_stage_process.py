@@ -47,7 +47,7 @@ def test_the_child_process_cleans_and_tags_to_json(runner: StageRunner) -> None:
     assert article.id == "good" and article.text
     (tagged,) = asyncio.run(runner.tag([article]))
     names = {entity.name for entity in TaggedArticle.from_json(tagged).entities}
-    assert "Khalifa Haftar" in names  # EXPECTED.md: the seeds name him
+    assert "Khalifa Haftar" in names  # seeds/EXPECTED.md: the seeds name him
 
 
 def test_a_dead_child_is_replaced_and_its_batch_refused(runner: StageRunner) -> None:

@@ -65,7 +65,7 @@ def deduped(
     ]
 
 
-# --- the seed stream (EXPECTED.md) ---------------------------------------------------------
+# --- the seed stream (seeds/EXPECTED.md) ---------------------------------------------------
 
 
 @pytest.fixture(scope="module")
