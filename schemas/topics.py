@@ -28,8 +28,8 @@ class TopicSpec:
     ``partitions`` is None for topics that scale with ``Settings.partitions``, or
     with the partitions of the index they serve (``Settings.dedup_partitions`` or
     ``Settings.story_index_partitions``); the stages that must see the whole stream
-    in order (dedup routing, stories) read single-partition topics (see the
-    README's scaling notes).
+    in order (dedup routing, stories) read single-partition topics (see
+    docs/architecture.md).
     """
 
     role: str
