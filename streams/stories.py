@@ -534,7 +534,7 @@ class StoryClusterer:
     - ``grace``: time gap with no penalty; beyond it the bar rises linearly up
       to ``threshold + cold_penalty`` at ``retire_after``.
     - ``retire_after``: a story no article has joined for this long (article
-      time, against the latest article time seen) is retired from the index.
+      time, see :func:`clock_time`, against the latest seen) is retired from the index.
     - ``vector_terms``: terms kept per article vector; ``profile_terms``:
       terms kept per story centroid.
     - ``key_entities``, ``key_terms``: how many salient entities and rare terms
