@@ -57,7 +57,7 @@ from streams.keyindex import (
     keys_by_partition,
     merge_candidates,
 )
-from streams.stories import IndexedArticle, StoryClusterer, story_index
+from streams.stories import IndexedArticle, StoryClusterer, clock_time, story_index
 
 if TYPE_CHECKING:
     from agents.pipeline import Pipeline
@@ -152,7 +152,7 @@ class StoryAgents:
                 self._waiting.append(
                     _Waiting(stream, event, article, seen_at, set(), candidates=candidates))
                 return
-            arrival = self.clock.stamp(article.published_at or seen_at, event.message.offset)
+            arrival = self.clock.stamp(clock_time(article, seen_at), event.message.offset)
             shards = keys_by_partition(keys, self.partitions)
             self._waiting.append(_Waiting(stream, event, article, seen_at, set(shards)))
             for partition, shard_keys in shards.items():

@@ -233,8 +233,11 @@ def build_parser() -> argparse.ArgumentParser:
         "by entity (id, name or surface form), by words, by time.")
     stories.add_argument("--entity", help="entity id, name or surface form, e.g. 'Haftar'")
     stories.add_argument("--text", help="words found in headline, summary, titles or entities")
-    stories.add_argument("--since", type=_datetime, help="active at or after (ISO date/time)")
-    stories.add_argument("--until", type=_datetime, help="started at or before (ISO date/time)")
+    stories.add_argument("--since", type=_datetime,
+                         help="last published at or after (ISO date/time; UTC if no offset; "
+                         "seen time for a story with no publication dates)")
+    stories.add_argument("--until", type=_datetime,
+                         help="first published at or before (ISO date/time; as --since)")
     stories.add_argument("--limit", type=int, default=20)
     stories.add_argument("--json", action="store_true", help="print JSON lines")
     stories.add_argument("--db", type=Path, help="story database (default: in the data dir)")

@@ -1,4 +1,4 @@
-"""Story sink: the latest version of each story, searchable by entity, text and time."""
+"""Story sink: the latest version of each story, searchable by entity, text and news time."""
 
 from __future__ import annotations
 
@@ -40,11 +40,12 @@ class StoryStore(Protocol):
         until: datetime | None = None,
         limit: int = 50,
     ) -> list[Story]:
-        """Stories matching every given criterion, most recently active first.
+        """Stories matching every given criterion, latest news first.
 
         ``entity`` is an entity id or a name or surface form (case-insensitive);
         ``text`` is words all found in the headline, summary, member titles or
-        entity names; ``since``/``until`` keep stories active in that range.
+        entity names; ``since``/``until`` keep stories whose news time (see
+        :func:`news_span`) overlaps that range.
         """
         ...
 
@@ -54,6 +55,14 @@ def _utc_text(moment: datetime) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def news_span(story: Story) -> tuple[datetime, datetime]:
+    """When the story's news happened: its first and last publication time, or, for a
+    story none of whose members has one, its first and last seen time."""
+    if story.first_published is None or story.last_published is None:
+        return story.first_seen, story.last_seen
+    return story.first_published, story.last_published
 
 
 def _searchable_text(story: Story) -> str:
@@ -81,6 +90,9 @@ CREATE TABLE IF NOT EXISTS story_entities (
 );
 CREATE INDEX IF NOT EXISTS story_entities_key ON story_entities (entity_key);
 """
+_NEWS_COLUMNS = ("news_first", "news_last")
+"""Columns of ``stories`` added after its first version (:func:`news_span`, UTC text):
+added, and filled from the stored records, when a file lacks them."""
 
 
 class SQLiteStoryStore:
@@ -97,7 +109,31 @@ class SQLiteStoryStore:
             self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self._add_news_columns()
         self.full_text = self._enable_fts()
+
+    def _add_news_columns(self) -> None:
+        """Add the news time columns to a file that lacks them (a new one, or one written
+        before they existed), filled from the stored records."""
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")  # workers sharing the file: one adds them
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(stories)")}
+            missing = [name for name in _NEWS_COLUMNS if name not in columns]
+            for name in missing:
+                self._db.execute(f"ALTER TABLE stories ADD COLUMN {name} TEXT")
+            if missing:
+                self._db.executemany(
+                    "UPDATE stories SET news_first = ?, news_last = ? WHERE story_id = ?",
+                    [
+                        (*map(_utc_text, news_span(Story.from_json(record))), story_id)
+                        for story_id, record in self._db.execute(
+                            "SELECT story_id, record FROM stories"
+                        ).fetchall()
+                    ],
+                )
+            self._db.execute(
+                "CREATE INDEX IF NOT EXISTS stories_news_last ON stories (news_last)"
+            )
 
     def _enable_fts(self) -> bool:
         try:
@@ -141,8 +177,10 @@ class SQLiteStoryStore:
             for e in story.entities
             for key in (e.id, e.name, *e.surface_forms)
         }
+        news_first, news_last = news_span(story)
         self._db.execute(
-            "INSERT OR REPLACE INTO stories VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO stories (story_id, version, first_seen, last_seen, content,"
+            " record, news_first, news_last) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 story.story_id,
                 story.version,
@@ -150,6 +188,8 @@ class SQLiteStoryStore:
                 _utc_text(story.last_seen),
                 content,
                 story.to_json().decode(),
+                _utc_text(news_first),
+                _utc_text(news_last),
             ),
         )
         self._db.execute("DELETE FROM story_entities WHERE story_id = ?", (story.story_id,))
@@ -197,14 +237,14 @@ class SQLiteStoryStore:
                 conditions.append("content LIKE ?")
                 parameters.append(f"%{word}%")
         if since is not None:
-            conditions.append("last_seen >= ?")
+            conditions.append("news_last >= ?")
             parameters.append(_utc_text(since))
         if until is not None:
-            conditions.append("first_seen <= ?")
+            conditions.append("news_first <= ?")
             parameters.append(_utc_text(until))
         where = " AND ".join(conditions) or "1"
         rows = self._db.execute(
-            f"SELECT record FROM stories WHERE {where} ORDER BY last_seen DESC LIMIT ?",
+            f"SELECT record FROM stories WHERE {where} ORDER BY news_last DESC LIMIT ?",
             [*parameters, limit],
         ).fetchall()
         return [Story.from_json(row[0]) for row in rows]

@@ -19,7 +19,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import accumulate
 from typing import NamedTuple
 from urllib.parse import urlsplit
@@ -65,6 +65,11 @@ BINARY_SAMPLE_CHARS = 20_000
 LANGUAGE_SAMPLE_CHARS = 1_000
 HEADLINE_MAX_WORDS = 20
 HEADLINE_MAX_CHARS = 160
+CLOCK_SKEW = timedelta(days=1)
+"""How far a date may lie after the fetch time (or a fetch time after the cleaning
+time) and still be taken as true: clocks and time zones of publishers are off."""
+EARLIEST_DATE = datetime(1990, 1, 1, tzinfo=UTC)
+"""Dates before this are not publication dates of web news (0, -1, year 1...)."""
 
 # ---------------------------------------------------------------- decoding
 
@@ -650,8 +655,50 @@ def _check_size(payload: str, max_bytes: int) -> None:
         raise Rejected("too_large", f"payload is {size:,} bytes (limit {max_bytes:,})")
 
 
-def clean_article(raw: RawArticle, *, max_bytes: int = DEFAULT_MAX_BYTES) -> CleanArticle:
-    """Extract the clean article from ``raw``; raise ``Rejected`` for unusable input."""
+def _iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def plausible_date(
+    label: str, moment: datetime | None, fetched_at: datetime, dropped: list[str]
+) -> datetime | None:
+    """``moment`` (naive taken as UTC) if it may be the article's publication time,
+    else None, with the reason appended to ``dropped``: not before ``EARLIEST_DATE``
+    nor after ``fetched_at`` plus ``CLOCK_SKEW``."""
+    if moment is None:
+        return None
+    moment = _as_aware(moment)
+    if moment > fetched_at + CLOCK_SKEW:
+        dropped.append(
+            f"{label} {_iso(moment)} is after the fetch time {_iso(fetched_at)}; dropped"
+        )
+        return None
+    if moment < EARLIEST_DATE:
+        dropped.append(f"{label} {_iso(moment)} is before {EARLIEST_DATE.year}; dropped")
+        return None
+    return moment
+
+
+def plausible_fetch_time(fetched_at: datetime, now: datetime, dropped: list[str]) -> datetime:
+    """``fetched_at`` (naive taken as UTC), or ``now`` when it is after ``now`` plus
+    ``CLOCK_SKEW``, with the reason appended to ``dropped``."""
+    fetched_at = _as_aware(fetched_at)
+    if fetched_at <= now + CLOCK_SKEW:
+        return fetched_at
+    dropped.append(
+        f"fetched_at {_iso(fetched_at)} is after the cleaning time {_iso(now)}; replaced by it"
+    )
+    return now
+
+
+def clean_article(
+    raw: RawArticle, *, max_bytes: int = DEFAULT_MAX_BYTES, now: datetime | None = None
+) -> CleanArticle:
+    """Extract the clean article from ``raw``; raise ``Rejected`` for unusable input.
+
+    Implausible dates are dropped (see :func:`plausible_date`, :func:`plausible_fetch_time`;
+    ``now`` defaults to the current time) and listed in ``dropped_dates``.
+    """
     payload = raw.html if raw.html is not None else raw.text
     if payload is None:
         raise Rejected("no_content", "the article has neither text nor html")
@@ -667,6 +714,10 @@ def clean_article(raw: RawArticle, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Cle
     title, title_source = extracted.title, extracted.title_source
     if title is None and raw.title:
         title, title_source = raw.title.strip(), "feed"
+    dropped: list[str] = []
+    fetched_at = plausible_fetch_time(raw.fetched_at, now or datetime.now(UTC), dropped)
+    page_date = plausible_date(f"date in the {kind}", extracted.published_at, fetched_at, dropped)
+    given_date = plausible_date("published_at", raw.published_at, fetched_at, dropped)
     return CleanArticle(
         id=raw.id,
         url=raw.url,
@@ -679,9 +730,10 @@ def clean_article(raw: RawArticle, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Cle
         title=title,
         title_source=title_source,
         authors=extracted.authors,
-        published_at=extracted.published_at or raw.published_at,
-        fetched_at=raw.fetched_at,
+        published_at=page_date or given_date,
+        fetched_at=fetched_at,
         language=detect_language(text),
+        dropped_dates=dropped,
         text=text,
         fingerprint=fingerprint(text),
     )
@@ -701,5 +753,5 @@ def warm_up() -> CleanArticle:
     """Clean a built-in page, so the parts that load lazily (dateparser's locales, the
     language identifier) load now rather than while a real article waits."""
     return clean_article(
-        RawArticle(id="warm-up", html=_WARM_UP_PAGE, fetched_at=datetime(2000, 1, 1, tzinfo=UTC))
+        RawArticle(id="warm-up", html=_WARM_UP_PAGE, fetched_at=datetime(2004, 1, 1, tzinfo=UTC))
     )

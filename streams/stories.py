@@ -496,6 +496,27 @@ def story_index(
                       common_key_articles=256, articles=articles)
 
 
+CLOCK_SKEW = timedelta(days=1)
+"""How far after the time an article was seen its publication time may lie and count."""
+
+
+def news_time(published_at: datetime | None, seen_at: datetime) -> datetime | None:
+    """``published_at``, unless it is after ``seen_at`` plus ``CLOCK_SKEW`` (then None)."""
+    if published_at is None or published_at > seen_at + CLOCK_SKEW:
+        return None
+    return published_at
+
+
+def clock_time(article: DedupedArticle, seen_at: datetime) -> datetime:
+    """The article's time on the story clock (watermark, time gaps, index arrival): its
+    :func:`news_time`, else the time it was seen.
+
+    Why: a date after the article was seen is wrong (a unit, a zone, a typo) and the seen
+    time bounds the truth; clamped to it, no one article moves the clock that retires stories.
+    """
+    return news_time(article.published_at, seen_at) or seen_at
+
+
 def story_id_for(first_article_id: str) -> str:
     """Stable story id derived from the id of the story's first article."""
     return "story-" + hashlib.sha256(first_article_id.encode()).hexdigest()[:16]
@@ -513,7 +534,7 @@ class StoryClusterer:
     - ``grace``: time gap with no penalty; beyond it the bar rises linearly up
       to ``threshold + cold_penalty`` at ``retire_after``.
     - ``retire_after``: a story no article has joined for this long (article
-      time, against the latest article time seen) is retired from the index.
+      time, see :func:`clock_time`, against the latest seen) is retired from the index.
     - ``vector_terms``: terms kept per article vector; ``profile_terms``:
       terms kept per story centroid.
     - ``key_entities``, ``key_terms``: how many salient entities and rare terms
@@ -639,7 +660,7 @@ class StoryClusterer:
         index = self._local_index()
         if not keys:
             return []
-        arrival = self._clock.stamp(article.published_at or seen_at)
+        arrival = self._clock.stamp(clock_time(article, seen_at))
         found = index.enter(article.id, IndexedArticle(arrival, tuple(keys)))
         return [(candidate.article_id, candidate.shared_keys) for candidate in found]
 
@@ -667,7 +688,7 @@ class StoryClusterer:
                     or original in self._story_of or original in self._admitted):
                 keys.append([])
                 continue
-            self._advance(article.published_at or seen_at)
+            self._advance(clock_time(article, seen_at))
             features = _Features.of(article)
             self._count(features, add=True)
             vectors = self._vectors(features)
@@ -782,7 +803,7 @@ class StoryClusterer:
     ) -> Story:
         """Place a new article: into its recorded story if ``restored`` (features,
         story id), else into its original's story, the best candidate's or a new one."""
-        article_time = article.published_at or seen_at
+        article_time = clock_time(article, seen_at)
         self._advance(article_time)
         original_story = self._story_of.get(article.duplicate_of or "")
         is_original = original_story is None
@@ -951,6 +972,9 @@ class StoryClusterer:
     def _publish(self, story: _LiveStory) -> Story:
         story.version += 1
         members = [m.record for m in story.members]
+        published = [
+            moment for m in members if (moment := news_time(m.published_at, m.first_seen))
+        ]
         story.record = Story(
             story_id=story.story_id,
             version=story.version,
@@ -967,6 +991,8 @@ class StoryClusterer:
             sources=list(dict.fromkeys(m.source for m in members if m.source)),
             first_seen=min(m.first_seen for m in members),
             last_seen=max(m.first_seen for m in members),
+            first_published=min(published, default=None),
+            last_published=max(published, default=None),
             article_count=len(members),
             unique_article_count=story.originals,
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import subprocess
 import sys
 import time
@@ -111,3 +113,67 @@ def test_workers_opening_a_new_database_together_all_start(tmp_path: Path) -> No
     for opener in openers:
         _, errors = opener.communicate(timeout=120)
         assert opener.returncode == 0, errors
+
+
+def published(story_id: str, headline: str, first: datetime, last: datetime) -> Story:
+    """A story replayed from an archive: published on ``first`` to ``last``, seen on DAY."""
+    return story(story_id, 1, headline, "Angela Merkel", 0).model_copy(
+        update={"first_published": first, "last_published": last}
+    )
+
+
+def test_search_by_time_is_by_news_time_falling_back_to_the_seen_time(
+    store: SQLiteStoryStore,
+) -> None:
+    may_2013 = datetime(2013, 5, 3, tzinfo=UTC)
+    store.upsert(published("summit", "Summit in Berlin", may_2013, may_2013 + timedelta(days=2)))
+    store.upsert(published("budget", "Budget passed", may_2013 + timedelta(days=20),
+                           may_2013 + timedelta(days=21)))
+    store.upsert(story("undated", 1, "Quake shakes Chile", "Michelle Bachelet", 3))  # seen only
+
+    def ids(found: list[Story]) -> list[str]:
+        return [s.story_id for s in found]
+
+    assert ids(store.search(since=may_2013, until=may_2013 + timedelta(days=10))) == ["summit"]
+    assert ids(store.search(since=may_2013 + timedelta(days=1))) == ["undated", "budget",
+                                                                      "summit"]
+    assert ids(store.search(until=datetime(2014, 1, 1, tzinfo=UTC))) == ["budget", "summit"]
+    assert ids(store.search(since=DAY)) == ["undated"]  # the archive was seen on DAY too
+    assert ids(store.search(since=DAY + timedelta(days=3), until=DAY + timedelta(days=4))) == [
+        "undated"
+    ]
+
+
+OLD_SCHEMA = """
+CREATE TABLE stories (story_id TEXT PRIMARY KEY, version INTEGER NOT NULL,
+    first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, content TEXT NOT NULL,
+    record TEXT NOT NULL);
+CREATE INDEX stories_last_seen ON stories (last_seen);
+CREATE TABLE story_entities (story_id TEXT NOT NULL, entity_key TEXT NOT NULL,
+    PRIMARY KEY (story_id, entity_key));
+"""
+
+
+def test_a_file_from_before_news_times_gains_them_from_its_records(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    may_2013 = datetime(2013, 5, 3, tzinfo=UTC)
+    old_stories = [published("summit", "Summit in Berlin", may_2013, may_2013),
+                   story("undated", 1, "Quake shakes Chile", "Michelle Bachelet", 3)]
+    with contextlib.closing(sqlite3.connect(path)) as old, old:
+        old.executescript(OLD_SCHEMA)
+        old.executemany(
+            "INSERT INTO stories VALUES (?, ?, ?, ?, ?, ?)",
+            [(s.story_id, s.version, s.first_seen.isoformat(), s.last_seen.isoformat(),
+              s.headline, s.to_json().decode()) for s in old_stories],
+        )
+    for _ in range(2):  # the second opening finds the columns there
+        with SQLiteStoryStore(path) as store:
+            assert [s.story_id for s in store.search(until=datetime(2014, 1, 1, tzinfo=UTC))] == [
+                "summit"
+            ]
+            assert [s.story_id for s in store.search(since=DAY)] == ["undated"]
+            assert store.get("summit") == old_stories[0]
+    with SQLiteStoryStore(path) as store:
+        store.upsert(published("summit", "Summit ends", may_2013, may_2013).model_copy(
+            update={"version": 2}))
+        assert [s.headline for s in store.search(until=may_2013)] == ["Summit ends"]
