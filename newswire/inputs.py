@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import itertools
 import random
 import sys
 import zlib
@@ -52,7 +51,8 @@ from streams.text import content_hash
 
 ARTICLE_SUFFIXES = (".txt", ".html", ".htm", ".json", ".jsonl")
 SEND_BATCH = 500
-"""Messages sent before waiting for the broker to have them all."""
+SEND_BATCH_BYTES = 16_000_000
+"""Messages (and bytes of them) sent before waiting for the broker to have them all."""
 _READ_CHUNK = 1 << 20
 _HASH_BYTES = 8
 _JSON_KINDS = {list: "an array", str: "a string", bool: "a boolean", int: "a number",
@@ -483,10 +483,23 @@ async def publish(
     on_published: Callable[[str], None] | None = None,
 ) -> int:
     """Send ``messages`` to the raw topic (refusals to the dead-letter topic) as they
-    come, ``SEND_BATCH`` at a time; return how many articles were published."""
+    come, in batches; return how many articles were published."""
     published = 0
     async with RawPublisher(settings, counts, on_published) as publisher:
-        stream = iter(messages)
-        while batch := list(itertools.islice(stream, SEND_BATCH)):
+        for batch in _batches(messages):
             published += await publisher.send(batch)
     return published
+
+
+def _batches(messages: Iterable[Message]) -> Iterator[list[Message]]:
+    """``messages`` in lists of at most ``SEND_BATCH`` or about ``SEND_BATCH_BYTES``."""
+    batch: list[Message] = []
+    size = 0
+    for message in messages:
+        batch.append(message)
+        size += len(message.value)
+        if len(batch) >= SEND_BATCH or size >= SEND_BATCH_BYTES:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch

@@ -128,7 +128,8 @@ def test_a_corrupt_gz_is_refused_and_its_directory_read_on(tmp_path: Path) -> No
     messages = replay.read(tmp_path)
     assert [a.text for a in articles(messages)] == ["Read, then its checksum fails.", "Kept."]
     assert [(r.location, r.error_type) for r in refusals(messages)] == [
-        (f"{corrupt}@0", "corrupt_gzip"), (f"{tmp_path / 'b.jsonl.gz'}@{len(line)}", "corrupt_gzip")]
+        (f"{corrupt}@0", "corrupt_gzip"),
+        (f"{tmp_path / 'b.jsonl.gz'}@{len(line)}", "corrupt_gzip")]
     assert "CRC check failed" in refusals(messages)[1].reason
     assert len(replay.reports) == 2
 

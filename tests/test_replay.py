@@ -7,12 +7,13 @@ import asyncio
 import gzip
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
 import pytest
 
-from newswire.inputs import Outbound, ReplayCounts, publish, stable_id
+from newswire.inputs import SEND_BATCH, Outbound, ReplayCounts, publish, stable_id
 from newswire.settings import Settings
 from newswire.watch import consume
 from schemas.records import DeadLetter, RawArticle
@@ -121,3 +122,24 @@ def test_a_message_the_producer_refuses_is_dead_lettered_and_the_next_one_sent(
     assert (letter.stage, letter.article_id, letter.location) == ("replay", "oversize",
                                                                   "big.jsonl:1")
     assert letter.payload_truncated and letter.payload_bytes == len(oversize.value)
+
+
+def test_publishing_goes_on_while_the_input_is_still_being_read(
+    pipeline_settings: Settings,
+) -> None:
+    delivered: list[str] = []
+    delivered_when_pulled: list[int] = []
+
+    def articles_as_read() -> Iterator[Outbound]:
+        for number in range(3 * SEND_BATCH):
+            delivered_when_pulled.append(len(delivered))
+            yield Outbound.of(RawArticle(id=f"n{number}", text=f"Article {number}.",
+                                         fetched_at="2026-01-01T00:00:00Z"))
+
+    sent = asyncio.run(publish(pipeline_settings, articles_as_read(),
+                               on_published=delivered.append))
+    assert sent == len(delivered) == 3 * SEND_BATCH
+    # The broker had the first batch before the reader was asked for the second.
+    assert delivered_when_pulled[SEND_BATCH - 1] == 0
+    assert delivered_when_pulled[SEND_BATCH] == SEND_BATCH
+    assert delivered_when_pulled[2 * SEND_BATCH] == 2 * SEND_BATCH
