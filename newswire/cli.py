@@ -14,7 +14,7 @@ from pathlib import Path
 from aiokafka.errors import KafkaConnectionError
 
 from newswire.broker import EmbeddedBroker, ensure_topics_sync
-from newswire.inputs import publish, read_inputs
+from newswire.inputs import Reader, ReplayCounts, publish
 from newswire.settings import Settings
 from schemas.topics import ALL_TOPICS
 
@@ -44,11 +44,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if missing:
         sys.exit(f"newswire: no such input: {', '.join(missing)} (run from the project folder, "
                  "or pass --replay PATH)")
-    messages = read_inputs(paths)
-    print(f"newswire: replaying {len(messages)} articles from "
-          f"{', '.join(str(p) for p in paths)}", flush=True)
+    settings = _settings(args)
+    print(f"newswire: replaying {', '.join(str(p) for p in paths)}", flush=True)
     return WorkerRun(
-        _settings(args), watch=True, messages=messages, once=args.once, timeout=args.timeout,
+        settings, watch=True, messages=Reader(settings).read(paths), once=args.once,
+        timeout=args.timeout,
         stories_out=args.stories_out, articles_out=args.articles_out,
     ).execute()
 
@@ -61,10 +61,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     settings = _require_broker(_settings(args))
-    messages = read_inputs(args.paths)
+    counts = ReplayCounts()
+    messages = Reader(settings, counts).read(args.paths)
     ensure_topics_sync(settings)
-    count = asyncio.run(publish(settings, messages))
-    print(f"newswire: published {count} articles")
+    asyncio.run(publish(settings, messages, counts))
+    print(counts.summary())
     return 0
 
 

@@ -2,48 +2,121 @@
 
 Supported inputs: ``.txt`` (one article), ``.html``/``.htm`` (one page),
 ``.json`` (one raw article, or a list of them), ``.jsonl`` (one raw article a
-line), any of those compressed as ``.gz``, and directories of them.
+line), any of those compressed as ``.gz``, and directories of them. Files are
+read as a stream (``.jsonl`` line by line) and published as they are read.
 
 Ids are stable so that replaying the same input twice adds nothing new
 downstream: a record's own ``id``; else a hash of its URL; else a hash of its
-content. A JSON line that cannot be read is still published, as it is, so the
-cleaning stage dead-letters it with the reason: nothing is lost silently.
+content. The same content again under a known id is a repeat, skipped; new
+content under a known id (an updated page at the same URL) is published as the
+article's next revision.
+
+What cannot be read is refused here, not published: a record that is not a
+JSON object, not a valid article (the reason names the field), or over
+``Settings.max_article_bytes``; and the damaged part of a file (a truncated or
+corrupt gzip stream, a malformed JSON document, a binary page). Each refusal
+becomes a dead letter of stage ``replay`` with its location (``PATH:LINE`` or
+``PATH@OFFSET``, ``PATH#/N`` for the N-th article of a JSON list), each
+damaged file is reported in one line, and reading goes on. Invalid JSON is
+refused by the reader rather than by the cleaning stage because only the
+reader knows the file and line it came from.
 """
 
 from __future__ import annotations
 
 import gzip
+import io
 import random
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+import sys
+import zlib
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from pydantic import ValidationError
 
 from newswire.broker import bootstrap_servers
 from newswire.settings import Settings
-from schemas.records import RawArticle
-from schemas.topics import RAW
-from streams.cleaning import decode_html
+from schemas.records import DeadLetter, RawArticle
+from schemas.topics import DEAD_LETTERS, RAW
+from streams.cleaning import decode_html, url_host
+from streams.errors import Rejected, describe_error
 from streams.text import content_hash
 
 ARTICLE_SUFFIXES = (".txt", ".html", ".htm", ".json", ".jsonl")
+SEND_BATCH = 500
+SEND_BATCH_BYTES = 16_000_000
+"""Messages (and bytes of them) sent before waiting for the broker to have them all."""
+_READ_CHUNK = 1 << 20
+_HASH_BYTES = 8
+_JSON_KINDS = {list: "an array", str: "a string", bool: "a boolean", int: "a number",
+               float: "a number", type(None): "null"}
 
 
 @dataclass(frozen=True)
 class Outbound:
-    """One message for the raw topic: the article id as key, the JSON value."""
+    """One message for the raw topic: the article id as key, the JSON value.
+
+    ``location`` (where the reader found it) goes into the dead letter if the
+    broker refuses the message.
+    """
 
     key: str
     value: bytes
+    revision: int = 1
+    location: str | None = None
 
     @classmethod
-    def of(cls, article: RawArticle) -> Outbound:
+    def of(cls, article: RawArticle, location: str | None = None) -> Outbound:
         """The message of a raw article: keyed by its id."""
-        return cls(article.id, article.to_json())
+        return cls(article.id, article.to_json(), article.revision, location)
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A record, or the damaged part of a file, that the reader could not publish."""
+
+    value: bytes
+    location: str | None
+    error_type: str
+    reason: str
+    article_id: str | None = None
+
+    def dead_letter(self, max_payload_bytes: int) -> DeadLetter:
+        """The dead letter (stage ``replay``) of this refusal."""
+        return DeadLetter.of(
+            self.value, max_payload_bytes=max_payload_bytes, stage="replay",
+            reason=self.reason, error_type=self.error_type, location=self.location,
+            article_id=self.article_id, failed_at=datetime.now(UTC),
+        )
+
+
+Message = Outbound | Refused
+
+
+@dataclass
+class ReplayCounts:
+    """What a replay did: articles published (revisions among them), records
+    dead-lettered by reason, repeats skipped."""
+
+    published: int = 0
+    revisions: int = 0
+    repeats: int = 0
+    dead_lettered: Counter[str] = field(default_factory=Counter)
+
+    def summary(self) -> str:
+        """The counts in one line."""
+        reasons = ", ".join(f"{count} {reason}" for reason, count in
+                            sorted(self.dead_lettered.items()))
+        return (f"newswire: published {self.published} articles ({self.revisions} revisions), "
+                f"dead-lettered {self.dead_lettered.total()}"
+                f"{f' ({reasons})' if reasons else ''}, skipped {self.repeats} repeats")
 
 
 def stable_id(*, url: str | None = None, content: bytes | str = b"") -> str:
@@ -51,64 +124,206 @@ def stable_id(*, url: str | None = None, content: bytes | str = b"") -> str:
     return content_hash(f"url:{url}" if url else content)
 
 
-def raw_from_record(record: dict[str, Any], *, source: str | None = None) -> RawArticle:
-    """A RawArticle from a JSON object, filling in a stable id and fetch time."""
-    content = record.get("html") or record.get("text") or ""
-    fields = {
-        "id": record.get("id") or stable_id(url=record.get("url"), content=content),
-        "source": source,
-        "fetched_at": datetime.now(UTC),
-        **{key: value for key, value in record.items() if value is not None},
-    }
-    return RawArticle.model_validate(fields)
+class SeenContent:
+    """The content hashes seen under each article id, to tell repeats from revisions.
+
+    Memory stays small for huge inputs: per id, 8 bytes of its hash as the key and
+    8 bytes per distinct content.
+    """
+
+    def __init__(self) -> None:
+        self._hashes: dict[bytes, bytes] = {}
+
+    def revision(self, article_id: str, content: str) -> int | None:
+        """The revision ``content`` would be under ``article_id``; None for a repeat."""
+        known = self._hashes.get(_short_hash(article_id), b"")
+        digest = bytes.fromhex(content)
+        if any(known[start:start + _HASH_BYTES] == digest
+               for start in range(0, len(known), _HASH_BYTES)):
+            return None
+        return len(known) // _HASH_BYTES + 1
+
+    def add(self, article_id: str, content: str) -> None:
+        """Remember ``content`` (a content hash) under ``article_id``."""
+        key = _short_hash(article_id)
+        self._hashes[key] = self._hashes.get(key, b"") + bytes.fromhex(content)
 
 
-def read_path(path: Path) -> Iterator[Outbound]:
-    """Messages for every article in ``path`` (a file or a directory)."""
-    if not path.exists():
-        raise ValueError(f"{path}: no such file or directory")
-    if path.is_dir():
-        for child in sorted(path.rglob("*")):
-            if child.is_file() and _article_suffix(child):
-                yield from read_path(child)
-        return
-    suffix = _article_suffix(path)
-    if suffix is None:
-        raise ValueError(f"{path}: not an article file (expected {', '.join(ARTICLE_SUFFIXES)}"
-                         " or .gz of those)")
-    data = path.read_bytes()
-    if path.suffix == ".gz":
-        data = gzip.decompress(data)
-    source = f"file:{path.name}"
-    if suffix == ".txt":
-        text = data.decode("utf-8", errors="replace")
-        article = RawArticle(
-            id=stable_id(content=data), source=source, text=text, fetched_at=datetime.now(UTC)
-        )
-        yield Outbound.of(article)
-    elif suffix in (".html", ".htm"):
-        article = RawArticle(
-            id=stable_id(content=data), source=source, html=decode_html(data),
-            fetched_at=datetime.now(UTC),
-        )
-        yield Outbound.of(article)
-    elif suffix == ".json":
-        parsed = orjson.loads(data)
-        for record in parsed if isinstance(parsed, list) else [parsed]:
-            yield _outbound_record(record, source, f"{path}")
-    else:
-        for number, line in enumerate(data.splitlines(), start=1):
-            if line.strip():
-                yield _outbound_line(line, source, f"{path}:{number}")
+def _short_hash(text: str) -> bytes:
+    return bytes.fromhex(content_hash(text))
 
 
-def read_inputs(paths: Iterable[Path]) -> list[Outbound]:
-    """Messages for all ``paths``, in order, each article once (by id)."""
-    unique: dict[str, Outbound] = {}
-    for path in paths:
-        for message in read_path(path):
-            unique.setdefault(message.key, message)
-    return list(unique.values())
+def _print_to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+class Reader:
+    """Reads inputs into messages: articles for the raw topic, and refusals.
+
+    One reader per replay: it remembers the content of every id it has read, to
+    number revisions and skip repeats across all the inputs. ``report`` gets one
+    line per damaged file.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        counts: ReplayCounts | None = None,
+        report: Callable[[str], None] = _print_to_stderr,
+    ) -> None:
+        self.max_article_bytes = settings.max_article_bytes
+        self.counts = counts if counts is not None else ReplayCounts()
+        self.report = report
+        self._seen = SeenContent()
+
+    def read(self, paths: Iterable[Path]) -> Iterator[Message]:
+        """Messages of every article file in ``paths``, in order, as they are read.
+
+        Raises ``ValueError`` at once if a path does not exist or names a file
+        that is not an article file.
+        """
+        paths = list(paths)
+        for path in paths:
+            if not path.exists():
+                raise ValueError(f"{path}: no such file or directory")
+            if path.is_file() and _article_suffix(path) is None:
+                raise ValueError(f"{path}: not an article file (expected "
+                                 f"{', '.join(ARTICLE_SUFFIXES)} or .gz of those)")
+        return self._read_paths(paths)
+
+    def _read_paths(self, paths: list[Path]) -> Iterator[Message]:
+        for path in paths:
+            files = sorted(path.rglob("*")) if path.is_dir() else [path]
+            for file in files:
+                if file.is_file() and _article_suffix(file):
+                    yield from self._read_file(file)
+
+    def _read_file(self, path: Path) -> Iterator[Message]:
+        """The messages of one file, then one line of report if some of it was refused."""
+        articles = refused = 0
+        first: Refused | None = None
+        last: Refused | None = None
+        for message in self._messages_of(path):
+            if isinstance(message, Outbound):
+                articles += 1
+            else:
+                refused += 1
+                first, last = first or message, message
+            yield message
+        if first is not None and last is not None:
+            # The last refusal is shown too: damage that ends the reading comes last.
+            problems = _describe(first) + ("" if last is first else f" ... {_describe(last)}")
+            self.report(f"newswire: {problems} ({articles} articles read from {path}, "
+                        f"{refused} dead-lettered)")
+
+    def _messages_of(self, path: Path) -> Iterator[Message]:
+        suffix = _article_suffix(path)
+        if suffix == ".jsonl":
+            yield from self._jsonl(path)
+            return
+        data, damage = _read_whole(path)
+        if damage is not None:
+            yield damage
+        elif suffix == ".json":
+            yield from self._json_document(path, data)
+        else:
+            message = self._page(path, data, suffix == ".txt")
+            if message is not None:
+                yield message
+
+    def _page(self, path: Path, data: bytes, is_text: bool) -> Message | None:
+        article_id = stable_id(content=data)
+        try:
+            content = decode_html(data)
+        except Rejected as error:
+            return Refused(data, str(path), error.code, error.reason, article_id)
+        fields = {"text": content} if is_text else {"html": content}
+        article = RawArticle(id=article_id, fetched_at=datetime.now(UTC), **fields)
+        return self._admit(article, data, str(path), f"file:{path}")
+
+    def _json_document(self, path: Path, data: bytes) -> Iterator[Message]:
+        try:
+            parsed = orjson.loads(data)
+        except orjson.JSONDecodeError as error:
+            error_type, reason = describe_error(error)
+            yield Refused(data, f"{path}:{error.lineno}", error_type, reason)
+            return
+        if not isinstance(parsed, list):
+            message = self._record(parsed, data, str(path), f"file:{path}")
+            if message is not None:
+                yield message
+            return
+        for number, record in enumerate(parsed):
+            message = self._record(record, orjson.dumps(record), f"{path}#/{number}",
+                                   f"file:{path}")
+            if message is not None:
+                yield message
+
+    def _jsonl(self, path: Path) -> Iterator[Message]:
+        number = offset = 0
+        try:
+            with _open(path) as stream:
+                for number, line in enumerate(stream, start=1):
+                    if line.strip():
+                        message = self._line(line.rstrip(b"\r\n"), path, number)
+                        if message is not None:
+                            yield message
+                    offset += len(line)
+        except (OSError, EOFError, zlib.error) as error:
+            yield _damage(path, error, offset, f"line {number + 1}")
+
+    def _line(self, line: bytes, path: Path, number: int) -> Message | None:
+        location = f"{path}:{number}"
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError as error:
+            return Refused(line, location, *describe_error(error))
+        return self._record(record, line, location, f"file:{path}:{number}")
+
+    def _record(self, record: Any, value: bytes, location: str, provenance: str) -> Message | None:
+        """The article of one JSON value; ``value`` is how the input gave it."""
+        if not isinstance(record, dict):
+            return Refused(value, location, "invalid_record",
+                           f"an article is a JSON object, not {_JSON_KINDS[type(record)]}")
+        given = {key: field for key, field in record.items() if field is not None}
+        known_id = _given_id(given)
+        try:
+            # Placeholders for what newswire fills in: errors name only the user's fields.
+            article = RawArticle.model_validate(
+                {"id": "", "fetched_at": datetime.now(UTC), **given})
+        except ValidationError as error:
+            return Refused(value, location, *describe_error(error), article_id=known_id)
+        site_name = given.get("site_name")
+        article = article.model_copy(update={
+            "id": known_id or stable_id(content=_content(article)),
+            "source": article.source or (site_name if isinstance(site_name, str) else None)
+            or url_host(article.url),
+        })
+        return self._admit(article, value, location, provenance)
+
+    def _admit(self, article: RawArticle, value: bytes, location: str,
+               provenance: str) -> Message | None:
+        """The message of ``article``, numbered as a revision; None for a repeat."""
+        digest = content_hash(_content(article))
+        revision = self._seen.revision(article.id, digest)
+        if revision is None:
+            self.counts.repeats += 1
+            return None
+        article = article.model_copy(
+            update={"revision": revision, "content_hash": digest, "provenance": provenance})
+        message = Outbound.of(article, location)
+        if len(message.value) > self.max_article_bytes:
+            return Refused(value, location, "too_large",
+                           f"article of {len(message.value):,} bytes is over the limit of "
+                           f"{self.max_article_bytes:,} bytes", article.id)
+        self._seen.add(article.id, digest)
+        return message
+
+
+def read_inputs(paths: Iterable[Path], settings: Settings | None = None) -> list[Outbound]:
+    """The articles of ``paths`` in a list (refusals left out): for small inputs."""
+    reader = Reader(settings or Settings())
+    return [message for message in reader.read(paths) if isinstance(message, Outbound)]
 
 
 def _article_suffix(path: Path) -> str | None:
@@ -116,20 +331,53 @@ def _article_suffix(path: Path) -> str | None:
     return next((suffix for suffix in ARTICLE_SUFFIXES if name.endswith(suffix)), None)
 
 
-def _outbound_line(line: bytes, source: str, where: str) -> Outbound:
-    try:
-        record = orjson.loads(line)
-    except orjson.JSONDecodeError:
-        return Outbound(where, line)  # dead-lettered downstream, with the reason
-    return _outbound_record(record, source, where)
+def _open(path: Path) -> io.BufferedIOBase:
+    return gzip.open(path) if path.suffix == ".gz" else path.open("rb")
 
 
-def _outbound_record(record: Any, source: str, where: str) -> Outbound:
+def _read_whole(path: Path) -> tuple[bytes, Refused | None]:
+    """The (decompressed) bytes of ``path``, or what was read and the damage met."""
+    chunks: list[bytes] = []
     try:
-        article = raw_from_record(record, source=source)
-    except (ValueError, TypeError):
-        return Outbound(where, orjson.dumps(record))  # dead-lettered downstream
-    return Outbound.of(article)
+        with _open(path) as stream:
+            while chunk := stream.read(_READ_CHUNK):
+                chunks.append(chunk)
+    except (OSError, EOFError, zlib.error) as error:
+        read = b"".join(chunks)
+        return read, _damage(path, error, len(read), "the file", value=read)
+    return b"".join(chunks), None
+
+
+def _damage(path: Path, error: BaseException, offset: int, part: str,
+            value: bytes = b"") -> Refused:
+    """The refusal of a file's unreadable rest, from ``offset`` (decompressed) on."""
+    if isinstance(error, EOFError):
+        error_type = "truncated"
+    elif isinstance(error, gzip.BadGzipFile | zlib.error):
+        error_type = "corrupt_gzip"
+    else:
+        error_type = "unreadable"
+    reason = f"{part} cannot be read from byte {offset:,} on: {error}"
+    return Refused(value, f"{path}@{offset}", error_type, reason)
+
+
+def _describe(refused: Refused) -> str:
+    return f"{refused.error_type} at {refused.location}: {refused.reason}"
+
+
+def _given_id(record: dict[str, Any]) -> str | None:
+    """The id a record gives, or that its URL gives."""
+    given, url = record.get("id"), record.get("url")
+    if isinstance(given, str) and given:
+        return given
+    return stable_id(url=url) if isinstance(url, str) and url else None
+
+
+def _content(article: RawArticle) -> str:
+    """What the id and content hash are taken of: the HTML, else the text."""
+    return article.html if article.html is not None else article.text or ""
+
+
 
 
 class RawPublisher:
@@ -140,11 +388,24 @@ class RawPublisher:
     NER, the heaviest stages, then get the same number of articles on every
     partition (a hash leaves a few hundred articles several percent apart). The key
     stays the article id, for consumers.
+
+    Refusals, and messages the broker refuses, go to the dead-letter topic;
+    ``counts`` sums up both, and ``on_published`` gets the key of each article
+    the broker has.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        counts: ReplayCounts | None = None,
+        on_published: Callable[[str], None] | None = None,
+    ) -> None:
         assert settings.broker_url, "publishing needs a broker URL"
         self.topic = RAW.name(settings.topic_prefix)
+        self.dead_letter_topic = DEAD_LETTERS.name(settings.topic_prefix)
+        self.counts = counts if counts is not None else ReplayCounts()
+        self._on_published = on_published
+        self._payload_bytes = settings.dead_letter_payload_bytes
         self._producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap_servers(settings.broker_url),
             max_request_size=settings.max_article_bytes + 1_000_000,
@@ -161,23 +422,84 @@ class RawPublisher:
     async def __aexit__(self, *_exc: object) -> None:
         await self._producer.stop()
 
-    async def send(self, messages: Iterable[Outbound]) -> int:
-        """Send ``messages`` and wait until the broker has them all; return how many."""
+    async def send(self, messages: Iterable[Message]) -> int:
+        """Send ``messages`` and wait until the broker has them all; return how many
+        articles it took (the others are dead-lettered)."""
+        deliveries = []
+        refused: list[Refused] = []
+        for message in messages:
+            if isinstance(message, Refused):
+                refused.append(message)
+                continue
+            try:
+                delivery = await self._producer.send(
+                    self.topic, key=message.key.encode(), value=message.value,
+                    partition=self._next_partition())
+            except KafkaError as error:
+                refused.append(_refused_by_broker(message, error))
+            else:
+                deliveries.append((message, delivery))
+        published = 0
+        for message, delivery in deliveries:
+            try:
+                await delivery
+            except KafkaError as error:
+                refused.append(_refused_by_broker(message, error))
+            else:
+                published += 1
+                if message.revision > 1:
+                    self.counts.revisions += 1
+                if self._on_published:
+                    self._on_published(message.key)
+        self.counts.published += published
+        await self._dead_letter(refused)
+        return published
+
+    async def _dead_letter(self, refused: list[Refused]) -> None:
         deliveries = [
-            await self._producer.send(self.topic, key=message.key.encode(), value=message.value,
-                                      partition=self._next_partition())
-            for message in messages
+            await self._producer.send(
+                self.dead_letter_topic, key=(message.article_id or message.location or "").encode(),
+                value=message.dead_letter(self._payload_bytes).to_json())
+            for message in refused
         ]
         for delivery in deliveries:
             await delivery
-        return len(deliveries)
+        self.counts.dead_lettered.update(message.error_type for message in refused)
 
     def _next_partition(self) -> int:
         self._sent += 1
         return self._partitions[self._sent % len(self._partitions)]
 
 
-async def publish(settings: Settings, messages: Iterable[Outbound]) -> int:
-    """Send ``messages`` to the raw topic; return how many were sent."""
-    async with RawPublisher(settings) as publisher:
-        return await publisher.send(messages)
+def _refused_by_broker(message: Outbound, error: KafkaError) -> Refused:
+    return Refused(message.value, message.location, type(error).__name__,
+                   f"the broker refused the article: {error}", message.key)
+
+
+async def publish(
+    settings: Settings,
+    messages: Iterable[Message],
+    counts: ReplayCounts | None = None,
+    on_published: Callable[[str], None] | None = None,
+) -> int:
+    """Send ``messages`` to the raw topic (refusals to the dead-letter topic) as they
+    come, in batches; return how many articles were published."""
+    published = 0
+    async with RawPublisher(settings, counts, on_published) as publisher:
+        for batch in _batches(messages):
+            published += await publisher.send(batch)
+    return published
+
+
+def _batches(messages: Iterable[Message]) -> Iterator[list[Message]]:
+    """``messages`` in lists of at most ``SEND_BATCH`` or about ``SEND_BATCH_BYTES``."""
+    batch: list[Message] = []
+    size = 0
+    for message in messages:
+        batch.append(message)
+        size += len(message.value)
+        if len(batch) >= SEND_BATCH or size >= SEND_BATCH_BYTES:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch

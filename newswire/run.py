@@ -6,7 +6,7 @@ import asyncio
 import importlib.util
 import io
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -16,7 +16,7 @@ import orjson
 
 from agents.pipeline import Pipeline
 from newswire.broker import broker_for, ensure_topics_sync
-from newswire.inputs import Outbound, publish
+from newswire.inputs import Message, publish
 from newswire.settings import Settings
 from newswire.watch import StoryBoard, consume, format_dead_letter, format_story
 from schemas.topics import DEAD_LETTERS, ENRICHED, STORIES
@@ -34,7 +34,9 @@ class WorkerRun:
 
     settings: Settings
     watch: bool = False
-    messages: Sequence[Outbound] = ()
+    messages: Iterable[Message] = ()
+    published: list[str] = field(default_factory=list)
+    """Keys of the articles published, as they are: what ``once`` waits for."""
     once: bool = False
     timeout: float | None = None
     stories_out: Path | None = None
@@ -73,7 +75,7 @@ class WorkerRun:
         try:
             await asyncio.wait_for(self._watch(), timeout=self.timeout)
         except TimeoutError:
-            missing = [m.key for m in self.messages if not self.board.done_with([m.key])]
+            missing = [key for key in self.published if not self.board.done_with([key])]
             print(f"newswire: gave up after {self.timeout} s; not yet in a story: "
                   f"{', '.join(missing)}", file=sys.stderr)
             self.exit_code = 1
@@ -85,8 +87,8 @@ class WorkerRun:
 
     async def _watch(self) -> None:
         if self.messages:
-            await publish(self.settings, self.messages)
-        expected = [message.key for message in self.messages]
+            await publish(self.settings, self.messages, on_published=self.published.append)
+        expected = self.published
         prefix = self.settings.topic_prefix
         outputs = [STORIES.name(prefix), ENRICHED.name(prefix), DEAD_LETTERS.name(prefix)]
         async for topic, _key, value in consume(self.settings, outputs):

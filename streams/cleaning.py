@@ -447,10 +447,14 @@ def publication_time(html: str, day: str | None) -> datetime | None:
     return None
 
 
-def _url_host(url: str | None) -> str | None:
+def url_host(url: str | None) -> str | None:
+    """The host of ``url`` without ``www.``, if it has one."""
     if not url:
         return None
-    host = urlsplit(url).hostname
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return None
     return host.removeprefix("www.") if host else None
 
 
@@ -621,7 +625,7 @@ def clean_html(html: str, url: str | None = None) -> Extraction:
         if name.strip() and not _CREDENTIAL.match(name)
     ]
     title = split_paragraphs(
-        strip_site_from_title(metadata.title or "", metadata.sitename, headings, _url_host(url))
+        strip_site_from_title(metadata.title or "", metadata.sitename, headings, url_host(url))
     )
     return Extraction(
         paragraphs=paragraphs,
@@ -726,7 +730,7 @@ def clean_article(
         provenance=raw.provenance,
         revision=raw.revision,
         content_hash=raw.content_hash or content_hash(payload),
-        site_name=extracted.site_name or _url_host(raw.url) or raw.source,
+        site_name=extracted.site_name or url_host(raw.url) or raw.source,
         title=title,
         title_source=title_source,
         authors=extracted.authors,

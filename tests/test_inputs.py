@@ -12,12 +12,17 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from newswire.broker import bootstrap_servers
-from newswire.inputs import Outbound, publish, read_inputs, read_path, stable_id
+from newswire.inputs import Message, Outbound, Reader, Refused, publish, read_inputs, stable_id
 from newswire.settings import Settings
 from schemas.records import RawArticle
 from schemas.topics import RAW
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+
+
+def read(*paths: Path) -> list[Message]:
+    """Every message the reader makes of ``paths``."""
+    return list(Reader(Settings()).read(paths))
 
 
 def test_seed_directory_gives_five_articles_with_content_ids() -> None:
@@ -43,18 +48,22 @@ def test_jsonl_gz_with_ids_urls_and_a_broken_line(tmp_path: Path) -> None:
     ]
     path = tmp_path / "feed.jsonl.gz"
     path.write_bytes(gzip.compress(b"\n".join(lines)))
-    messages = list(read_path(path))
-    assert [m.key for m in messages[:2]] == ["given", stable_id(url="https://example.org/a")]
-    # Unreadable records are kept, keyed by where they were, for the dead-letter topic.
-    assert messages[2].key == f"{path}:3" and messages[2].value == b"{not json"
-    assert messages[3].key == f"{path}:4"
+    first, second, broken, wrong = read(path)
+    assert isinstance(first, Outbound) and isinstance(second, Outbound)
+    assert [first.key, second.key] == ["given", stable_id(url="https://example.org/a")]
+    # Unreadable records are refused where they are, with file and line, for the dead letters.
+    assert isinstance(broken, Refused) and isinstance(wrong, Refused)
+    assert (broken.location, broken.error_type, broken.value) == (
+        f"{path}:3", "invalid_json", b"{not json")
+    assert (wrong.location, wrong.error_type) == (f"{path}:4", "invalid_record")
+    assert "text" in wrong.reason
 
 
 def test_html_file_is_decoded_by_its_meta_charset(tmp_path: Path) -> None:
     page = '<html><head><meta charset="iso-8859-1"></head><body><p>Café société</p></body></html>'
     path = tmp_path / "page.html"
     path.write_bytes(page.encode("iso-8859-1"))
-    (message,) = read_path(path)
+    (message,) = read(path)
     assert "Café société" in (RawArticle.from_json(message.value).html or "")
 
 
@@ -62,12 +71,12 @@ def test_unknown_file_type_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "notes.docx"
     path.write_bytes(b"x")
     with pytest.raises(ValueError, match="not an article file"):
-        list(read_path(path))
+        read(path)
 
 
 def test_missing_path_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no such file or directory"):
-        list(read_path(tmp_path / "missing.jsonl"))
+        read(tmp_path / "missing.jsonl")
 
 
 def test_publishing_deals_the_articles_to_the_raw_partitions_in_turn(

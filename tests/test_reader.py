@@ -1,0 +1,223 @@
+"""The replay reader on damaged and tricky inputs: it reads what it can, refuses the rest
+with file and place, numbers revisions, skips repeats and names the publisher."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import tracemalloc
+from pathlib import Path
+
+import orjson
+import pytest
+
+from newswire.inputs import Message, Outbound, Reader, Refused, ReplayCounts, stable_id
+from newswire.settings import Settings
+from schemas.records import RawArticle
+
+
+class Replay:
+    """A reader over files the test writes, keeping its report lines and counts."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.reports: list[str] = []
+        self.counts = ReplayCounts()
+        self.reader = Reader(settings or Settings(), self.counts, self.reports.append)
+
+    def read(self, *paths: Path) -> list[Message]:
+        return list(self.reader.read(paths))
+
+
+def articles(messages: list[Message]) -> list[RawArticle]:
+    return [RawArticle.from_json(m.value) for m in messages if isinstance(m, Outbound)]
+
+
+def refusals(messages: list[Message]) -> list[Refused]:
+    return [m for m in messages if isinstance(m, Refused)]
+
+
+def jsonl(path: Path, *records: object) -> Path:
+    path.write_bytes(b"".join(orjson.dumps(record) + b"\n" for record in records))
+    return path
+
+
+def sha16(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def test_json_values_that_are_not_objects_are_refused_line_by_line(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(b'"text"\n12\nnull\ntrue\n[1]\n{"text": "A real article."}\n')
+    replay = Replay()
+    messages = replay.read(path)
+    assert [a.text for a in articles(messages)] == ["A real article."]
+    refused = refusals(messages)
+    assert [(r.location, r.error_type) for r in refused] == [
+        (f"{path}:{line}", "invalid_record") for line in range(1, 6)]
+    assert [r.value for r in refused] == [b'"text"', b"12", b"null", b"true", b"[1]"]
+    assert "not a string" in refused[0].reason and "not an array" in refused[4].reason
+    (report,) = replay.reports
+    assert f"{path}:1" in report and f"{path}:5" in report and "5 dead-lettered" in report
+
+
+def test_elements_of_a_json_list_that_are_not_objects_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "list.json"
+    path.write_bytes(orjson.dumps([{"text": "First."}, "oops", {"text": "Third."}]))
+    messages = Replay().read(path)
+    assert [a.text for a in articles(messages)] == ["First.", "Third."]
+    (refused,) = refusals(messages)
+    assert (refused.location, refused.error_type, refused.value) == (
+        f"{path}#/1", "invalid_record", b'"oops"')
+
+
+def test_a_binary_html_file_is_refused_and_the_next_file_read(tmp_path: Path) -> None:
+    binary = tmp_path / "a.html"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")
+    (tmp_path / "b.html").write_bytes(b"<html><body><p>A page.</p></body></html>")
+    replay = Replay()
+    messages = replay.read(tmp_path)
+    (refused,) = refusals(messages)
+    assert (refused.location, refused.error_type) == (str(binary), "binary")
+    assert refused.article_id == stable_id(content=binary.read_bytes())
+    assert "A page." in (articles(messages)[0].html or "")
+    (report,) = replay.reports
+    assert str(binary) in report and "binary" in report
+
+
+@pytest.mark.parametrize("name", ["zeros.txt", "zeros.jsonl", "zeros.json"])
+def test_a_nul_filled_file_is_refused(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(b"\x00" * 4096)
+    replay = Replay()
+    (refused,) = replay.read(path)
+    assert isinstance(refused, Refused)
+    assert refused.error_type in {"binary", "invalid_json"}
+    assert refused.location is not None and refused.location.startswith(str(path))
+    assert len(replay.reports) == 1
+
+
+def test_a_truncated_jsonl_gz_gives_the_lines_before_the_damage(tmp_path: Path) -> None:
+    lines = [orjson.dumps({"url": f"https://example.org/{n}", "text": f"Story {n}. " * 30})
+             for n in range(300)]
+    whole = gzip.compress(b"".join(line + b"\n" for line in lines))
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(whole[: len(whole) // 2])
+    replay = Replay()
+    messages = replay.read(path)
+    read = articles(messages)
+    assert 50 < len(read) < 300
+    assert [a.url for a in read] == [f"https://example.org/{n}" for n in range(len(read))]
+    assert messages[-1] is refusals(messages)[0]
+    damage = refusals(messages)[0]
+    offset = sum(len(line) + 1 for line in lines[: len(read)])
+    assert (damage.location, damage.error_type) == (f"{path}@{offset}", "truncated")
+    assert f"line {len(read) + 1}" in damage.reason
+    (report,) = replay.reports
+    assert f"{path}@{offset}" in report and f"{len(read)} articles read" in report
+
+
+def test_a_corrupt_gz_is_refused_and_its_directory_read_on(tmp_path: Path) -> None:
+    corrupt = tmp_path / "a.jsonl.gz"
+    corrupt.write_bytes(b"this is not gzip at all\n")
+    line = orjson.dumps({"text": "Read, then its checksum fails."}) + b"\n"
+    bad_checksum = bytearray(gzip.compress(line))
+    bad_checksum[-8] ^= 0xFF  # the CRC-32 of the gzip trailer
+    (tmp_path / "b.jsonl.gz").write_bytes(bytes(bad_checksum))
+    jsonl(tmp_path / "c.jsonl", {"text": "Kept."})
+    replay = Replay()
+    messages = replay.read(tmp_path)
+    assert [a.text for a in articles(messages)] == ["Read, then its checksum fails.", "Kept."]
+    assert [(r.location, r.error_type) for r in refusals(messages)] == [
+        (f"{corrupt}@0", "corrupt_gzip"),
+        (f"{tmp_path / 'b.jsonl.gz'}@{len(line)}", "corrupt_gzip")]
+    assert "CRC check failed" in refusals(messages)[1].reason
+    assert len(replay.reports) == 2
+
+
+def test_a_malformed_json_is_refused_and_the_good_file_next_to_it_read(tmp_path: Path) -> None:
+    broken = tmp_path / "a.json"
+    broken.write_bytes(b'[\n  {"text": "One."},\n  {"text": \n')
+    (tmp_path / "b.json").write_bytes(orjson.dumps([{"text": "Two."}, {"text": "Three."}]))
+    replay = Replay()
+    messages = replay.read(tmp_path)
+    assert [a.text for a in articles(messages)] == ["Two.", "Three."]
+    (refused,) = refusals(messages)
+    assert (refused.location, refused.error_type) == (f"{broken}:4", "invalid_json")
+    assert refused.value == broken.read_bytes()
+    (report,) = replay.reports
+    assert f"{broken}:4" in report
+
+
+def test_a_wrong_field_type_is_blamed_on_that_field_only(tmp_path: Path) -> None:
+    path = jsonl(tmp_path / "wrong.jsonl", {"url": 12345}, {"text": ["a", "list"]},
+                 {"url": "https://example.org/x", "published_at": "yesterday-ish"})
+    url, text, date = Replay().read(path)
+    assert isinstance(url, Refused) and isinstance(text, Refused) and isinstance(date, Refused)
+    # One problem each, in the field the user wrote (not the id or fetch time newswire fills).
+    assert url.reason == "not a valid RawArticle: url: Input should be a valid string"
+    assert text.reason == "not a valid RawArticle: text: Input should be a valid string"
+    assert date.reason.startswith("not a valid RawArticle: published_at: ")
+    assert ";" not in date.reason
+    assert date.article_id == stable_id(url="https://example.org/x")
+
+
+def test_new_content_under_a_known_url_is_the_next_revision(tmp_path: Path) -> None:
+    url = "https://example.org/live"
+    path = jsonl(tmp_path / "live.jsonl", {"url": url, "text": "Update one."},
+                 {"url": url, "text": "Update two."}, {"url": url, "text": "Update one."},
+                 {"url": url, "text": "Update three."})
+    replay = Replay()
+    read = articles(replay.read(path))
+    assert [(a.id, a.revision, a.text) for a in read] == [
+        (stable_id(url=url), 1, "Update one."), (stable_id(url=url), 2, "Update two."),
+        (stable_id(url=url), 3, "Update three.")]
+    assert [a.content_hash for a in read] == [sha16(a.text or "") for a in read]
+    assert replay.counts.repeats == 1
+
+
+def test_the_same_content_twice_is_one_article(tmp_path: Path) -> None:
+    record = {"id": "same", "text": "Identical."}
+    jsonl(tmp_path / "a.jsonl", record)
+    jsonl(tmp_path / "b.jsonl", record)
+    replay = Replay()
+    (article,) = articles(replay.read(tmp_path))
+    assert (article.id, article.revision) == ("same", 1)
+    assert replay.counts.repeats == 1
+
+
+def test_the_source_is_the_publisher_and_the_file_is_the_provenance(tmp_path: Path) -> None:
+    path = jsonl(tmp_path / "outlets.jsonl",
+                 {"url": "https://www.bbc.co.uk/news/1", "text": "One.", "source": "BBC News"},
+                 {"url": "https://www.reuters.com/world/2", "text": "Two.", "site_name": "Reuters"},
+                 {"url": "https://WWW.apnews.com/article/3", "text": "Three."},
+                 {"text": "Four."})
+    (tmp_path / "page.txt").write_text("Five.")
+    read = articles(Replay().read(path, tmp_path / "page.txt"))
+    assert [a.source for a in read] == ["BBC News", "Reuters", "apnews.com", None, None]
+    assert [a.provenance for a in read] == [
+        *(f"file:{path}:{line}" for line in range(1, 5)), f"file:{tmp_path / 'page.txt'}"]
+
+
+def test_a_record_over_the_size_limit_is_refused_not_sent(tmp_path: Path) -> None:
+    path = jsonl(tmp_path / "big.jsonl", {"id": "big", "text": "x" * 5000},
+                 {"id": "small", "text": "Small."})
+    big, small = Replay(Settings(max_article_bytes=2000)).read(path)
+    assert isinstance(big, Refused) and isinstance(small, Outbound)
+    assert (big.error_type, big.article_id, big.location) == ("too_large", "big", f"{path}:1")
+
+
+def test_reading_streams_a_large_input(tmp_path: Path) -> None:
+    path = tmp_path / "large.jsonl.gz"
+    body = "A sentence of the article body. " * 60
+    with gzip.open(path, "wb") as out:
+        for number in range(8000):
+            out.write(orjson.dumps({"id": f"a{number}", "text": f"{number} {body}"}) + b"\n")
+    input_bytes = 8000 * len(body)
+    tracemalloc.start()
+    try:
+        count = sum(isinstance(m, Outbound) for m in Reader(Settings()).read([path]))
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert count == 8000
+    assert peak < input_bytes / 10, f"peak {peak:,} bytes for {input_bytes:,} of input"
