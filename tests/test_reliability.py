@@ -58,9 +58,12 @@ def _raw_keys(settings: Settings) -> list[str]:
             consumer.assign(list(ends))
             await consumer.seek_to_beginning(*ends)
             keys: list[str] = []
-            while any(await consumer.position(p) < end for p, end in ends.items()):
-                for records in (await consumer.getmany(timeout_ms=500)).values():
+            pending = {partition for partition, end in ends.items() if end > 0}
+            while pending:
+                for partition, records in (await consumer.getmany(timeout_ms=500)).items():
                     keys += [record.key.decode() for record in records if record.key]
+                    if records[-1].offset + 1 >= ends[partition]:
+                        pending.discard(partition)
             return keys
         finally:
             await consumer.stop()
