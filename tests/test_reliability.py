@@ -1,0 +1,162 @@
+"""Reliability end to end: bad input, big pages and a killed worker never stall the
+pipeline or lose an article (real Tansu broker, real worker processes, the real CLI)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+import psutil
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from newswire.broker import bootstrap_servers, tansu_end_offsets
+from newswire.inputs import stable_id
+from newswire.settings import Settings
+from newswire.watch import StoryBoard
+from schemas.topics import RAW
+from tests.conftest import PROJECT, SEEDS, settings_env, watch_until
+from tests.corpora import news_stream, write_bad_inputs
+
+pytestmark = pytest.mark.e2e
+
+SEED_IDS = {path.name[:3]: stable_id(content=path.read_bytes())
+            for path in sorted(SEEDS.glob("*.txt"))}
+
+
+def _replay(settings: Settings, *paths: Path) -> subprocess.CompletedProcess[str]:
+    """``newswire replay PATH...`` against the test's broker, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "newswire.cli", "replay", *map(str, paths)],
+        cwd=PROJECT, env=settings_env(settings), capture_output=True, text=True, timeout=300,
+    )
+
+
+def _raw_keys(settings: Settings) -> list[str]:
+    """The key of every record on the raw topic, read to its end."""
+
+    async def read() -> list[str]:
+        topic = RAW.name(settings.topic_prefix)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap_servers(settings.broker_url or ""),
+            max_partition_fetch_bytes=2 * settings.max_article_bytes,
+            fetch_max_bytes=4 * settings.max_article_bytes,
+        )
+        await consumer.start()
+        try:
+            partitions = [TopicPartition(topic, number)
+                          for number in consumer.partitions_for_topic(topic) or ()]
+            ends = await tansu_end_offsets(consumer, partitions)
+            consumer.assign(list(ends))
+            await consumer.seek_to_beginning(*ends)
+            keys: list[str] = []
+            pending = {partition for partition, end in ends.items() if end > 0}
+            while pending:
+                for partition, records in (await consumer.getmany(timeout_ms=500)).items():
+                    keys += [record.key.decode() for record in records if record.key]
+                    if records[-1].offset + 1 >= ends[partition]:
+                        pending.discard(partition)
+            return keys
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(read())
+
+
+def _accounting(board: StoryBoard, keys: list[str]) -> dict[str, int]:
+    """Published / in a story / dead-lettered / lost, counted by article id."""
+    dead = {letter.article_id for letter in board.dead_letters}
+    placed = {article_id for story in board.stories.values() for article_id in story.article_ids}
+    unique = set(keys)
+    return {"published": len(unique), "in stories": len(unique & placed),
+            "dead letters": len(unique & (dead - placed)), "lost": len(unique - placed - dead)}
+
+
+def test_bad_input_is_dead_lettered_and_the_seeds_still_form_their_story(
+    pipeline_settings: Settings, start_worker: Callable[..., subprocess.Popen[bytes]],
+    tmp_path: Path,
+) -> None:
+    corpus = write_bad_inputs(tmp_path / "corpus",
+                              max_article_bytes=pipeline_settings.max_article_bytes)
+    start_worker()
+    replay = _replay(pipeline_settings, corpus)
+    assert replay.returncode in (0, 3), replay.stderr
+    assert "Traceback" not in replay.stderr
+    # Each damaged file is reported in one line that names it.
+    for damaged in ("broken.json", "truncated.jsonl.gz", "corrupt.jsonl.gz"):
+        assert sum(damaged in line for line in replay.stderr.splitlines()) == 1, replay.stderr
+
+    keys = _raw_keys(pipeline_settings)
+    board = watch_until(pipeline_settings, lambda b: b.done_with(keys), timeout=400)
+    counts = _accounting(board, keys)
+    print(f"\nbad-input corpus: {counts}, reader dead letters: "
+          f"{sum(letter.stage == 'replay' for letter in board.dead_letters)}")
+    assert counts["lost"] == 0
+    assert counts["in stories"] >= 10
+    for letter in board.dead_letters:
+        assert letter.stage and letter.reason and letter.error_type
+        assert len(letter.payload) <= pipeline_settings.dead_letter_payload_bytes * 2
+    reasons = Counter((letter.stage, letter.error_type) for letter in board.dead_letters)
+    # What the reader cannot read it dead-letters itself, saying where it was.
+    replayed = [letter for letter in board.dead_letters if letter.stage == "replay"]
+    assert len(replayed) >= 7, reasons  # {not json, "text", 12, null, true, [1], list elements
+    assert all(letter.location for letter in replayed)
+    assert any("url" in letter.reason for letter in replayed), reasons
+    (huge,) = [letter for letter in board.dead_letters if letter.article_id == "huge"]
+    assert huge.payload_truncated and huge.payload_bytes > pipeline_settings.max_article_bytes
+
+    # The seeds: one story of five, 002 a copy of 000.
+    story = board.stories[board.articles[SEED_IDS["000"]].story_id]
+    assert sorted(set(SEED_IDS.values()) & set(story.article_ids)) == sorted(SEED_IDS.values())
+    assert story.duplicates.get(SEED_IDS["002"]) == SEED_IDS["000"]
+    # The two contents of one URL: one member, its second revision.
+    live = stable_id(url="https://news.example.org/live/1")
+    (member,) = [m for s in board.stories.values() for m in s.members if m.id == live]
+    assert member.revision == 2
+    assert sum(s.article_ids.count(live) for s in board.stories.values()) == 1
+    # An implausible date is dropped, with the reason on the article.
+    future = board.articles["future-date"]
+    assert future.published_at is None and future.dropped_dates
+    # The large valid article reached its story.
+    assert any(a.title == "A long report" for a in board.articles.values())
+
+
+def test_a_worker_killed_mid_replay_is_replaced_and_every_article_lands_once(
+    pipeline_settings: Settings, start_worker: Callable[..., subprocess.Popen[bytes]],
+    tmp_path: Path,
+) -> None:
+    stream = tmp_path / "stream.jsonl"
+    articles = news_stream(120)
+    stream.write_bytes(b"".join(orjson.dumps(article) + b"\n" for article in articles))
+    ids = [article["id"] for article in articles]
+    worker = start_worker()
+    replay = _replay(pipeline_settings, stream)
+    assert replay.returncode == 0, replay.stderr
+
+    # Kill the worker (and only it: its stage processes must die with it) once some
+    # articles are through, then start another.
+    watch_until(pipeline_settings, lambda b: len(b.articles) >= 15, timeout=300)
+    stage_processes = psutil.Process(worker.pid).children(recursive=True)
+    assert stage_processes
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait(timeout=10)
+    _gone, alive = psutil.wait_procs(stage_processes, timeout=10)
+    assert not alive, "stage processes outlived their worker"
+    killed_at = time.monotonic()
+    start_worker()
+
+    board = watch_until(pipeline_settings, lambda b: b.done_with(ids), timeout=400)
+    print(f"\nafter the kill: all {len(ids)} articles placed in "
+          f"{time.monotonic() - killed_at:.1f} s")
+    assert not board.dead_letters
+    homes = Counter(article_id for story in board.stories.values()
+                    for article_id in story.article_ids)
+    assert {article_id: homes[article_id] for article_id in ids} == dict.fromkeys(ids, 1)
