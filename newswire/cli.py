@@ -3,48 +3,81 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import importlib
+import os
 import signal
 import sys
-from datetime import UTC, datetime
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from aiokafka.errors import KafkaConnectionError
+from newswire.arguments import (
+    ArgumentParser,
+    UsageError,
+    broker_url,
+    moment,
+    positive_float,
+    positive_int,
+    tcp_port,
+)
 
-from newswire.broker import EmbeddedBroker, ensure_topics_sync
-from newswire.inputs import Reader, ReplayCounts, publish
-from newswire.settings import Settings
-from schemas.topics import ALL_TOPICS
+if TYPE_CHECKING:
+    from newswire.settings import Settings
 
+# Each command imports what it needs when it runs: `newswire --help` stays fast.
 SEEDS_DIR = Path("seeds")
 EVALUATIONS = ("cleaning", "entities", "dedup", "stories")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    from newswire.settings import Settings
+
     settings = Settings()
     if getattr(args, "broker", None):
         settings = settings.model_copy(update={"broker_url": args.broker})
     return settings
 
 
-def _require_broker(settings: Settings) -> Settings:
+def _broker_settings(args: argparse.Namespace) -> Settings:
+    """Settings of a command that needs a broker: it is given, and the Tansu profile decided."""
+    from newswire.broker import with_profile
+
+    settings = _settings(args)
     if not settings.broker_url:
         sys.exit("newswire: no broker: pass --broker kafka://HOST:PORT, set NEWSWIRE_BROKER_URL, "
                  "or start one with `newswire broker`")
-    return settings
+    return with_profile(settings)
+
+
+def _check_inputs(paths: Sequence[Path], hint: str) -> None:
+    missing = [str(path) for path in paths if not path.exists()]
+    if missing:
+        raise UsageError(f"no such input: {', '.join(missing)} ({hint})")
+
+
+def _announce_worker(settings: Settings) -> None:
+    """Say which broker and profile the worker uses; log a lost broker in a few lines."""
+    from newswire.broker import bootstrap_servers
+    from newswire.logs import quiet_broker_outages
+
+    assert settings.broker_url, "a worker needs a broker URL"
+    profile = "on" if settings.embedded_profile else "off"
+    print(f"newswire: worker on {settings.broker_url}, Tansu profile {profile}",
+          file=sys.stderr, flush=True)
+    quiet_broker_outages(bootstrap_servers(settings.broker_url))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from newswire.inputs import Reader
     from newswire.run import WorkerRun
 
     paths = args.replay or [SEEDS_DIR]
-    missing = [str(path) for path in paths if not path.exists()]
-    if missing:
-        sys.exit(f"newswire: no such input: {', '.join(missing)} (run from the project folder, "
-                 "or pass --replay PATH)")
+    _check_inputs(paths, "run from the project folder, or pass --replay PATH")
     settings = _settings(args)
+    if settings.broker_url:
+        settings = _broker_settings(args)
+        _announce_worker(settings)
     print(f"newswire: replaying {', '.join(str(p) for p in paths)}", flush=True)
     return WorkerRun(
         settings, watch=True, messages=Reader(settings).read(paths), once=args.once,
@@ -56,11 +89,19 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     from newswire.run import WorkerRun
 
-    return WorkerRun(_require_broker(_settings(args))).execute()
+    settings = _broker_settings(args)
+    _announce_worker(settings)
+    return WorkerRun(settings).execute()
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    settings = _require_broker(_settings(args))
+    import asyncio
+
+    from newswire.broker import ensure_topics_sync
+    from newswire.inputs import Reader, ReplayCounts, publish
+
+    _check_inputs(args.paths, "give files or directories to publish")
+    settings = _broker_settings(args)
     counts = ReplayCounts()
     messages = Reader(settings, counts).read(args.paths)
     ensure_topics_sync(settings)
@@ -70,9 +111,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_follow(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from newswire.broker import ensure_topics_sync
     from newswire.feeds import FeedFollower
 
-    settings = _require_broker(_settings(args))
+    settings = _broker_settings(args)
     ensure_topics_sync(settings)
 
     async def follow() -> None:
@@ -89,11 +133,19 @@ def cmd_follow(args: argparse.Namespace) -> int:
 
 
 def cmd_tail(args: argparse.Namespace) -> int:
-    from newswire.watch import consume
+    import asyncio
+    from datetime import UTC, datetime
 
-    settings = _require_broker(_settings(args))
+    from newswire.watch import consume
+    from schemas.topics import ALL_TOPICS
+
+    settings = _settings(args)
     names = {topic.role: topic.name(settings.topic_prefix) for topic in ALL_TOPICS}
+    if args.topic not in names and args.topic not in names.values():
+        raise UsageError(f"unknown topic {args.topic!r}: give a role ({', '.join(names)}) "
+                         f"or a full topic name such as {names['raw']}")
     topic = names.get(args.topic, args.topic)
+    settings = _broker_settings(args)
     since = datetime.now(UTC) if args.from_ == "now" else None
 
     async def tail() -> None:
@@ -110,37 +162,41 @@ def cmd_tail(args: argparse.Namespace) -> int:
 
 
 def cmd_broker(args: argparse.Namespace) -> int:
+    from newswire.broker import EmbeddedBroker, ensure_topics_sync
+
+    settings = _settings(args)
     with EmbeddedBroker(port=args.port) as broker:
-        settings = Settings().model_copy(update={"broker_url": broker.url})
-        ensure_topics_sync(settings)
+        ensure_topics_sync(settings.model_copy(update={"broker_url": broker.url}))
         print(f"newswire: embedded broker at {broker.url} (memory only; Ctrl-C stops it)",
               flush=True)
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         with contextlib.suppress(KeyboardInterrupt):
-            signal.pause()
+            code = broker.wait()
+            print(f"newswire: the embedded broker stopped (exit status {code})", file=sys.stderr)
+            return 1
     return 0
 
 
 def cmd_stories(args: argparse.Namespace) -> int:
+    import sqlite3
+
     from newswire.story_store import SQLiteStoryStore
     from newswire.watch import format_story
 
     path = args.db or _settings(args).story_db_path
-    if not path.exists():
-        sys.exit(f"newswire: no story database at {path} (run the pipeline first, or --db FILE)")
-    with SQLiteStoryStore(path) as store:
-        stories = store.search(entity=args.entity, text=args.text, since=args.since,
-                               until=args.until, limit=args.limit)
+    if not path.is_file():
+        raise UsageError(f"no story database at {path} (run the pipeline first, or --db FILE)")
+    try:
+        with SQLiteStoryStore(path) as store:
+            stories = store.search(entity=args.entity, text=args.text, since=args.since,
+                                   until=args.until, limit=args.limit)
+    except sqlite3.DatabaseError as error:
+        raise UsageError(f"{path} is not a story database ({error})") from error
     for story in stories:
         print(story.to_json().decode() if args.json else format_story(story) + "\n")
     if not args.json:
         print(f"{len(stories)} stor{'y' if len(stories) == 1 else 'ies'}")
     return 0
-
-
-def _datetime(text: str) -> datetime:
-    moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -158,14 +214,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="newswire",
         description="Streaming news ingestion on Kafka: clean, tag, dedup, group into stories.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
     def with_broker(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--broker", metavar="URL",
+        sub.add_argument("--broker", metavar="URL", type=broker_url,
                          help="Kafka broker, kafka://HOST:PORT (default: NEWSWIRE_BROKER_URL)")
 
     run = commands.add_parser(
@@ -179,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="inputs to replay instead of the seeds")
     run.add_argument("--once", action="store_true",
                      help="exit when every input has reached the stories topic")
-    run.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+    run.add_argument("--timeout", type=positive_float, default=None, metavar="SECONDS",
                      help="with --once: give up (exit 1) after this long")
     run.add_argument("--stories-out", type=Path, metavar="FILE",
                      help="write the final state of every story as JSON lines")
@@ -207,7 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
         "entry's page and publish it to the raw topic; a failing feed never stops the others.")
     with_broker(follow)
     follow.add_argument("feed_urls", nargs="+", metavar="FEED_URL")
-    follow.add_argument("--interval", type=float, default=300.0,
+    follow.add_argument("--interval", type=positive_float, default=300.0,
                         help="seconds between polls of a feed (default 300)")
     follow.set_defaults(func=cmd_follow)
 
@@ -219,13 +275,14 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("topic", metavar="TOPIC")
     tail.add_argument("--from", dest="from_", choices=("beginning", "now"), default="beginning",
                       help="start from the first record (default) or only show new ones")
-    tail.add_argument("--max", type=int, default=0, help="stop after this many records")
+    tail.add_argument("--max", type=positive_int, help="stop after this many records")
     tail.set_defaults(func=cmd_tail)
 
     broker = commands.add_parser(
         "broker", help="run only the embedded broker, for other processes",
         description="Start the embedded Tansu broker (memory only) with every topic created.")
-    broker.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: free)")
+    broker.add_argument("--port", type=tcp_port, default=None,
+                        help="port on 127.0.0.1 (default: free)")
     broker.set_defaults(func=cmd_broker)
 
     stories = commands.add_parser(
@@ -234,12 +291,13 @@ def build_parser() -> argparse.ArgumentParser:
         "by entity (id, name or surface form), by words, by time.")
     stories.add_argument("--entity", help="entity id, name or surface form, e.g. 'Haftar'")
     stories.add_argument("--text", help="words found in headline, summary, titles or entities")
-    stories.add_argument("--since", type=_datetime,
+    stories.add_argument("--since", type=moment,
                          help="last published at or after (ISO date/time; UTC if no offset; "
                          "seen time for a story with no publication dates)")
-    stories.add_argument("--until", type=_datetime,
+    stories.add_argument("--until", type=moment,
                          help="first published at or before (ISO date/time; as --since)")
-    stories.add_argument("--limit", type=int, default=20)
+    stories.add_argument("--limit", type=positive_int, default=20,
+                         help="at most this many stories (default 20)")
     stories.add_argument("--json", action="store_true", help="print JSON lines")
     stories.add_argument("--db", type=Path, help="story database (default: in the data dir)")
     stories.set_defaults(func=cmd_stories)
@@ -253,7 +311,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser(
         "evaluate", help="score a stage on a corpus (see `newswire evaluate STAGE --help`)",
         description="Run a stage's evaluation script on a corpus file given as a path.")
-    evaluate.add_argument("stage", choices=EVALUATIONS)
+    stages = evaluate.add_subparsers(dest="stage", required=True, metavar="STAGE")
+    for stage in EVALUATIONS:
+        # The rest of the line, --help included, goes to the stage's own script.
+        stages.add_parser(stage, help=f"evaluate {stage}", add_help=False)
     evaluate.set_defaults(func=cmd_evaluate)
     return parser
 
@@ -268,11 +329,40 @@ def main(argv: list[str] | None = None) -> int:
     args.args = rest
     try:
         code: int = args.func(args)
-    except KafkaConnectionError as error:
-        sys.exit(f"newswire: cannot reach the Kafka broker: {error}")
-    except (OSError, ValueError) as error:
-        sys.exit(f"newswire: {error}")
+    except BrokenPipeError:
+        # The reader has gone (`newswire stories | head`): nothing more to say.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except UsageError as error:
+        print(f"newswire {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:
+        known = _explained(error)
+        if known is None:
+            raise
+        code, message = known
+        print(f"newswire {args.command}: {message}", file=sys.stderr)
     return code
+
+
+def _explained(error: Exception) -> tuple[int, str] | None:
+    """Exit status and one line for an error a user can act on; None for a bug."""
+    from aiokafka.errors import KafkaConnectionError
+    from pydantic import ValidationError
+
+    from newswire.broker import BrokerStartError
+
+    if isinstance(error, ValidationError) and error.title == "Settings":
+        return 2, "bad setting: " + "; ".join(
+            f"NEWSWIRE_{'_'.join(map(str, problem['loc'])).upper()}={problem['input']!r}: "
+            f"{problem['msg'].removeprefix('Value error, ')}"
+            for problem in error.errors()
+        )
+    if isinstance(error, KafkaConnectionError):
+        return 1, f"cannot reach the Kafka broker: {error}"
+    if isinstance(error, BrokerStartError | OSError | ValueError | LookupError):
+        return 1, str(error)
+    return None
 
 
 if __name__ == "__main__":

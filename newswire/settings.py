@@ -7,12 +7,32 @@ e.g. ``NEWSWIRE_BROKER_URL=kafka://kafka:9092`` or ``NEWSWIRE_PARTITIONS=8``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.records import DEAD_LETTER_PAYLOAD_BYTES
+
+LogLevel = Literal["debug", "info", "warning", "error", "critical"]
+LOG_LEVELS: tuple[str, ...] = get_args(LogLevel)
+
+
+def check_broker_url(url: str) -> str:
+    """``url`` if it is ``kafka://HOST:PORT`` (several joined by ``,`` or ``;``), else
+    ValueError naming the part that is not."""
+    for part in url.replace(";", ",").split(","):
+        try:
+            split = urlsplit(part.strip())
+            port = split.port
+        except ValueError:
+            port = None
+        if split.scheme != "kafka" or not split.hostname or port is None or (
+            split.path not in ("", "/")
+        ):
+            raise ValueError(f"{part!r} is not a broker URL: expected kafka://HOST:PORT")
+    return url
 
 
 class Settings(BaseSettings):
@@ -116,7 +136,9 @@ class Settings(BaseSettings):
         default=None,
         description="Serve faust's web views (health, stats) on this port; unset: no web server.",
     )
-    log_level: str = Field(default="warning", description="faust worker log level.")
+    log_level: LogLevel = Field(
+        default="warning", description="faust worker log level: " + ", ".join(LOG_LEVELS) + "."
+    )
     event_loop: Literal["uvloop", "asyncio"] = Field(
         default="uvloop",
         description=(
@@ -124,6 +146,16 @@ class Settings(BaseSettings):
             "not installed) or Python's own asyncio loop."
         ),
     )
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker_url_is_kafka(cls, url: str | None) -> str | None:
+        return None if url is None else check_broker_url(url)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _log_level_in_any_case(cls, level: object) -> object:
+        return level.lower() if isinstance(level, str) else level
 
     @property
     def story_db_path(self) -> Path:

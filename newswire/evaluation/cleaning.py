@@ -28,13 +28,11 @@ system's calls (newswire's includes metadata and language detection; plain
 
 from __future__ import annotations
 
-import argparse
-import gzip
 import json
 import re
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -43,6 +41,8 @@ from typing import Any
 
 import trafilatura
 
+from newswire.arguments import ArgumentParser, positive_int
+from newswire.evaluation import read_json_lines
 from schemas.records import RawArticle
 from streams.cleaning import clean_article
 from streams.errors import Rejected
@@ -125,14 +125,9 @@ class SystemScore:
         return result
 
 
-def read_pages(path: Path, limit: int | None = None) -> Iterator[dict[str, Any]]:
+def read_pages(path: Path, limit: int | None = None) -> list[dict[str, Any]]:
     """Pages of a ``pages.jsonl.gz`` (or plain ``.jsonl``) corpus file."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as lines:
-        for number, line in enumerate(lines):
-            if limit is not None and number >= limit:
-                return
-            yield json.loads(line)
+    return read_json_lines(path, ("url", "html"), limit)
 
 
 def run_newswire(page: dict[str, Any]) -> tuple[str, dict[str, str | None]]:
@@ -173,7 +168,7 @@ def _timed(call: Callable[[], Any]) -> tuple[Any, float]:
 def evaluate(path: Path, limit: int | None = None) -> dict[str, dict[str, float]]:
     """Score newswire and trafilatura on the corpus at ``path``."""
     newswire, plain = SystemScore(), SystemScore()
-    pages = list(read_pages(path, limit))
+    pages = read_pages(path, limit)
     if pages:  # untimed warm-up: model loading and first-call caches are not throughput
         run_newswire(pages[0])
         run_trafilatura_text(pages[0])
@@ -224,9 +219,10 @@ def format_table(results: dict[str, dict[str, float]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: evaluate, print the table, optionally write JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="newswire evaluate cleaning",
+                            description=__doc__.splitlines()[0])
     parser.add_argument("path", type=Path, help="pages.jsonl.gz corpus file")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N pages")
+    parser.add_argument("--limit", type=positive_int, default=None, help="only the first N pages")
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
     args = parser.parse_args(argv)
     results = evaluate(args.path, args.limit)

@@ -21,8 +21,6 @@ indexed article (tracemalloc).
 
 from __future__ import annotations
 
-import argparse
-import gzip
 import json
 import random
 import re
@@ -35,6 +33,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from newswire.arguments import ArgumentParser, positive_int
+from newswire.evaluation import read_json_lines
 from newswire.variants import VARIANT_KINDS, make_variants
 from schemas.records import TaggedArticle
 from streams.dedup import DedupIndex
@@ -57,11 +57,8 @@ class Item:
 
 def load_articles(path: Path, limit: int | None) -> list[dict[str, Any]]:
     """Articles of a JSON-lines file (gzipped if it ends in .gz), with ``id`` set."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as lines:
-        rows = [json.loads(line) for line in lines if line.strip()]
-    articles = [{**row, "id": str(row.get("id") or row["doc_id"])} for row in rows]
-    return articles[:limit] if limit else articles
+    rows = read_json_lines(path, (("id", "doc_id"), "text"), limit)
+    return [{**row, "id": str(row.get("id") or row["doc_id"])} for row in rows]
 
 
 def tagged(article_id: str, text: str, title: str | None = None) -> TaggedArticle:
@@ -239,9 +236,9 @@ def _table(ours: dict[str, Any], baseline: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the evaluation; print a table and optionally write JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="newswire evaluate dedup", description=__doc__.splitlines()[0])
     parser.add_argument("path", type=Path, help="articles JSON lines (.jsonl or .jsonl.gz)")
-    parser.add_argument("--limit", type=int, default=None, help="use the first N articles")
+    parser.add_argument("--limit", type=positive_int, default=None, help="use the first N articles")
     parser.add_argument("--seed", type=int, default=0, help="seed of variants and order")
     parser.add_argument("--scale", action="store_true", help="also time 1k/10k/100k indexed")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")

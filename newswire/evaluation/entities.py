@@ -19,8 +19,8 @@ alike; tokens/s is the corpus tokens over the summed wall time of a system's cal
 
 from __future__ import annotations
 
-import argparse
 import json
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -28,11 +28,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from newswire.arguments import ArgumentParser, UsageError, positive_int
 from schemas.records import CleanArticle
 from streams.entities import DEFAULT_MODEL, SpacyTagger, load_pipeline
 from streams.text import fingerprint
 
 SCORED_TYPES = ("PER", "ORG", "LOC")
+IOB_TAG = re.compile(r"O|[BI]-[A-Z]+")
 NEWSWIRE_TYPES = {"PERSON": "PER", "ORG": "ORG", "LOC": "LOC"}
 SPACY_TYPES = {"PERSON": "PER", "ORG": "ORG", "GPE": "LOC", "LOC": "LOC", "FAC": "LOC"}
 
@@ -54,8 +56,11 @@ class Document:
 def read_conll(path: Path, limit_docs: int | None = None) -> list[Document]:
     """Documents of a CoNLL-2003 file (IOB1), the first ``limit_docs`` if given."""
     documents: list[list[list[tuple[str, str]]]] = [[[]]]
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         columns = line.split()
+        if len(columns) == 1 or (columns and not IOB_TAG.fullmatch(columns[-1])):
+            raise UsageError(f"{path} line {number}: not a CoNLL line: each line must be "
+                             "'WORD ... TAG' with TAG O, I-TYPE or B-TYPE (or be blank)")
         if not columns:
             if documents[-1][-1]:
                 documents[-1].append([])
@@ -206,9 +211,11 @@ def format_table(results: Sequence[Result]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Score newswire's tagger and the raw spaCy model on a CoNLL-2003 file."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="newswire evaluate entities",
+                            description=__doc__.splitlines()[0])
     parser.add_argument("path", type=Path, help="CoNLL-2003 file (e.g. eng.testa)")
-    parser.add_argument("--limit-docs", type=int, default=None, help="only the first N documents")
+    parser.add_argument("--limit-docs", type=positive_int, default=None,
+                        help="only the first N documents")
     parser.add_argument("--model", default=DEFAULT_MODEL, help="spaCy package for both systems")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args(argv)

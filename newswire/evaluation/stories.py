@@ -19,9 +19,7 @@ against the first; with no PATH only that part runs.
 
 from __future__ import annotations
 
-import argparse
 import gc
-import gzip
 import json
 import random
 import sys
@@ -33,6 +31,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from newswire.arguments import ArgumentParser
+from newswire.evaluation import read_json_lines
 from schemas.records import CleanArticle, DedupedArticle, DedupVerdict, Entity
 from streams.entities import load_tagger
 from streams.stories import StoryClusterer, sentences, terms
@@ -76,9 +76,7 @@ def bcubed(
 
 def read_articles(path: Path) -> list[dict[str, Any]]:
     """The JSON lines of ``path`` (gzipped if it ends in ``.gz``)."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as lines:
-        return [json.loads(line) for line in lines if line.strip()]
+    return read_json_lines(path, ("doc_id", "text", "event"))
 
 
 def tagged_articles(rows: Sequence[dict[str, Any]]) -> list[DedupedArticle]:
@@ -320,7 +318,8 @@ def measure_scale(
 
 def main(argv: list[str] | None = None) -> int:
     """Run the evaluation; print a table and optionally write ``--json``."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog="newswire evaluate stories",
+                            description=__doc__.split("\n\n")[0])
     parser.add_argument("path", nargs="?", type=Path, help="articles file (JSON lines, .gz ok)")
     parser.add_argument("--orders", type=int, default=3, help="shuffled orders besides file order")
     parser.add_argument("--seed", type=int, default=13, help="seed of the shuffles and synthetics")
