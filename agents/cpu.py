@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
+import threading
+import time
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -61,9 +64,26 @@ class StageWork:
 _child_work: StageWork | None = None
 _child_setup_error: Rejected | None = None
 
+PARENT_CHECK_SECONDS = 0.5
+"""How often a stage process checks that its worker is still alive."""
 
-def _start_child(spacy_model: str, max_article_bytes: int) -> None:
+
+def _exit_with(parent_pid: int) -> None:
+    """Exit this process within ``PARENT_CHECK_SECONDS`` of its parent's end, however
+    the parent ended (a ``kill -9`` too)."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(1)
+
+    # Not prctl(PR_SET_PDEATHSIG): it fires when the spawning thread ends, whichever it is.
+    threading.Thread(target=watch, name="newswire-parent-watch", daemon=True).start()
+
+
+def _start_child(parent_pid: int, spacy_model: str, max_article_bytes: int) -> None:
     global _child_work, _child_setup_error
+    _exit_with(parent_pid)
     try:
         work = StageWork(spacy_model, max_article_bytes)
         work.warm_up()
@@ -117,7 +137,7 @@ class StageRunner:
             # fork would copy the worker's threads and event loop state.
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_start_child,
-            initargs=self._child_args,
+            initargs=(os.getpid(), *self._child_args),
         )
         for _ in range(self._processes):
             executor.submit(_in_child, "clean", [])

@@ -8,7 +8,6 @@ delivery is at-least-once and archives get replayed.
 
 from __future__ import annotations
 
-import base64
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -41,6 +40,9 @@ log = logging.getLogger(__name__)
 RecordT = TypeVar("RecordT", RawArticle, CleanArticle)
 ParsedT = TypeVar("ParsedT", bound=Record)
 
+SHORT_REASON_CHARS = 1_000
+"""How much of the reason a dead letter keeps when it goes again without its payload."""
+
 TANSU_PROFILE: dict[str, Any] = {
     # Tansu holds a consumer-group join for half the session timeout.
     "broker_session_timeout": 6.0,
@@ -65,6 +67,9 @@ def faust_options(settings: Settings) -> dict[str, Any]:
         "topic_replication_factor": settings.replication_factor,
         "consumer_auto_offset_reset": "earliest",
         "producer_linger_ms": settings.producer_linger_ms,
+        # faust's defaults (1 MB) are below a clean article of a valid large article.
+        "producer_max_request_size": settings.max_record_bytes,
+        "consumer_max_fetch_size": settings.max_record_bytes,
         "key_serializer": "raw",
         "value_serializer": "raw",
         # The story stage acknowledges an article only once it is placed (see
@@ -84,16 +89,17 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def dead_letter_for(stage: str, event: EventT, exc: BaseException) -> DeadLetter:
-    """The dead letter describing why ``stage`` failed on ``event``."""
+def dead_letter_for(
+    stage: str, event: EventT, exc: BaseException, max_payload_bytes: int
+) -> DeadLetter:
+    """The dead letter describing why ``stage`` failed on ``event``, keeping at most
+    ``max_payload_bytes`` of its value (with the whole value's size and SHA-256)."""
     value = event.value if isinstance(event.value, bytes) else orjson.dumps(event.value)
-    try:
-        payload, encoding = value.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        payload, encoding = base64.b64encode(value).decode("ascii"), "base64"
     key = event.key.decode("utf-8", "replace") if isinstance(event.key, bytes) else event.key
     error_type, reason = describe_error(exc)
-    return DeadLetter(
+    return DeadLetter.of(
+        value,
+        max_payload_bytes=max_payload_bytes,
         stage=stage,
         reason=reason,
         error_type=error_type,
@@ -101,8 +107,6 @@ def dead_letter_for(stage: str, event: EventT, exc: BaseException) -> DeadLetter
         topic=event.message.topic,
         partition=event.message.partition,
         offset=event.message.offset,
-        payload=payload,
-        payload_encoding=encoding,
         failed_at=now(),
     )
 
@@ -193,10 +197,28 @@ class Pipeline:
             await self.guarded(stage, event, handle)
 
     async def dead_letter(self, stage: str, event: EventT, exc: BaseException) -> None:
-        """Send ``event`` to the dead-letter topic with the stage and the reason."""
-        letter = dead_letter_for(stage, event, exc)
+        """Send ``event`` to the dead-letter topic with the stage and the reason.
+
+        Never raises: a letter that cannot be sent goes again without its payload
+        (its size and SHA-256 stay), and if that fails too the loss is logged.
+        """
+        letter = dead_letter_for(stage, event, exc, self.settings.dead_letter_payload_bytes)
         log.warning("dead letter from %s: %s (%s)", stage, letter.reason, letter.article_id)
-        await self.send("deadletter", letter.article_id or "", letter.to_json())
+        key = letter.article_id or ""
+        try:
+            await self.send("deadletter", key, letter.to_json())
+            return
+        except Exception as error:
+            log.warning("dead letter from %s for %s not sent (%s): sending it without its "
+                        "payload", stage, letter.article_id, describe_error(error)[1])
+        short_reason = letter.reason[:SHORT_REASON_CHARS]
+        without_payload = letter.model_copy(
+            update={"payload": "", "payload_truncated": True, "reason": short_reason})
+        try:
+            await self.send("deadletter", key, without_payload.to_json())
+        except Exception as error:
+            log.error("dead letter from %s for %s lost (%s: %s): %s", stage, letter.article_id,
+                      letter.error_type, short_reason, describe_error(error)[1])
 
     async def _parsed_batches(
         self, stage: str, stream: StreamT, record: type[ParsedT], *, last_per_key: bool = False
@@ -272,8 +294,9 @@ class Pipeline:
         """Send each result of ``work`` on the batch to the topic of ``output``, in order,
         to the partition its input came from if ``keep_partition``, else by key.
 
-        A result that is an exception is dead-lettered; if the batch fails as a
-        whole, each article is retried alone, so only the bad one is dead-lettered.
+        A result that is an exception, or that cannot be sent, is dead-lettered; if
+        the batch fails as a whole, each article is retried alone, so only the bad one
+        is dead-lettered.
         """
         try:
             results = await work([record for _, record in batch])
@@ -287,9 +310,12 @@ class Pipeline:
         for (event, record), result in zip(batch, results, strict=True):
             if isinstance(result, Exception):
                 await self.dead_letter(stage, event, result)
-            else:
-                partition = event.message.partition if keep_partition else None
+                continue
+            partition = event.message.partition if keep_partition else None
+            try:
                 await self.send(output, record.id, result, partition)
+            except Exception as exc:  # e.g. a record over the producer's request size
+                await self.dead_letter(stage, event, exc)
 
     # -- story store -----------------------------------------------------------
 

@@ -408,7 +408,7 @@ class RawPublisher:
         self._payload_bytes = settings.dead_letter_payload_bytes
         self._producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap_servers(settings.broker_url),
-            max_request_size=settings.max_article_bytes + 1_000_000,
+            max_request_size=settings.max_record_bytes,
         )
         self._partitions: list[int] = []
         self._sent = 0

@@ -158,6 +158,14 @@ class Settings(BaseSettings):
         return level.lower() if isinstance(level, str) else level
 
     @property
+    def max_record_bytes(self) -> int:
+        """The largest record newswire produces or fetches: a record carries at most one
+        article (``max_article_bytes``), and what the stages add to it (entities, a dedup
+        signature) is bounded by as much again, plus 1 MB for the rest. Producers and
+        brokers must accept records of this size."""
+        return 2 * self.max_article_bytes + 1_000_000
+
+    @property
     def story_db_path(self) -> Path:
         """SQLite file of the current stories (the second sink)."""
         return self.data_dir / "stories.sqlite"

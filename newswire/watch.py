@@ -31,7 +31,7 @@ async def consume(
         bootstrap_servers=bootstrap_servers(settings.broker_url),
         enable_auto_commit=False,
         auto_offset_reset="earliest",
-        max_partition_fetch_bytes=settings.max_article_bytes + 1_000_000,
+        max_partition_fetch_bytes=settings.max_record_bytes,
         # Tansu answers a fetch only when the wait runs out: keep it short there.
         fetch_max_wait_ms=TANSU_FETCH_MAX_WAIT_MS if settings.embedded_profile else 500,
     )

