@@ -248,7 +248,8 @@ def verdicts(pipeline: CapturingPipeline) -> list[DedupVerdict]:
 
 def only_verdicts(pipeline: CapturingPipeline) -> bool:
     """Whether every decision entry is a verdict: nothing is left pending."""
-    return all(set(entry) == {"arrived_at", "sequence", "verdict"}
+    return all(set(entry) == {"arrived_at", "sequence", "revision", "fetched_at",
+                              "content_hash", "verdict"}
                for entry in pipeline.dedup.decisions.values())
 
 
