@@ -42,7 +42,6 @@ from faust.types import EventT, StreamT, TableT
 from agents.state import PartitionEntries
 from schemas.records import (
     DedupedArticle,
-    DedupMatch,
     DedupProbe,
     DedupReport,
     DedupSignature,
@@ -58,6 +57,7 @@ from streams.dedup import (
     probe_keys,
 )
 from streams.keyindex import Arrival, ArrivalClock, key_partition, keys_by_partition
+from streams.revisions import Revision
 
 if TYPE_CHECKING:
     from agents.pipeline import Pipeline
@@ -65,6 +65,11 @@ if TYPE_CHECKING:
 
 def _arrival(record: DedupProbe | DedupReport) -> Arrival:
     return Arrival(record.arrived_at, record.sequence)
+
+
+def _revision(record: DedupProbe | DedupReport) -> Revision:
+    return Revision(record.revision, record.fetched_at or record.arrived_at,
+                    record.content_hash)
 
 
 def _carried_article(
@@ -126,11 +131,15 @@ class DedupAgents:
         home = key_partition(article.id, self.partitions)
         arrival = self.clock.stamp(article.fetched_at, event.message.offset)
         signature_record = DedupSignature.model_validate(signature.to_json())
-        for partition in sorted(shards.keys() | {home}):
+        # A later revision goes to every shard: those holding keys of an earlier one drop them.
+        probed = range(self.partitions) if article.revision > 1 else shards.keys() | {home}
+        for partition in sorted(probed):
             at_home = partition == home
             probe = DedupProbe(
                 article_id=article.id, keys=shards.get(partition, []),
                 signature=signature_record, arrived_at=arrival.time, sequence=arrival.seq,
+                revision=article.revision, content_hash=article.content_hash,
+                fetched_at=article.fetched_at,
                 article=article if at_home else None,
                 shards_total=len(shards) if at_home else None,
             )
@@ -149,21 +158,23 @@ class DedupAgents:
         partition = event.message.partition
         home = key_partition(probe.article_id, self.partitions)
         carried = _carried_article(probe, partition, home)
-        arrival = _arrival(probe)
-        matches: list[DedupMatch] = []
-        if probe.keys:
-            signature = Signature.from_json(probe.signature.model_dump())
-            matches = self._shard(partition).probe(probe.article_id, arrival, signature,
-                                                   probe.keys)
+        arrival, revision = _arrival(probe), _revision(probe)
+        signature = Signature.from_json(probe.signature.model_dump())
+        matches = self._shard(partition).probe(probe.article_id, arrival, signature,
+                                               probe.keys, revision)
         if carried is None:
+            if not probe.keys:  # sent only to drop an earlier revision's keys
+                return
             report = DedupReport(article_id=probe.article_id, arrived_at=probe.arrived_at,
-                                 sequence=probe.sequence, shard=partition, matches=matches)
+                                 sequence=probe.sequence, shard=partition,
+                                 revision=probe.revision, content_hash=probe.content_hash,
+                                 fetched_at=probe.fetched_at, matches=matches)
             await self.pipeline.send("dedup.reports", report.article_id, report.to_json(),
                                      partition=home)
             return
         article, shards_total = carried
         decided = self._decider(partition).add_article(
-            probe.article_id, arrival, shards_total, article.model_dump(mode="json"),
+            probe.article_id, arrival, revision, shards_total, article.model_dump(mode="json"),
             home_report=(partition, matches) if probe.keys else None,
         )
         await self._send_deduped(decided)
@@ -186,7 +197,8 @@ class DedupAgents:
     async def _decide_one(self, event: EventT) -> None:
         report = DedupReport.from_json(event.value)
         decided = self._decider(event.message.partition).add_report(
-            report.article_id, _arrival(report), report.shard, report.matches
+            report.article_id, _arrival(report), _revision(report), report.shard,
+            report.matches,
         )
         await self._send_deduped(decided)
 

@@ -24,8 +24,11 @@ class ArrivalLog:
         self._next_seq = 0
 
     def append(self, article_id: str, entry: dict[str, Any]) -> None:
-        """Record ``article_id``'s entry once (a redelivery records nothing)."""
-        if article_id in self.table:
+        """Record ``article_id``'s entry: a new article's last in arrival order; a known
+        one's (an update) in place of its entry, where it was in that order."""
+        held = self.table.get(article_id)
+        if held is not None:
+            self.table[article_id] = {"seq": held["seq"], "entry": entry}
             return
         self.table[article_id] = {"seq": self._next_seq, "entry": entry}
         self._order.append(article_id)

@@ -21,7 +21,15 @@ and story-place agents stay idle. With 1 or more partitions:
   partition, on the ``story-index-articles`` table (``"partition/article id"`` ->
   arrival and keys). Each probe finds the earlier articles sharing the most keys,
   adds the article (idempotent: a probe that comes again is not added twice, and
-  finds only articles that arrived before it) and replies on ``stories.candidates``.
+  finds only articles that arrived before it; a later revision's replaces its keys
+  there) and replies on ``stories.candidates``.
+
+An update of an article (:mod:`streams.revisions`) is admitted, probes and is
+placed like a new article, in place of its old revision's member; when it moves to
+another story, the story it left goes to ``stories`` too, in its new version. Its
+enriched article goes out again with its revision: a consumer keeps, per article
+id, the highest revision. Its old revision's keys on partitions it no longer probes
+stay there until they expire (they point to the article, now in its current story).
 
 Neither agent waits on the other: the story agent goes on reading and probing, and
 the replies come through their own stream, so a full input buffer cannot hold them up.
@@ -57,7 +65,13 @@ from streams.keyindex import (
     keys_by_partition,
     merge_candidates,
 )
-from streams.stories import IndexedArticle, StoryClusterer, clock_time, story_index
+from streams.stories import (
+    IndexedArticle,
+    StoryClusterer,
+    clock_time,
+    enter_revision,
+    story_index,
+)
 
 if TYPE_CHECKING:
     from agents.pipeline import Pipeline
@@ -157,7 +171,8 @@ class StoryAgents:
             self._waiting.append(_Waiting(stream, event, article, seen_at, set(shards)))
             for partition, shard_keys in shards.items():
                 entry = StoryIndexEntry(article_id=article.id, arrived_at=arrival.time,
-                                        sequence=arrival.seq, keys=shard_keys)
+                                        sequence=arrival.seq, revision=article.revision,
+                                        keys=shard_keys)
                 await self.pipeline.send("stories.index", article.id, entry.to_json(),
                                          partition=partition)
         except Exception as exc:
@@ -210,7 +225,9 @@ class StoryAgents:
             raise
         if changed:
             self.story_log.append(article.id, self.clusterer.entry(article.id))
-            await self.pipeline.send("stories", story.story_id, story.to_json())
+            for changed_story in [story, *self.clusterer.left_stories()]:
+                await self.pipeline.send("stories", changed_story.story_id,
+                                         changed_story.to_json())
         # Members of retired stories are not needed to rebuild the live ones.
         self.story_log.prune(keep=self.clusterer.__contains__)
         enriched = EnrichedArticle(**article.model_dump(), story_id=story.story_id)
@@ -225,8 +242,9 @@ class StoryAgents:
     async def _index_one(self, event: EventT) -> None:
         entry = StoryIndexEntry.from_json(event.value)
         partition = event.message.partition
-        held = IndexedArticle(Arrival(entry.arrived_at, entry.sequence), tuple(entry.keys))
-        found = self._shard(partition).enter(entry.article_id, held)
+        held = IndexedArticle(Arrival(entry.arrived_at, entry.sequence), tuple(entry.keys),
+                              entry.revision)
+        found = enter_revision(self._shard(partition), entry.article_id, held)
         reply = StoryIndexReply(article_id=entry.article_id, shard=partition,
                                 candidates=[_candidate_record(c) for c in found])
         await self.pipeline.send("stories.candidates", entry.article_id, reply.to_json())

@@ -80,7 +80,9 @@ class StoryBoard:
                 return story
         elif topic == ENRICHED.name(prefix):
             article: EnrichedArticle = EnrichedArticle.from_json(value)
-            self.articles[article.id] = article
+            held = self.articles.get(article.id)
+            if held is None or article.revision >= held.revision:  # the latest revision
+                self.articles[article.id] = article
             self.deliveries[article.id] += 1
         elif topic == DEAD_LETTERS.name(prefix):
             self.dead_letters.append(DeadLetter.from_json(value))

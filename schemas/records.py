@@ -151,6 +151,11 @@ class DedupProbe(Record):
     )
     arrived_at: datetime = Field(description="Arrival time: fetched_at, never before earlier ones.")
     sequence: int = Field(description="Arrival tie-break: offset on the tagged topic.")
+    revision: int = Field(default=1, ge=1, description="The article's revision.")
+    content_hash: str = Field(default="", description="The article's content hash.")
+    fetched_at: datetime | None = Field(
+        default=None, description="The article's fetch time (orders two revisions of one number)."
+    )
     signature: DedupSignature
     article: TaggedArticle | None = Field(
         default=None, description="Set on the probe to the article's home partition only."
@@ -182,6 +187,11 @@ class DedupReport(Record):
     arrived_at: datetime
     sequence: int
     shard: int = Field(description="The reporting shard's partition.")
+    revision: int = Field(default=1, ge=1, description="Revision of the article probed.")
+    content_hash: str = Field(default="", description="Content hash of the article probed.")
+    fetched_at: datetime | None = Field(
+        default=None, description="Fetch time of the article probed."
+    )
     matches: list[DedupMatch] = Field(default_factory=list)
 
 
@@ -193,6 +203,9 @@ class StoryIndexEntry(Record):
         description="Article time (published, else seen), never before earlier ones."
     )
     sequence: int = Field(description="Arrival tie-break: offset on the deduped topic.")
+    revision: int = Field(
+        default=1, ge=1, description="A higher one replaces the article's keys held."
+    )
     keys: list[str] = Field(
         description="Index keys of this partition ('entity:<id>', 'term:<stem>')."
     )

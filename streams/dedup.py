@@ -34,6 +34,16 @@ each article's :class:`Signature` once per shard. An article is compared at most
 once with each candidate of a shard, however many keys they share. A
 :class:`Decider` turns the shards' matches into the verdict; :class:`DedupIndex`
 runs both in one process.
+
+Revisions (:mod:`streams.revisions`): a record with the id and content hash of an
+article held is a redelivery and gets its verdict again; one with a known id, other
+content and a greater ``(revision, fetched_at)`` is an update, judged afresh: its
+old revision's entries in the shards are replaced by its own, it keeps the arrival of
+the article's first revision (so an article that copied the old revision is never
+taken for its original), and it is never a copy of its own older revision (same id);
+the decision entry records the revision and content hash it is of. Copies judged
+against an old revision keep their verdict. A stale revision, replayed late,
+changes nothing and goes no further.
 """
 
 from __future__ import annotations
@@ -53,6 +63,7 @@ import numpy as np
 
 from schemas.records import DedupMatch, DedupVerdict, DuplicateKind, TaggedArticle
 from streams.keyindex import Arrival, ArrivalClock, Candidate, KeyBuckets
+from streams.revisions import Revision
 from streams.text import normalise_display, normalise_for_matching
 
 log = logging.getLogger(__name__)
@@ -295,22 +306,26 @@ class MatchRules:
 
 @dataclass(frozen=True)
 class ShardArticle:
-    """What a shard keeps of one article: its arrival, its keys there, its signature."""
+    """What a shard keeps of one article: its arrival, its keys there, its signature,
+    and which revision of it they are of."""
 
     arrival: Arrival
     keys: tuple[str, ...]
     signature: Signature
+    revision: Revision
 
     def to_json(self) -> dict[str, Any]:
         """JSON-able form."""
         return {"arrived_at": self.arrival.time.isoformat(), "sequence": self.arrival.seq,
-                "keys": list(self.keys), "signature": self.signature.to_json()}
+                "keys": list(self.keys), "signature": self.signature.to_json(),
+                **self.revision.to_json()}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ShardArticle:
         """Inverse of :meth:`to_json`."""
         return cls(Arrival(datetime.fromisoformat(data["arrived_at"]), int(data["sequence"])),
-                   tuple(data["keys"]), Signature.from_json(data["signature"]))
+                   tuple(data["keys"]), Signature.from_json(data["signature"]),
+                   Revision.from_json(data))
 
 
 class KeyShard(KeyBuckets[ShardArticle]):
@@ -337,11 +352,29 @@ class KeyShard(KeyBuckets[ShardArticle]):
         self.rules = rules
 
     def probe(
-        self, article_id: str, arrival: Arrival, signature: Signature, keys: Sequence[str]
+        self,
+        article_id: str,
+        arrival: Arrival,
+        signature: Signature,
+        keys: Sequence[str],
+        revision: Revision,
     ) -> list[DedupMatch]:
         """Matches of the article among the earlier entries under ``keys``; then add it
-        (idempotent, see :meth:`~streams.keyindex.KeyBuckets.enter`)."""
-        found = self.enter(article_id, ShardArticle(arrival, tuple(keys), signature))
+        (idempotent, see :meth:`~streams.keyindex.KeyBuckets.enter`).
+
+        An update of an article held replaces its entries (it keeps the arrival of the
+        revision held, and is never compared with it); a stale revision finds nothing
+        and changes nothing.
+        """
+        held = self.articles.get(article_id)
+        if held is not None and held.revision.content_hash != revision.content_hash:
+            if not revision.updates(held.revision):
+                return []
+            self.remove(article_id)
+            arrival = held.arrival
+        if not keys:
+            return []
+        found = self.enter(article_id, ShardArticle(arrival, tuple(keys), signature, revision))
         return [match for candidate in found
                 if (match := self._compare(signature, candidate)) is not None]
 
@@ -397,9 +430,12 @@ class Decider:
 
     One partition of the decision stage, on one mapping (a changelog-backed table
     in the pipeline) keyed by article id. An entry is first the pending state
-    (arrival, shard reports expected, shards reported, matches so far, and the
-    article once it is in), then, in its place, the verdict (kept for
-    idempotency: a redelivered article gets its verdict again). An article thus
+    (arrival, revision, shard reports expected, shards reported, matches so far, and
+    the article once it is in), then, in its place, the verdict with the arrival and
+    the revision it is of (kept for idempotency: a redelivered article gets its
+    verdict again). An update of the article (:mod:`streams.revisions`) starts a new
+    pending state in place of the entry, with the first revision's arrival; parts
+    of a stale revision change nothing. An article thus
     costs one write per part that arrives and none to clear. Decided articles that
     arrived more than ``retention`` before the newest are forgotten; one still
     waiting for a part is forgotten once decided, or when more than
@@ -427,10 +463,13 @@ class Decider:
         self._overdue: dict[str, None] = {}
         self._newest: datetime | None = held[-1][0].time if held else None
 
-    def verdict(self, article_id: str) -> DedupVerdict | None:
-        """The verdict already decided for ``article_id``, if any (and not forgotten)."""
+    def verdict(self, article_id: str, revision: Revision) -> DedupVerdict | None:
+        """The verdict held for ``article_id`` if ``revision`` does not update it (a
+        redelivery, or a stale revision: the held one's verdict), else None."""
         entry = self.entries.get(article_id)
         if entry is None or "verdict" not in entry:
+            return None
+        if revision.updates(Revision.from_json(entry)):
             return None
         return DedupVerdict.model_validate(entry["verdict"])
 
@@ -438,19 +477,24 @@ class Decider:
         self,
         article_id: str,
         arrival: Arrival,
+        revision: Revision,
         shards_total: int,
         payload: Any,
         home_report: tuple[int, Iterable[DedupMatch]] | None = None,
     ) -> Decided | None:
-        """The routed article; a verdict when it completes one, or it was decided before.
+        """The routed article; a verdict when it completes one, or it was decided before
+        (a redelivery). A stale revision gets None.
 
         ``home_report`` is the report (shard, matches) of the shard that decides, when
         it holds keys of the article: both are then stored in one write.
         """
-        known = self.verdict(article_id)
-        if known is not None:
-            return Decided(known, payload)
-        state = self._state(article_id, arrival)
+        entry = self.entries.get(article_id)
+        if entry is not None and "verdict" in entry and (
+                Revision.from_json(entry).content_hash == revision.content_hash):
+            return Decided(DedupVerdict.model_validate(entry["verdict"]), payload)
+        state = self._state(article_id, arrival, revision)
+        if state is None:
+            return None
         state["shards_total"] = shards_total
         state["payload"] = payload
         if home_report is not None:
@@ -458,16 +502,20 @@ class Decider:
         return self._settle(article_id, state)
 
     def add_report(
-        self, article_id: str, arrival: Arrival, shard: int, matches: Iterable[DedupMatch]
+        self,
+        article_id: str,
+        arrival: Arrival,
+        revision: Revision,
+        shard: int,
+        matches: Iterable[DedupMatch],
     ) -> Decided | None:
         """One shard's matches; a verdict when it is the last part missing.
 
-        A report for a decided article, or from a shard already reported, changes nothing.
+        A report for a decided revision, of a stale one, or from a shard already
+        reported, changes nothing.
         """
-        if "verdict" in self.entries.get(article_id, {}):
-            return None
-        state = self._state(article_id, arrival)
-        if not self._record(state, shard, matches):
+        state = self._state(article_id, arrival, revision)
+        if state is None or not self._record(state, shard, matches):
             return None
         return self._settle(article_id, state)
 
@@ -480,14 +528,27 @@ class Decider:
         state["matches"].extend(match.model_dump(mode="json") for match in matches)
         return True
 
-    def _state(self, article_id: str, arrival: Arrival) -> dict[str, Any]:
+    def _state(
+        self, article_id: str, arrival: Arrival, revision: Revision
+    ) -> dict[str, Any] | None:
+        """The pending state the parts of ``revision`` go into: the one held, or a new
+        one (an update's keeps the arrival held); None if that revision is decided, or
+        stale."""
         self._evict(arrival.time)
         if article_id not in self._tracked:
             self._tracked.add(article_id)
             self._order.append((arrival.time, article_id))
-        return self.entries.get(article_id) or {
+        entry = self.entries.get(article_id)
+        if entry is not None:
+            held = Revision.from_json(entry)
+            if held.content_hash == revision.content_hash:
+                return None if "verdict" in entry else entry
+            if not revision.updates(held):
+                return None
+            arrival = _arrival_in(entry)
+        return {
             "arrived_at": arrival.time.isoformat(), "sequence": arrival.seq,
-            "shards_total": None, "shards": [], "matches": [],
+            **revision.to_json(), "shards_total": None, "shards": [], "matches": [],
         }
 
     def _settle(self, article_id: str, state: dict[str, Any]) -> Decided | None:
@@ -500,7 +561,7 @@ class Decider:
         verdict = decide(article_id, _arrival_in(state), matches)
         self.entries[article_id] = {
             "arrived_at": state["arrived_at"], "sequence": state["sequence"],
-            "verdict": verdict.model_dump(mode="json"),
+            **Revision.from_json(state).to_json(), "verdict": verdict.model_dump(mode="json"),
         }
         if article_id in self._overdue:  # decided at last, and already out of the window
             self._forget(article_id)
@@ -572,13 +633,17 @@ class DedupIndex:
         return article_id in self.decider.entries
 
     def check(self, article: TaggedArticle, seen_at: datetime) -> DedupVerdict:
-        """Verdict for ``article``, adding it to the index; same id again, same verdict."""
-        known = self.decider.verdict(article.id)
+        """Verdict for ``article``, adding it to the index; same id again, same verdict,
+        unless it is an update (see :mod:`streams.revisions`), which is judged afresh."""
+        revision = Revision.of(article)
+        known = self.decider.verdict(article.id, revision)
         if known is not None:
             return known
         arrival = self._clock.stamp(seen_at)
         signature = Signature.of(article.text, article.fingerprint)
-        matches = self.shard.probe(article.id, arrival, signature, probe_keys(signature))
-        decided = self.decider.add_article(article.id, arrival, 1, None, home_report=(0, matches))
+        matches = self.shard.probe(article.id, arrival, signature, probe_keys(signature),
+                                   revision)
+        decided = self.decider.add_article(article.id, arrival, revision, 1, None,
+                                           home_report=(0, matches))
         assert decided is not None, "the only shard has reported"
         return decided.verdict

@@ -159,6 +159,21 @@ class KeyBuckets(Generic[HeldT]):
             self._place(article_id, held)
         return found
 
+    def remove(self, article_id: str) -> None:
+        """Take ``article_id`` out of every bucket and of ``articles`` (before a new
+        revision of it enters under its own keys)."""
+        held = self.articles.pop(article_id, None)
+        if held is None:
+            return
+        for key in held.keys:
+            bucket = self.buckets.get(key, [])
+            kept = [entry for entry in bucket if entry.article_id != article_id]
+            if kept:
+                self.buckets[key] = kept
+            elif bucket:
+                del self.buckets[key]
+        self._holders.pop(article_id, None)
+
     def _earlier(self, ranked: list[tuple[str, int]], before: Arrival) -> list[Candidate[HeldT]]:
         """The first ``max_candidates`` of ``ranked`` that arrived before ``before``."""
         found: list[Candidate[HeldT]] = []
@@ -196,11 +211,16 @@ class KeyBuckets(Generic[HeldT]):
         if self._newest is None or time > self._newest:
             self._newest = time
         while self._order and self._expired(self._order[0][0].time):
-            _, article_id, keys = self._order.popleft()
+            arrival, article_id, keys = self._order.popleft()
+            held = self.articles.get(article_id)
+            # A revision that entered since holds the buckets now: its entries stay.
+            replaced = held is not None and (held.keys != keys or held.arrival != arrival)
             for key in keys:
                 self._entered[key] -= 1
                 if not self._entered[key]:
                     del self._entered[key]
+                if replaced:
+                    continue
                 bucket = self.buckets.get(key, [])
                 kept = [entry for entry in bucket if entry.article_id != article_id]
                 if len(kept) == len(bucket):

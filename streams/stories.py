@@ -40,6 +40,16 @@ exactly. Centroids keep raw (sub-linear, length-normalised) term weights; IDF is
 applied when comparing, so early members are not stuck with early statistics.
 A duplicate joins the story of its original directly, as a member that adds no
 new information (centroid and headline unchanged).
+
+Revisions (:mod:`streams.revisions`): a record with the id and content hash of a
+member is a redelivery and changes nothing; one with a member's id, other content
+and a greater ``(revision, fetched_at)`` is an update, which replaces the member (a
+story never lists one article twice): the old revision's features leave the
+document frequencies and the story's centroids and core, and the new one is placed
+like an article, its own story scored with the candidates; it stays in its story
+unless it joins another one better (then the story it left gets a new version, and
+one left with no members is retired). A stale revision changes nothing. Members
+show their ``revision``. Updates of articles of retired stories are not placed.
 """
 
 from __future__ import annotations
@@ -58,7 +68,8 @@ from typing import Any
 
 from schemas.records import DedupedArticle, Entity, Story, StoryMember
 from streams.entities import StoryEntityMerge
-from streams.keyindex import Arrival, ArrivalClock, KeyBuckets
+from streams.keyindex import Arrival, ArrivalClock, Candidate, KeyBuckets
+from streams.revisions import Revision
 from streams.text import normalise_display, normalise_for_matching
 
 _STOPWORD_TEXT = """
@@ -395,6 +406,10 @@ class _Features:
             quantities=quantities(text),
         )
 
+    def specifics(self) -> frozenset[str]:
+        """The entities, dates and counts the article names."""
+        return frozenset(self.entity_weights).union(self.dates, self.quantities)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "text_terms": self.text_terms,
@@ -435,8 +450,11 @@ class _Member:
     article_time: datetime
     seen_at: datetime
     is_original: bool
+    revision: Revision
     text_vector: dict[str, float] = field(default_factory=dict)
     unit_text: dict[str, float] = field(default_factory=dict)  # founders only (_linkage)
+    founder: bool = False
+    versions: dict[str, int] = field(default_factory=dict)  # story id -> version published
     index_keys: list[str] = field(default_factory=list)  # originals only
 
 
@@ -465,21 +483,33 @@ class _LiveStory:
 
 @dataclass(frozen=True, slots=True)
 class IndexedArticle:
-    """What the story index holds of an original article: its arrival and its keys."""
+    """What the story index holds of an original article: its arrival, its keys, and
+    the revision they are of."""
 
     arrival: Arrival
     keys: tuple[str, ...]
+    revision: int = 1
 
     def to_json(self) -> dict[str, Any]:
         """JSON-able form."""
         return {"arrived_at": self.arrival.time.isoformat(), "sequence": self.arrival.seq,
-                "keys": list(self.keys)}
+                "keys": list(self.keys), "revision": self.revision}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> IndexedArticle:
         """Inverse of :meth:`to_json`."""
         return cls(Arrival(datetime.fromisoformat(data["arrived_at"]), int(data["sequence"])),
-                   tuple(data["keys"]))
+                   tuple(data["keys"]), int(data["revision"]))
+
+
+def enter_revision(
+    index: KeyBuckets[IndexedArticle], article_id: str, held: IndexedArticle
+) -> list[Candidate[IndexedArticle]]:
+    """Enter an article in a story index; a later revision of one held replaces its keys."""
+    own = index.articles.get(article_id)
+    if own is not None and held.revision > own.revision:
+        index.remove(article_id)
+    return index.enter(article_id, held)
 
 
 def story_index(
@@ -623,6 +653,8 @@ class StoryClusterer:
         self._watermark: datetime | None = None
         self._archive: OrderedDict[str, Story] = OrderedDict()
         self._archived_story_of: dict[str, str] = {}
+        self._left: list[Story] = []
+        self._version_floor: dict[str, int] = {}  # restored: versions published before
 
     # -- public API -----------------------------------------------------------------
 
@@ -661,7 +693,8 @@ class StoryClusterer:
         if not keys:
             return []
         arrival = self._clock.stamp(clock_time(article, seen_at))
-        found = index.enter(article.id, IndexedArticle(arrival, tuple(keys)))
+        found = enter_revision(index, article.id,
+                               IndexedArticle(arrival, tuple(keys), article.revision))
         return [(candidate.article_id, candidate.shared_keys) for candidate in found]
 
     def _local_index(self) -> KeyBuckets[IndexedArticle]:
@@ -677,14 +710,16 @@ class StoryClusterer:
         An original article is admitted: it counts in the term statistics from now
         on, and its keys are its most salient rare entities, then its rarest terms
         (plain strings, ``entity:<id>`` and ``term:<stem>``, so the index can be
-        partitioned by key). A known article id, or a copy of an article placed or
-        admitted before it, has no keys: it is not looked up. Each article must then
-        go to :meth:`place`, in the same order, or to :meth:`discard`.
+        partitioned by key). A known article id (unless it is an update of a member), or
+        a copy of an article placed or admitted before it, has no keys: it is not looked
+        up. Each article must then go to :meth:`place`, in the same order, or to
+        :meth:`discard`.
         """
         keys: list[list[str]] = []
         for article in articles:
             original = article.duplicate_of
-            if (self._known(article.id) is not None or article.id in self._admitted
+            if ((self._known(article.id) is not None and not self._updates(article))
+                    or article.id in self._admitted
                     or original in self._story_of or original in self._admitted):
                 keys.append([])
                 continue
@@ -702,12 +737,20 @@ class StoryClusterer:
         """Place an article in its story, given the earlier articles the index found
         for it (article id, keys shared), and whether the story changed.
 
-        A redelivered article id returns its current story unchanged.
+        A redelivered article id, or a stale revision, returns its current story
+        unchanged. An update replaces its old revision's member: in the same story,
+        or in another one (then :meth:`left_stories` gives the story it left).
         """
+        self._left = []
         known = self._known(article.id)
-        if known is not None:
+        if known is not None and not self._updates(article):
             return known, False
         return self._place(article, seen_at, candidates=candidates), True
+
+    def left_stories(self) -> list[Story]:
+        """The story the article last placed has left, if it is an update that moved:
+        its new version without it (a story left with no members is retired)."""
+        return self._left
 
     def discard(self, article_id: str) -> None:
         """Undo :meth:`index_keys` for an article that will not be placed."""
@@ -731,9 +774,11 @@ class StoryClusterer:
                 "published_at": record.published_at.isoformat() if record.published_at else None,
                 "duplicate_of": record.duplicate_of,
                 "entities": [e.model_dump(mode="json") for e in member.entities],
+                **member.revision.to_json(),
             },
             "features": member.features.to_json(),
             "index_keys": member.index_keys,
+            "versions": member.versions,
         }
 
     def restore(self, entry: dict[str, Any]) -> None:
@@ -747,16 +792,23 @@ class StoryClusterer:
             return
         article = DedupedArticle.model_validate(
             {
+                "fetched_at": entry["seen_at"],
                 **data,
                 "text": "",
                 "fingerprint": "",
-                "fetched_at": entry["seen_at"],
                 "dedup": {"article_id": data["id"], "duplicate_of": data["duplicate_of"]},
             }
         )
         features = _Features(**entry["features"])
         seen_at = datetime.fromisoformat(entry["seen_at"])
         self._place(article, seen_at, restored=(features, entry["story_id"]))
+        # Updates published versions that re-adding the members does not count again.
+        for story_id, version in entry.get("versions", {}).items():
+            self._version_floor[story_id] = max(self._version_floor.get(story_id, 0), version)
+            live = self._stories.get(story_id)
+            if live is not None and live.record is not None and version > live.version:
+                live.version = version
+                live.record = live.record.model_copy(update={"version": version})
         if self._index is not None:
             self.look_up(article, entry.get("index_keys") or [], seen_at)
 
@@ -768,6 +820,17 @@ class StoryClusterer:
             return self._stories[story_id].record
         archived = self._archived_story_of.get(article_id)
         return self._archive.get(archived) if archived else None
+
+    def _member(self, article_id: str) -> _Member | None:
+        story_id = self._story_of.get(article_id)
+        if story_id is None:
+            return None
+        return next(m for m in self._stories[story_id].members if m.record.id == article_id)
+
+    def _updates(self, article: DedupedArticle) -> bool:
+        """Whether ``article`` is an update of a member of a live story."""
+        member = self._member(article.id)
+        return member is not None and Revision.of(article).updates(member.revision)
 
     def _vectors(self, features: _Features) -> _Vectors:
         """The article's IDF-weighted vectors under the current IDF, and its candidate keys."""
@@ -784,7 +847,7 @@ class StoryClusterer:
         entities = idf_weighted(unit_entities, self._entity_df)
         keys = [_entity_key(e) for e in islice(entities, self.key_entities)]
         keys += [_term_key(t) for t in islice(text, self.key_terms)]
-        specifics = frozenset(features.entity_weights).union(features.dates, features.quantities)
+        specifics = features.specifics()
         return _Vectors(
             text=text,
             titles=titles,
@@ -801,10 +864,14 @@ class StoryClusterer:
         candidates: Sequence[tuple[str, int]] = (),
         restored: tuple[_Features, str] | None = None,
     ) -> Story:
-        """Place a new article: into its recorded story if ``restored`` (features,
-        story id), else into its original's story, the best candidate's or a new one."""
+        """Place a new article (or an update, in place of its member): into its recorded
+        story if ``restored`` (features, story id), else into its original's story, the
+        best candidate's, the story it was in, or a new one."""
         article_time = clock_time(article, seen_at)
         self._advance(article_time)
+        withdrawn = self._withdraw(article.id) if article.id in self._story_of else None
+        if withdrawn is not None:
+            seen_at = withdrawn[1].seen_at  # first seen with its first revision
         original_story = self._story_of.get(article.duplicate_of or "")
         is_original = original_story is None
         admitted = self._admitted.pop(article.id, None)
@@ -820,16 +887,18 @@ class StoryClusterer:
                 vectors = admitted[1]  # the statistics have not changed since
             vectors = vectors or self._vectors(features)
             if story_id is None:
-                story_id = self._best_story(vectors, article_time, candidates)
+                current = withdrawn[0] if withdrawn and withdrawn[0].members else None
+                story_id = self._best_story(vectors, article_time, candidates, current)
         elif admitted is not None:  # admitted as an original, whose copy it turned out to be
             self._count(features, add=False)
-        story_id = story_id or original_story
+        story_id = story_id or original_story or (withdrawn[0].story_id if withdrawn else None)
         story = self._stories.get(story_id or "")
         if story is None:
             story = self._open(story_id or story_id_for(article.id))
         member = _Member(
             record=StoryMember(
                 id=article.id,
+                revision=article.revision,
                 source=article.source,
                 title=article.title,
                 url=article.url,
@@ -842,21 +911,60 @@ class StoryClusterer:
             article_time=article_time,
             seen_at=seen_at,
             is_original=is_original,
+            revision=Revision.of(article),
         )
         self._join(story, member, vectors)
-        return self._publish(story)
+        placed = self._publish(story)
+        if withdrawn is not None:
+            member.versions = {**withdrawn[1].versions, story.story_id: placed.version}
+            if withdrawn[0] is not story:
+                left = self._leave(withdrawn[0])
+                member.versions[left.story_id] = left.version
+                self._left.append(left)
+        return placed
+
+    def _withdraw(self, article_id: str) -> tuple[_LiveStory, _Member]:
+        """Take an article's member out of its story (for its update to take its place):
+        its features leave the document frequencies and the story's aggregates."""
+        story = self._stories[self._story_of.pop(article_id)]
+        member = next(m for m in story.members if m.record.id == article_id)
+        story.members.remove(member)
+        if member.is_original:
+            self._count(member.features, add=False)
+        self._rebuild(story)
+        return story, member
+
+    def _leave(self, story: _LiveStory) -> Story:
+        """The new version of a story a member has left; one left empty is retired."""
+        if story.members:
+            return self._publish(story)
+        assert story.record is not None
+        story.version += 1
+        story.record = story.record.model_copy(update={
+            "version": story.version, "article_ids": [], "duplicates": {}, "members": [],
+            "entities": [], "sources": [], "article_count": 0, "unique_article_count": 0,
+        })
+        self._retire(story)
+        return story.record
 
     def _best_story(
-        self, vectors: _Vectors, article_time: datetime, candidates: Sequence[tuple[str, int]]
+        self,
+        vectors: _Vectors,
+        article_time: datetime,
+        candidates: Sequence[tuple[str, int]],
+        current: _LiveStory | None = None,
     ) -> str | None:
         """Of the live stories of the candidate articles (those sharing the most keys
-        with the article first), the one it joins, or None."""
+        with the article first), and the ``current`` story of an update, the one it
+        joins, or None."""
         shared_by_story: dict[str, int] = {}
         for article_id, shared in candidates:
             story_id = self._story_of.get(article_id)
             if story_id is not None and shared > shared_by_story.get(story_id, 0):
                 shared_by_story[story_id] = shared
         ranked = sorted(shared_by_story, key=shared_by_story.__getitem__, reverse=True)
+        if current is not None and current.story_id not in ranked:
+            ranked.insert(0, current.story_id)
         best_id, best_preference = None, -math.inf
         for story_id in ranked[: self.max_candidates]:
             story = self._stories[story_id]
@@ -931,35 +1039,61 @@ class StoryClusterer:
             titles=Profile(self.profile_terms),
             entities=Profile(self.profile_terms),
         )
+        story.version = self._version_floor.pop(story_id, 0)
         self._stories[story_id] = story
         return story
 
     def _join(self, story: _LiveStory, member: _Member, vectors: _Vectors | None) -> None:
         """Add ``member``; ``vectors`` (originals only) update the centroids and keys."""
-        story.members.append(member)
-        self._story_of[member.record.id] = story.story_id
-        story.merged_entities.add(member.entities)
-        time = member.article_time
-        story.first_time = min(story.first_time or time, time)
-        story.last_time = max(story.last_time or time, time)
-        heapq.heappush(self._retirements, (story.last_time, story.story_id))
         if vectors is not None:
-            features = member.features
             member.text_vector = vectors.text
             member.index_keys = vectors.keys
             if len(story.founders) < self.linkage_members:
                 member.unit_text = vectors.unit_text
-                story.founders.append(member)
-            story.text.add(features.text_terms, self._term_df)
-            story.titles.add(features.title_terms, self._title_df)
-            story.entities.add(features.entity_weights, self._entity_df)
-            story.specifics.update(vectors.specifics)
-            add_to_slots(story.slots, vectors.specifics)
-            story.originals += 1
-            story.core = frozenset(
-                k for k, n in story.specifics.items() if 2 * n >= story.originals
-            )
+                member.founder = True
+        story.members.append(member)
+        self._story_of[member.record.id] = story.story_id
+        self._take_in(story, member)
+        assert story.last_time is not None
+        heapq.heappush(self._retirements, (story.last_time, story.story_id))
+        if member.is_original:
             self._choose_headline(story)
+
+    def _take_in(self, story: _LiveStory, member: _Member) -> None:
+        """Add a member of ``story`` to its entities, time span, and, an original, to
+        its founders, centroids, specifics and core."""
+        story.merged_entities.add(member.entities)
+        time = member.article_time
+        story.first_time = min(story.first_time or time, time)
+        story.last_time = max(story.last_time or time, time)
+        if not member.is_original:
+            return
+        features = member.features
+        if member.founder:
+            story.founders.append(member)
+        story.text.add(features.text_terms, self._term_df)
+        story.titles.add(features.title_terms, self._title_df)
+        story.entities.add(features.entity_weights, self._entity_df)
+        specifics = features.specifics()
+        story.specifics.update(specifics)
+        add_to_slots(story.slots, specifics)
+        story.originals += 1
+        story.core = frozenset(k for k, n in story.specifics.items() if 2 * n >= story.originals)
+
+    def _rebuild(self, story: _LiveStory) -> None:
+        """Recompute a story's aggregates from its members (after one has left)."""
+        members = story.members
+        story.text, story.titles, story.entities = (
+            Profile(self.profile_terms) for _ in range(3))
+        story.founders, story.merged_entities = [], StoryEntityMerge()
+        story.specifics, story.slots, story.core, story.originals = Counter(), {}, frozenset(), 0
+        story.first_time = story.last_time = None
+        for member in members:
+            self._take_in(story, member)
+        if story.originals:
+            self._choose_headline(story)
+        if story.last_time is not None:
+            heapq.heappush(self._retirements, (story.last_time, story.story_id))
 
     def _choose_headline(self, story: _LiveStory) -> None:
         """Headline: title of the most central titled original; summary: its lead."""

@@ -365,7 +365,8 @@ def verdicts(pipeline: CapturingPipeline) -> list[DedupVerdict]:
 
 def only_verdicts(pipeline: CapturingPipeline) -> bool:
     """Whether every decision entry is a verdict: nothing is left pending."""
-    return all(set(entry) == {"arrived_at", "sequence", "verdict"}
+    return all(set(entry) == {"arrived_at", "sequence", "revision", "fetched_at",
+                              "content_hash", "verdict"}
                for entry in pipeline.dedup.decisions.values())
 
 
@@ -606,3 +607,44 @@ def test_story_state_table_forgets_the_members_of_retired_stories(
     assert list(pipeline.stories.story_log.table.keys()) == ["003"]
     # The index forgot 001 too (entries older than the stories' retention).
     assert list(pipeline.stories.index_articles.keys()) == ["0/003"]
+
+
+@pytest.mark.parametrize("story_partitions", [0, 2])
+def test_a_revision_through_dedup_and_stories_leaves_one_member_of_revision_2(
+    tmp_path: Path, tagger: EntityTagger, story_partitions: int
+) -> None:
+    pipeline = make_pipeline(tmp_path, tagger, dedup_partitions=4,
+                             story_index_partitions=story_partitions)
+    first = seed_tagged("000").model_copy(update={"content_hash": "first"})
+    text = first.text.replace("Libya", "Libya's capital", 1)
+    second = first.model_copy(update={
+        "text": text, "fingerprint": fingerprint(text), "revision": 2,
+        "content_hash": "second", "fetched_at": FETCHED + timedelta(hours=1)})
+
+    def through_both(article: TaggedArticle) -> DedupedArticle:
+        _run(dedup_stage(pipeline, [article]))
+        (deduped,) = [DedupedArticle.model_validate(value)
+                      for _, value, _ in pipeline.take("deduped")]
+        _run(story_stage(pipeline, [deduped]))
+        return deduped
+
+    through_both(first)
+    through_both(seed_tagged("001"))
+    updated = through_both(second)
+    assert (updated.id, updated.revision, updated.duplicate_of) == ("000", 2, None)
+    latest = {story["story_id"]: story for story in pipeline.records("stories")}
+    members = sorted((m["id"], m["revision"]) for story in latest.values()
+                     for m in story["members"])
+    assert members == [("000", 2), ("001", 1)]  # one member per article, however it moved
+    assert pipeline.records("enriched")[-1]["revision"] == 2
+    assert pipeline.dedup.decisions["000"]["revision"] == 2
+    log = pipeline.stories.story_log.table
+    assert log["000"]["seq"] == 0 and log["000"]["entry"]["article"]["revision"] == 2
+
+    tables = (pipeline.dedup.shard_articles, pipeline.dedup.decisions, log)
+    before = [dict(table.items()) for table in tables]
+    stories_sent = len(pipeline.records("stories"))
+    assert through_both(second) == updated  # redelivered
+    assert [dict(table.items()) for table in tables] == before
+    assert len(pipeline.records("stories")) == stories_sent
+    assert pipeline.records("enriched")[-1]["revision"] == 2
