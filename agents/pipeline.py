@@ -20,6 +20,7 @@ from faust.types import EventT, StreamT
 from agents.assignor import stage_spreading_assignor
 from agents.cpu import StageRunner
 from agents.dedup import DedupAgents
+from agents.prompt import PromptTableManager
 from agents.stories import StoryAgents
 from newswire.broker import bootstrap_servers
 from newswire.settings import Settings
@@ -77,6 +78,7 @@ def faust_options(settings: Settings) -> dict[str, Any]:
         # rebalance or a shutdown would wait for replies that no longer come. What is
         # unacknowledged comes again, and every stage is idempotent.
         "stream_wait_empty": False,
+        "TableManager": PromptTableManager,
     }
     if settings.embedded_profile:
         options.update(TANSU_PROFILE)
@@ -112,9 +114,17 @@ def dead_letter_for(
 
 
 class Pipeline:
-    """The newswire faust app: topics, agents and the state of the stateful stages."""
+    """The newswire faust app: topics, agents and the state of the stateful stages.
 
-    def __init__(self, settings: Settings, tagger: EntityTagger | None = None) -> None:
+    ``stages`` runs cleaning and NER if given (started early, it warms up sooner).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        tagger: EntityTagger | None = None,
+        stages: StageRunner | None = None,
+    ) -> None:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.app = faust.App(
@@ -125,7 +135,7 @@ class Pipeline:
             **faust_options(settings),
         )
         self.topics = {spec.role: self._topic(spec) for spec in ALL_TOPICS}
-        self.stages = StageRunner(
+        self.stages = stages or StageRunner(
             settings.spacy_model, settings.max_article_bytes, settings.stage_processes, tagger
         )
         self.app.agent(self.topics["raw"], name="clean")(self.clean_agent)

@@ -78,11 +78,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     if settings.broker_url:
         settings = _broker_settings(args)
         _announce_worker(settings)
-    print(f"newswire: replaying {', '.join(str(p) for p in paths)}", flush=True)
+    if not args.quiet:
+        print(f"newswire: replaying {', '.join(str(p) for p in paths)}", file=sys.stderr,
+              flush=True)
     return WorkerRun(
         settings, watch=True, messages=Reader(settings).read(paths), once=args.once,
-        timeout=args.timeout,
-        stories_out=args.stories_out, articles_out=args.articles_out,
+        timeout=args.timeout, stories_out=args.stories_out, articles_out=args.articles_out,
+        quiet=args.quiet,
     ).execute()
 
 
@@ -227,16 +229,22 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run", help="run every agent (embedded broker unless --broker) and replay inputs",
         description="Start the pipeline (on an embedded broker unless --broker or "
-        "NEWSWIRE_BROKER_URL names one), replay the seeds or --replay inputs, print each "
-        "story as it changes, and keep running until Ctrl-C (or, with --once, until every "
-        "input has reached its story).")
+        "NEWSWIRE_BROKER_URL names one), replay the seeds or --replay inputs, and keep "
+        "running until Ctrl-C (or, with --once, until every input has reached its story). "
+        "Progress goes to stderr; a replay of at most 20 articles prints each story as it "
+        "changes, a larger one its 10 largest stories at the end; a summary line ends the "
+        "replay. Exit codes with --once: 0 every input is in a story, 1 timeout, "
+        "3 some inputs were dead-lettered.")
     with_broker(run)
     run.add_argument("--replay", nargs="+", type=Path, metavar="PATH",
                      help="inputs to replay instead of the seeds")
     run.add_argument("--once", action="store_true",
-                     help="exit when every input has reached the stories topic")
+                     help="exit when every input has reached the stories topic (exit 3 if "
+                     "some were dead-lettered)")
     run.add_argument("--timeout", type=positive_float, default=None, metavar="SECONDS",
                      help="with --once: give up (exit 1) after this long")
+    run.add_argument("--quiet", action="store_true",
+                     help="print only the summary line (and errors): no stories, no progress")
     run.add_argument("--stories-out", type=Path, metavar="FILE",
                      help="write the final state of every story as JSON lines")
     run.add_argument("--articles-out", type=Path, metavar="FILE",

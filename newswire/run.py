@@ -1,4 +1,14 @@
-"""Running the pipeline: a faust worker with every agent, optionally replaying inputs."""
+"""Running the pipeline: a faust worker with every agent, optionally replaying inputs.
+
+What ``newswire run`` prints: short lines on stderr saying what it is waiting for
+(the stage process's warm-up, the embedded broker, the consumer group), then the
+replay's progress on stderr (rewritten in place on a terminal, a line every few
+seconds elsewhere), and a summary line on stdout once every input is in its story
+or dead-lettered. A replay of at most :data:`LIVE_OUTPUT_MAX_ARTICLES` articles
+prints each story as it changes and each dead letter; a larger one prints its
+:data:`FINAL_STORIES_SHOWN` largest stories at the end. ``quiet`` prints only the
+summary and errors.
+"""
 
 from __future__ import annotations
 
@@ -6,30 +16,62 @@ import asyncio
 import importlib.util
 import io
 import sys
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-import faust
 import orjson
 
-from agents.pipeline import Pipeline
 from newswire.broker import broker_for, ensure_topics_sync
 from newswire.inputs import Message, publish
 from newswire.settings import Settings
-from newswire.watch import StoryBoard, consume, format_dead_letter, format_story
+from newswire.watch import (
+    StatusLine,
+    StoryBoard,
+    belongs_to_run,
+    consume,
+    format_dead_letter,
+    format_progress,
+    format_story,
+    format_summary,
+    largest_stories,
+    plural,
+    summarize,
+)
+from schemas.records import Story
 from schemas.topics import DEAD_LETTERS, ENRICHED, STORIES
+
+if TYPE_CHECKING:
+    import faust
+
+    from agents.cpu import StageRunner
+
+EXIT_TIMEOUT = 1
+"""Exit code of ``once`` when some input is not in a story after ``timeout`` seconds."""
+EXIT_DEAD_LETTERED = 3
+"""Exit code of ``once`` when every input went through but some were dead-lettered."""
+LIVE_OUTPUT_MAX_ARTICLES = 20
+"""A replay of at most this many articles prints each story as it changes."""
+FINAL_STORIES_SHOWN = 10
+"""How many stories a larger replay prints at the end (the largest)."""
+MISSING_IDS_SHOWN = 10
+"""How many of the articles not yet in a story a timeout names."""
+OWN_BROKER_SESSION_TIMEOUT = 2.0
+OWN_BROKER_HEARTBEAT_INTERVAL = 0.5
 
 
 @dataclass
 class WorkerRun:
     """A worker with every agent; with ``watch``, it also replays ``messages`` and
-    prints each story as it changes.
+    reports on them (see the module docstring).
 
     With ``once``, it stops when every message has reached its story (or the
-    dead-letter topic), or exits 1 after ``timeout`` seconds; otherwise it runs
-    until interrupted.
+    dead-letter topic), exiting :data:`EXIT_DEAD_LETTERED` if any was
+    dead-lettered, or exits :data:`EXIT_TIMEOUT` after ``timeout`` seconds;
+    otherwise it runs until interrupted.
     """
 
     settings: Settings
@@ -41,66 +83,165 @@ class WorkerRun:
     timeout: float | None = None
     stories_out: Path | None = None
     articles_out: Path | None = None
+    quiet: bool = False
     out: TextIO = sys.stdout
+    err: TextIO = sys.stderr
     board: StoryBoard = field(default_factory=StoryBoard)
     exit_code: int = 0
+
+    def __post_init__(self) -> None:
+        self._started = time.monotonic()
+        self._started_at = datetime.now(UTC)
+        self.status = StatusLine(self.err)
+        self._reported = False
 
     def execute(self) -> int:
         """Run on the configured broker (or an embedded one); return the exit code."""
         use_event_loop(self.settings.event_loop)
-        with broker_for(self.settings) as bound:
-            ensure_topics_sync(bound)
-            self.settings = bound
-            self.pipeline = Pipeline(bound)
-            self.worker = faust.Worker(
-                self.pipeline.app, loglevel=bound.log_level.upper(), logfile=sys.stderr,
-                quiet=True, redirect_stdouts=False,
-                stdout=io.StringIO(),  # faust's banner and spinner: not our output
-            )
-            # The spinner sets the root logger to DEBUG to spin on every record:
-            # every debug line of faust and aiokafka would then be formatted.
-            self.worker.spinner = None
-            if self.watch:
-                self.pipeline.app.task(self._replay_and_watch)
-            try:
-                self.worker.execute_from_commandline()
-            except SystemExit as exit_:
-                if exit_.code not in (0, None):
-                    return exit_.code if isinstance(exit_.code, int) else 1
-            finally:
-                self.pipeline.stages.close()
+        # First (before faust is even imported), so that the stage process warms up
+        # while the broker starts and the worker joins its group.
+        from agents.cpu import StageRunner
+
+        stages = StageRunner(self.settings.spacy_model, self.settings.max_article_bytes,
+                             self.settings.stage_processes)
+        if self.settings.stage_processes:
+            self._say("warming up the stage process (NER model, date parsers)")
+        own_broker = not self.settings.broker_url
+        if own_broker:
+            self._say("starting the embedded broker")
+        try:
+            from agents.pipeline import Pipeline
+            from agents.prompt import PromptWorker
+
+            with broker_for(self.settings) as bound:
+                ensure_topics_sync(bound)
+                self.settings = bound
+                self.pipeline = Pipeline(bound, stages=stages)
+                if own_broker:
+                    _single_member_group(self.pipeline.app)
+                self.worker = PromptWorker(
+                    self.pipeline.app, loglevel=bound.log_level.upper(), logfile=sys.stderr,
+                    quiet=True, redirect_stdouts=False,
+                    stdout=io.StringIO(),  # faust's banner and spinner: not our output
+                )
+                # The spinner sets the root logger to DEBUG to spin on every record:
+                # every debug line of faust and aiokafka would then be formatted.
+                self.worker.spinner = None
+                if self.settings.stage_processes:
+                    self.worker.loop.create_task(self._report_warm_stages(stages))
+                if self.watch:
+                    self.pipeline.app.task(self._replay_and_watch)
+                self._say("joining the consumer group")
+                try:
+                    self.worker.execute_from_commandline()
+                except SystemExit as exit_:
+                    if exit_.code not in (0, None):
+                        return exit_.code if isinstance(exit_.code, int) else 1
+        finally:
+            stages.close()
         return self.exit_code
 
+    async def _report_warm_stages(self, stages: StageRunner) -> None:
+        try:
+            await stages.clean([])  # queued behind the warm-up
+        except Exception as error:  # each batch will be refused with the reason
+            self.status.say(f"newswire: the stage process did not start: {error}")
+        else:
+            self._say(f"stage process warm ({self._elapsed():.1f} s)")
+
     async def _replay_and_watch(self) -> None:
+        self._say(f"worker ready: partitions assigned ({self._elapsed():.1f} s)")
         try:
             await asyncio.wait_for(self._watch(), timeout=self.timeout)
         except TimeoutError:
-            missing = [key for key in self.published if not self.board.done_with([key])]
-            print(f"newswire: gave up after {self.timeout} s; not yet in a story: "
-                  f"{', '.join(missing)}", file=sys.stderr)
-            self.exit_code = 1
+            missing = sorted(self.board.pending)
+            named = ", ".join(missing[:MISSING_IDS_SHOWN])
+            more = len(missing) - MISSING_IDS_SHOWN
+            self.status.say(f"newswire: gave up after {self.timeout} s; not yet in a story: "
+                            f"{named}{f' and {more} more' if more > 0 else ''}")
+            self.exit_code = EXIT_TIMEOUT
         finally:
             self._write_outputs()
+        self._report()
         if self.once:
             # Stopped from a task of its own: the stop cancels this one.
             self._stopping = asyncio.ensure_future(self.worker.stop())
 
     async def _watch(self) -> None:
+        """Publish the messages and show the output topics: until the replay is
+        through with ``once``, else for ever."""
         if self.messages:
             await publish(self.settings, self.messages, on_published=self.published.append)
-        expected = self.published
+        self.board.expect(self.published)
+        live = len(self.published) <= LIVE_OUTPUT_MAX_ARTICLES
         prefix = self.settings.topic_prefix
         outputs = [STORIES.name(prefix), ENRICHED.name(prefix), DEAD_LETTERS.name(prefix)]
+        if self.once and not self.board.pending:
+            return
         async for topic, _key, value in consume(self.settings, outputs):
             story = self.board.apply(self.settings, topic, value)
-            if story is not None:
-                print(format_story(story), "\n", file=self.out, flush=True)
-            elif topic == DEAD_LETTERS.name(prefix):
-                print(format_dead_letter(self.board.dead_letters[-1]), file=self.out, flush=True)
-            if self.once and self.board.done_with(expected):
+            if live or self._reported:
+                self._show(topic, story)
+            if self._reported:
+                continue
+            if self.board.pending:
+                self._show_progress()
+            elif self.once:
                 break
+            else:
+                self._report()
         while self.once and not self._story_store_is_current():
             await asyncio.sleep(0.05)
+
+    def _show(self, topic: str, story: Story | None) -> None:
+        if self.quiet:
+            return
+        if story is not None:
+            self._print(format_story(story) + "\n")
+        elif topic == DEAD_LETTERS.name(self.settings.topic_prefix):
+            self._print(format_dead_letter(self.board.dead_letters[-1]))
+
+    def _show_progress(self) -> None:
+        if self.quiet or not self.status.due():
+            return
+        inputs = set(self.published)
+        settled = len(inputs) - len(self.board.pending)
+        dead_inputs = len(self.board.dead_ids & inputs)
+        dead_lettered = sum(belongs_to_run(letter, inputs, self._started_at)
+                            for letter in self.board.dead_letters)
+        self.status.update(format_progress(len(inputs), settled - dead_inputs, dead_lettered))
+
+    def _report(self) -> None:
+        """Print what the replay came to (once): the final stories of a large replay,
+        then the summary line; set the exit code."""
+        if self._reported:
+            return
+        self._reported = True
+        summary = summarize(self.board, self.published, self._started_at, self._elapsed())
+        if not self.quiet and len(self.published) > LIVE_OUTPUT_MAX_ARTICLES:
+            inputs = set(self.published)
+            stories = [story for story in self.board.stories.values()
+                       if inputs.intersection(story.article_ids)]
+            for story in largest_stories(stories, FINAL_STORIES_SHOWN):
+                self._print(format_story(story) + "\n")
+            if len(stories) > FINAL_STORIES_SHOWN:
+                more = plural(len(stories) - FINAL_STORIES_SHOWN, "more story", "more stories")
+                self._print(f"... and {more} (--stories-out FILE writes them all)\n")
+        self._print(format_summary(summary))
+        if summary.dead_lettered and self.exit_code == 0:
+            self.exit_code = EXIT_DEAD_LETTERED
+
+    def _print(self, text: str) -> None:
+        self.status.clear()
+        print(text, file=self.out, flush=True)
+
+    def _say(self, what: str) -> None:
+        """A line on stderr saying what the run is doing."""
+        if not self.quiet:
+            self.status.say(f"newswire: {what}")
+
+    def _elapsed(self) -> float:
+        return time.monotonic() - self._started
 
     def _story_store_is_current(self) -> bool:
         """Whether the story database (written by its own agent) has every latest version."""
@@ -117,6 +258,14 @@ class WorkerRun:
         if self.articles_out:
             _write_jsonl(self.articles_out, [article.model_dump(mode="json")
                                              for article in self.board.articles.values()])
+
+
+def _single_member_group(app: faust.App) -> None:
+    """Shorten the session timeout of the worker on the run's own broker, its group's
+    only member: Tansu holds a join for half the session timeout (whole seconds, at
+    least one), and with one member no other worker's failure needs detecting."""
+    app.conf.broker_session_timeout = OWN_BROKER_SESSION_TIMEOUT
+    app.conf.broker_heartbeat_interval = OWN_BROKER_HEARTBEAT_INTERVAL
 
 
 def use_event_loop(name: str) -> None:

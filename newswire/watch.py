@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import textwrap
+import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TextIO
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -68,6 +70,10 @@ class StoryBoard:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     deliveries: Counter[str] = field(default_factory=Counter)
     """How many times each article reached the enriched topic (replays re-deliver)."""
+    dead_ids: set[str] = field(default_factory=set)
+    """The article ids of the dead letters."""
+    pending: set[str] = field(default_factory=set)
+    """The articles :meth:`expect` was given that are not yet :meth:`settled`."""
 
     def apply(self, settings: Settings, topic: str, value: bytes) -> Story | None:
         """Take one output record; return the story if this record changed one."""
@@ -77,6 +83,7 @@ class StoryBoard:
             current = self.stories.get(story.story_id)
             if current is None or story.version > current.version:
                 self.stories[story.story_id] = story
+                self._settle(story.article_ids)
                 return story
         elif topic == ENRICHED.name(prefix):
             article: EnrichedArticle = EnrichedArticle.from_json(value)
@@ -84,29 +91,47 @@ class StoryBoard:
             if held is None or article.revision >= held.revision:  # the latest revision
                 self.articles[article.id] = article
             self.deliveries[article.id] += 1
+            self._settle([article.id])
         elif topic == DEAD_LETTERS.name(prefix):
-            self.dead_letters.append(DeadLetter.from_json(value))
+            letter: DeadLetter = DeadLetter.from_json(value)
+            self.dead_letters.append(letter)
+            if letter.article_id is not None:
+                self.dead_ids.add(letter.article_id)
+                self._settle([letter.article_id])
         return None
+
+    def expect(self, article_ids: Iterable[str]) -> None:
+        """Follow these articles: those not yet settled are kept in :attr:`pending`,
+        updated as records come (so waiting for many articles costs no rescans)."""
+        self.pending.update(article_ids)
+        self._settle(list(self.pending))
+
+    def _settle(self, article_ids: Iterable[str]) -> None:
+        for article_id in article_ids:
+            if article_id in self.pending and self.settled(article_id):
+                self.pending.discard(article_id)
+
+    def settled(self, article_id: str) -> bool:
+        """Whether the article is dead-lettered or listed in the current version of its story."""
+        return article_id in self.dead_ids or self.placed(article_id)
+
+    def placed(self, article_id: str) -> bool:
+        """Whether the article is listed in the current version of its story."""
+        article = self.articles.get(article_id)
+        story = self.stories.get(article.story_id) if article else None
+        return story is not None and article_id in story.article_ids
 
     def done_with(self, article_ids: Iterable[str]) -> bool:
         """Whether each id is dead-lettered or listed in the current version of its story."""
-        dead = {letter.article_id for letter in self.dead_letters}
-        for article_id in article_ids:
-            if article_id in dead:
-                continue
-            article = self.articles.get(article_id)
-            story = self.stories.get(article.story_id) if article else None
-            if story is None or article_id not in story.article_ids:
-                return False
-        return True
+        return all(self.settled(article_id) for article_id in article_ids)
 
 
 def format_story(story: Story) -> str:
     """A story as a person reads it on a terminal."""
     copies = story.article_count - story.unique_article_count
     lines = [
-        f"story {story.story_id} v{story.version} · {story.article_count} articles"
-        f" ({copies} duplicate{'s' if copies != 1 else ''}) · {len(story.sources)} sources",
+        f"story {story.story_id} v{story.version} · {plural(story.article_count, 'article')}"
+        f" ({plural(copies, 'duplicate')}) · {plural(len(story.sources), 'source')}",
         f"  {story.headline}",
     ]
     if story.summary:
@@ -127,3 +152,134 @@ def format_dead_letter(letter: DeadLetter) -> str:
     """A dead letter on one line."""
     return (f"dead letter from {letter.stage}: {letter.error_type}: {letter.reason}"
             f" (article {letter.article_id})")
+
+
+def plural(count: int, noun: str, plural_noun: str | None = None) -> str:
+    """``count`` and ``noun``, in the plural unless ``count`` is 1: "1 article", "2 stories"."""
+    return f"{count} {noun if count == 1 else plural_noun or noun + 's'}"
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What one replay came to: its articles, where they went, how long it took."""
+
+    articles: int
+    placed: int
+    stories: int
+    copies: int
+    revisions: int
+    dead_letters: Counter[tuple[str, str]]
+    """Dead letters by (stage, reason code)."""
+    unsettled: int
+    """Articles neither in a story nor dead-lettered (yet)."""
+    seconds: float
+
+    @property
+    def dead_lettered(self) -> int:
+        """How many dead letters the run wrote."""
+        return sum(self.dead_letters.values())
+
+
+def belongs_to_run(letter: DeadLetter, article_ids: set[str], since: datetime) -> bool:
+    """Whether a dead letter is one of a run's: for one of its articles, or written
+    since it started (the replay reader's letters of unreadable lines have no article)."""
+    return letter.article_id in article_ids or letter.failed_at >= since
+
+
+def summarize(
+    board: StoryBoard, article_ids: Iterable[str], since: datetime, seconds: float
+) -> RunSummary:
+    """The summary of a run that published ``article_ids`` at ``since``."""
+    ids = set(article_ids)
+    placed = [board.articles[article_id] for article_id in ids if board.placed(article_id)]
+    letters = [letter for letter in board.dead_letters if belongs_to_run(letter, ids, since)]
+    return RunSummary(
+        articles=len(ids),
+        placed=len(placed),
+        stories=len({article.story_id for article in placed}),
+        copies=sum(article.duplicate_of is not None for article in placed),
+        revisions=sum(article.revision > 1 for article in placed),
+        dead_letters=Counter((letter.stage, letter.error_type) for letter in letters),
+        unsettled=sum(not board.settled(article_id) for article_id in ids),
+        seconds=seconds,
+    )
+
+
+def format_summary(summary: RunSummary) -> str:
+    """A run's summary on one line, e.g. "newswire: done in 7.9 s: 6 articles · 5 in 1
+    story · 1 copy · 0 revisions · 1 dead letter (clean/invalid_json 1)"."""
+    parts = [
+        plural(summary.articles, "article"),
+        f"{summary.placed} in {plural(summary.stories, 'story', 'stories')}",
+        plural(summary.copies, "copy", "copies"),
+        plural(summary.revisions, "revision"),
+        plural(summary.dead_lettered, "dead letter"),
+    ]
+    if summary.dead_letters:
+        causes = ", ".join(f"{stage}/{reason} {count}"
+                           for (stage, reason), count in sorted(summary.dead_letters.items()))
+        parts[-1] += f" ({causes})"
+    if summary.unsettled:
+        parts.append(f"{summary.unsettled} not yet in a story")
+    return f"newswire: done in {summary.seconds:.1f} s: {' · '.join(parts)}"
+
+
+def format_progress(published: int, placed: int, dead_lettered: int) -> str:
+    """How far a replay has come, on one line."""
+    return (f"newswire: {plural(published, 'article')} published · {placed} in stories"
+            f" · {dead_lettered} dead-lettered")
+
+
+def largest_stories(stories: Iterable[Story], count: int) -> list[Story]:
+    """The ``count`` stories with the most articles (the newest first among equals)."""
+    return sorted(stories, key=lambda story: (-story.article_count, -story.last_seen.timestamp(),
+                                              story.story_id))[:count]
+
+
+class StatusLine:
+    """Progress on ``stream``: rewritten in place on a terminal; elsewhere (a file, a
+    pipe) a new line at most every ``every`` seconds, and only when it changed."""
+
+    TERMINAL_REFRESH_SECONDS = 0.1
+
+    def __init__(
+        self,
+        stream: TextIO,
+        every: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+        terminal: bool | None = None,
+    ) -> None:
+        self.stream = stream
+        self.terminal = stream.isatty() if terminal is None else terminal
+        self._every = self.TERMINAL_REFRESH_SECONDS if self.terminal else every
+        self._clock = clock
+        self._last_shown_at = clock()
+        self._shown = ""
+
+    def due(self) -> bool:
+        """Whether an update would be shown now (the progress may be worth computing)."""
+        return self._clock() - self._last_shown_at >= self._every
+
+    def update(self, text: str) -> None:
+        """Show ``text`` as the progress, unless it was shown just now or is unchanged."""
+        if text == self._shown or not self.due():
+            return
+        if self.terminal:
+            self.stream.write(f"\r{text}\x1b[K")
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+        self._shown, self._last_shown_at = text, self._clock()
+
+    def clear(self) -> None:
+        """Take the progress off the terminal (before other output)."""
+        if self.terminal and self._shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self._shown = ""
+
+    def say(self, text: str) -> None:
+        """Write a line of its own (the progress comes back with the next update)."""
+        self.clear()
+        self.stream.write(text + "\n")
+        self.stream.flush()

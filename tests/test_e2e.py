@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -54,15 +56,20 @@ def _other_event_message() -> Outbound:
     return Outbound.of(article)
 
 
-def test_run_once_groups_the_seeds_into_one_story(tmp_path: Path) -> None:
+def _run_once(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`newswire run --once ARGS` on its own embedded broker, as a user runs it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSWIRE_")}
     env["NEWSWIRE_DATA_DIR"] = str(tmp_path / "data")
-    stories_out, articles_out = tmp_path / "s.jsonl", tmp_path / "a.jsonl"
-    result = subprocess.run(
-        [sys.executable, "-m", "newswire.cli", "run", "--once", "--timeout", "300",
-         "--stories-out", str(stories_out), "--articles-out", str(articles_out)],
+    return subprocess.run(
+        [sys.executable, "-m", "newswire.cli", "run", "--once", "--timeout", "300", *args],
         cwd=PROJECT, env=env, capture_output=True, text=True, timeout=400,
     )
+
+
+def test_run_once_groups_the_seeds_into_one_story(tmp_path: Path) -> None:
+    stories_out, articles_out = tmp_path / "s.jsonl", tmp_path / "a.jsonl"
+    result = _run_once(tmp_path, "--stories-out", str(stories_out),
+                       "--articles-out", str(articles_out))
     assert result.returncode == 0, result.stderr[-3000:]
 
     articles = {row["id"]: row for row in map(orjson.loads, articles_out.read_text().splitlines())}
@@ -81,9 +88,33 @@ def test_run_once_groups_the_seeds_into_one_story(tmp_path: Path) -> None:
     # seeds/EXPECTED.md: the entities, canonicalised across the story, in the story record.
     entities = [StoryEntity.model_validate(entity) for entity in story["entities"]]
     assert expected_story_problems(entities) == []
-    # What a person sees: the story printed with its headline.
+    # What a person sees: the story printed with its headline as it grows, in good
+    # grammar; what the run is waiting for; a summary.
     assert f"story {story['story_id']}" in result.stdout
     assert story["headline"] in result.stdout
+    assert f"story {story['story_id']} v1 · 1 article (0 duplicates) · 1 source\n" \
+        in result.stdout
+    assert " 1 articles" not in result.stdout and " 1 sources" not in result.stdout
+    for waiting_for in ("warming up the stage process", "starting the embedded broker",
+                        "joining the consumer group", "worker ready", "stage process warm"):
+        assert f"newswire: {waiting_for}" in result.stderr
+    summary = result.stdout.splitlines()[-1]
+    assert re.fullmatch(r"newswire: done in [0-9.]+ s: 5 articles · 5 in 1 story · 1 copy · "
+                        r"0 revisions · 0 dead letters", summary), summary
+
+
+def test_run_once_quiet_prints_the_summary_and_exits_3_for_a_dead_letter(
+    tmp_path: Path
+) -> None:
+    inputs = tmp_path / "inputs"
+    shutil.copytree(SEEDS, inputs)
+    (inputs / "broken.jsonl").write_text("{not json\n")
+    result = _run_once(tmp_path, "--quiet", "--replay", str(inputs))
+    assert result.returncode == 3, result.stderr[-3000:]
+    (summary,) = result.stdout.splitlines()
+    assert re.fullmatch(r"newswire: done in [0-9.]+ s: 6 articles · 5 in 1 story · 1 copy · "
+                        r"0 revisions · 1 dead letter \(clean/invalid_json 1\)", summary), summary
+    assert "newswire:" not in result.stderr  # no progress, no start-up lines
 
 
 def test_replaying_the_seeds_again_adds_nothing(
