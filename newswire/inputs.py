@@ -390,15 +390,14 @@ class RawPublisher:
     stays the article id, for consumers.
 
     Refusals, and messages the broker refuses, go to the dead-letter topic;
-    ``counts`` sums up both, and ``on_published`` gets the key of each article
-    the broker has.
+    ``counts`` sums up both, and ``on_published`` gets each article the broker has.
     """
 
     def __init__(
         self,
         settings: Settings,
         counts: ReplayCounts | None = None,
-        on_published: Callable[[str], None] | None = None,
+        on_published: Callable[[Outbound], None] | None = None,
     ) -> None:
         assert settings.broker_url, "publishing needs a broker URL"
         self.topic = RAW.name(settings.topic_prefix)
@@ -450,7 +449,7 @@ class RawPublisher:
                 if message.revision > 1:
                     self.counts.revisions += 1
                 if self._on_published:
-                    self._on_published(message.key)
+                    self._on_published(message)
         self.counts.published += published
         await self._dead_letter(refused)
         return published
@@ -480,7 +479,7 @@ async def publish(
     settings: Settings,
     messages: Iterable[Message],
     counts: ReplayCounts | None = None,
-    on_published: Callable[[str], None] | None = None,
+    on_published: Callable[[Outbound], None] | None = None,
 ) -> int:
     """Send ``messages`` to the raw topic (refusals to the dead-letter topic) as they
     come, in batches; return how many articles were published."""

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, TextIO
 import orjson
 
 from newswire.broker import broker_for, ensure_topics_sync
-from newswire.inputs import Message, publish
+from newswire.inputs import Message, Outbound, publish
 from newswire.settings import Settings
 from newswire.watch import (
     StatusLine,
@@ -77,8 +77,9 @@ class WorkerRun:
     settings: Settings
     watch: bool = False
     messages: Iterable[Message] = ()
-    published: list[str] = field(default_factory=list)
-    """Keys of the articles published, as they are: what ``once`` waits for."""
+    published: dict[str, int] = field(default_factory=dict)
+    """The articles published, as they are, with their latest revision: what ``once``
+    waits for."""
     once: bool = False
     timeout: float | None = None
     stories_out: Path | None = None
@@ -167,11 +168,14 @@ class WorkerRun:
             # Stopped from a task of its own: the stop cancels this one.
             self._stopping = asyncio.ensure_future(self.worker.stop())
 
+    def _published(self, message: Outbound) -> None:
+        self.published[message.key] = max(message.revision, self.published.get(message.key, 1))
+
     async def _watch(self) -> None:
         """Publish the messages and show the output topics: until the replay is
         through with ``once``, else for ever."""
         if self.messages:
-            await publish(self.settings, self.messages, on_published=self.published.append)
+            await publish(self.settings, self.messages, on_published=self._published)
         self.board.expect(self.published)
         live = len(self.published) <= LIVE_OUTPUT_MAX_ARTICLES
         prefix = self.settings.topic_prefix

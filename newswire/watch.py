@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TextIO
@@ -74,6 +74,8 @@ class StoryBoard:
     """The article ids of the dead letters."""
     pending: set[str] = field(default_factory=set)
     """The articles :meth:`expect` was given that are not yet :meth:`settled`."""
+    revisions: dict[str, int] = field(default_factory=dict)
+    """The revision :meth:`expect` waits for, of the articles published in several."""
 
     def apply(self, settings: Settings, topic: str, value: bytes) -> Story | None:
         """Take one output record; return the story if this record changed one."""
@@ -100,9 +102,12 @@ class StoryBoard:
                 self._settle([letter.article_id])
         return None
 
-    def expect(self, article_ids: Iterable[str]) -> None:
-        """Follow these articles: those not yet settled are kept in :attr:`pending`,
-        updated as records come (so waiting for many articles costs no rescans)."""
+    def expect(self, article_ids: Iterable[str] | Mapping[str, int]) -> None:
+        """Follow these articles (and, given a mapping, wait for that revision of each):
+        those not yet settled are kept in :attr:`pending`, updated as records come (so
+        waiting for many articles costs no rescans)."""
+        if isinstance(article_ids, Mapping):
+            self.revisions.update((key, rev) for key, rev in article_ids.items() if rev > 1)
         self.pending.update(article_ids)
         self._settle(list(self.pending))
 
@@ -116,13 +121,19 @@ class StoryBoard:
         return article_id in self.dead_ids or self.placed(article_id)
 
     def placed(self, article_id: str) -> bool:
-        """Whether the article is listed in the current version of its story."""
+        """Whether the article (in the revision :meth:`expect` waits for, if any) is
+        listed in the current version of its story."""
         article = self.articles.get(article_id)
-        story = self.stories.get(article.story_id) if article else None
+        if article is None or article.revision < self.revisions.get(article_id, 1):
+            return False
+        story = self.stories.get(article.story_id)
         return story is not None and article_id in story.article_ids
 
-    def done_with(self, article_ids: Iterable[str]) -> bool:
-        """Whether each id is dead-lettered or listed in the current version of its story."""
+    def done_with(self, article_ids: Iterable[str] | Mapping[str, int]) -> bool:
+        """Whether each id is dead-lettered or listed in the current version of its story
+        (given a mapping, in at least that revision)."""
+        if isinstance(article_ids, Mapping):
+            self.revisions.update((key, rev) for key, rev in article_ids.items() if rev > 1)
         return all(self.settled(article_id) for article_id in article_ids)
 
 

@@ -22,6 +22,7 @@ from newswire.broker import bootstrap_servers, tansu_end_offsets
 from newswire.inputs import stable_id
 from newswire.settings import Settings
 from newswire.watch import StoryBoard
+from schemas.records import RawArticle
 from schemas.topics import RAW
 from tests.conftest import PROJECT, SEEDS, settings_env, watch_until
 from tests.corpora import news_stream, write_bad_inputs
@@ -40,10 +41,10 @@ def _replay(settings: Settings, *paths: Path) -> subprocess.CompletedProcess[str
     )
 
 
-def _raw_keys(settings: Settings) -> list[str]:
-    """The key of every record on the raw topic, read to its end."""
+def _raw_revisions(settings: Settings) -> dict[str, int]:
+    """The id of every article on the raw topic, read to its end, with its latest revision."""
 
-    async def read() -> list[str]:
+    async def read() -> dict[str, int]:
         topic = RAW.name(settings.topic_prefix)
         consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers(settings.broker_url or ""),
@@ -57,25 +58,28 @@ def _raw_keys(settings: Settings) -> list[str]:
             ends = await tansu_end_offsets(consumer, partitions)
             consumer.assign(list(ends))
             await consumer.seek_to_beginning(*ends)
-            keys: list[str] = []
+            revisions: dict[str, int] = {}
             pending = {partition for partition, end in ends.items() if end > 0}
             while pending:
                 for partition, records in (await consumer.getmany(timeout_ms=500)).items():
-                    keys += [record.key.decode() for record in records if record.key]
+                    for record in records:
+                        article = RawArticle.from_json(record.value)
+                        revisions[article.id] = max(article.revision,
+                                                    revisions.get(article.id, 1))
                     if records[-1].offset + 1 >= ends[partition]:
                         pending.discard(partition)
-            return keys
+            return revisions
         finally:
             await consumer.stop()
 
     return asyncio.run(read())
 
 
-def _accounting(board: StoryBoard, keys: list[str]) -> dict[str, int]:
+def _accounting(board: StoryBoard, published: dict[str, int]) -> dict[str, int]:
     """Published / in a story / dead-lettered / lost, counted by article id."""
     dead = {letter.article_id for letter in board.dead_letters}
     placed = {article_id for story in board.stories.values() for article_id in story.article_ids}
-    unique = set(keys)
+    unique = set(published)
     return {"published": len(unique), "in stories": len(unique & placed),
             "dead letters": len(unique & (dead - placed)), "lost": len(unique - placed - dead)}
 
@@ -94,9 +98,9 @@ def test_bad_input_is_dead_lettered_and_the_seeds_still_form_their_story(
     for damaged in ("broken.json", "truncated.jsonl.gz", "corrupt.jsonl.gz"):
         assert sum(damaged in line for line in replay.stderr.splitlines()) == 1, replay.stderr
 
-    keys = _raw_keys(pipeline_settings)
-    board = watch_until(pipeline_settings, lambda b: b.done_with(keys), timeout=400)
-    counts = _accounting(board, keys)
+    published = _raw_revisions(pipeline_settings)
+    board = watch_until(pipeline_settings, lambda b: b.done_with(published), timeout=400)
+    counts = _accounting(board, published)
     print(f"\nbad-input corpus: {counts}, reader dead letters: "
           f"{sum(letter.stage == 'replay' for letter in board.dead_letters)}")
     assert counts["lost"] == 0

@@ -127,7 +127,7 @@ def test_a_message_the_producer_refuses_is_dead_lettered_and_the_next_one_sent(
 def test_publishing_goes_on_while_the_input_is_still_being_read(
     pipeline_settings: Settings,
 ) -> None:
-    delivered: list[str] = []
+    delivered: list[Outbound] = []
     delivered_when_pulled: list[int] = []
 
     def articles_as_read() -> Iterator[Outbound]:
