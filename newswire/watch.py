@@ -140,9 +140,10 @@ class StoryBoard:
 def format_story(story: Story) -> str:
     """A story as a person reads it on a terminal."""
     copies = story.article_count - story.unique_article_count
+    sources = f" · {plural(len(story.sources), 'source')}" if story.sources else ""
     lines = [
         f"story {story.story_id} v{story.version} · {plural(story.article_count, 'article')}"
-        f" ({plural(copies, 'duplicate')}) · {plural(len(story.sources), 'source')}",
+        f" ({plural(copies, 'duplicate')}){sources}",
         f"  {story.headline}",
     ]
     if story.summary:
