@@ -68,7 +68,6 @@ from streams.keyindex import (
 from streams.stories import (
     IndexedArticle,
     StoryClusterer,
-    clock_time,
     enter_revision,
     story_index,
 )
@@ -166,7 +165,8 @@ class StoryAgents:
                 self._waiting.append(
                     _Waiting(stream, event, article, seen_at, set(), candidates=candidates))
                 return
-            arrival = self.clock.stamp(clock_time(article, seen_at), event.message.offset)
+            arrival = self.clock.stamp(self.clusterer.clock_time(article, seen_at),
+                                      event.message.offset)
             shards = keys_by_partition(keys, self.partitions)
             self._waiting.append(_Waiting(stream, event, article, seen_at, set(shards)))
             for partition, shard_keys in shards.items():

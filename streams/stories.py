@@ -58,7 +58,7 @@ import hashlib
 import heapq
 import math
 import re
-from collections import Counter, OrderedDict
+from collections import Counter, OrderedDict, deque
 from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -537,14 +537,36 @@ def news_time(published_at: datetime | None, seen_at: datetime) -> datetime | No
     return published_at
 
 
-def clock_time(article: DedupedArticle, seen_at: datetime) -> datetime:
-    """The article's time on the story clock (watermark, time gaps, index arrival): its
-    :func:`news_time`, else the time it was seen.
+class NewsClock:
+    """The time of each article on the story clock (watermark, time gaps, index arrival).
 
-    Why: a date after the article was seen is wrong (a unit, a zone, a typo) and the seen
-    time bounds the truth; clamped to it, no one article moves the clock that retires stories.
+    A dated article's time is its :func:`news_time`: a date after the article was seen
+    is wrong (a unit, a zone, a typo), and the seen time bounds the truth. An undated
+    article's time is the stream's news time: its seen time less the median lag (seen
+    time - publication time) of the last ``window`` dated articles. In a replayed archive
+    the undated articles then fall among the dated ones around them, instead of retiring
+    every story at the time of the replay; in a live stream (lags near 0) they fall at
+    their seen time. A median, so no one article (a retrospective, a bad date) moves it.
     """
-    return news_time(article.published_at, seen_at) or seen_at
+
+    def __init__(self, window: int = 64) -> None:
+        self._lags: deque[timedelta] = deque(maxlen=window)
+
+    def time_of(self, published_at: datetime | None, seen_at: datetime) -> datetime:
+        """The story-clock time of an article published at ``published_at`` (if known)."""
+        published = news_time(published_at, seen_at)
+        if published is not None:
+            return published
+        return seen_at - self._median_lag() if self._lags else seen_at
+
+    def observe(self, published_at: datetime | None, seen_at: datetime) -> None:
+        """Count a placed article's lag in the median, if it is dated."""
+        published = news_time(published_at, seen_at)
+        if published is not None:
+            self._lags.append(seen_at - published)
+
+    def _median_lag(self) -> timedelta:
+        return sorted(self._lags)[len(self._lags) // 2]
 
 
 def story_id_for(first_article_id: str) -> str:
@@ -564,7 +586,7 @@ class StoryClusterer:
     - ``grace``: time gap with no penalty; beyond it the bar rises linearly up
       to ``threshold + cold_penalty`` at ``retire_after``.
     - ``retire_after``: a story no article has joined for this long (article
-      time, see :func:`clock_time`, against the latest seen) is retired from the index.
+      time, see :class:`NewsClock`, against the latest seen) is retired from the index.
     - ``vector_terms``: terms kept per article vector; ``profile_terms``:
       terms kept per story centroid.
     - ``key_entities``, ``key_terms``: how many salient entities and rare terms
@@ -647,6 +669,7 @@ class StoryClusterer:
         self._story_of: dict[str, str] = {}
         self._index = story_index(retire_after) if local_index else None
         self._clock = ArrivalClock()
+        self.news_clock = NewsClock()
         self._admitted: dict[str, tuple[_Features, _Vectors, int]] = {}
         self._df_changes = 0
         self._retirements: list[tuple[datetime, str]] = []
@@ -657,6 +680,10 @@ class StoryClusterer:
         self._version_floor: dict[str, int] = {}  # restored: versions published before
 
     # -- public API -----------------------------------------------------------------
+
+    def clock_time(self, article: DedupedArticle, seen_at: datetime) -> datetime:
+        """The article's time on the story clock (see :class:`NewsClock`)."""
+        return self.news_clock.time_of(article.published_at, seen_at)
 
     @property
     def live_stories(self) -> int:
@@ -692,7 +719,7 @@ class StoryClusterer:
         index = self._local_index()
         if not keys:
             return []
-        arrival = self._clock.stamp(clock_time(article, seen_at))
+        arrival = self._clock.stamp(self.clock_time(article, seen_at))
         found = enter_revision(index, article.id,
                                IndexedArticle(arrival, tuple(keys), article.revision))
         return [(candidate.article_id, candidate.shared_keys) for candidate in found]
@@ -723,7 +750,7 @@ class StoryClusterer:
                     or original in self._story_of or original in self._admitted):
                 keys.append([])
                 continue
-            self._advance(clock_time(article, seen_at))
+            self._advance(self.clock_time(article, seen_at))
             features = _Features.of(article)
             self._count(features, add=True)
             vectors = self._vectors(features)
@@ -867,7 +894,8 @@ class StoryClusterer:
         """Place a new article (or an update, in place of its member): into its recorded
         story if ``restored`` (features, story id), else into its original's story, the
         best candidate's, the story it was in, or a new one."""
-        article_time = clock_time(article, seen_at)
+        article_time = self.clock_time(article, seen_at)
+        self.news_clock.observe(article.published_at, seen_at)
         self._advance(article_time)
         withdrawn = self._withdraw(article.id) if article.id in self._story_of else None
         if withdrawn is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from schemas.records import DedupedArticle, DedupVerdict, Story
-from streams.stories import CLOCK_SKEW, StoryClusterer, clock_time
+from streams.stories import CLOCK_SKEW, NewsClock, StoryClusterer
 from streams.text import fingerprint
 
 START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
@@ -73,13 +73,43 @@ def test_an_article_dated_5138_changes_no_story_after_it() -> None:
 
 def test_a_date_after_the_seen_time_is_clamped_to_it_on_the_clock() -> None:
     seen_at = START + SEEN_AFTER
-    assert clock_time(article("a", "quay", YEAR_5138), seen_at) == seen_at
-    assert clock_time(article("a", "quay", seen_at + 2 * CLOCK_SKEW), seen_at) == seen_at
+    clock = NewsClock()
+    assert clock.time_of(YEAR_5138, seen_at) == seen_at
+    assert clock.time_of(seen_at + 2 * CLOCK_SKEW, seen_at) == seen_at
     within = seen_at + CLOCK_SKEW
-    assert clock_time(article("a", "quay", within), seen_at) == within
+    assert clock.time_of(within, seen_at) == within
     archived = datetime(2013, 5, 3, tzinfo=UTC)  # a replayed archive: long before it was seen
-    assert clock_time(article("a", "quay", archived), seen_at) == archived
-    assert clock_time(article("a", "quay", None), seen_at) == seen_at
+    assert clock.time_of(archived, seen_at) == archived
+    assert clock.time_of(None, seen_at) == seen_at
+
+
+def test_an_undated_article_falls_at_the_news_time_of_the_stream() -> None:
+    clock = NewsClock()
+    replayed_at = datetime(2026, 12, 1, tzinfo=UTC)
+    # A replayed archive of 2013: the undated articles fall among the dated ones.
+    for day in range(5):
+        clock.observe(datetime(2013, 5, 3 + day, tzinfo=UTC), replayed_at)
+    later = replayed_at + timedelta(seconds=30)
+    assert clock.time_of(None, later) == datetime(2013, 5, 5, tzinfo=UTC) + timedelta(seconds=30)
+    # A live stream: one retrospective does not move the undated articles' time.
+    live = NewsClock()
+    for minute in range(9):
+        live.observe(START + timedelta(minutes=minute), START + timedelta(minutes=minute + 1))
+    live.observe(datetime(2013, 5, 3, tzinfo=UTC), START + timedelta(minutes=10))
+    assert live.time_of(None, START + timedelta(minutes=11)) == START + timedelta(minutes=10)
+
+
+def test_a_replayed_archive_with_undated_articles_keeps_its_stories() -> None:
+    """The first article is dated years before the replay, the others are undated: they
+    join its story instead of retiring it at the time of the replay."""
+    clusterer = StoryClusterer()
+    replayed_at = datetime(2026, 12, 1, tzinfo=UTC)
+    first = article("dated", "quay", datetime(2020, 5, 28, tzinfo=UTC))
+    first_story, _ = clusterer.add(first, replayed_at)
+    for number in range(3):
+        story, _ = clusterer.add(article(f"undated-{number}", "quay", None),
+                                 replayed_at + timedelta(seconds=number + 1))
+        assert story.story_id == first_story.story_id
 
 
 def test_stories_carry_the_first_and_last_publication_time_of_their_members() -> None:
