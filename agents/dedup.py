@@ -33,12 +33,14 @@ the index is then held by one worker, and costs the least CPU.
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import faust
 from faust.types import EventT, StreamT, TableT
 
+from agents.headers import ingest_partition
 from agents.state import PartitionEntries
 from schemas.records import (
     DedupedArticle,
@@ -57,10 +59,14 @@ from streams.dedup import (
     probe_keys,
 )
 from streams.keyindex import Arrival, ArrivalClock, key_partition, keys_by_partition
+from streams.reorder import ReorderBuffer
 from streams.revisions import Revision
 
 if TYPE_CHECKING:
     from agents.pipeline import Pipeline
+
+REORDER_TICK_SECONDS = 0.1
+"""How often the reorder buffer is checked for articles whose wait has run out."""
 
 
 def _arrival(record: DedupProbe | DedupReport) -> Arrival:
@@ -94,6 +100,9 @@ class DedupAgents:
         self.retention = timedelta(days=settings.dedup_retention_days)
         self.rules = MatchRules()
         self.clock = ArrivalClock()
+        self.reorder: ReorderBuffer[tuple[StreamT, EventT, TaggedArticle]] = ReorderBuffer(
+            sources=settings.partitions, max_wait=settings.reorder_max_wait_seconds
+        )
         app = pipeline.app
         json_schema: faust.Schema = faust.Schema(key_serializer="json", value_serializer="json")
 
@@ -111,6 +120,8 @@ class DedupAgents:
         app.agent(topics["tagged"], name="dedup-route")(self.route_agent)
         app.agent(topics["dedup.probes"], name="dedup-shard")(self.shard_agent)
         app.agent(topics["dedup.reports"], name="dedup-decide")(self.decide_agent)
+        app.timer(REORDER_TICK_SECONDS)(self._route_overdue)
+        app.on_partitions_revoked.connect(self._forget_held)
 
     async def _forget_partitions(self) -> None:
         """After a recovery (or rebalance): rebuild each partition's state from the tables."""
@@ -120,12 +131,50 @@ class DedupAgents:
     # -- route -----------------------------------------------------------------
 
     async def route_agent(self, stream: StreamT) -> None:
-        """tagged -> dedup.probes: one per shard holding keys, and one to the home partition."""
-        await self.pipeline.each_event("dedup-route", stream, self._route_one)
+        """tagged -> dedup.probes: one per shard holding keys, and one to the home partition,
+        in ingest order (see :mod:`streams.reorder`).
 
-    async def _route_one(self, event: EventT) -> None:
-        self.pipeline.check_size(event)
-        article = TaggedArticle.from_json(event.value)
+        An article carrying the raw partition it was ingested through (the tag stage's
+        header) waits in the reorder buffer, unacknowledged, until the articles of every
+        partition have caught up with it or ``reorder_max_wait_seconds`` have passed; one
+        without (written by another producer) is routed as it comes.
+        """
+        stream = cast(faust.Stream[bytes], stream).noack()
+        async for event in stream.events():
+            try:
+                self.pipeline.check_size(event)
+                article = TaggedArticle.from_json(event.value)
+            except Exception as exc:
+                await self.pipeline.dead_letter("dedup-route", event, exc)
+                await stream.ack(event)
+                continue
+            source = ingest_partition(event)
+            if source is None:
+                await self._route_released([(stream, event, article)])
+                continue
+            released = self.reorder.add(source, article.fetched_at, event.message.offset,
+                                        (stream, event, article), time.monotonic())
+            await self._route_released(released)
+
+    async def _route_overdue(self, *_: object) -> None:
+        """Route the articles whose wait in the reorder buffer has run out."""
+        if len(self.reorder):
+            await self._route_released(self.reorder.due(time.monotonic()))
+
+    async def _forget_held(self, *_: object, **__: object) -> None:
+        """On a rebalance: the held articles were not acknowledged, so they come again."""
+        self.reorder.clear()
+
+    async def _route_released(self, released: list[tuple[StreamT, EventT, TaggedArticle]]) -> None:
+        for stream, event, article in released:
+
+            async def route(event: EventT, article: TaggedArticle = article) -> None:
+                await self._route_one(event, article)
+
+            await self.pipeline.guarded("dedup-route", event, route)
+            await stream.ack(event)
+
+    async def _route_one(self, event: EventT, article: TaggedArticle) -> None:
         signature = Signature.of(article.text, article.fingerprint)
         shards = keys_by_partition(probe_keys(signature), self.partitions)
         home = key_partition(article.id, self.partitions)

@@ -20,6 +20,7 @@ from faust.types import EventT, StreamT
 from agents.assignor import stage_spreading_assignor
 from agents.cpu import StageRunner
 from agents.dedup import DedupAgents
+from agents.headers import ingest_headers
 from agents.prompt import PromptTableManager
 from agents.stories import StoryAgents
 from newswire.broker import bootstrap_servers
@@ -181,13 +182,19 @@ class Pipeline:
         )
 
     async def send(
-        self, role: str, key: str, value: bytes, partition: int | None = None
+        self,
+        role: str,
+        key: str,
+        value: bytes,
+        partition: int | None = None,
+        headers: dict[str, bytes] | None = None,
     ) -> None:
         """Send one record (JSON bytes) to the topic of ``role``, keyed by ``key``.
 
         ``partition`` places it explicitly; by default the key's hash does.
         """
-        await self.topics[role].send(key=key.encode(), value=value, partition=partition)
+        await self.topics[role].send(key=key.encode(), value=value, partition=partition,
+                                     headers=headers)
 
     async def guarded(
         self, stage: str, event: EventT, handle: Callable[[EventT], Awaitable[None]]
@@ -302,7 +309,9 @@ class Pipeline:
         keep_partition: bool = False,
     ) -> None:
         """Send each result of ``work`` on the batch to the topic of ``output``, in order,
-        to the partition its input came from if ``keep_partition``, else by key.
+        to the partition its input came from if ``keep_partition``, else by key; with the
+        input's partition as its ingest partition (a clean article keeps its raw article's
+        partition, so that is the raw partition it was ingested through).
 
         A result that is an exception, or that cannot be sent, is dead-lettered; if
         the batch fails as a whole, each article is retried alone, so only the bad one
@@ -323,7 +332,8 @@ class Pipeline:
                 continue
             partition = event.message.partition if keep_partition else None
             try:
-                await self.send(output, record.id, result, partition)
+                await self.send(output, record.id, result, partition,
+                                headers=ingest_headers(event.message.partition))
             except Exception as exc:  # e.g. a record over the producer's request size
                 await self.dead_letter(stage, event, exc)
 

@@ -118,6 +118,15 @@ class Settings(BaseSettings):
             "(less CPU in workers and broker) for that much latency per hop."
         ),
     )
+    reorder_max_wait_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description=(
+            "How long the dedup stage holds an article for the articles ingested before it "
+            "through other partitions (the reorder buffer that restores ingest order); 0 "
+            "routes each as it comes."
+        ),
+    )
     dedup_retention_days: float = Field(
         default=14.0, gt=0, description="Articles older than this leave the dedup index."
     )

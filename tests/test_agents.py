@@ -18,6 +18,7 @@ import orjson
 import pytest
 from faust.exceptions import ProducerSendError
 
+from agents.headers import ingest_headers
 from agents.pipeline import Pipeline
 from newswire.inputs import read_inputs
 from newswire.settings import Settings
@@ -48,12 +49,15 @@ class CapturingPipeline(Pipeline):
         super().__init__(settings, tagger=tagger)
         self.sent: list[tuple[str, str, dict[str, Any]]] = []
         self.partitions: list[int | None] = []
+        self.headers: list[dict[str, bytes]] = []
 
     async def send(
-        self, role: str, key: str, value: bytes, partition: int | None = None
+        self, role: str, key: str, value: bytes, partition: int | None = None,
+        headers: dict[str, bytes] | None = None,
     ) -> None:
         self.sent.append((role, key, orjson.loads(value)))
         self.partitions.append(partition)
+        self.headers.append(headers or {})
 
     def records(self, role: str) -> list[dict[str, Any]]:
         return [value for sent_role, _, value in self.sent if sent_role == role]
@@ -89,12 +93,13 @@ class SizeLimitedPipeline(CapturingPipeline):
         self.limits = limits
 
     async def send(
-        self, role: str, key: str, value: bytes, partition: int | None = None
+        self, role: str, key: str, value: bytes, partition: int | None = None,
+        headers: dict[str, bytes] | None = None,
     ) -> None:
         if len(value) > self.limits.get(role, len(value)):
             raise ProducerSendError(f"Error while sending: MessageSizeTooLargeError("
                                     f"'The message is {len(value)} bytes')")
-        await super().send(role, key, value, partition)
+        await super().send(role, key, value, partition, headers)
 
 
 @pytest.fixture(scope="module")
@@ -314,17 +319,19 @@ def test_store_agent_reads_only_the_last_version_of_each_story_in_a_batch(
     assert pipeline.records("deadletter") == []
 
 
-def test_tag_agent_adds_entities(pipeline: CapturingPipeline) -> None:
+def test_tag_agent_adds_entities_and_the_ingest_partition(pipeline: CapturingPipeline) -> None:
     text = "LNA spokesman Ahmed Mismari said the Libyan National Army left Tripoli."
     clean = CleanArticle(id="c1", text=text, fetched_at=FETCHED, fingerprint=fingerprint(text))
 
     async def scenario() -> None:
         async with pipeline.app.agents["tag"].test_context() as agent:
-            await agent.put(clean.to_json(), key=b"c1")
+            await agent.put(clean.to_json(), key=b"c1", partition=3)
             await pipeline.wait_for(1)
 
     _run(scenario())
     (tagged,) = pipeline.records("tagged")
+    # With the partition it came through, for the reorder buffer before dedup.
+    assert pipeline.headers == [ingest_headers(3)]
     names = {entity["name"] for entity in TaggedArticle.model_validate(tagged).model_dump()[
         "entities"]}
     assert {"Ahmed Mismari", "Libyan National Army", "Tripoli"} <= names
@@ -368,6 +375,32 @@ def only_verdicts(pipeline: CapturingPipeline) -> bool:
     return all(set(entry) == {"arrived_at", "sequence", "revision", "fetched_at",
                               "content_hash", "verdict"}
                for entry in pipeline.dedup.decisions.values())
+
+
+def test_the_dedup_route_restores_ingest_order_across_raw_partitions(
+    tmp_path: Path, tagger: EntityTagger
+) -> None:
+    """A copy that reaches the dedup stage before its original (its raw partition was
+    cleaned and tagged first) waits for the other partition to catch up: the original
+    is still the earlier article, and the copy points at it."""
+    pipeline = make_pipeline(tmp_path, tagger, partitions=2, reorder_max_wait_seconds=60)
+    original, copy = seed_tagged("000"), seed_tagged("002", FETCHED + timedelta(seconds=1))
+    later = seed_tagged("001", FETCHED + timedelta(seconds=2))
+
+    async def run() -> None:
+        async with pipeline.app.agents["dedup-route"].test_context() as agent:
+            for article, raw_partition in ((copy, 1), (original, 0), (later, 0)):
+                await agent.put(article.to_json(), key=article.id.encode(),
+                                headers=ingest_headers(raw_partition))
+        await deliver(pipeline, "dedup.probes", "dedup-shard")
+        await deliver(pipeline, "dedup.reports", "dedup-decide")
+
+    _run(run())
+    decided = {verdict.article_id: verdict for verdict in verdicts(pipeline)}
+    assert decided["000"].duplicate_of is None
+    assert decided["002"].duplicate_of == "000"
+    # The latest article waits: no partition has caught up with it yet.
+    assert "001" not in decided and len(pipeline.dedup.reorder) == 1
 
 
 def test_dedup_agents_find_the_copy_across_partitions(pipeline: CapturingPipeline) -> None:
