@@ -43,7 +43,8 @@ def write_bad_inputs(directory: Path, *, max_article_bytes: int) -> Path:
 
     Every kind of input a replay meets in the wild: invalid JSON, JSON values that
     are not objects, empty and binary files, NUL bytes, 1 MB without a space, a
-    valid article of about 1.5 MB, a tag bomb, a record over ``max_article_bytes``,
+    valid article of about 1.5 MB, a 1.86 MB page of navigation links, a tag bomb, a
+    record over ``max_article_bytes``,
     wrong and missing charsets, wrong field types, implausible dates, and one URL
     whose content changes (a revision).
     """
@@ -84,6 +85,7 @@ def write_bad_inputs(directory: Path, *, max_article_bytes: int) -> Path:
         + "".join(f"<p>{p}</p>" for p in _prose(1_500_000).split("\n\n"))
         + "</article></body></html>"
     )
+    (directory / "navigation.html").write_text(navigation_page(1_860_000))
     (directory / "tagbomb.html").write_text("<html><body>" + "<div>" * 100_000 + "x"
                                             + "</div>" * 100_000 + "</body></html>")
     (directory / "huge.jsonl").write_bytes(
@@ -101,6 +103,17 @@ def write_bad_inputs(directory: Path, *, max_article_bytes: int) -> Path:
         .encode("utf-8") + b"</p></article></body></html>"
     )
     return directory
+
+
+def navigation_page(size: int) -> str:
+    """An HTML page of about ``size`` characters that holds only navigation links."""
+    links, total, number = [], 0, 0
+    while total < size:
+        links.append(f'<li><a href="/section/{number}/index.html">Section {number}</a></li>')
+        total += len(links[-1])
+        number += 1
+    return ("<html><head><title>Site map</title></head><body><nav><ul>" + "".join(links)
+            + "</ul></nav></body></html>")
 
 
 _PLACES = ["Lisbon", "Nairobi", "Osaka", "Quito", "Tromso", "Adelaide", "Tbilisi", "Halifax",

@@ -4,6 +4,7 @@ pipeline or lose an article (real Tansu broker, real worker processes, the real 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import signal
 import subprocess
@@ -11,6 +12,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -19,13 +21,13 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from newswire.broker import bootstrap_servers, tansu_end_offsets
-from newswire.inputs import stable_id
+from newswire.inputs import Outbound, publish, stable_id
 from newswire.settings import Settings
 from newswire.watch import StoryBoard
 from schemas.records import RawArticle
 from schemas.topics import RAW
 from tests.conftest import PROJECT, SEEDS, settings_env, watch_until
-from tests.corpora import news_stream, write_bad_inputs
+from tests.corpora import GOOD_ARTICLE, news_stream, write_bad_inputs
 
 pytestmark = pytest.mark.e2e
 
@@ -75,6 +77,12 @@ def _raw_revisions(settings: Settings) -> dict[str, int]:
     return asyncio.run(read())
 
 
+def _one_article(directory: Path) -> Path:
+    path = directory / "after-restart.jsonl"
+    path.write_bytes(orjson.dumps({"id": "after-restart", "text": GOOD_ARTICLE}) + b"\n")
+    return path
+
+
 def _accounting(board: StoryBoard, published: dict[str, int]) -> dict[str, int]:
     """Published / in a story / dead-lettered / lost, counted by article id."""
     dead = {letter.article_id for letter in board.dead_letters}
@@ -88,10 +96,14 @@ def test_bad_input_is_dead_lettered_and_the_seeds_still_form_their_story(
     pipeline_settings: Settings, start_worker: Callable[..., subprocess.Popen[bytes]],
     tmp_path: Path,
 ) -> None:
-    corpus = write_bad_inputs(tmp_path / "corpus",
-                              max_article_bytes=pipeline_settings.max_article_bytes)
-    start_worker()
+    limit = pipeline_settings.max_article_bytes
+    corpus = write_bad_inputs(tmp_path / "corpus", max_article_bytes=limit)
+    worker = start_worker()
     replay = _replay(pipeline_settings, corpus)
+    # A producer other than newswire's reader sends what the reader would refuse.
+    oversized = RawArticle(id="oversized", text="x " * (limit // 2 + 1000),
+                           fetched_at=datetime.now(UTC)).to_json()
+    asyncio.run(publish(pipeline_settings, [Outbound("oversized", oversized)]))
     assert replay.returncode in (0, 3), replay.stderr
     assert "Traceback" not in replay.stderr
     # Each damaged file is reported in one line that names it.
@@ -115,7 +127,13 @@ def test_bad_input_is_dead_lettered_and_the_seeds_still_form_their_story(
     assert all(letter.location for letter in replayed)
     assert any("url" in letter.reason for letter in replayed), reasons
     (huge,) = [letter for letter in board.dead_letters if letter.article_id == "huge"]
-    assert huge.payload_truncated and huge.payload_bytes > pipeline_settings.max_article_bytes
+    assert (huge.stage, huge.error_type) == ("replay", "too_large")
+    assert huge.payload_truncated and huge.payload_bytes > limit
+    (big,) = [letter for letter in board.dead_letters if letter.article_id == "oversized"]
+    assert (big.stage, big.error_type) == ("clean", "too_large")
+    assert big.payload_bytes == len(oversized)
+    assert big.payload_sha256 == hashlib.sha256(oversized).hexdigest()
+    assert len(big.payload) == pipeline_settings.dead_letter_payload_bytes
 
     # The seeds: one story of five, 002 a copy of 000.
     story = board.stories[board.articles[SEED_IDS["000"]].story_id]
@@ -129,8 +147,19 @@ def test_bad_input_is_dead_lettered_and_the_seeds_still_form_their_story(
     # An implausible date is dropped, with the reason on the article.
     future = board.articles["future-date"]
     assert future.published_at is None and future.dropped_dates
-    # The large valid article reached its story.
+    # The large valid article reached its story; the page of links and the tag bomb are
+    # refused with their reason.
     assert any(a.title == "A long report" for a in board.articles.values())
+    assert Counter(letter.error_type for letter in board.dead_letters
+                   if letter.stage == "clean")["pathological_html"] == 2
+
+    # No poison pill: a restarted worker on the same group goes on with the next article.
+    worker.terminate()
+    assert worker.wait(timeout=30) == 0
+    start_worker()
+    _replay(pipeline_settings, _one_article(tmp_path))
+    after = watch_until(pipeline_settings, lambda b: b.done_with(["after-restart"]))
+    assert "after-restart" in after.stories[after.articles["after-restart"].story_id].article_ids
 
 
 def test_a_worker_killed_mid_replay_is_replaced_and_every_article_lands_once(
