@@ -297,6 +297,7 @@ class FeedFollower:
         else:
             logger.debug("%s (failure %d in a row)", error, state.failures)
         state.next_poll = self.clock() + self.next_delay(state.failures, error.retry_after)
+        state.seen_at = self.clock()  # still followed: its failures are kept
         self.state.save_resource(state)
         return None
 

@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaProducer
 from newswire.broker import bootstrap_servers, free_port
 from newswire.feeds import FeedFollower, MemorySink
 from newswire.fetch import FetchError, check_url
+from newswire.follow_state import FollowState
 from newswire.inputs import RawPublisher, stable_id
 from newswire.politeness import retry_after
 from newswire.settings import Settings
@@ -438,3 +439,15 @@ def test_run_publishes_each_entry_once_to_the_raw_topic(
     assert published == {url: stable_id(url=url).encode() for url in urls}
     assert sorted(line for line in lines if "published" in line) == sorted(
         f"newswire: published {url} (revision 1)" for url in urls)
+
+
+def test_an_unreadable_robots_txt_stops_all_fetching_from_the_site_for_now(
+    site: Site, settings: Settings
+) -> None:
+    serve_news(site)
+    site.routes["/robots.txt"] = Route(b"overloaded", "text/plain", status=503)
+    assert follow_once(settings, site.url("/rss.xml")) == []
+    assert site.paths() == ["/robots.txt"]
+    state = FollowState(settings.follow_state_path)  # kept for a retry, not given up
+    assert state.resource(site.url("/rss.xml")).failures == 1
+    state.close()
