@@ -117,20 +117,43 @@ def cmd_follow(args: argparse.Namespace) -> int:
 
     from newswire.broker import ensure_topics_sync
     from newswire.feeds import FeedFollower
+    from newswire.fetch import FetchError, check_url
+    from newswire.inputs import RawPublisher
 
+    settings = _settings(args)
+    if not args.sources and not args.list:
+        raise UsageError("give at least one SOURCE URL or --list FILE")
+    for url in args.sources:
+        try:
+            check_url(url, settings.follow_allow_loopback)
+        except FetchError as error:
+            raise UsageError(f"{error} (a source is an http or https URL)") from None
+    _check_inputs([args.list] if args.list else [], "give a list of source URLs")
+    floor = settings.follow_min_interval_seconds
+    if args.interval < floor:
+        raise UsageError(f"--interval {args.interval:g} is below the floor of {floor:g} s "
+                         "(NEWSWIRE_FOLLOW_MIN_INTERVAL_SECONDS)")
     settings = _broker_settings(args)
     ensure_topics_sync(settings)
 
-    async def follow() -> None:
+    async def follow() -> FeedFollower:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        await FeedFollower(settings, args.feed_urls, interval=args.interval).run(stop)
+        async with RawPublisher(settings) as publisher:
+            follower = FeedFollower(settings, args.sources, publisher, interval=args.interval,
+                                    source_list=args.list)
+            await follower.run(stop, once=args.once)
+        return follower
 
-    print(f"newswire: following {len(args.feed_urls)} feeds every {args.interval:g} s "
-          "(Ctrl-C stops)", flush=True)
-    asyncio.run(follow())
+    sources = f"{len(args.sources)} sources" + (f" and the list {args.list}" if args.list else "")
+    print(f"newswire: following {sources}"
+          + (" once" if args.once else f" every {args.interval:g} s (Ctrl-C stops)"),
+          file=sys.stderr, flush=True)
+    follower = asyncio.run(follow())
+    print(f"newswire: published {follower.published['page']} pages and "
+          f"{follower.published['feed_summary']} feed summaries", file=sys.stderr, flush=True)
     return 0
 
 
@@ -266,13 +289,23 @@ def build_parser() -> argparse.ArgumentParser:
     replay.set_defaults(func=cmd_replay)
 
     follow = commands.add_parser(
-        "follow", help="monitor RSS/Atom feeds and publish new articles to the raw topic",
-        description="Poll each feed (conditional GET, backoff on failure), fetch each new "
-        "entry's page and publish it to the raw topic; a failing feed never stops the others.")
+        "follow", help="monitor news sites (feeds, sitemaps, home pages) and publish new "
+        "articles to the raw topic",
+        description="Poll each source (an RSS/Atom feed, a sitemap or news sitemap, or a "
+        "site's home page, whose feeds are found) with conditional GETs, fetch each new or "
+        "changed article's page and publish it to the raw topic. Polite by default: "
+        "robots.txt, one request at a time per host, Crawl-delay, Retry-After. What was "
+        "published is kept in DATA_DIR/follow.sqlite, so a restart publishes nothing twice.")
     with_broker(follow)
-    follow.add_argument("feed_urls", nargs="+", metavar="FEED_URL")
+    follow.add_argument("sources", nargs="*", metavar="SOURCE",
+                        help="feed, sitemap or home page URL")
+    follow.add_argument("--list", type=Path, metavar="FILE",
+                        help="more sources: an OPML file or one URL a line, re-read when edited")
     follow.add_argument("--interval", type=positive_float, default=300.0,
-                        help="seconds between polls of a feed (default 300)")
+                        help="seconds between polls of a source (default 300, at least "
+                        "NEWSWIRE_FOLLOW_MIN_INTERVAL_SECONDS, default 60)")
+    follow.add_argument("--once", action="store_true",
+                        help="poll every source once, fetch what is new, then exit (for cron)")
     follow.set_defaults(func=cmd_follow)
 
     tail = commands.add_parser(

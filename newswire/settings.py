@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas.records import DEAD_LETTER_PAYLOAD_BYTES
 
+FOLLOW_USER_AGENT = "newswire/0.1 (open-source news feed follower; obeys robots.txt)"
 LogLevel = Literal["debug", "info", "warning", "error", "critical"]
 LOG_LEVELS: tuple[str, ...] = get_args(LogLevel)
 
@@ -156,6 +157,53 @@ class Settings(BaseSettings):
         ),
     )
 
+    follow_user_agent: str = Field(
+        default=FOLLOW_USER_AGENT,
+        description=(
+            "User-Agent of `newswire follow`; name yourself and a contact "
+            "(e.g. 'newswire/0.1 (+https://example.org/crawler; ops@example.org)')."
+        ),
+    )
+    follow_min_delay_seconds: float = Field(
+        default=1.0, gt=0,
+        description="Least time between two requests to one host (or its Crawl-delay, if larger).",
+    )
+    follow_min_interval_seconds: float = Field(
+        default=60.0, gt=0, description="Shortest interval `newswire follow --interval` accepts.",
+    )
+    follow_max_backoff_seconds: float = Field(
+        default=6 * 3600.0, gt=0,
+        description="Longest wait before a failing feed or page is retried.",
+    )
+    follow_summary_after_seconds: float = Field(
+        default=3600.0, ge=0,
+        description=(
+            "How long an article page may stay unavailable before the feed's summary is "
+            "published in its place (marked content_kind=feed_summary; the page replaces it)."
+        ),
+    )
+    follow_timeout_seconds: float = Field(
+        default=20.0, gt=0, description="Longest time one HTTP request of the follower may take.",
+    )
+    follow_max_redirects: int = Field(
+        default=5, ge=0, description="Redirects the follower follows per request.",
+    )
+    follow_state_days: float = Field(
+        default=30.0, gt=0,
+        description="Entries and feeds not seen in any source for this long are forgotten.",
+    )
+    follow_sitemap_days: float = Field(
+        default=2.0, gt=0, description="Sitemap pages dated older than this are not followed.",
+    )
+    follow_allow_loopback: bool = Field(
+        default=False,
+        description="Let the follower fetch from loopback addresses (for testing); private and "
+        "link-local addresses are always refused.",
+    )
+    follow_list_check_seconds: float = Field(
+        default=10.0, gt=0, description="How often a source list file is checked for edits.",
+    )
+
     @field_validator("broker_url")
     @classmethod
     def _broker_url_is_kafka(cls, url: str | None) -> str | None:
@@ -173,6 +221,11 @@ class Settings(BaseSettings):
         signature) is bounded by as much again, plus 1 MB for the rest. Producers and
         brokers must accept records of this size."""
         return 2 * self.max_article_bytes + 1_000_000
+
+    @property
+    def follow_state_path(self) -> Path:
+        """SQLite file of what `newswire follow` has seen and published."""
+        return self.data_dir / "follow.sqlite"
 
     @property
     def story_db_path(self) -> Path:

@@ -23,6 +23,7 @@ its size and SHA-256), so that a dead letter always fits in a Kafka request."""
 
 EntityType = Literal["PERSON", "ORG", "LOC", "MISC"]
 DuplicateKind = Literal["original", "exact", "near", "spun"]
+ContentKind = Literal["page", "feed_summary"]
 TitleSource = Literal["headline", "html", "feed", "derived"]
 
 
@@ -65,6 +66,13 @@ class RawArticle(Record):
     content_hash: str | None = Field(
         default=None,
         description="SHA-256 (hex, 16 digits) of the text or HTML; computed when absent.",
+    )
+    content_kind: ContentKind = Field(
+        default="page",
+        description=(
+            "'page' for the article as published; 'feed_summary' for the summary a feed gave "
+            "while the page could not be fetched (the page comes later as the next revision)."
+        ),
     )
     title: str | None = Field(default=None, description="Title given by the feed, if any.")
     text: str | None = Field(default=None, description="Plain-text body (exclusive with html).")

@@ -1,165 +1,49 @@
-"""Following feeds over real HTTP servers on loopback, and publishing to a real broker."""
+"""Following news sites over real HTTP servers on loopback; each behaviour is asserted
+from the server's own request log, and publishing from a real broker."""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import logging
-import threading
-from collections import Counter
+import gzip
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from html import escape
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
 
 from newswire.broker import bootstrap_servers, free_port
-from newswire.feeds import FeedFollower, FeedState, RecentKeys
-from newswire.inputs import Outbound, stable_id
+from newswire.feeds import FeedFollower, MemorySink
+from newswire.fetch import FetchError, check_url
+from newswire.follow_state import FollowState
+from newswire.inputs import RawPublisher, stable_id
+from newswire.politeness import retry_after
 from newswire.settings import Settings
 from newswire.watch import consume
 from schemas.records import RawArticle
 from schemas.topics import RAW
+from tests.conftest import PROJECT
+from tests.site import Item, Route, Site, atom, page, rss, serving
 
-# ------------------------------------------------------------------ a small news site
-
-
-@dataclass
-class Route:
-    """What the site answers on one path."""
-
-    body: bytes
-    content_type: str = "text/html; charset=utf-8"
-    status: int = 200
-    etag: bool = False
-    last_modified: str | None = None
-
-
-@dataclass
-class Site:
-    """Routes served by a loopback HTTP server, with request counters."""
-
-    base: str = ""
-    routes: dict[str, Route] = field(default_factory=dict)
-    hits: Counter[str] = field(default_factory=Counter)
-    not_modified: Counter[str] = field(default_factory=Counter)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def url(self, path: str) -> str:
-        return self.base + path
-
-    def count(self, counter: Counter[str], path: str) -> None:
-        with self.lock:
-            counter[path] += 1
-
-
-def handler_for(site: Site) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            site.count(site.hits, self.path)
-            route = site.routes.get(self.path)
-            if route is None:
-                self.send_error(404)
-                return
-            etag = f'"{hashlib.sha1(route.body).hexdigest()[:12]}"' if route.etag else None
-            if (etag and self.headers.get("If-None-Match") == etag) or (
-                route.last_modified
-                and self.headers.get("If-Modified-Since") == route.last_modified
-            ):
-                site.count(site.not_modified, self.path)
-                self.send_response(304)
-                self.end_headers()
-                return
-            self.send_response(route.status)
-            self.send_header("Content-Type", route.content_type)
-            self.send_header("Content-Length", str(len(route.body)))
-            if etag:
-                self.send_header("ETag", etag)
-            if route.last_modified:
-                self.send_header("Last-Modified", route.last_modified)
-            self.end_headers()
-            self.wfile.write(route.body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    return Handler
+DELAY = 0.05
 
 
 @pytest.fixture
 def site() -> Iterator[Site]:
-    """A news site on 127.0.0.1 (a random port), served from a thread."""
-    served = Site()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(served))
-    served.base = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield served
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    """A news site on 127.0.0.1 (a random port)."""
+    with serving() as served:
+        yield served
 
 
-@dataclass
-class Item:
-    """One feed entry; ``path`` is its article page on the site."""
-
-    title: str
-    path: str
-    summary: str = ""
-    date: str = "Tue, 03 Jun 2025 09:30:00 GMT"
-
-
-def rss(site: Site, title: str, items: list[Item]) -> bytes:
-    entries = "".join(
-        f"""
-    <item>
-      <title>{escape(item.title)}</title>
-      <link>{site.url(item.path)}</link>
-      <guid isPermaLink="true">{site.url(item.path)}</guid>
-      <pubDate>{item.date}</pubDate>
-      {f"<description>{escape(item.summary)}</description>" if item.summary else ""}
-    </item>"""
-        for item in items
-    )
-    return f"""<?xml version="1.0" encoding="UTF-8"?>
-<rss version="2.0">
-  <channel>
-    <title>{escape(title)}</title>
-    <link>{site.url("/")}</link>
-    <description>Local news</description>{entries}
-  </channel>
-</rss>""".encode()
-
-
-def atom(site: Site, title: str, items: list[Item]) -> bytes:
-    entries = "".join(
-        f"""
-  <entry>
-    <title>{escape(item.title)}</title>
-    <link rel="alternate" href="{site.url(item.path)}"/>
-    <id>tag:harbour.example,2025:{item.path}</id>
-    <updated>{item.date}</updated>
-    <summary type="html">{escape(item.summary)}</summary>
-  </entry>"""
-        for item in items
-    )
-    return f"""<?xml version="1.0" encoding="utf-8"?>
-<feed xmlns="http://www.w3.org/2005/Atom">
-  <title>{escape(title)}</title>
-  <id>tag:harbour.example,2025:feed</id>
-  <updated>2025-06-03T12:00:00Z</updated>{entries}
-</feed>""".encode()
-
-
-def page(headline: str, *paragraphs: str) -> str:
-    body = "".join(f"<p>{paragraph}</p>" for paragraph in paragraphs)
-    return (f"<!DOCTYPE html><html><head><title>{headline} | Valley News</title></head>"
-            f"<body><nav><a href='/'>Home</a></nav><article><h1>{headline}</h1>{body}"
-            f"</article><footer>© Valley News</footer></body></html>")
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Follower settings for loopback with short delays."""
+    return Settings(data_dir=tmp_path / "data", follow_allow_loopback=True,
+                    follow_min_delay_seconds=DELAY, follow_min_interval_seconds=0.01,
+                    follow_timeout_seconds=2, follow_summary_after_seconds=3600)
 
 
 RSS_ITEMS = [
@@ -175,44 +59,51 @@ ATOM_ITEMS = [
 PAGES = {
     "/2025/06/ferry.html": page(
         "Council and port agree on new ferry timetable",
-        "The council and the port authority agreed on Monday to run the ferry every hour.",
-        "The new timetable starts in July, a spokeswoman said."),
+        "The council and the port authority agreed on Monday to run the ferry every hour."),
     "/2025/06/barrier.html": page(
         "Flood barrier tested ahead of autumn storms",
-        "Engineers closed the flood barrier for two hours on Tuesday morning.",
-        "The test went as planned, according to the river authority."),
+        "Engineers closed the flood barrier for two hours on Tuesday morning."),
     "/harbour/museum.html": page(
         "Harbour museum reopens after repairs",
         "The harbour museum reopened on Monday after eight months of roof repairs."),
 }
 
 
-def serve_news(site: Site, *, etag: bool = False) -> None:
-    site.routes["/rss.xml"] = Route(rss(site, "Valley News", RSS_ITEMS),
-                                    "application/rss+xml; charset=utf-8", etag=etag)
-    site.routes["/atom.xml"] = Route(atom(site, "Harbour Gazette", ATOM_ITEMS),
-                                     "application/atom+xml", etag=etag)
+def serve_news(site: Site, robots: str = "User-agent: *\nAllow: /\n") -> None:
+    site.routes["/robots.txt"] = Route(robots.encode(), "text/plain")
+    site.routes["/rss.xml"] = Route(rss(site.url, "Valley News", RSS_ITEMS),
+                                    "application/rss+xml; charset=utf-8", etag=True)
+    site.routes["/atom.xml"] = Route(atom(site.url, "Harbour Gazette", ATOM_ITEMS),
+                                     "application/atom+xml",
+                                     last_modified="Tue, 03 Jun 2025 12:00:00 GMT")
     for path, html in PAGES.items():
         site.routes[path] = Route(html.encode())
 
 
-def follower(settings: Settings, site: Site, *paths: str) -> FeedFollower:
-    return FeedFollower(settings, [site.url(path) for path in paths], interval=0.05, timeout=5)
+def follow_once(settings: Settings, *sources: str, interval: float = 0.01,
+                source_list: Path | None = None) -> list[RawArticle]:
+    """One pass of a follower over ``sources``; the articles it published."""
+    sink = MemorySink()
+    follower = FeedFollower(settings, sources, sink, interval=interval, source_list=source_list,
+                            report=lambda _line: None)
+    asyncio.run(follower.run(once=True))
+    parsed = [RawArticle.from_json(message.value) for message in sink.messages]
+    assert [message.key for message in sink.messages] == [article.id for article in parsed]
+    return parsed
 
 
-def articles(messages: list[Outbound]) -> dict[str, RawArticle]:
-    """The articles by url, checking each message is keyed by its article id."""
-    parsed = [RawArticle.from_json(message.value) for message in messages]
-    assert [message.key for message in messages] == [article.id for article in parsed]
-    return {article.url or "": article for article in parsed}
+def by_url(articles: list[RawArticle]) -> dict[str, RawArticle]:
+    found = {article.url or "": article for article in articles}
+    assert len(found) == len(articles), "an article was published twice"
+    return found
 
 
-# ------------------------------------------------------------------ polling
+# ------------------------------------------------------------------ sources
 
 
-def test_first_poll_returns_every_entry_with_its_page(site: Site) -> None:
+def test_first_pass_publishes_every_entry_with_its_page(site: Site, settings: Settings) -> None:
     serve_news(site)
-    found = articles(asyncio.run(follower(Settings(), site, "/rss.xml", "/atom.xml").poll_once()))
+    found = by_url(follow_once(settings, site.url("/rss.xml"), site.url("/atom.xml")))
 
     expected = {site.url(item.path): (item, feed) for items, feed in (
         (RSS_ITEMS, "Valley News"), (ATOM_ITEMS, "Harbour Gazette")) for item in items}
@@ -220,137 +111,276 @@ def test_first_poll_returns_every_entry_with_its_page(site: Site) -> None:
     for url, (item, feed) in expected.items():
         article = found[url]
         assert article.id == stable_id(url=url)
-        assert article.title == item.title
-        assert article.source == feed
+        assert (article.title, article.source) == (item.title, feed)
         assert article.html == PAGES[item.path] and article.text is None
-    assert found[site.url("/2025/06/ferry.html")].published_at == datetime(
-        2025, 6, 3, 9, 30, tzinfo=UTC)
+        assert (article.revision, article.content_kind) == (1, "page")
     assert found[site.url("/2025/06/barrier.html")].published_at == datetime(
         2025, 6, 3, 9, 5, tzinfo=UTC)  # 11:05 at +02:00
-    assert found[site.url("/harbour/museum.html")].published_at == datetime(
-        2025, 6, 2, 8, 0, tzinfo=UTC)
+    assert site.paths()[0] == "/robots.txt" and site.hits("/robots.txt") == 1
+    agents = {request.headers["User-Agent"] for request in site.log}
+    assert agents == {Settings().follow_user_agent} and "newswire" in agents.pop()
 
 
-def test_later_polls_return_only_new_entries(site: Site) -> None:
-    serve_news(site)
-    feeds = follower(Settings(), site, "/rss.xml")
-
-    async def polls() -> list[list[Outbound]]:
-        first = await feeds.poll_once()
-        second = await feeds.poll_once()
-        added = Item("Bridge closed for repairs", "/2025/06/bridge.html")
-        site.routes[added.path] = Route(page(added.title, "The bridge closes on Friday.").encode())
-        site.routes["/rss.xml"].body = rss(site, "Valley News", [added, *RSS_ITEMS])
-        third = await feeds.poll_once()
-        return [first, second, third, await feeds.poll_once()]
-
-    first, second, third, fourth = asyncio.run(polls())
-    assert len(first) == len(RSS_ITEMS)
-    assert second == [] and fourth == []
-    assert list(articles(third)) == [site.url("/2025/06/bridge.html")]
-    assert site.hits["/2025/06/ferry.html"] == 1  # a page is fetched once
-
-
-@pytest.mark.parametrize("validator", ["etag", "last-modified"])
-def test_conditional_get_is_answered_not_modified(site: Site, validator: str) -> None:
-    serve_news(site, etag=validator == "etag")
-    feed = site.routes["/rss.xml"]
-    if validator == "last-modified":
-        feed.last_modified = "Tue, 03 Jun 2025 12:00:00 GMT"
-    feeds = follower(Settings(), site, "/rss.xml")
-
-    async def polls() -> list[list[Outbound]]:
-        results = [await feeds.poll_once(), await feeds.poll_once()]
-        added = Item("Market hall gets a new roof", "/2025/06/market.html")
-        site.routes[added.path] = Route(page(added.title, "Work starts in August.").encode())
-        feed.body = rss(site, "Valley News", [added, *RSS_ITEMS])
-        feed.last_modified = feed.last_modified and "Wed, 04 Jun 2025 08:00:00 GMT"
-        results.append(await feeds.poll_once())
-        return results
-
-    first, second, third = asyncio.run(polls())
-    assert len(first) == len(RSS_ITEMS) and second == []
-    assert site.hits["/rss.xml"] == 3
-    assert site.not_modified["/rss.xml"] == 1  # only the second poll: the third saw a change
-    assert list(articles(third)) == [site.url("/2025/06/market.html")]
-
-
-@pytest.mark.parametrize("status", [404, 500])
-def test_unavailable_page_falls_back_to_the_entry_summary(site: Site, status: int) -> None:
-    serve_news(site)
-    site.routes["/2025/06/ferry.html"].status = status
-    site.routes["/harbour/museum.html"].status = status
-    found = articles(asyncio.run(follower(Settings(), site, "/rss.xml", "/atom.xml").poll_once()))
-
-    ferry = found[site.url("/2025/06/ferry.html")]
-    assert ferry.html is None and ferry.text == "The ferry will run every hour from July."
-    assert ferry.title == RSS_ITEMS[0].title
-    museum = found[site.url("/harbour/museum.html")]  # an HTML summary becomes plain text
-    assert museum.html is None and museum.text == "The museum reopened on Monday."
-    assert found[site.url("/2025/06/barrier.html")].html == PAGES["/2025/06/barrier.html"]
-
-
-def test_entry_without_page_or_summary_waits_for_the_next_poll(
-    site: Site, caplog: pytest.LogCaptureFixture
+def test_home_page_feeds_and_robots_sitemaps_are_followed_within_the_rules(
+    site: Site, settings: Settings
 ) -> None:
-    bare = Item("Library hours extended", "/2025/06/library.html")
-    site.routes["/rss.xml"] = Route(rss(site, "Valley News", [bare]), "application/rss+xml",
-                                    etag=True)
-    feeds = follower(Settings(), site, "/rss.xml")
+    serve_news(site, robots=f"User-agent: *\nDisallow: /news/\nCrawl-delay: 0.2\n"
+                            f"Sitemap: {site.url('/sitemap-index.xml')}\n")
+    blocked = [Item(f"Closed story {number}", f"/news/{number}.html", f"Summary {number}.")
+               for number in range(5)]
+    site.routes["/rss.xml"].body = rss(site.url, "Valley News", [*RSS_ITEMS, *blocked])
+    for item in blocked:
+        site.routes[item.path] = Route(page(item.title, "Never to be fetched.").encode())
+    site.routes["/"] = Route(
+        b"""<!DOCTYPE html><html><head><title>Valley News</title>
+        <link rel="alternate" type="application/rss+xml" href="/rss.xml"></head>
+        <body><a href="/2025/06/ferry.html">Ferry</a></body></html>""")
+    site.routes["/sitemap-index.xml"] = Route(f"""<?xml version="1.0" encoding="UTF-8"?>
+<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
+  <sitemap><loc>{site.url('/news-sitemap.xml')}</loc></sitemap>
+</sitemapindex>""".encode(), "application/xml")
+    today = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    site.routes["/news-sitemap.xml"] = Route(f"""<?xml version="1.0" encoding="UTF-8"?>
+<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"
+        xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">
+  <url><loc>{site.url('/harbour/museum.html')}</loc>
+    <news:news><news:publication><news:name>Harbour Gazette</news:name>
+      <news:language>en</news:language></news:publication>
+      <news:publication_date>{today}</news:publication_date>
+      <news:title>Harbour museum reopens</news:title></news:news></url>
+  <url><loc>{site.url('/2025/06/old.html')}</loc><lastmod>2019-01-01</lastmod></url>
+</urlset>""".encode(), "application/xml")
 
-    async def polls() -> list[list[Outbound]]:
-        with caplog.at_level(logging.WARNING, logger="newswire.feeds"):
-            missing = await feeds.poll_once()
-        site.routes[bare.path] = Route(page(bare.title, "The library opens until 9 pm.").encode())
-        return [missing, await feeds.poll_once()]
+    found = by_url(follow_once(settings, site.url("/")))
 
-    missing, retried = asyncio.run(polls())
-    assert missing == []
-    assert any("Library hours extended" in message and "skipped" in message
-               for message in caplog.messages)
-    assert site.not_modified["/rss.xml"] == 0  # the feed was read again, not "not modified"
-    assert articles(retried)[site.url(bare.path)].html == page(
-        bare.title, "The library opens until 9 pm.")
+    pages = {site.url(item.path) for item in RSS_ITEMS} | {site.url("/harbour/museum.html")}
+    summaries = {site.url(item.path) for item in blocked}
+    assert found.keys() == pages | summaries
+    assert all(found[url].content_kind == "page" for url in pages)
+    museum = found[site.url("/harbour/museum.html")]
+    assert (museum.title, museum.source) == ("Harbour museum reopens", "Harbour Gazette")
+    for item in blocked:  # disallowed: the feed's summary, marked as such
+        article = found[site.url(item.path)]
+        assert (article.content_kind, article.text, article.html) == (
+            "feed_summary", item.summary, None)
+    assert not [path for path in site.paths() if path.startswith("/news/")]
+    assert site.hits("/2025/06/old.html") == 0  # older than follow_sitemap_days
+    assert site.smallest_gap() >= 0.2  # the Crawl-delay, larger than the 0.05 s minimum
+    assert max(site.most_active.values()) == 1
 
 
-def test_failing_feeds_do_not_stop_the_others(site: Site) -> None:
+def test_restart_publishes_nothing_and_asks_only_for_changed_feeds(
+    site: Site, settings: Settings
+) -> None:
+    serve_news(site)
+    site.routes["/"] = Route(b"<!DOCTYPE html><html><head><link rel='alternate' "
+                             b"type='application/atom+xml' href='/atom.xml'></head></html>")
+    sources = site.url("/"), site.url("/rss.xml")
+    assert len(follow_once(settings, *sources)) == len(RSS_ITEMS) + len(ATOM_ITEMS)
+    first_run = len(site.log)
+
+    assert follow_once(settings, *sources) == []
+    again = site.log[first_run:]
+    assert sorted(request.path for request in again) == ["/atom.xml", "/rss.xml"]
+    assert all(request.status == 304 for request in again)
+    assert {"If-None-Match", "If-Modified-Since"} & set(again[0].headers)
+
+
+def test_an_article_in_two_feeds_is_fetched_and_published_once(
+    site: Site, settings: Settings
+) -> None:
+    serve_news(site)
+    site.routes["/atom.xml"].body = atom(site.url, "Harbour Gazette", [*ATOM_ITEMS, *RSS_ITEMS])
+    found = by_url(follow_once(settings, site.url("/rss.xml"), site.url("/atom.xml")))
+    assert len(found) == 3
+    assert all(site.hits(path) == 1 for path in PAGES)
+
+
+def test_a_changed_entry_is_published_as_the_next_revision(
+    site: Site, settings: Settings
+) -> None:
+    serve_news(site)
+    feed = site.url("/rss.xml")
+    assert len(follow_once(settings, feed)) == 2
+    ferry = RSS_ITEMS[0]
+    updated = Item(ferry.title, ferry.path, "Timetable corrected.", "Wed, 04 Jun 2025 10:00:00 GMT")
+    site.routes["/rss.xml"].body = rss(site.url, "Valley News", [updated, RSS_ITEMS[1]])
+    corrected = page(ferry.title, "The ferry will run every 90 minutes, not every hour.")
+    site.routes[ferry.path] = Route(corrected.encode())
+
+    [article] = follow_once(settings, feed)
+    assert (article.url, article.revision, article.html) == (site.url(ferry.path), 2, corrected)
+    assert site.hits(RSS_ITEMS[1].path) == 1  # unchanged: not fetched again
+
+    site.routes["/rss.xml"].body = rss(site.url, "Valley News", [
+        Item(ferry.title, ferry.path, "Same page.", "Thu, 05 Jun 2025 10:00:00 GMT")])
+    assert follow_once(settings, feed) == []  # fetched again, but the same content
+    assert site.hits(ferry.path) == 3
+
+
+def test_list_file_of_sources_opml_or_lines(site: Site, settings: Settings,
+                                            tmp_path: Path) -> None:
+    serve_news(site)
+    opml = tmp_path / "feeds.opml"
+    opml.write_text(f"""<?xml version="1.0"?><opml version="2.0"><body>
+        <outline text="news"><outline type="rss" xmlUrl="{site.url('/atom.xml')}"/></outline>
+        </body></opml>""")
+    assert [a.url for a in follow_once(settings, source_list=opml)] == [
+        site.url("/harbour/museum.html")]
+    lines = tmp_path / "feeds.txt"
+    lines.write_text(f"# Valley News\n\n{site.url('/rss.xml')}\n")
+    assert len(follow_once(settings, source_list=lines)) == len(RSS_ITEMS)
+
+
+def test_a_list_file_edited_while_running_is_followed(
+    site: Site, settings: Settings, tmp_path: Path
+) -> None:
+    serve_news(site)
+    sources = tmp_path / "feeds.txt"
+    sources.write_text(site.url("/rss.xml") + "\n")
+    settings = settings.model_copy(update={"follow_list_check_seconds": 0.05})
+    sink = MemorySink()
+    follower = FeedFollower(settings, [], sink, interval=0.1, source_list=sources,
+                            report=lambda _line: None)
+
+    async def follow() -> None:
+        stop = asyncio.Event()
+        running = asyncio.create_task(follower.run(stop))
+        while len(sink.messages) < len(RSS_ITEMS):
+            await asyncio.sleep(0.02)
+        sources.write_text(site.url("/atom.xml") + "\n")
+        while len(sink.messages) < len(RSS_ITEMS) + len(ATOM_ITEMS):
+            await asyncio.sleep(0.02)
+        polls = site.hits("/rss.xml")
+        await asyncio.sleep(0.5)
+        stop.set()
+        await running
+        assert site.hits("/rss.xml") == polls  # removed from the list: no longer polled
+
+    asyncio.run(asyncio.wait_for(follow(), 15))
+    assert {message.key for message in sink.messages} == {
+        stable_id(url=site.url(path)) for path in PAGES}
+
+
+def test_an_html_page_that_links_no_feed_is_refused(site: Site, settings: Settings) -> None:
+    site.routes["/about.html"] = Route(page("About us", "We are a local paper.").encode())
+    lines: list[str] = []
+    follower = FeedFollower(settings, [site.url("/about.html")], MemorySink(), interval=0.01,
+                            report=lines.append)
+    asyncio.run(follower.run(once=True))
+    assert lines == [f"newswire: {site.url('/about.html')} is a web page that links no feed, "
+                     "and its robots.txt lists no sitemap; no longer following "
+                     f"{site.url('/about.html')}"]
+    assert sorted(site.paths()) == sorted(["/robots.txt", "/about.html", "/feed", "/rss",
+                                           "/rss.xml", "/atom.xml", "/feed.xml", "/index.xml"])
+
+    discovered = FeedFollower(settings, [site.url("/about.html")], MemorySink(), interval=0.01,
+                              report=lines.append)
+    site.routes["/feed"] = Route(rss(site.url, "Valley News", []), "application/rss+xml")
+    asyncio.run(discovered.run(once=True))
+    assert lines[-1] == (f"newswire: {site.url('/about.html')} is a web page; following "
+                         f"{site.url('/feed')}")
+
+
+# ------------------------------------------------------------------ failures
+
+
+def test_unavailable_page_is_retried_then_its_summary_then_the_page(
+    site: Site, settings: Settings
+) -> None:
+    serve_news(site)
+    ferry = RSS_ITEMS[0]
+    site.routes[ferry.path].status = 503
+    settings = settings.model_copy(update={"follow_summary_after_seconds": 0.3})
+    feed = site.url("/rss.xml")
+
+    assert [a.url for a in follow_once(settings, feed, interval=0.5)] == [
+        site.url(RSS_ITEMS[1].path)]
+    assert follow_once(settings, feed) == []  # not due again yet: backoff of about 1 s
+    assert site.hits(ferry.path) == 1
+    time.sleep(1.2)
+    [summary] = follow_once(settings, feed)  # unavailable for longer than 0.3 s
+    assert (summary.content_kind, summary.revision, summary.text) == (
+        "feed_summary", 1, ferry.summary)
+    site.routes[ferry.path].status = 200
+    time.sleep(0.1)
+    [full] = follow_once(settings, feed)
+    assert (full.content_kind, full.revision, full.html) == ("page", 2, PAGES[ferry.path])
+
+
+def test_retry_after_holds_the_host(site: Site, settings: Settings) -> None:
+    serve_news(site)
+    site.routes["/2025/06/ferry.html"] = Route(b"slow down", "text/plain", status=429,
+                                               headers={"Retry-After": "1"})
+    found = by_url(follow_once(settings, site.url("/rss.xml"), site.url("/atom.xml")))
+    assert site.url("/2025/06/ferry.html") not in found
+    refused = next(r for r in site.log if r.status == 429)
+    later = [r for r in site.log if r.started > refused.ended]
+    assert later and min(r.started for r in later) - refused.ended >= 1.0
+
+
+def test_failing_sources_do_not_stop_the_others(site: Site, settings: Settings) -> None:
     serve_news(site)
     site.routes["/broken.xml"] = Route(b"Internal error", "text/plain", status=500)
     site.routes["/garbage.xml"] = Route(b"\x89PNG\r\n not a feed <<<", "application/rss+xml")
+    site.routes["/slow.xml"] = Route(site.routes["/atom.xml"].body, "application/atom+xml",
+                                     delay=3)
+    site.routes["/loop"] = Route(b"", status=302, headers={"Location": "/loop"})
+    bomb = gzip.compress(b"<rss>" + b" " * 50_000_000)
+    site.routes["/bomb.xml"] = Route(bomb, "application/rss+xml", encoding="gzip")
     closed = f"http://127.0.0.1:{free_port()}/rss.xml"
-    feeds = FeedFollower(Settings(), [site.url("/broken.xml"), site.url("/garbage.xml"), closed,
-                                      site.url("/atom.xml")], interval=10, timeout=5)
+    settings = settings.model_copy(update={"max_article_bytes": 1_000_000})
+    broken = ["/broken.xml", "/garbage.xml", "/slow.xml", "/loop", "/bomb.xml"]
 
-    found = articles(asyncio.run(feeds.poll_once()))
-    assert list(found) == [site.url("/harbour/museum.html")]
-    assert [feed.failures for feed in feeds.feeds] == [1, 1, 1, 0]
-
-
-def test_page_charset_from_the_content_type_header(site: Site) -> None:
-    item = Item("Café owners welcome the new market", "/2025/06/cafe.html")
-    html = page(item.title, "“Business is up,” said the owner of Café Noël – for now.")
-    site.routes["/rss.xml"] = Route(rss(site, "Valley News", [item]), "application/rss+xml")
-    site.routes[item.path] = Route(html.encode("windows-1252"),
-                                   "text/html; charset=windows-1252")
-    found = articles(asyncio.run(follower(Settings(), site, "/rss.xml").poll_once()))
-    assert found[site.url(item.path)].html == html
+    found = follow_once(settings, *map(site.url, broken), closed, site.url("/atom.xml"))
+    assert [a.url for a in found] == [site.url("/harbour/museum.html")]
+    assert site.hits("/loop") == settings.follow_max_redirects + 1
 
 
-def test_backoff_doubles_per_failure_up_to_the_limit() -> None:
-    feeds = FeedFollower(Settings(), [], interval=10, jitter=0.0, max_backoff=60)
-    feed = FeedState("http://example.org/rss", 10, RecentKeys(5))
-    assert feeds.next_delay(feed) == 10
-    feed.failures = 2
-    assert feeds.next_delay(feed) == 40
-    feed.failures = 5
-    assert feeds.next_delay(feed) == 60
+@pytest.mark.parametrize("url", ["notaurl", "file:///etc/passwd", "ftp://example.org/feed",
+                                 "http://10.0.0.1/rss", "http://169.254.169.254/latest",
+                                 "http://[::1]/rss", "http://127.0.0.1/rss"])
+def test_unsafe_urls_are_refused(url: str) -> None:
+    with pytest.raises(FetchError) as refused:
+        check_url(url)
+    assert refused.value.permanent
 
 
-def test_recent_keys_forget_the_oldest() -> None:
-    keys = RecentKeys(2)
-    for key in ("a", "b", "a", "c"):
-        keys.add(key)
-    assert "a" in keys and "c" in keys and "b" not in keys and len(keys) == 2
+def test_loopback_host_names_are_refused_unless_allowed(site: Site, settings: Settings) -> None:
+    serve_news(site)
+    feed = site.url("/rss.xml").replace("127.0.0.1", "localhost")
+    assert follow_once(settings.model_copy(update={"follow_allow_loopback": False}), feed) == []
+    assert site.log == []
+    assert len(follow_once(settings, feed)) == len(RSS_ITEMS)
+
+
+def test_retry_after_in_seconds_or_as_a_date() -> None:
+    now = datetime(2025, 6, 3, 12, 0, tzinfo=UTC)
+    assert retry_after("120", now) == 120
+    assert retry_after("Tue, 03 Jun 2025 12:01:30 GMT", now) == 90
+    assert retry_after("soon", now) is None and retry_after(None, now) is None
+
+
+def test_backoff_doubles_per_failure_up_to_the_limit(settings: Settings) -> None:
+    settings = settings.model_copy(update={"follow_max_backoff_seconds": 60})
+    feeds = FeedFollower(settings, [], MemorySink(), interval=10, jitter=0.0)
+    assert feeds.next_delay(0) == 10
+    assert feeds.next_delay(2) == 40
+    assert feeds.next_delay(5) == 60
+    assert feeds.next_delay(0, retry_after=90) == 90
+
+
+@pytest.mark.parametrize(("arguments", "expected"), [
+    (["notaurl"], "not an http or https URL"),
+    (["file:///etc/passwd"], "not an http or https URL"),
+    (["http://example.org/rss", "--interval", "5"], "below the floor of 60 s"),
+    ([], "at least one SOURCE"),
+])
+def test_follow_refuses_bad_sources_and_intervals(arguments: list[str], expected: str) -> None:
+    result = subprocess.run([sys.executable, "-m", "newswire.cli", "follow", *arguments,
+                             "--broker", "kafka://127.0.0.1:9"], cwd=PROJECT,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and expected in result.stderr, result.stderr
 
 
 # ------------------------------------------------------------------ publishing
@@ -359,11 +389,7 @@ END_MARKER = b"end-of-test"
 
 
 async def mark_end(settings: Settings, topic: str) -> int:
-    """Append an end marker to each partition of ``topic``; return how many were sent.
-
-    Reading until every marker is seen reads the whole topic (end offsets are
-    not reliable on the embedded broker).
-    """
+    """Append an end marker to each partition of ``topic``; return how many were sent."""
     assert settings.broker_url
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers(settings.broker_url))
     await producer.start()
@@ -377,22 +403,27 @@ async def mark_end(settings: Settings, topic: str) -> int:
 
 
 def test_run_publishes_each_entry_once_to_the_raw_topic(
-    site: Site, pipeline_settings: Settings
+    site: Site, settings: Settings, pipeline_settings: Settings
 ) -> None:
     serve_news(site)
-    feeds = follower(pipeline_settings, site, "/rss.xml", "/atom.xml")
-    topic = RAW.name(pipeline_settings.topic_prefix)
+    settings = pipeline_settings.model_copy(update=settings.model_dump(include={
+        "follow_allow_loopback", "follow_min_delay_seconds", "follow_timeout_seconds"}))
+    topic = RAW.name(settings.topic_prefix)
+    lines: list[str] = []
 
     async def follow_then_read() -> list[tuple[bytes | None, bytes]]:
         stop = asyncio.Event()
-        running = asyncio.create_task(feeds.run(stop))
-        while min(site.hits["/rss.xml"], site.hits["/atom.xml"]) < 3:  # three polls each
-            await asyncio.sleep(0.02)
-        stop.set()
-        await running
-        markers = await mark_end(pipeline_settings, topic)
+        async with RawPublisher(settings) as publisher:
+            follower = FeedFollower(settings, [site.url("/rss.xml"), site.url("/atom.xml")],
+                                    publisher, interval=0.05, report=lines.append)
+            running = asyncio.create_task(follower.run(stop))
+            while min(site.hits("/rss.xml"), site.hits("/atom.xml")) < 3:  # three polls each
+                await asyncio.sleep(0.02)
+            stop.set()
+            await running
+        markers = await mark_end(settings, topic)
         records: list[tuple[bytes | None, bytes]] = []
-        async for _topic, key, value in consume(pipeline_settings, [topic]):
+        async for _topic, key, value in consume(settings, [topic]):
             if key == END_MARKER:
                 markers -= 1
                 if markers == 0:
@@ -401,8 +432,22 @@ def test_run_publishes_each_entry_once_to_the_raw_topic(
                 records.append((key, value))
         return records
 
-    records = asyncio.run(asyncio.wait_for(follow_then_read(), 20))
+    records = asyncio.run(asyncio.wait_for(follow_then_read(), 30))
     urls = [site.url(item.path) for item in (*RSS_ITEMS, *ATOM_ITEMS)]
     assert len(records) == len(urls)
     published = {RawArticle.from_json(value).url: key for key, value in records}
     assert published == {url: stable_id(url=url).encode() for url in urls}
+    assert sorted(line for line in lines if "published" in line) == sorted(
+        f"newswire: published {url} (revision 1)" for url in urls)
+
+
+def test_an_unreadable_robots_txt_stops_all_fetching_from_the_site_for_now(
+    site: Site, settings: Settings
+) -> None:
+    serve_news(site)
+    site.routes["/robots.txt"] = Route(b"overloaded", "text/plain", status=503)
+    assert follow_once(settings, site.url("/rss.xml")) == []
+    assert site.paths() == ["/robots.txt"]
+    state = FollowState(settings.follow_state_path)  # kept for a retry, not given up
+    assert state.resource(site.url("/rss.xml")).failures == 1
+    state.close()
