@@ -151,7 +151,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
         asyncio.run(publish(settings, reader.read(files), counts, checkpoints=checkpoints,
                             rate=args.rate))
     finally:
-        progress.finish()
+        if shown:
+            progress.finish()
     print(counts.summary())
     return 0
 

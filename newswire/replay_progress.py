@@ -62,8 +62,11 @@ class ReplayProgress:
         return text
 
     def finish(self) -> None:
-        """Take the progress line off the terminal."""
-        self.status.clear()
+        """Take the progress line off a terminal; elsewhere, write the last one."""
+        if self.status.terminal:
+            self.status.clear()
+        else:
+            self.status.say(self.line())
 
 
 def _mb(size: int) -> str:
