@@ -203,3 +203,20 @@ def test_standard_input_and_globs(tmp_path: Path) -> None:
     assert len(articles(globbed)) == 5  # b.warc repeats a.warc.gz's pages
     with pytest.raises(ValueError, match="no such file"):
         read(tmp_path / "*.jsonl")
+
+
+def test_the_pacer_spaces_articles_to_the_rate() -> None:
+    import asyncio
+    import time
+
+    from newswire.inputs import Pacer
+
+    async def send(count: int, rate: float) -> float:
+        pacer = Pacer(rate)
+        started = time.monotonic()
+        for _ in range(count):
+            await pacer.wait()
+        return time.monotonic() - started
+
+    # The first goes at once, each next one 1/rate later.
+    assert asyncio.run(send(11, 50.0)) >= 10 / 50
