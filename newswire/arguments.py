@@ -63,6 +63,13 @@ def broker_url(text: str) -> str:
         raise argparse.ArgumentTypeError(str(error)) from error
 
 
+def language_code(text: str) -> str:
+    """An ISO 639-1 language code: two letters, lower-cased."""
+    if len(text) != 2 or not text.isalpha():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a language code (two letters: en, de)")
+    return text.lower()
+
+
 def moment(text: str) -> datetime:
     """An ISO 8601 date or date and time; without an offset, UTC."""
     try:

@@ -16,6 +16,7 @@ from newswire.arguments import (
     ArgumentParser,
     UsageError,
     broker_url,
+    language_code,
     moment,
     positive_float,
     positive_int,
@@ -23,7 +24,11 @@ from newswire.arguments import (
 )
 
 if TYPE_CHECKING:
+    from newswire.inputs import Reader, ReplayCounts
+    from newswire.replay_progress import ReplayProgress
+    from newswire.replay_state import ReplayCheckpoints
     from newswire.settings import Settings
+    from newswire.watch import StatusLine
 
 # Each command imports what it needs when it runs: `newswire --help` stays fast.
 SEEDS_DIR = Path("seeds")
@@ -51,7 +56,10 @@ def _broker_settings(args: argparse.Namespace) -> Settings:
 
 
 def _check_inputs(paths: Sequence[Path], hint: str) -> None:
-    missing = [str(path) for path in paths if not path.exists()]
+    import glob
+
+    missing = [str(path) for path in paths
+               if str(path) != "-" and not path.exists() and not glob.glob(str(path))]
     if missing:
         raise UsageError(f"no such input: {', '.join(missing)} ({hint})")
 
@@ -68,8 +76,31 @@ def _announce_worker(settings: Settings) -> None:
     quiet_broker_outages(bootstrap_servers(settings.broker_url))
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def _replay_reader(
+    args: argparse.Namespace, settings: Settings, counts: ReplayCounts,
+    status: StatusLine | None = None, progress: ReplayProgress | None = None,
+) -> tuple[Reader, ReplayCheckpoints]:
+    """The reader of a replay's flags (filters, limit, checkpoints), and its checkpoints;
+    its reports go to ``status`` (else stderr), each record read to ``progress``."""
     from newswire.inputs import Reader
+    from newswire.replay_filter import Selection
+    from newswire.replay_state import ReplayCheckpoints
+
+    if args.since and args.until and args.since > args.until:
+        raise UsageError(f"--since {args.since.isoformat()} is after --until "
+                         f"{args.until.isoformat()}")
+    selection = Selection(since=args.since, until=args.until, hosts=tuple(args.host),
+                          languages=tuple(args.language))
+    checkpoints = ReplayCheckpoints(settings.data_dir / "replay", selection.key(),
+                                    from_start=args.from_start)
+    reader = Reader(settings, counts, *([status.say] if status else []), selection=selection,
+                    limit=args.limit, checkpoints=checkpoints,
+                    on_record=progress.at if progress else None)
+    return reader, checkpoints
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from newswire.inputs import ReplayCounts
     from newswire.run import WorkerRun
 
     paths = args.replay or [SEEDS_DIR]
@@ -81,10 +112,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"newswire: replaying {', '.join(str(p) for p in paths)}", file=sys.stderr,
               flush=True)
+    reader, checkpoints = _replay_reader(args, settings, ReplayCounts())
     return WorkerRun(
-        settings, watch=True, messages=Reader(settings).read(paths), once=args.once,
-        timeout=args.timeout, stories_out=args.stories_out, articles_out=args.articles_out,
-        quiet=args.quiet,
+        settings, watch=True, messages=reader.read(paths), checkpoints=checkpoints,
+        rate=args.rate, once=args.once, timeout=args.timeout, stories_out=args.stories_out,
+        articles_out=args.articles_out, quiet=args.quiet,
     ).execute()
 
 
@@ -100,14 +132,27 @@ def cmd_replay(args: argparse.Namespace) -> int:
     import asyncio
 
     from newswire.broker import ensure_topics_sync
-    from newswire.inputs import Reader, ReplayCounts, publish
+    from newswire.inputs import ReplayCounts, input_files, publish
+    from newswire.replay_progress import ReplayProgress
+    from newswire.watch import StatusLine
 
-    _check_inputs(args.paths, "give files or directories to publish")
+    _check_inputs(args.paths, "give files, directories, globs or - to publish")
     settings = _broker_settings(args)
     counts = ReplayCounts()
-    messages = Reader(settings, counts).read(args.paths)
+    files = input_files(args.paths)
+    status = StatusLine(sys.stderr)
+    progress = ReplayProgress(counts, status, {
+        file: file.stat().st_size for file in files if str(file) != "-"})
+    shown = status.terminal or args.progress
+    reader, checkpoints = _replay_reader(args, settings, counts, status,
+                                         progress if shown else None)
     ensure_topics_sync(settings)
-    asyncio.run(publish(settings, messages, counts))
+    try:
+        asyncio.run(publish(settings, reader.read(files), counts, checkpoints=checkpoints,
+                            rate=args.rate))
+    finally:
+        if shown:
+            progress.finish()
     print(counts.summary())
     return 0
 
@@ -249,6 +294,25 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--broker", metavar="URL", type=broker_url,
                          help="Kafka broker, kafka://HOST:PORT (default: NEWSWIRE_BROKER_URL)")
 
+    def with_replay_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--since", type=moment,
+                         help="only articles published at or after (ISO date/time, UTC if "
+                         "no offset; the page's date, else the record's)")
+        sub.add_argument("--until", type=moment,
+                         help="only articles published at or before (as --since)")
+        sub.add_argument("--host", action="append", default=[], metavar="PATTERN",
+                         help="only articles of this host or its subdomains; wildcards "
+                         "(*.example.org); repeatable")
+        sub.add_argument("--language", action="append", default=[], type=language_code,
+                         metavar="CODE", help="only articles in this language (ISO 639-1, "
+                         "e.g. en); repeatable")
+        sub.add_argument("--limit", type=positive_int, metavar="N",
+                         help="publish at most N articles")
+        sub.add_argument("--rate", type=positive_float, metavar="N",
+                         help="publish at most N articles a second")
+        sub.add_argument("--from-start", action="store_true",
+                         help="ignore the checkpoints: read every input from its start")
+
     run = commands.add_parser(
         "run", help="run every agent (embedded broker unless --broker) and replay inputs",
         description="Start the pipeline (on an embedded broker unless --broker or "
@@ -260,7 +324,9 @@ def build_parser() -> argparse.ArgumentParser:
         "3 some inputs were dead-lettered.")
     with_broker(run)
     run.add_argument("--replay", nargs="+", type=Path, metavar="PATH",
-                     help="inputs to replay instead of the seeds")
+                     help="inputs to replay instead of the seeds (files, directories, "
+                     "globs, - for standard input)")
+    with_replay_options(run)
     run.add_argument("--once", action="store_true",
                      help="exit when every input has reached the stories topic (exit 3 if "
                      "some were dead-lettered)")
@@ -281,11 +347,18 @@ def build_parser() -> argparse.ArgumentParser:
     worker.set_defaults(func=cmd_worker)
 
     replay = commands.add_parser(
-        "replay", help="publish files to the raw topic of a running broker",
-        description="Publish .txt, .html, .json, .jsonl (and .gz of those) files or "
-        "directories to the raw topic. Ids are stable: replaying twice adds nothing.")
+        "replay", help="publish files and web archives to the raw topic of a running broker",
+        description="Publish .txt, .html, .json, .jsonl and .warc (and .gz of those: "
+        "CC-NEWS, wget --warc-file, Heritrix, Browsertrix) files, directories, globs or - "
+        "(standard input) to the raw topic; from a WARC, the HTML pages of its HTTP 200 "
+        "responses, the other records counted by reason and skipped. Ids are stable: "
+        "replaying twice adds nothing. An interrupted replay, run again with the same "
+        "arguments, resumes where it stopped (checkpoints in NEWSWIRE_DATA_DIR/replay).")
     with_broker(replay)
     replay.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    with_replay_options(replay)
+    replay.add_argument("--progress", action="store_true",
+                        help="show progress on stderr even when it is not a terminal")
     replay.set_defaults(func=cmd_replay)
 
     follow = commands.add_parser(

@@ -2,8 +2,16 @@
 
 Supported inputs: ``.txt`` (one article), ``.html``/``.htm`` (one page),
 ``.json`` (one raw article, or a list of them), ``.jsonl`` (one raw article a
-line), any of those compressed as ``.gz``, and directories of them. Files are
-read as a stream (``.jsonl`` line by line) and published as they are read.
+line), ``.warc`` (the HTML pages of a web archive, see :mod:`newswire.warc`), any
+of those compressed as ``.gz``, directories of them, globs, and ``-`` for
+standard input (WARC or JSON lines, compressed or not). ``.jsonl`` and ``.warc``
+are read as a stream, record by record, in constant memory, and published as
+they are read; a ``.json`` document is read whole.
+
+A :class:`~newswire.replay_filter.Selection` and a limit choose what is
+published; what is left out, and the WARC records that are not pages, are
+counted by reason (``ReplayCounts.skipped``), not dead-lettered. With
+checkpoints, each file is read from where the last replay of it stopped.
 
 Ids are stable so that replaying the same input twice adds nothing new
 downstream: a record's own ``id``; else a hash of its URL; else a hash of its
@@ -24,17 +32,20 @@ reader knows the file and line it came from.
 
 from __future__ import annotations
 
+import asyncio
+import glob
 import gzip
 import io
 import random
 import sys
+import time
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 import orjson
 from aiokafka import AIOKafkaProducer
@@ -42,19 +53,25 @@ from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
 from newswire.broker import bootstrap_servers
+from newswire.replay_filter import Selection
+from newswire.replay_state import FilePosition, ReplayCheckpoints
 from newswire.settings import Settings
+from newswire.warc import WarcDamage, WarcPage, read_warc
 from schemas.records import DeadLetter, RawArticle
 from schemas.topics import DEAD_LETTERS, RAW
-from streams.cleaning import decode_html, url_host
+from streams.cleaning import decode_html, page_charset, url_host
 from streams.errors import Rejected, describe_error
 from streams.text import content_hash
 
-ARTICLE_SUFFIXES = (".txt", ".html", ".htm", ".json", ".jsonl")
+ARTICLE_SUFFIXES = (".txt", ".html", ".htm", ".json", ".jsonl", ".warc")
+STDIN = Path("-")
+"""The input path that names standard input."""
 SEND_BATCH = 500
 SEND_BATCH_BYTES = 16_000_000
 """Messages (and bytes of them) sent before waiting for the broker to have them all."""
 _READ_CHUNK = 1 << 20
 _HASH_BYTES = 8
+_GZIP_MAGIC = b"\x1f\x8b"
 _JSON_KINDS = {list: "an array", str: "a string", bool: "a boolean", int: "a number",
                float: "a number", type(None): "null"}
 
@@ -64,13 +81,15 @@ class Outbound:
     """One message for the raw topic: the article id as key, the JSON value.
 
     ``location`` (where the reader found it) goes into the dead letter if the
-    broker refuses the message.
+    broker refuses the message; ``position`` is how far its file is read with it,
+    for the replay's checkpoint.
     """
 
     key: str
     value: bytes
     revision: int = 1
     location: str | None = None
+    position: FilePosition | None = None
 
     @classmethod
     def of(cls, article: RawArticle, location: str | None = None) -> Outbound:
@@ -87,6 +106,7 @@ class Refused:
     error_type: str
     reason: str
     article_id: str | None = None
+    position: FilePosition | None = None
 
     def dead_letter(self, max_payload_bytes: int) -> DeadLetter:
         """The dead letter (stage ``replay``) of this refusal."""
@@ -97,26 +117,35 @@ class Refused:
         )
 
 
-Message = Outbound | Refused
+Message = Outbound | Refused | FilePosition
+"""What the reader gives: an article, a refusal, or (with checkpoints) a file read to
+its end, to be checkpointed once the broker has everything before it."""
 
 
 @dataclass
 class ReplayCounts:
-    """What a replay did: articles published (revisions among them), records
-    dead-lettered by reason, repeats skipped."""
+    """What a replay did: records read, articles published (revisions among them),
+    records dead-lettered by reason, repeats skipped, other records skipped by reason."""
 
+    read: int = 0
     published: int = 0
     revisions: int = 0
     repeats: int = 0
     dead_lettered: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)
 
     def summary(self) -> str:
         """The counts in one line."""
-        reasons = ", ".join(f"{count} {reason}" for reason, count in
-                            sorted(self.dead_lettered.items()))
+        skipped = "".join(f", {count} {reason}" for reason, count in
+                          sorted(self.skipped.items()))
         return (f"newswire: published {self.published} articles ({self.revisions} revisions), "
-                f"dead-lettered {self.dead_lettered.total()}"
-                f"{f' ({reasons})' if reasons else ''}, skipped {self.repeats} repeats")
+                f"dead-lettered {self.dead_lettered.total()}{_by_reason(self.dead_lettered)}, "
+                f"skipped {self.repeats} repeats{skipped}")
+
+
+def _by_reason(counts: Counter[str]) -> str:
+    reasons = ", ".join(f"{count} {reason}" for reason, count in sorted(counts.items()))
+    return f" ({reasons})" if reasons else ""
 
 
 def stable_id(*, url: str | None = None, content: bytes | str = b"") -> str:
@@ -157,12 +186,43 @@ def _print_to_stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
+def input_files(paths: Iterable[Path]) -> list[Path]:
+    """The input files of ``paths``: files, directories' article files (recursively,
+    sorted), glob matches, and ``-`` (standard input).
+
+    Raises ``ValueError`` if a path does not exist and matches nothing, or names
+    a file that is not an article file.
+    """
+    files: list[Path] = []
+    for path in paths:
+        if path == STDIN:
+            files.append(path)
+            continue
+        matches = [path] if path.exists() else [
+            Path(match) for match in sorted(glob.glob(str(path), recursive=True))
+            if _is_glob(path)]
+        if not matches:
+            raise ValueError(f"{path}: no such file or directory")
+        for match in matches:
+            if match.is_dir():
+                files.extend(file for file in sorted(match.rglob("*"))
+                             if file.is_file() and _article_suffix(file))
+            elif _article_suffix(match) is not None:
+                files.append(match)
+            elif match == path:
+                raise ValueError(f"{path}: not an article file (expected "
+                                 f"{', '.join(ARTICLE_SUFFIXES)} or .gz of those)")
+    return files
+
+
 class Reader:
     """Reads inputs into messages: articles for the raw topic, and refusals.
 
     One reader per replay: it remembers the content of every id it has read, to
     number revisions and skip repeats across all the inputs. ``report`` gets one
-    line per damaged file.
+    line per damaged file, and per file resumed from a checkpoint. Only the
+    articles ``selection`` takes are published, at most ``limit`` of them;
+    ``on_record`` is told the file and offset after each record read.
     """
 
     def __init__(
@@ -170,58 +230,116 @@ class Reader:
         settings: Settings,
         counts: ReplayCounts | None = None,
         report: Callable[[str], None] = _print_to_stderr,
+        *,
+        selection: Selection | None = None,
+        limit: int | None = None,
+        checkpoints: ReplayCheckpoints | None = None,
+        on_record: Callable[[Path, int], None] | None = None,
+        stdin: io.BufferedReader[Any] | None = None,
     ) -> None:
         self.max_article_bytes = settings.max_article_bytes
         self.counts = counts if counts is not None else ReplayCounts()
         self.report = report
+        self.selection = selection or Selection()
+        self.limit = limit
+        self.checkpoints = checkpoints
+        self._on_record = on_record
+        self._stdin = stdin
         self._seen = SeenContent()
+        self._admitted = 0
+        self._position: FilePosition | None = None
 
     def read(self, paths: Iterable[Path]) -> Iterator[Message]:
         """Messages of every article file in ``paths``, in order, as they are read.
 
-        Raises ``ValueError`` at once if a path does not exist or names a file
-        that is not an article file.
+        Raises ``ValueError`` at once for a bad path (see :func:`input_files`).
         """
-        paths = list(paths)
-        for path in paths:
-            if not path.exists():
-                raise ValueError(f"{path}: no such file or directory")
-            if path.is_file() and _article_suffix(path) is None:
-                raise ValueError(f"{path}: not an article file (expected "
-                                 f"{', '.join(ARTICLE_SUFFIXES)} or .gz of those)")
-        return self._read_paths(paths)
+        return self._read_files(input_files(paths))
 
-    def _read_paths(self, paths: list[Path]) -> Iterator[Message]:
-        for path in paths:
-            files = sorted(path.rglob("*")) if path.is_dir() else [path]
-            for file in files:
-                if file.is_file() and _article_suffix(file):
-                    yield from self._read_file(file)
+    def _read_files(self, files: list[Path]) -> Iterator[Message]:
+        for file in files:
+            if self._limit_reached():
+                return
+            yield from self._read_file(file)
+
+    def _limit_reached(self) -> bool:
+        return self.limit is not None and self._admitted >= self.limit
 
     def _read_file(self, path: Path) -> Iterator[Message]:
-        """The messages of one file, then one line of report if some of it was refused."""
+        """The messages of one file (from its checkpoint on), then one line of report if
+        some of it was refused."""
+        start = self._resume_position(path)
+        if start is not None and start.complete:
+            return
+        self._position = start or FilePosition(path, 0, 0)
         articles = refused = 0
         first: Refused | None = None
         last: Refused | None = None
-        for message in self._messages_of(path):
+        for message in self._messages_of(path, self._position):
+            message = replace(message, position=self._position)
             if isinstance(message, Outbound):
                 articles += 1
+                self._admitted += 1
             else:
                 refused += 1
                 first, last = first or message, message
             yield message
+            if self._limit_reached():
+                break
+        else:
+            if self.checkpoints is not None and path != STDIN:
+                # Read to its end: damage too is not read again.
+                yield replace(self._position, complete=True)
         if first is not None and last is not None:
             # The last refusal is shown too: damage that ends the reading comes last.
             problems = _describe(first) + ("" if last is first else f" ... {_describe(last)}")
             self.report(f"newswire: {problems} ({articles} articles read from {path}, "
                         f"{refused} dead-lettered)")
 
-    def _messages_of(self, path: Path) -> Iterator[Message]:
+    def _resume_position(self, path: Path) -> FilePosition | None:
+        """Where the last replay of ``path`` stopped (and say so), if it has a checkpoint."""
+        if self.checkpoints is None or path == STDIN:
+            return None
+        start = self.checkpoints.resume_position(path)
+        if start is None or start.offset == 0:
+            return None
+        if start.complete:
+            self.report(f"newswire: {path} was replayed to its end already "
+                        "(--from-start replays it again)")
+        else:
+            self.report(f"newswire: resuming {path} after {start.records:,} records "
+                        f"(byte {start.offset:,}; --from-start reads it all again)")
+        return start
+
+    def _advance(self, end: int, file_offset: int | None = None) -> None:
+        """One record read, up to ``end`` in the current file (``file_offset`` in the
+        compressed file, where it differs)."""
+        assert self._position is not None
+        self._position = FilePosition(self._position.path, end, self._position.records + 1)
+        self.counts.read += 1
+        if self._on_record is not None:
+            self._on_record(self._position.path, end if file_offset is None else file_offset)
+
+    def _skip(self, reason: str) -> None:
+        self.counts.skipped[reason] += 1
+
+    def _messages_of(self, path: Path, start: FilePosition) -> Iterator[Outbound | Refused]:
+        if path == STDIN:
+            yield from self._stdin_messages()
+            return
         suffix = _article_suffix(path)
+        if suffix == ".warc":
+            with path.open("rb") as stream:
+                stream.seek(start.offset)
+                yield from self._warc(path, stream)
+            return
         if suffix == ".jsonl":
-            yield from self._jsonl(path)
+            with _open(path) as stream:
+                stream.seek(start.offset)  # forward in a .gz: decompressed and dropped
+                yield from self._jsonl(path, stream, start)
             return
         data, damage = _read_whole(path)
+        self._advance(path.stat().st_size)
         if damage is not None:
             yield damage
         elif suffix == ".json":
@@ -231,7 +349,49 @@ class Reader:
             if message is not None:
                 yield message
 
-    def _page(self, path: Path, data: bytes, is_text: bool) -> Message | None:
+    def _stdin_messages(self) -> Iterator[Outbound | Refused]:
+        """Standard input: a WARC or JSON lines, gzip-compressed or not."""
+        stream = self._stdin or cast("io.BufferedReader[Any]", sys.stdin.buffer)
+        head = stream.peek(_READ_CHUNK)
+        gzipped = head[:2] == _GZIP_MAGIC
+        if gzipped:
+            head = zlib.decompressobj(wbits=31).decompress(head, 5)
+        if head[:5] == b"WARC/":
+            yield from self._warc(STDIN, stream)  # warcio reads its gzip members itself
+        else:
+            lines = gzip.GzipFile(fileobj=stream) if gzipped else stream
+            yield from self._jsonl(STDIN, lines, FilePosition(STDIN, 0, 0))
+
+    def _warc(self, path: Path,
+              stream: BinaryIO | io.BufferedIOBase) -> Iterator[Outbound | Refused]:
+        try:
+            for item in read_warc(stream, self.max_article_bytes):
+                self._advance(item.end)
+                if isinstance(item, WarcPage):
+                    message = self._warc_page(path, item)
+                    if message is not None:
+                        yield message
+                else:
+                    self._skip(item.reason)
+        except WarcDamage as damage:
+            yield Refused(b"", f"{path}@{damage.offset}", damage.error_type,
+                          f"the WARC cannot be read from byte {damage.offset:,} on: "
+                          f"{damage.reason}")
+
+    def _warc_page(self, path: Path, page: WarcPage) -> Outbound | Refused | None:
+        location = f"{path}@{page.offset}"
+        article_id = stable_id(url=page.url)
+        # The page's own <meta> charset wins; the HTTP header's is for pages that give none.
+        charset = None if page_charset(page.body) else page.charset
+        try:
+            html = decode_html(page.body, charset)
+        except Rejected as error:
+            return Refused(page.body, location, error.code, error.reason, article_id)
+        article = RawArticle(id=article_id, url=page.url, source=url_host(page.url), html=html,
+                             fetched_at=page.fetched_at)
+        return self._admit(article, page.body, location, f"file:{location}", page.language)
+
+    def _page(self, path: Path, data: bytes, is_text: bool) -> Outbound | Refused | None:
         article_id = stable_id(content=data)
         try:
             content = decode_html(data)
@@ -241,7 +401,7 @@ class Reader:
         article = RawArticle(id=article_id, fetched_at=datetime.now(UTC), **fields)
         return self._admit(article, data, str(path), f"file:{path}")
 
-    def _json_document(self, path: Path, data: bytes) -> Iterator[Message]:
+    def _json_document(self, path: Path, data: bytes) -> Iterator[Outbound | Refused]:
         try:
             parsed = orjson.loads(data)
         except orjson.JSONDecodeError as error:
@@ -259,20 +419,22 @@ class Reader:
             if message is not None:
                 yield message
 
-    def _jsonl(self, path: Path) -> Iterator[Message]:
-        number = offset = 0
+    def _jsonl(self, path: Path, stream: Iterable[bytes],
+               start: FilePosition) -> Iterator[Outbound | Refused]:
+        number, offset = start.records, start.offset
+        compressed = cast(BinaryIO, stream.fileobj) if isinstance(stream, gzip.GzipFile) else None
         try:
-            with _open(path) as stream:
-                for number, line in enumerate(stream, start=1):
-                    if line.strip():
-                        message = self._line(line.rstrip(b"\r\n"), path, number)
-                        if message is not None:
-                            yield message
-                    offset += len(line)
+            for number, line in enumerate(stream, start=start.records + 1):
+                offset += len(line)
+                self._advance(offset, compressed.tell() if compressed else None)
+                if line.strip():
+                    message = self._line(line.rstrip(b"\r\n"), path, number)
+                    if message is not None:
+                        yield message
         except (OSError, EOFError, zlib.error) as error:
             yield _damage(path, error, offset, f"line {number + 1}")
 
-    def _line(self, line: bytes, path: Path, number: int) -> Message | None:
+    def _line(self, line: bytes, path: Path, number: int) -> Outbound | Refused | None:
         location = f"{path}:{number}"
         try:
             record = orjson.loads(line)
@@ -280,7 +442,8 @@ class Reader:
             return Refused(line, location, *describe_error(error))
         return self._record(record, line, location, f"file:{path}:{number}")
 
-    def _record(self, record: Any, value: bytes, location: str, provenance: str) -> Message | None:
+    def _record(self, record: Any, value: bytes, location: str,
+                provenance: str) -> Outbound | Refused | None:
         """The article of one JSON value; ``value`` is how the input gave it."""
         if not isinstance(record, dict):
             return Refused(value, location, "invalid_record",
@@ -301,9 +464,14 @@ class Reader:
         })
         return self._admit(article, value, location, provenance)
 
-    def _admit(self, article: RawArticle, value: bytes, location: str,
-               provenance: str) -> Message | None:
-        """The message of ``article``, numbered as a revision; None for a repeat."""
+    def _admit(self, article: RawArticle, value: bytes, location: str, provenance: str,
+               content_language: str | None = None) -> Outbound | Refused | None:
+        """The message of ``article``, numbered as a revision; None for a repeat or an
+        article the selection leaves out."""
+        left_out = self.selection.rejection(article, content_language)
+        if left_out is not None:
+            self._skip(left_out)
+            return None
         digest = content_hash(_content(article))
         revision = self._seen.revision(article.id, digest)
         if revision is None:
@@ -324,6 +492,10 @@ def read_inputs(paths: Iterable[Path], settings: Settings | None = None) -> list
     """The articles of ``paths`` in a list (refusals left out): for small inputs."""
     reader = Reader(settings or Settings())
     return [message for message in reader.read(paths) if isinstance(message, Outbound)]
+
+
+def _is_glob(path: Path) -> bool:
+    return any(char in str(path) for char in "*?[")
 
 
 def _article_suffix(path: Path) -> str | None:
@@ -391,6 +563,8 @@ class RawPublisher:
 
     Refusals, and messages the broker refuses, go to the dead-letter topic;
     ``counts`` sums up both, and ``on_published`` gets each article the broker has.
+    With ``checkpoints``, each file's position is saved once the broker has every
+    message up to it; with ``pacer``, articles are sent at its rate.
     """
 
     def __init__(
@@ -398,12 +572,16 @@ class RawPublisher:
         settings: Settings,
         counts: ReplayCounts | None = None,
         on_published: Callable[[Outbound], None] | None = None,
+        checkpoints: ReplayCheckpoints | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         assert settings.broker_url, "publishing needs a broker URL"
         self.topic = RAW.name(settings.topic_prefix)
         self.dead_letter_topic = DEAD_LETTERS.name(settings.topic_prefix)
         self.counts = counts if counts is not None else ReplayCounts()
         self._on_published = on_published
+        self._checkpoints = checkpoints
+        self._pacer = pacer
         self._payload_bytes = settings.dead_letter_payload_bytes
         self._producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap_servers(settings.broker_url),
@@ -426,10 +604,18 @@ class RawPublisher:
         articles it took (the others are dead-lettered)."""
         deliveries = []
         refused: list[Refused] = []
+        positions: dict[Path, FilePosition] = {}
         for message in messages:
+            position = message if isinstance(message, FilePosition) else message.position
+            if position is not None:
+                positions[position.path] = position
+            if isinstance(message, FilePosition):
+                continue
             if isinstance(message, Refused):
                 refused.append(message)
                 continue
+            if self._pacer is not None:
+                await self._pacer.wait()
             try:
                 delivery = await self._producer.send(
                     self.topic, key=message.key.encode(), value=message.value,
@@ -452,6 +638,9 @@ class RawPublisher:
                     self._on_published(message)
         self.counts.published += published
         await self._dead_letter(refused)
+        if self._checkpoints is not None:
+            for position in positions.values():
+                self._checkpoints.save(position)
         return published
 
     async def _dead_letter(self, refused: list[Refused]) -> None:
@@ -475,29 +664,49 @@ def _refused_by_broker(message: Outbound, error: KafkaError) -> Refused:
                    f"the broker refused the article: {error}", message.key)
 
 
+class Pacer:
+    """Spaces what is sent to ``rate`` a second."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self._next = time.monotonic()
+
+    async def wait(self) -> None:
+        """Wait until the next one is due."""
+        delay = self._next - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        self._next = max(self._next, time.monotonic()) + 1 / self.rate
+
+
 async def publish(
     settings: Settings,
     messages: Iterable[Message],
     counts: ReplayCounts | None = None,
     on_published: Callable[[Outbound], None] | None = None,
+    checkpoints: ReplayCheckpoints | None = None,
+    rate: float | None = None,
 ) -> int:
     """Send ``messages`` to the raw topic (refusals to the dead-letter topic) as they
-    come, in batches; return how many articles were published."""
+    come, in batches (of about a second's worth at ``rate`` articles a second), saving
+    ``checkpoints`` after each; return how many articles were published."""
     published = 0
-    async with RawPublisher(settings, counts, on_published) as publisher:
-        for batch in _batches(messages):
+    pacer = Pacer(rate) if rate else None
+    batch_size = min(SEND_BATCH, max(1, round(rate))) if rate else SEND_BATCH
+    async with RawPublisher(settings, counts, on_published, checkpoints, pacer) as publisher:
+        for batch in _batches(messages, batch_size):
             published += await publisher.send(batch)
     return published
 
 
-def _batches(messages: Iterable[Message]) -> Iterator[list[Message]]:
-    """``messages`` in lists of at most ``SEND_BATCH`` or about ``SEND_BATCH_BYTES``."""
+def _batches(messages: Iterable[Message], most: int = SEND_BATCH) -> Iterator[list[Message]]:
+    """``messages`` in lists of at most ``most`` or about ``SEND_BATCH_BYTES``."""
     batch: list[Message] = []
     size = 0
     for message in messages:
         batch.append(message)
-        size += len(message.value)
-        if len(batch) >= SEND_BATCH or size >= SEND_BATCH_BYTES:
+        size += 0 if isinstance(message, FilePosition) else len(message.value)
+        if len(batch) >= most or size >= SEND_BATCH_BYTES:
             yield batch
             batch, size = [], 0
     if batch:

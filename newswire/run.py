@@ -27,6 +27,7 @@ import orjson
 
 from newswire.broker import broker_for, ensure_topics_sync
 from newswire.inputs import Message, Outbound, publish
+from newswire.replay_state import ReplayCheckpoints
 from newswire.settings import Settings
 from newswire.watch import (
     StatusLine,
@@ -80,6 +81,10 @@ class WorkerRun:
     published: dict[str, int] = field(default_factory=dict)
     """The articles published, as they are, with their latest revision: what ``once``
     waits for."""
+    checkpoints: ReplayCheckpoints | None = None
+    """Where the replay saves how far each input is published."""
+    rate: float | None = None
+    """Articles a second the replay publishes at most."""
     once: bool = False
     timeout: float | None = None
     stories_out: Path | None = None
@@ -175,7 +180,8 @@ class WorkerRun:
         """Publish the messages and show the output topics: until the replay is
         through with ``once``, else for ever."""
         if self.messages:
-            await publish(self.settings, self.messages, on_published=self._published)
+            await publish(self.settings, self.messages, on_published=self._published,
+                          checkpoints=self.checkpoints, rate=self.rate)
         self.board.expect(self.published)
         live = len(self.published) <= LIVE_OUTPUT_MAX_ARTICLES
         prefix = self.settings.topic_prefix

@@ -120,6 +120,12 @@ def _check_not_binary(text: str, what: str) -> None:
         raise Rejected("binary", f"{what} is {controls / len(sample):.0%} control characters")
 
 
+def page_charset(data: bytes) -> str | None:
+    """The charset a page declares in a ``<meta>`` of its first 4 KB, if it does."""
+    meta = _META_CHARSET.search(data[:_META_SCAN_BYTES])
+    return meta.group(1).decode("ascii") if meta else None
+
+
 def decode_html(data: bytes, declared_charset: str | None = None) -> str:
     """Decode an HTML payload to text.
 
@@ -138,8 +144,7 @@ def decode_html(data: bytes, declared_charset: str | None = None) -> str:
             return text
     if b"\x00" in data:
         raise Rejected("binary", "payload contains NUL bytes and no UTF-16/32 byte-order mark")
-    meta = _META_CHARSET.search(data[:_META_SCAN_BYTES])
-    candidates = [declared_charset, meta.group(1).decode("ascii") if meta else None, "utf-8"]
+    candidates = [declared_charset, page_charset(data), "utf-8"]
     for label in candidates:
         text = _try_decode(data, label)
         if text is not None:

@@ -35,10 +35,13 @@ def test_every_command_explains_itself(command: str) -> None:
 
 def test_replay_then_tail_shows_each_seed_once(pipeline_settings: Settings) -> None:
     env = settings_env(pipeline_settings)
-    for _ in range(2):  # a second replay publishes again, with the same ids
-        replayed = newswire("replay", str(SEEDS), env=env)
+    # A replay run again resumes: it has nothing left to publish, and says so; from the
+    # start, it publishes again, with the same ids.
+    for flags, published in (((), 5), ((), 0), (("--from-start",), 5)):
+        replayed = newswire("replay", str(SEEDS), *flags, env=env)
         assert replayed.returncode == 0, replayed.stderr
-        assert "published 5 articles" in replayed.stdout
+        assert f"published {published} articles" in replayed.stdout
+        assert ("replayed to its end already" in replayed.stderr) == (published == 0)
     tailed = newswire("tail", "raw", "--max", "10", env=env)
     assert tailed.returncode == 0, tailed.stderr
     ids = [orjson.loads(line)["id"] for line in tailed.stdout.splitlines()]
