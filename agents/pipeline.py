@@ -21,7 +21,6 @@ from agents.assignor import stage_spreading_assignor
 from agents.cpu import StageRunner
 from agents.dedup import DedupAgents
 from agents.headers import ingest_headers
-from agents.prompt import PromptTableManager
 from agents.stories import StoryAgents
 from newswire.broker import bootstrap_servers
 from newswire.settings import Settings
@@ -79,7 +78,6 @@ def faust_options(settings: Settings) -> dict[str, Any]:
         # rebalance or a shutdown would wait for replies that no longer come. What is
         # unacknowledged comes again, and every stage is idempotent.
         "stream_wait_empty": False,
-        "TableManager": PromptTableManager,
     }
     if settings.embedded_profile:
         options.update(TANSU_PROFILE)
