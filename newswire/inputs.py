@@ -54,6 +54,7 @@ from pydantic import ValidationError
 
 from newswire.broker import bootstrap_servers
 from newswire.replay_filter import Selection
+from newswire.replay_seen import SeenContent
 from newswire.replay_state import FilePosition, ReplayCheckpoints
 from newswire.settings import Settings
 from newswire.warc import WarcDamage, WarcPage, read_warc
@@ -70,7 +71,6 @@ SEND_BATCH = 500
 SEND_BATCH_BYTES = 16_000_000
 """Messages (and bytes of them) sent before waiting for the broker to have them all."""
 _READ_CHUNK = 1 << 20
-_HASH_BYTES = 8
 _GZIP_MAGIC = b"\x1f\x8b"
 _JSON_KINDS = {list: "an array", str: "a string", bool: "a boolean", int: "a number",
                float: "a number", type(None): "null"}
@@ -153,35 +153,6 @@ def stable_id(*, url: str | None = None, content: bytes | str = b"") -> str:
     return content_hash(f"url:{url}" if url else content)
 
 
-class SeenContent:
-    """The content hashes seen under each article id, to tell repeats from revisions.
-
-    Memory stays small for huge inputs: per id, 8 bytes of its hash as the key and
-    8 bytes per distinct content.
-    """
-
-    def __init__(self) -> None:
-        self._hashes: dict[bytes, bytes] = {}
-
-    def revision(self, article_id: str, content: str) -> int | None:
-        """The revision ``content`` would be under ``article_id``; None for a repeat."""
-        known = self._hashes.get(_short_hash(article_id), b"")
-        digest = bytes.fromhex(content)
-        if any(known[start:start + _HASH_BYTES] == digest
-               for start in range(0, len(known), _HASH_BYTES)):
-            return None
-        return len(known) // _HASH_BYTES + 1
-
-    def add(self, article_id: str, content: str) -> None:
-        """Remember ``content`` (a content hash) under ``article_id``."""
-        key = _short_hash(article_id)
-        self._hashes[key] = self._hashes.get(key, b"") + bytes.fromhex(content)
-
-
-def _short_hash(text: str) -> bytes:
-    return bytes.fromhex(content_hash(text))
-
-
 def _print_to_stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
@@ -218,8 +189,9 @@ def input_files(paths: Iterable[Path]) -> list[Path]:
 class Reader:
     """Reads inputs into messages: articles for the raw topic, and refusals.
 
-    One reader per replay: it remembers the content of every id it has read, to
-    number revisions and skip repeats across all the inputs. ``report`` gets one
+    One reader per replay: it remembers the content of the ids it has read (in a
+    table of a fixed size, see :mod:`newswire.replay_seen`), to number revisions and
+    skip repeats across all the inputs. ``report`` gets one
     line per damaged file, and per file resumed from a checkpoint. Only the
     articles ``selection`` takes are published, at most ``limit`` of them;
     ``on_record`` is told the file and offset after each record read.
@@ -245,7 +217,7 @@ class Reader:
         self.checkpoints = checkpoints
         self._on_record = on_record
         self._stdin = stdin
-        self._seen = SeenContent()
+        self._seen = SeenContent(settings.replay_seen_articles)
         self._admitted = 0
         self._position: FilePosition | None = None
 

@@ -213,11 +213,29 @@ def test_reading_streams_a_large_input(tmp_path: Path) -> None:
         for number in range(8000):
             out.write(orjson.dumps({"id": f"a{number}", "text": f"{number} {body}"}) + b"\n")
     input_bytes = 8000 * len(body)
+    reader = Reader(Settings())  # its table of content seen: a fixed size, left out
     tracemalloc.start()
     try:
-        count = sum(isinstance(m, Outbound) for m in Reader(Settings()).read([path]))
+        count = sum(isinstance(m, Outbound) for m in reader.read([path]))
         _current, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert count == 8000
     assert peak < input_bytes / 10, f"peak {peak:,} bytes for {input_bytes:,} of input"
+
+
+def test_the_readers_memory_is_the_same_for_10_000_articles_as_for_1_000(
+        tmp_path: Path) -> None:
+    def peak_bytes(records: int) -> int:
+        path = jsonl(tmp_path / f"{records}.jsonl",
+                     *({"id": f"a{n}", "text": f"Article {n}."} for n in range(records)))
+        reader = Reader(Settings(replay_seen_articles=20_000))  # its table: fixed, outside
+        tracemalloc.start()
+        try:
+            assert sum(isinstance(m, Outbound) for m in reader.read([path])) == records
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    small, large = peak_bytes(1_000), peak_bytes(10_000)
+    assert large - small < 50_000, f"{small:,} bytes over 1,000 articles, {large:,} over 10,000"
