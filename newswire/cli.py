@@ -112,9 +112,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"newswire: replaying {', '.join(str(p) for p in paths)}", file=sys.stderr,
               flush=True)
-    reader, checkpoints = _replay_reader(args, settings, ReplayCounts())
+    counts = ReplayCounts()
+    reader, checkpoints = _replay_reader(args, settings, counts)
     return WorkerRun(
-        settings, watch=True, messages=reader.read(paths), checkpoints=checkpoints,
+        settings, watch=True, messages=reader.read(paths), counts=counts, checkpoints=checkpoints,
         rate=args.rate, once=args.once, timeout=args.timeout, stories_out=args.stories_out,
         articles_out=args.articles_out, quiet=args.quiet,
     ).execute()

@@ -4,9 +4,11 @@ Supported inputs: ``.txt`` (one article), ``.html``/``.htm`` (one page),
 ``.json`` (one raw article, or a list of them), ``.jsonl`` (one raw article a
 line), ``.warc`` (the HTML pages of a web archive, see :mod:`newswire.warc`), any
 of those compressed as ``.gz``, directories of them, globs, and ``-`` for
-standard input (WARC or JSON lines, compressed or not). ``.jsonl`` and ``.warc``
-are read as a stream, record by record, in constant memory, and published as
-they are read; a ``.json`` document is read whole.
+standard input (WARC or JSON lines, compressed or not). Every input is read as a
+stream, record by record (a ``.json`` list element by element, see
+:mod:`newswire.replay_json`), in constant memory, and published as it is read; a
+one-article file (``.txt``, ``.html``, a ``.json`` that is not a list) over
+``Settings.max_article_bytes`` is refused without being read whole.
 
 A :class:`~newswire.replay_filter.Selection` and a limit choose what is
 published; what is left out, and the WARC records that are not pages, are
@@ -54,6 +56,8 @@ from pydantic import ValidationError
 
 from newswire.broker import bootstrap_servers
 from newswire.replay_filter import Selection
+from newswire.replay_json import JsonDamage, JsonText, list_items
+from newswire.replay_seen import SeenContent
 from newswire.replay_state import FilePosition, ReplayCheckpoints
 from newswire.settings import Settings
 from newswire.warc import WarcDamage, WarcPage, read_warc
@@ -70,7 +74,6 @@ SEND_BATCH = 500
 SEND_BATCH_BYTES = 16_000_000
 """Messages (and bytes of them) sent before waiting for the broker to have them all."""
 _READ_CHUNK = 1 << 20
-_HASH_BYTES = 8
 _GZIP_MAGIC = b"\x1f\x8b"
 _JSON_KINDS = {list: "an array", str: "a string", bool: "a boolean", int: "a number",
                float: "a number", type(None): "null"}
@@ -153,35 +156,6 @@ def stable_id(*, url: str | None = None, content: bytes | str = b"") -> str:
     return content_hash(f"url:{url}" if url else content)
 
 
-class SeenContent:
-    """The content hashes seen under each article id, to tell repeats from revisions.
-
-    Memory stays small for huge inputs: per id, 8 bytes of its hash as the key and
-    8 bytes per distinct content.
-    """
-
-    def __init__(self) -> None:
-        self._hashes: dict[bytes, bytes] = {}
-
-    def revision(self, article_id: str, content: str) -> int | None:
-        """The revision ``content`` would be under ``article_id``; None for a repeat."""
-        known = self._hashes.get(_short_hash(article_id), b"")
-        digest = bytes.fromhex(content)
-        if any(known[start:start + _HASH_BYTES] == digest
-               for start in range(0, len(known), _HASH_BYTES)):
-            return None
-        return len(known) // _HASH_BYTES + 1
-
-    def add(self, article_id: str, content: str) -> None:
-        """Remember ``content`` (a content hash) under ``article_id``."""
-        key = _short_hash(article_id)
-        self._hashes[key] = self._hashes.get(key, b"") + bytes.fromhex(content)
-
-
-def _short_hash(text: str) -> bytes:
-    return bytes.fromhex(content_hash(text))
-
-
 def _print_to_stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
@@ -218,8 +192,9 @@ def input_files(paths: Iterable[Path]) -> list[Path]:
 class Reader:
     """Reads inputs into messages: articles for the raw topic, and refusals.
 
-    One reader per replay: it remembers the content of every id it has read, to
-    number revisions and skip repeats across all the inputs. ``report`` gets one
+    One reader per replay: it remembers the content of the ids it has read (in a
+    table of a fixed size, see :mod:`newswire.replay_seen`), to number revisions and
+    skip repeats across all the inputs. ``report`` gets one
     line per damaged file, and per file resumed from a checkpoint. Only the
     articles ``selection`` takes are published, at most ``limit`` of them;
     ``on_record`` is told the file and offset after each record read.
@@ -245,7 +220,7 @@ class Reader:
         self.checkpoints = checkpoints
         self._on_record = on_record
         self._stdin = stdin
-        self._seen = SeenContent()
+        self._seen = SeenContent(settings.replay_seen_articles)
         self._admitted = 0
         self._position: FilePosition | None = None
 
@@ -338,16 +313,16 @@ class Reader:
                 stream.seek(start.offset)  # forward in a .gz: decompressed and dropped
                 yield from self._jsonl(path, stream, start)
             return
-        data, damage = _read_whole(path)
+        if suffix == ".json":
+            with _open(path) as stream:
+                yield from self._json(path, JsonText(cast(BinaryIO, stream), start.offset),
+                                      start)
+            return
+        data, refused = _read_page(path, self.max_article_bytes)
         self._advance(path.stat().st_size)
-        if damage is not None:
-            yield damage
-        elif suffix == ".json":
-            yield from self._json_document(path, data)
-        else:
-            message = self._page(path, data, suffix == ".txt")
-            if message is not None:
-                yield message
+        message = refused or self._page(path, data, suffix == ".txt")
+        if message is not None:
+            yield message
 
     def _stdin_messages(self) -> Iterator[Outbound | Refused]:
         """Standard input: a WARC or JSON lines, gzip-compressed or not."""
@@ -401,23 +376,43 @@ class Reader:
         article = RawArticle(id=article_id, fetched_at=datetime.now(UTC), **fields)
         return self._admit(article, data, str(path), f"file:{path}")
 
+    def _json(self, path: Path, text: JsonText,
+              start: FilePosition) -> Iterator[Outbound | Refused]:
+        """A JSON document: the elements of a list one by one as they are read (from
+        ``start``, just after an element), or the one article it is."""
+        number = start.records
+        try:
+            if start.offset == 0 and text.peek() != "[":
+                data = text.rest(self.max_article_bytes).encode("utf-8", "surrogatepass")
+                self._advance(text.offset)
+                yield from self._json_document(path, data)
+                return
+            if start.offset == 0:
+                text.skip()
+            for number, (record, value) in enumerate(
+                    list_items(text, start.offset > 0, self.max_article_bytes), start.records):
+                self._advance(text.offset)
+                message = self._record(record, value.encode("utf-8", "surrogatepass"),
+                                       f"{path}#/{number}", f"file:{path}")
+                if message is not None:
+                    yield message
+        except JsonDamage as damage:
+            location = f"{path}:{damage.line}" if damage.line else f"{path}@{damage.offset}"
+            yield Refused(damage.rest, location, damage.error_type, damage.reason)
+        except (OSError, EOFError, zlib.error) as error:
+            yield _damage(path, error, text.offset, f"element {number + 1}")
+
     def _json_document(self, path: Path, data: bytes) -> Iterator[Outbound | Refused]:
+        """A JSON document that is not a list: one article."""
         try:
             parsed = orjson.loads(data)
         except orjson.JSONDecodeError as error:
             error_type, reason = describe_error(error)
             yield Refused(data, f"{path}:{error.lineno}", error_type, reason)
             return
-        if not isinstance(parsed, list):
-            message = self._record(parsed, data, str(path), f"file:{path}")
-            if message is not None:
-                yield message
-            return
-        for number, record in enumerate(parsed):
-            message = self._record(record, orjson.dumps(record), f"{path}#/{number}",
-                                   f"file:{path}")
-            if message is not None:
-                yield message
+        message = self._record(parsed, data, str(path), f"file:{path}")
+        if message is not None:
+            yield message
 
     def _jsonl(self, path: Path, stream: Iterable[bytes],
                start: FilePosition) -> Iterator[Outbound | Refused]:
@@ -507,17 +502,30 @@ def _open(path: Path) -> io.BufferedIOBase:
     return gzip.open(path) if path.suffix == ".gz" else path.open("rb")
 
 
-def _read_whole(path: Path) -> tuple[bytes, Refused | None]:
-    """The (decompressed) bytes of ``path``, or what was read and the damage met."""
+def _read_page(path: Path, most_bytes: int) -> tuple[bytes, Refused | None]:
+    """The (decompressed) bytes of a one-article file, or what was read and the damage
+    met; a file over ``most_bytes`` is refused (too_large) without being read whole."""
+    size = path.stat().st_size
+    if path.suffix != ".gz" and size > most_bytes:
+        return b"", _too_large(path, f"{size:,} bytes", most_bytes)
     chunks: list[bytes] = []
+    read = 0
     try:
         with _open(path) as stream:
             while chunk := stream.read(_READ_CHUNK):
                 chunks.append(chunk)
+                read += len(chunk)
+                if read > most_bytes:
+                    return b"", _too_large(path, f"over {most_bytes:,} bytes", most_bytes)
     except (OSError, EOFError, zlib.error) as error:
-        read = b"".join(chunks)
-        return read, _damage(path, error, len(read), "the file", value=read)
+        data = b"".join(chunks)
+        return data, _damage(path, error, len(data), "the file", value=data)
     return b"".join(chunks), None
+
+
+def _too_large(path: Path, size: str, most_bytes: int) -> Refused:
+    return Refused(b"", str(path), "too_large", f"a file of {size} is over the limit of "
+                   f"{most_bytes:,} bytes of an article; it is not read")
 
 
 def _damage(path: Path, error: BaseException, offset: int, part: str,

@@ -10,10 +10,11 @@ and non-HTML responses) and measures, on the same file in the same run:
 3. the reader with ``--since`` and ``--language`` (htmldate and the language
    check on every page);
 4. reading and publishing through an embedded broker: records per second;
-5. the reader's peak memory (tracemalloc) over the first 1,000 records and over
-   all of them: buffers do not grow with the file; what grows is the table of
-   ids and content hashes that tells repeats from revisions (16 bytes of hashes,
-   about 140 bytes in all, per distinct article).
+5. the reader's peak memory (tracemalloc) over the first 1,000, 10,000 and
+   100,000 records (those the archive has), in one reading: it must not grow
+   with the file. The table of ids and content hashes that tells repeats from
+   revisions is allocated whole at the start (``Settings.replay_seen_articles``
+   ids, see :mod:`newswire.replay_seen`) and reported apart.
 
 Reading must never limit a replay: at least ten times the two-worker pipeline's
 sustained rate (about 37 articles/s), so 370 records/s.
@@ -29,7 +30,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -40,11 +41,14 @@ from warcio.warcwriter import WARCWriter
 
 from newswire.inputs import Reader, ReplayCounts
 from newswire.replay_filter import Selection
+from newswire.replay_seen import SeenContent
 from newswire.settings import Settings
 
 PIPELINE_ARTICLES_PER_S = 37.0
 """The two-worker pipeline's sustained rate (``newswire bench``)."""
 REQUIRED_FACTOR = 10
+MEMORY_AT_RECORDS = (1_000, 10_000, 100_000)
+"""The reader's peak memory is measured over this many records (those the archive has)."""
 _SAMPLE_TEXT = ("the minister said on monday that the government would review its plans for "
                 "the city after police reported a rise in cases while officials in the region "
                 "warned of delays to the new rail line and schools")
@@ -110,19 +114,25 @@ def reader_rate(path: Path, selection: Selection | None = None) -> tuple[float, 
     return counts.read / (time.perf_counter() - started), counts
 
 
-def reader_peak_memory(path: Path, records: int) -> int:
-    """Peak bytes the reader allocates over the first ``records`` records."""
+def reader_peak_memory(path: Path, records: Iterable[int]) -> dict[int, int]:
+    """Peak bytes the reader allocates over the first ``records`` records (each count,
+    in one reading), its table of content seen left out (allocated whole at the start)."""
     counts = ReplayCounts()
-    reader = Reader(Settings(), counts, lambda _line: None)
+    due = sorted(records)
+    peaks: dict[int, int] = {}
+
+    def measure(_path: Path, _offset: int) -> None:
+        while due and counts.read >= due[0]:
+            peaks[due.pop(0)] = tracemalloc.get_traced_memory()[1]
+
+    reader = Reader(Settings(), counts, lambda _line: None, on_record=measure)
     tracemalloc.start()
     try:
         for _message in reader.read([path]):
-            if counts.read >= records:
-                break
-        _current, peak = tracemalloc.get_traced_memory()
+            pass
     finally:
         tracemalloc.stop()
-    return peak
+    return peaks
 
 
 def publish_rate(path: Path) -> tuple[float, int]:
@@ -152,9 +162,9 @@ def run(records: int, say: Callable[[str], None] = print) -> dict[str, object]:
         filtered, _ = reader_rate(path, Selection(since=datetime(2024, 1, 1, tzinfo=UTC),
                                                   languages=("en",)))
         published_rate, published = publish_rate(path)
-        small = min(1_000, records)
-        peaks = {small: reader_peak_memory(path, small), records: reader_peak_memory(path,
-                                                                                    records)}
+        peaks = reader_peak_memory(path, {min(count, records) for count in MEMORY_AT_RECORDS})
+    first = min(peaks)
+    table_bytes = SeenContent(Settings().replay_seen_articles).nbytes
     report: dict[str, object] = {
         "records": records, "articles": published, "skipped": dict(counts.skipped),
         "warcio_records_per_s": round(warcio), "reader_records_per_s": round(reader),
@@ -162,9 +172,10 @@ def run(records: int, say: Callable[[str], None] = print) -> dict[str, object]:
         "reader_filtered_records_per_s": round(filtered),
         "read_and_publish_records_per_s": round(published_rate),
         "required_records_per_s": PIPELINE_ARTICLES_PER_S * REQUIRED_FACTOR,
+        "reader_table_bytes": table_bytes,
         "reader_peak_bytes": {str(count): peak for count, peak in peaks.items()},
         "reader_peak_growth_bytes_per_record": round(
-            (peaks[records] - peaks[small]) / max(records - small, 1)),
+            (peaks[records] - peaks[first]) / max(records - first, 1)),
     }
     say(f"warcio iteration:  {warcio:,.0f} records/s")
     say(f"replay reader:     {reader:,.0f} records/s ({reader / warcio:.2f} x warcio)")
@@ -172,7 +183,8 @@ def run(records: int, say: Callable[[str], None] = print) -> dict[str, object]:
     say(f"read and publish:  {published_rate:,.0f} records/s ({published:,} articles); "
         f"required {PIPELINE_ARTICLES_PER_S * REQUIRED_FACTOR:,.0f}")
     say("reader peak memory: " + ", ".join(f"{peak / 1e6:,.2f} MB over {count:,} records"
-                                            for count, peak in peaks.items()))
+                                            for count, peak in peaks.items())
+        + f", besides its fixed table of {table_bytes / 1e6:,.0f} MB")
     return report
 
 
@@ -181,7 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m newswire.replay_bench",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=10_000,
-                        help="records in the generated archive (default 10,000)")
+                        help="records in the generated archive (default 10,000; 100,000 "
+                             "to see the reader's memory at 1,000, 10,000 and 100,000)")
     parser.add_argument("--json", type=Path, help="also write the report as JSON")
     args = parser.parse_args(argv)
     report = run(args.records)

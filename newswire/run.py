@@ -1,13 +1,14 @@
 """Running the pipeline: a faust worker with every agent, optionally replaying inputs.
 
 What ``newswire run`` prints: short lines on stderr saying what it is waiting for
-(the stage process's warm-up, the embedded broker, the consumer group), then the
-replay's progress on stderr (rewritten in place on a terminal, a line every few
-seconds elsewhere), and a summary line on stdout once every input is in its story
-or dead-lettered. A replay of at most :data:`LIVE_OUTPUT_MAX_ARTICLES` articles
-prints each story as it changes and each dead letter; a larger one prints its
-:data:`FINAL_STORIES_SHOWN` largest stories at the end. ``quiet`` prints only the
-summary and errors.
+(the stage process's warm-up, the embedded broker, the consumer group), the
+reader's progress as it publishes (records read, published, skipped; a last line of
+it once every input is published), then the replay's progress on stderr (rewritten
+in place on a terminal, a line every few seconds elsewhere), and a summary line on
+stdout once every input is in its story or dead-lettered. A replay of at most
+:data:`LIVE_OUTPUT_MAX_ARTICLES` articles prints each story as it changes and each
+dead letter; a larger one prints its :data:`FINAL_STORIES_SHOWN` largest stories at
+the end. ``quiet`` prints only the summary and errors.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from typing import TYPE_CHECKING, TextIO
 import orjson
 
 from newswire.broker import broker_for, ensure_topics_sync
-from newswire.inputs import Message, Outbound, publish
+from newswire.inputs import Message, Outbound, ReplayCounts, publish
+from newswire.replay_progress import ReplayProgress
 from newswire.replay_state import ReplayCheckpoints
 from newswire.settings import Settings
 from newswire.watch import (
@@ -81,6 +83,8 @@ class WorkerRun:
     published: dict[str, int] = field(default_factory=dict)
     """The articles published, as they are, with their latest revision: what ``once``
     waits for."""
+    counts: ReplayCounts = field(default_factory=ReplayCounts)
+    """What the replay's reader counts (records read, skipped): shown as it publishes."""
     checkpoints: ReplayCheckpoints | None = None
     """Where the replay saves how far each input is published."""
     rate: float | None = None
@@ -99,6 +103,7 @@ class WorkerRun:
         self._started = time.monotonic()
         self._started_at = datetime.now(UTC)
         self.status = StatusLine(self.err)
+        self._replay_progress = ReplayProgress(self.counts, self.status, {})
         self._reported = False
 
     def execute(self) -> int:
@@ -175,13 +180,18 @@ class WorkerRun:
 
     def _published(self, message: Outbound) -> None:
         self.published[message.key] = max(message.revision, self.published.get(message.key, 1))
+        if not self.quiet and self.status.due():
+            self.status.update(self._replay_progress.line())
 
     async def _watch(self) -> None:
         """Publish the messages and show the output topics: until the replay is
         through with ``once``, else for ever."""
         if self.messages:
-            await publish(self.settings, self.messages, on_published=self._published,
-                          checkpoints=self.checkpoints, rate=self.rate)
+            await publish(self.settings, self.messages, self.counts,
+                          on_published=self._published, checkpoints=self.checkpoints,
+                          rate=self.rate)
+            if not self.quiet:
+                self.status.say(self._replay_progress.line())
         self.board.expect(self.published)
         live = len(self.published) <= LIVE_OUTPUT_MAX_ARTICLES
         prefix = self.settings.topic_prefix

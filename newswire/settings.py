@@ -89,6 +89,15 @@ class Settings(BaseSettings):
     max_article_bytes: int = Field(
         default=10_000_000, ge=1, description="Larger raw articles are dead-lettered."
     )
+    replay_seen_articles: int = Field(
+        default=1_000_000,
+        ge=1,
+        description=(
+            "Article ids a replay remembers, to skip repeats and number revisions: a fixed "
+            "table of 52 bytes an id (52 MB by default). A replay of more distinct articles "
+            "may publish a forgotten one again, as revision 1 (see newswire.replay_seen)."
+        ),
+    )
     dead_letter_payload_bytes: int = Field(
         default=DEAD_LETTER_PAYLOAD_BYTES,
         ge=0,

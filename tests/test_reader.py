@@ -12,6 +12,7 @@ import orjson
 import pytest
 
 from newswire.inputs import Message, Outbound, Reader, Refused, ReplayCounts, stable_id
+from newswire.replay_state import ReplayCheckpoints
 from newswire.settings import Settings
 from schemas.records import RawArticle
 
@@ -134,16 +135,17 @@ def test_a_corrupt_gz_is_refused_and_its_directory_read_on(tmp_path: Path) -> No
     assert len(replay.reports) == 2
 
 
-def test_a_malformed_json_is_refused_and_the_good_file_next_to_it_read(tmp_path: Path) -> None:
+def test_a_malformed_json_list_gives_the_elements_before_the_damage(tmp_path: Path) -> None:
     broken = tmp_path / "a.json"
     broken.write_bytes(b'[\n  {"text": "One."},\n  {"text": \n')
     (tmp_path / "b.json").write_bytes(orjson.dumps([{"text": "Two."}, {"text": "Three."}]))
     replay = Replay()
     messages = replay.read(tmp_path)
-    assert [a.text for a in articles(messages)] == ["Two.", "Three."]
+    assert [a.text for a in articles(messages)] == ["One.", "Two.", "Three."]
     (refused,) = refusals(messages)
     assert (refused.location, refused.error_type) == (f"{broken}:4", "invalid_json")
-    assert refused.value == broken.read_bytes()
+    assert refused.reason == "value is not JSON: Expecting value: line 4 column 1"
+    assert refused.value == b'{"text": \n'
     (report,) = replay.reports
     assert f"{broken}:4" in report
 
@@ -213,11 +215,85 @@ def test_reading_streams_a_large_input(tmp_path: Path) -> None:
         for number in range(8000):
             out.write(orjson.dumps({"id": f"a{number}", "text": f"{number} {body}"}) + b"\n")
     input_bytes = 8000 * len(body)
+    reader = Reader(Settings())  # its table of content seen: a fixed size, left out
     tracemalloc.start()
     try:
-        count = sum(isinstance(m, Outbound) for m in Reader(Settings()).read([path]))
+        count = sum(isinstance(m, Outbound) for m in reader.read([path]))
         _current, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert count == 8000
     assert peak < input_bytes / 10, f"peak {peak:,} bytes for {input_bytes:,} of input"
+
+
+def test_the_readers_memory_is_the_same_for_10_000_articles_as_for_1_000(
+        tmp_path: Path) -> None:
+    def peak_bytes(records: int) -> int:
+        path = jsonl(tmp_path / f"{records}.jsonl",
+                     *({"id": f"a{n}", "text": f"Article {n}."} for n in range(records)))
+        reader = Reader(Settings(replay_seen_articles=20_000))  # its table: fixed, outside
+        tracemalloc.start()
+        try:
+            assert sum(isinstance(m, Outbound) for m in reader.read([path])) == records
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    small, large = peak_bytes(1_000), peak_bytes(10_000)
+    assert large - small < 50_000, f"{small:,} bytes over 1,000 articles, {large:,} over 10,000"
+
+
+def big_json_list(path: Path, count: int) -> Path:
+    body = "A sentence of the article body. " * 60
+    with gzip.open(path, "wb") if path.suffix == ".gz" else path.open("wb") as out:
+        out.write(b"[\n")
+        out.write(b",\n".join(orjson.dumps({"id": f"a{n}", "text": f"{n} {body}", "n": n / 3})
+                              for n in range(count)))
+        out.write(b"\n]\n")
+    return path
+
+
+@pytest.mark.parametrize("name", ["large.json", "large.json.gz"])
+def test_a_json_list_is_streamed_element_by_element(tmp_path: Path, name: str) -> None:
+    path = big_json_list(tmp_path / name, 8000)  # 15 MB: elements across read chunks
+    reader = Reader(Settings())  # its table of content seen: a fixed size, left out
+    tracemalloc.start()
+    try:
+        ids = [m.key for m in reader.read([path]) if isinstance(m, Outbound)]
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert ids == [f"a{n}" for n in range(8000)]
+    assert peak < 8_000_000, f"peak {peak:,} bytes for a 15 MB list"
+
+
+def test_a_json_list_resumes_after_the_last_element_published(tmp_path: Path) -> None:
+    path = tmp_path / "list.json"
+    path.write_bytes(orjson.dumps([{"id": f"a{n}", "text": f"Article {n}."} for n in range(5)]))
+    checkpoints = ReplayCheckpoints(tmp_path / "replay")
+    first = list(Reader(Settings(), limit=2, checkpoints=checkpoints).read([path]))
+    last = first[-1]
+    assert isinstance(last, Outbound) and last.position is not None
+    checkpoints.save(last.position)  # what the publisher does once the broker has them
+    rest = list(Reader(Settings(), checkpoints=checkpoints).read([path]))
+    assert [(m.key, m.location) for m in rest if isinstance(m, Outbound)] == [
+        (f"a{n}", f"{path}#/{n}") for n in range(2, 5)]
+
+
+@pytest.mark.parametrize("name", ["huge.txt", "huge.html.gz", "huge.json"])
+def test_a_one_article_file_over_the_limit_is_refused_unread(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    text = b'"' + b"word " * 4_000_000 + b'"'  # 20 MB
+    path.write_bytes(gzip.compress(text) if name.endswith(".gz") else text)
+    reader = Reader(Settings(max_article_bytes=1_000_000), report=lambda _line: None)
+    tracemalloc.start()
+    try:
+        (refused,) = reader.read([path])
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert isinstance(refused, Refused)
+    where = f"{path}:1" if name.endswith(".json") else str(path)  # a document: its line
+    assert (refused.error_type, refused.location) == ("too_large", where)
+    assert "over the limit of 1,000,000 bytes" in refused.reason
+    assert peak < 4_000_000, f"peak {peak:,} bytes for a 20 MB file"

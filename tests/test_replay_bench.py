@@ -39,4 +39,4 @@ def test_a_tiny_replay_benchmark_runs(tmp_path: Path) -> None:
                  "reader_filtered_records_per_s", "read_and_publish_records_per_s"):
         assert report[rate] > 0
     assert report["reader_to_warcio_ratio"] > 0
-    assert set(report["reader_peak_bytes"]) == {"60"}
+    assert set(report["reader_peak_bytes"]) == {"60"} and report["reader_table_bytes"] > 0
