@@ -222,7 +222,8 @@ class Pipeline:
     ) -> None:
         """Handle one event; on any error, send a dead letter and go on."""
         try:
-            await handle(event)
+            with self.metrics.timed(stage):
+                await handle(event)
         except Exception as exc:
             await self.dead_letter(stage, event, exc)
 
@@ -342,7 +343,8 @@ class Pipeline:
         is dead-lettered.
         """
         try:
-            results = await work([record for _, record in batch])
+            with self.metrics.timed(stage):
+                results = await work([record for _, record in batch])
         except Exception as exc:
             if len(batch) == 1:
                 results = [exc]
@@ -373,7 +375,8 @@ class Pipeline:
         """
         async for stories in self._parsed_batches("store", stream, Story, last_per_key=True):
             try:
-                self.story_store.upsert_many(story for _, story in stories)
+                with self.metrics.timed("store"):
+                    self.story_store.upsert_many(story for _, story in stories)
             except Exception as exc:
                 for event, _ in stories:
                     await self.dead_letter("store", event, exc)
