@@ -50,6 +50,12 @@ class StageWork:
         """Load the model and what cleaning loads lazily, before the first article."""
         self.tag([warm_up()])
 
+    def loaded(self, _records: list[Any]) -> list[bytes]:
+        """Load the model if it is not yet (the health probe: answers once it is)."""
+        if self._tagger is None:
+            self.warm_up()
+        return []
+
     def tag(self, articles: list[CleanArticle]) -> list[bytes]:
         """Each article with its canonical entities, as tagged-article JSON."""
         if self._tagger is None:
@@ -150,6 +156,15 @@ class StageRunner:
     async def tag(self, articles: list[CleanArticle]) -> list[bytes]:
         """:meth:`StageWork.tag`, off the event loop."""
         return await self._run("tag", articles)
+
+    async def answers(self, timeout: float) -> bool:
+        """Whether the stage processes (or thread) answer within ``timeout`` seconds with
+        the model loaded."""
+        try:
+            await asyncio.wait_for(self._run("loaded", []), timeout)
+        except Exception:
+            return False
+        return True
 
     async def _run(self, method: str, records: list[Any]) -> list[Any]:
         loop = asyncio.get_running_loop()

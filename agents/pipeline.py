@@ -16,13 +16,17 @@ from typing import Any, TypeVar, cast
 import faust
 import orjson
 from faust.types import EventT, StreamT
+from prometheus_client import CollectorRegistry
 
 from agents.assignor import stage_spreading_assignor
 from agents.cpu import StageRunner
 from agents.dedup import DedupAgents
 from agents.headers import ingest_headers
+from agents.metrics import ScrapedGauges, StageMetrics, worker_gauges
 from agents.stories import StoryAgents
 from newswire.broker import bootstrap_servers
+from newswire.health import Health, add_web_views
+from newswire.logs import LOG_CONTEXT_FIELDS
 from newswire.settings import Settings
 from newswire.story_store import SQLiteStoryStore, StoryStore
 from schemas.records import (
@@ -116,6 +120,7 @@ class Pipeline:
     """The newswire faust app: topics, agents and the state of the stateful stages.
 
     ``stages`` runs cleaning and NER if given (started early, it warms up sooner).
+    ``log_dead_letters`` logs each dead letter (off where something else shows them).
     """
 
     def __init__(
@@ -123,6 +128,7 @@ class Pipeline:
         settings: Settings,
         tagger: EntityTagger | None = None,
         stages: StageRunner | None = None,
+        log_dead_letters: bool = True,
     ) -> None:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -143,6 +149,22 @@ class Pipeline:
         self.stories = StoryAgents(self)
         self.app.agent(self.topics["stories"], name="store")(self.store_agent)
         self.story_store: StoryStore = SQLiteStoryStore(settings.story_db_path)
+        self.log_dead_letters = log_dead_letters
+        self._monitor()
+
+    def _monitor(self) -> None:
+        """Count each stage's records (a faust sensor), probe the worker's health, and
+        serve both on the web port."""
+        registry = CollectorRegistry()
+        readers = {agent.channel.get_topic_name(): name
+                   for name, agent in self.app.agents.items()}
+        writers = {spec.name(self.settings.topic_prefix): spec.written_by for spec in ALL_TOPICS
+                   if spec.written_by}
+        self.metrics = StageMetrics(registry, readers, writers)
+        self.app.sensors.add(self.metrics)
+        self.health = Health(self.app, self.stages)
+        registry.register(ScrapedGauges(worker_gauges(self, self.health)))
+        add_web_views(self.app, self.health, registry)
 
     def single_partition_stages(self) -> list[set[str]]:
         """The stages that read one partition, each as the topics that stay on one
@@ -193,13 +215,15 @@ class Pipeline:
         """
         await self.topics[role].send(key=key.encode(), value=value, partition=partition,
                                      headers=headers)
+        self.metrics.sent(self.topics[role].get_topic_name())
 
     async def guarded(
         self, stage: str, event: EventT, handle: Callable[[EventT], Awaitable[None]]
     ) -> None:
         """Handle one event; on any error, send a dead letter and go on."""
         try:
-            await handle(event)
+            with self.metrics.timed(stage):
+                await handle(event)
         except Exception as exc:
             await self.dead_letter(stage, event, exc)
 
@@ -218,7 +242,10 @@ class Pipeline:
         (its size and SHA-256 stay), and if that fails too the loss is logged.
         """
         letter = dead_letter_for(stage, event, exc, self.settings.dead_letter_payload_bytes)
-        log.warning("dead letter from %s: %s (%s)", stage, letter.reason, letter.article_id)
+        self.metrics.dead_lettered(stage, letter.error_type)
+        if self.log_dead_letters:
+            log.warning("dead letter from %s: %s (%s)", stage, letter.reason, letter.article_id,
+                        extra=letter.model_dump(include=set(LOG_CONTEXT_FIELDS)))
         key = letter.article_id or ""
         try:
             await self.send("deadletter", key, letter.to_json())
@@ -316,7 +343,8 @@ class Pipeline:
         is dead-lettered.
         """
         try:
-            results = await work([record for _, record in batch])
+            with self.metrics.timed(stage):
+                results = await work([record for _, record in batch])
         except Exception as exc:
             if len(batch) == 1:
                 results = [exc]
@@ -347,7 +375,8 @@ class Pipeline:
         """
         async for stories in self._parsed_batches("store", stream, Story, last_per_key=True):
             try:
-                self.story_store.upsert_many(story for _, story in stories)
+                with self.metrics.timed("store"):
+                    self.story_store.upsert_many(story for _, story in stories)
             except Exception as exc:
                 for event, _ in stories:
                     await self.dead_letter("store", event, exc)

