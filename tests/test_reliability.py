@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -20,7 +21,12 @@ import psutil
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from newswire.broker import bootstrap_servers, tansu_end_offsets
+from newswire.broker import (
+    EmbeddedBroker,
+    bootstrap_servers,
+    ensure_topics_sync,
+    tansu_end_offsets,
+)
 from newswire.inputs import Outbound, publish, stable_id
 from newswire.settings import Settings
 from newswire.watch import StoryBoard
@@ -33,6 +39,18 @@ pytestmark = pytest.mark.e2e
 
 SEED_IDS = {path.name[:3]: stable_id(content=path.read_bytes())
             for path in sorted(SEEDS.glob("*.txt"))}
+
+
+@pytest.fixture
+def pipeline_settings(broker: EmbeddedBroker, tmp_path: Path) -> Settings:
+    """The test's own topics with the default partitioning of the dedup index (one
+    partition) and the story index (in-process), as a user runs the pipeline."""
+    name = f"r{uuid.uuid4().hex[:8]}"
+    settings = Settings(broker_url=broker.url, app_id=name, topic_prefix=name, partitions=2,
+                        dedup_partitions=1, story_index_partitions=0,
+                        data_dir=tmp_path / "data", embedded_profile=True)
+    ensure_topics_sync(settings)
+    return settings
 
 
 def _replay(settings: Settings, *paths: Path) -> subprocess.CompletedProcess[str]:
