@@ -79,7 +79,7 @@ def handler_for(site: Site) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
 
         def do_GET(self) -> None:
-            host = self.headers.get("Host", "").split(":")[0] or self.server.server_address[0]
+            host = self.headers.get("Host", "").split(":")[0] or self.connection.getsockname()[0]
             started = time.monotonic()
             with site.lock:
                 site.active[host] += 1

@@ -69,4 +69,5 @@ def test_replay_resumes_where_it_stopped(pipeline_settings: Settings, tmp_path: 
     articles, letters = read_topics(pipeline_settings, raw=5, dead=1)
     assert sorted(a.id for a in articles) == sorted(stable_id(url=url) for url in urls)
     (letter,) = letters
-    assert letter.error_type == "truncated" and letter.location.startswith(f"{archive}@")
+    assert letter.error_type == "truncated"
+    assert letter.location is not None and letter.location.startswith(f"{archive}@")

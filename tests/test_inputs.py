@@ -64,6 +64,7 @@ def test_html_file_is_decoded_by_its_meta_charset(tmp_path: Path) -> None:
     path = tmp_path / "page.html"
     path.write_bytes(page.encode("iso-8859-1"))
     (message,) = read(path)
+    assert isinstance(message, Outbound)
     assert "Café société" in (RawArticle.from_json(message.value).html or "")
 
 

@@ -133,7 +133,8 @@ def test_a_dead_letter_sent_again_after_the_fix_is_in_its_story_once(
         assert sent.returncode == 0, sent.stderr
         assert sent.stdout.strip() == "sent 1 dead letters again"
     board = watch_until(pipeline_settings,
-                        lambda b: article.key in b.articles and b.articles[article.key].story_id)
+                        lambda b: article.key in b.articles
+                        and bool(b.articles[article.key].story_id))
     _wait_for(lambda: _by_stage(_samples(port), "newswire_records_in_total")["dedup-route"] == 2,
               "through dedup twice")
     time.sleep(2)  # what the repeat would change downstream
