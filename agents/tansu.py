@@ -18,23 +18,40 @@ faust's aiokafka transport with two changes for Tansu. It is registered under th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import aiokafka
 from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
 
 TANSU_FETCH_MAX_WAIT_MS = 100
 CHANGELOG_SUFFIX = "-changelog"
 
 
 class TansuConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
-    """faust's consumer thread, with a fetch wait that suits Tansu."""
+    """faust's consumer thread, with a fetch wait that suits Tansu, and a seek that
+    starts a partition with no committed offset at its beginning."""
 
     def _create_worker_consumer(self, transport: Any) -> aiokafka.AIOKafkaConsumer:
         consumer = super()._create_worker_consumer(transport)
         # faust hard-codes 1500 ms and aiokafka reads the value at start().
         consumer._fetch_max_wait_ms = TANSU_FETCH_MAX_WAIT_MS
         return consumer
+
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        """Seek each partition to its committed offset, and one with none to its beginning.
+
+        aiokafka leaves a partition with no committed offset where its fetcher got to,
+        and faust discards what was fetched before this seek (after a rebalance): a
+        worker that takes over from one killed before its first commit would start at
+        the end of such partitions and never see their records.
+        """
+        committed = await super().seek_to_committed()
+        uncommitted = [tp for tp, offset in committed.items() if offset is None or offset < 0]
+        if uncommitted and self.app.conf.consumer_auto_offset_reset == "earliest":
+            await self.call_thread(self._ensure_consumer().seek_to_beginning, *uncommitted)
+        return committed
 
 
 class TansuConsumer(faust_aiokafka.Consumer):
