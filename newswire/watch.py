@@ -106,10 +106,14 @@ class StoryBoard:
         """Follow these articles (and, given a mapping, wait for that revision of each):
         those not yet settled are kept in :attr:`pending`, updated as records come (so
         waiting for many articles costs no rescans)."""
-        if isinstance(article_ids, Mapping):
-            self.revisions.update((key, rev) for key, rev in article_ids.items() if rev > 1)
+        self._wait_for_revisions(article_ids)
         self.pending.update(article_ids)
         self._settle(list(self.pending))
+
+    def _wait_for_revisions(self, article_ids: Iterable[str] | Mapping[str, int]) -> None:
+        """Given a mapping of article id -> revision, wait for at least that revision."""
+        if isinstance(article_ids, Mapping):
+            self.revisions.update((key, rev) for key, rev in article_ids.items() if rev > 1)
 
     def _settle(self, article_ids: Iterable[str]) -> None:
         for article_id in article_ids:
@@ -132,8 +136,7 @@ class StoryBoard:
     def done_with(self, article_ids: Iterable[str] | Mapping[str, int]) -> bool:
         """Whether each id is dead-lettered or listed in the current version of its story
         (given a mapping, in at least that revision)."""
-        if isinstance(article_ids, Mapping):
-            self.revisions.update((key, rev) for key, rev in article_ids.items() if rev > 1)
+        self._wait_for_revisions(article_ids)
         return all(self.settled(article_id) for article_id in article_ids)
 
 
