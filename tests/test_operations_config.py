@@ -7,9 +7,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import shutil
+import subprocess
 import tomllib
 from datetime import UTC, datetime
 
+import jsonschema
 import orjson
 import pytest
 import yaml
@@ -25,6 +28,9 @@ from schemas.topics import DEAD_LETTERS, RAW, STORIES
 from tests.conftest import PROJECT
 
 COMPOSE = yaml.safe_load((PROJECT / "docker-compose.yml").read_text())
+#: The Compose specification's JSON Schema as Debian's docker-compose 1.29 package ships it
+#: (compose/config/compose_spec.json, Apache-2.0): what `docker-compose config` checks.
+COMPOSE_SPEC = orjson.loads((PROJECT / "tests/data/compose_spec.json").read_bytes())
 
 
 async def _configs(settings: Settings, topic: str) -> dict[str, str]:
@@ -90,6 +96,19 @@ def test_a_readers_dead_letter_goes_to_the_raw_topic_only_if_it_now_parses() -> 
     assert (resend.topic, resend.key) == ("p.articles.raw", b"r1")
     with pytest.raises(Refused, match="still not a raw article"):
         resend_of(_letter(b'{"id": "r2"}', location="in.jsonl:4"), Settings())
+
+
+def test_compose_file_follows_the_compose_specification() -> None:
+    validator = jsonschema.Draft201909Validator(COMPOSE_SPEC)
+    assert [error.message for error in validator.iter_errors(COMPOSE)] == []
+    misspelt = {**COMPOSE["services"]["worker"], "healthceck": {"test": ["true"]}}
+    assert not validator.is_valid({**COMPOSE, "services": {"worker": misspelt}})
+    # Where Debian's docker-compose is installed, it reads the file as `docker compose` does
+    # (interpolation, anchors, volumes and networks declared).
+    if docker_compose := shutil.which("docker-compose"):
+        checked = subprocess.run([docker_compose, "-f", str(PROJECT / "docker-compose.yml"),
+                                  "config", "--quiet"], capture_output=True, text=True)
+        assert checked.returncode == 0, checked.stderr
 
 
 def test_compose_kafka_keeps_its_data_on_the_volume_and_listens_for_the_host() -> None:
