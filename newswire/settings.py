@@ -165,6 +165,14 @@ class Settings(BaseSettings):
     story_cold_days: float = Field(
         default=7.0, gt=0, description="A story with no article for this long is closed."
     )
+    embedded_broker_storage: Literal["disk", "memory"] = Field(
+        default="disk",
+        description=(
+            "Where the embedded broker keeps its topics and offsets: on disk in "
+            "data_dir/broker (a restart goes on where it stopped; durable, slower), or in "
+            "memory (gone when it stops; for tests and benchmarks)."
+        ),
+    )
     embedded_profile: bool | None = Field(
         default=None,
         description=(
@@ -262,6 +270,11 @@ class Settings(BaseSettings):
         signature) is bounded by as much again, plus 1 MB for the rest. Producers and
         brokers must accept records of this size."""
         return 2 * self.max_article_bytes + 1_000_000
+
+    @property
+    def embedded_broker_dir(self) -> Path | None:
+        """Where the embedded broker keeps its data (None: in memory)."""
+        return self.data_dir / "broker" if self.embedded_broker_storage == "disk" else None
 
     @property
     def follow_state_path(self) -> Path:
