@@ -25,7 +25,7 @@ from datetime import datetime
 
 import orjson
 
-from schemas.records import CleanArticle, Entity, RawArticle
+from schemas.records import CleanArticle, Entity, RawArticle, extended_json
 from streams.cleaning import clean_article, warm_up
 from streams.entities import EntityTagger, load_tagger
 from streams.errors import Rejected, describe_error
@@ -109,8 +109,8 @@ class StageWork:
 def _prepared(article: CleanArticle, entities: list[Entity] | Rejected) -> Prepared:
     """``article``'s records: the tagged one is the clean one's JSON with its entities."""
     fields = article.model_dump(mode="json")
-    tagged = entities if isinstance(entities, Rejected) else orjson.dumps(
-        fields | {"entities": [entity.model_dump(mode="json") for entity in entities]})
+    tagged = entities if isinstance(entities, Rejected) else extended_json(
+        fields, entities=[entity.model_dump(mode="json") for entity in entities])
     return Prepared(article.id, article.fetched_at, orjson.dumps(fields), tagged)
 
 

@@ -34,7 +34,7 @@ from schemas.records import (
     Record,
     Story,
 )
-from schemas.topics import ALL_TOPICS, TopicSpec
+from schemas.topics import TopicSpec, topics_used
 from streams.entities import EntityTagger
 from streams.errors import Rejected, describe_error
 
@@ -136,7 +136,8 @@ class Pipeline:
             ),
             **faust_options(settings),
         )
-        self.topics = {spec.role: self._topic(spec) for spec in ALL_TOPICS}
+        self.topic_specs = topics_used(settings.dedup_partitions, settings.story_index_partitions)
+        self.topics = {spec.role: self._topic(spec) for spec in self.topic_specs}
         self.stages = stages or StageRunner(
             settings.spacy_model, settings.max_article_bytes, settings.stage_processes, tagger
         )
@@ -154,8 +155,8 @@ class Pipeline:
         self.registry = registry = CollectorRegistry()
         readers = {agent.channel.get_topic_name(): name
                    for name, agent in self.app.agents.items()}
-        writers = {spec.name(self.settings.topic_prefix): spec.written_by for spec in ALL_TOPICS
-                   if spec.written_by}
+        writers = {spec.name(self.settings.topic_prefix): spec.written_by
+                   for spec in self.topic_specs if spec.written_by}
         self.metrics = StageMetrics(registry, readers, writers)
         self.app.sensors.add(self.metrics)
         self.health = Health(self.app, self.stages)
@@ -166,10 +167,8 @@ class Pipeline:
         """The stages that read one partition, each as the topics that stay on one
         worker (its input and its tables' changelogs), heaviest first."""
         return [
-            {self.topics["deduped"].get_topic_name(),
-             self.topics["stories.candidates"].get_topic_name(),
-             self.stories.story_log.table.changelog_topic.get_topic_name()},
-            {self.topics["tagged"].get_topic_name()},
+            {self.topics["deduped"].get_topic_name(), *self.stories.single_partition_topics()},
+            {self.topics["tagged"].get_topic_name(), *self.dedup.single_partition_topics()},
         ]
 
     def light_partitioned_stages(self) -> list[set[str]]:
@@ -177,15 +176,8 @@ class Pipeline:
         (dedup shards, dedup decisions, the story index, the story store), each as its
         input topic and its tables' changelogs: that worker's core is the first to
         fill up."""
-        return [
-            {self.topics["dedup.probes"].get_topic_name(),
-             self.dedup.shard_articles.changelog_topic.get_topic_name()},
-            {self.topics["dedup.reports"].get_topic_name(),
-             self.dedup.decisions.changelog_topic.get_topic_name()},
-            {self.topics["stories.index"].get_topic_name(),
-             self.stories.index_articles.changelog_topic.get_topic_name()},
-            {self.topics["stories"].get_topic_name()},
-        ]
+        return [*self.dedup.partitioned_stages(), *self.stories.partitioned_stages(),
+                {self.topics["stories"].get_topic_name()}]
 
     def _topic(self, spec: TopicSpec) -> faust.TopicT:
         return self.app.topic(

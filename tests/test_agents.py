@@ -221,7 +221,7 @@ def test_a_result_too_big_to_send_is_dead_lettered_and_the_agent_goes_on(
 def test_a_result_too_big_to_send_from_a_guarded_stage_is_dead_lettered(
     tmp_path: Path, tagger: EntityTagger
 ) -> None:
-    pipeline = limited_pipeline(tmp_path, tagger, {"dedup.probes": 1_000})
+    pipeline = limited_pipeline(tmp_path, tagger, {"deduped": 1_000})
     article = seed_tagged("001")
 
     async def route() -> None:
@@ -409,8 +409,9 @@ async def dedup_stage(pipeline: CapturingPipeline, articles: list[TaggedArticle]
     async with pipeline.app.agents["dedup-route"].test_context() as agent:
         for article in articles:
             await agent.put(article.to_json(), key=article.id.encode())
-    await deliver(pipeline, "dedup.probes", "dedup-shard")
-    await deliver(pipeline, "dedup.reports", "dedup-decide")
+    if pipeline.settings.dedup_partitions > 1:  # else decided in the route agent
+        await deliver(pipeline, "dedup.probes", "dedup-shard")
+        await deliver(pipeline, "dedup.reports", "dedup-decide")
 
 
 def verdicts(pipeline: CapturingPipeline) -> list[DedupVerdict]:
@@ -439,8 +440,6 @@ def test_the_dedup_route_restores_ingest_order_across_raw_partitions(
             for article, raw_partition in ((copy, 1), (original, 0), (later, 0)):
                 await agent.put(article.to_json(), key=article.id.encode(),
                                 headers=ingest_headers(raw_partition))
-        await deliver(pipeline, "dedup.probes", "dedup-shard")
-        await deliver(pipeline, "dedup.reports", "dedup-decide")
 
     _run(run())
     decided = {verdict.article_id: verdict for verdict in verdicts(pipeline)}
@@ -448,6 +447,53 @@ def test_the_dedup_route_restores_ingest_order_across_raw_partitions(
     assert decided["002"].duplicate_of == "000"
     # The latest article waits: no partition has caught up with it yet.
     assert "001" not in decided and len(pipeline.dedup.reorder) == 1
+
+
+def test_one_dedup_partition_decides_in_the_route_agent_with_no_probe_hop(
+    tmp_path: Path, tagger: EntityTagger
+) -> None:
+    pipeline = make_pipeline(tmp_path, tagger, dedup_partitions=1)
+    assert not {"dedup.probes", "dedup.reports"} & set(pipeline.topics)
+    assert not {"dedup-shard", "dedup-decide"} & set(pipeline.app.agents)
+    articles = [seed_tagged(number) for number in ("000", "001", "002")]
+
+    async def route(batch: list[TaggedArticle]) -> None:
+        async with pipeline.app.agents["dedup-route"].test_context() as agent:
+            for article in batch:
+                await agent.put(article.to_json(), key=article.id.encode())
+
+    _run(route(articles))
+    assert {role for role, _, _ in pipeline.sent} == {"deduped"}  # one write per article
+    decided = {verdict.article_id: verdict for verdict in verdicts(pipeline)}
+    assert decided["002"].duplicate_of == "000"  # seeds/EXPECTED.md
+    assert decided["000"].duplicate_of is None and decided["001"].duplicate_of is None
+    (deduped,) = [value for value in pipeline.records("deduped") if value["id"] == "002"]
+    assert DedupedArticle.model_validate(deduped).model_dump(
+        exclude={"dedup", "duplicate_of"}) == articles[2].model_dump()
+    # The state is in the tables, as on the partitioned path, for a restart to rebuild.
+    assert {key.split("/")[1] for key in pipeline.dedup.shard_articles} == {"000", "001", "002"}
+    assert only_verdicts(pipeline)
+    tables = (pipeline.dedup.shard_articles, pipeline.dedup.decisions)
+    before = [dict(table.items()) for table in tables]
+    first = verdicts(pipeline)
+    pipeline.take("deduped")
+    _run(route(list(reversed(articles))))  # redelivered, in another order
+    assert verdicts(pipeline) == list(reversed(first))
+    assert [dict(table.items()) for table in tables] == before
+
+
+def test_the_in_process_and_the_partitioned_dedup_give_the_same_verdicts(
+    tmp_path: Path, tagger: EntityTagger
+) -> None:
+    articles = [seed_tagged(number, FETCHED + timedelta(seconds=int(number)))
+                for number in ("000", "001", "002", "003", "004")]
+    found = []
+    for partitions in (1, 4):
+        pipeline = make_pipeline(tmp_path / str(partitions), tagger,
+                                 dedup_partitions=partitions)
+        _run(dedup_stage(pipeline, articles))
+        found.append(sorted(verdicts(pipeline), key=lambda verdict: verdict.article_id))
+    assert found[0] == found[1] and len(found[0]) == len(articles)
 
 
 def test_dedup_agents_find_the_copy_across_partitions(pipeline: CapturingPipeline) -> None:
@@ -609,8 +655,9 @@ async def story_stage(pipeline: CapturingPipeline, articles: list[DedupedArticle
     async with pipeline.app.agents["story"].test_context() as agent:
         for article in articles:
             await agent.put(article.to_json(), key=article.id.encode())
-    await deliver(pipeline, "stories.index", "story-index")
-    await deliver(pipeline, "stories.candidates", "story-place")
+    if pipeline.settings.story_index_partitions:  # else placed in the story agent
+        await deliver(pipeline, "stories.index", "story-index")
+        await deliver(pipeline, "stories.candidates", "story-place")
 
 
 def deduped_seed(number: str, duplicate_of: str | None = None, **changes: Any) -> DedupedArticle:
@@ -636,6 +683,8 @@ def test_story_agents_place_the_seeds_in_one_story_in_process_or_through_a_split
     assert pipeline.records("stories")[-1]["article_count"] == 5
     if not partitions:  # the story agent's own index: nothing went through Kafka
         assert not pipeline.records("stories.index") and not pipeline.stories.index_articles
+        assert not {"stories.index", "stories.candidates"} & set(pipeline.topics)
+        assert not {"story-index", "story-place"} & set(pipeline.app.agents)
         return
     # The index is split over the partitions; the copy 002 probed none of them.
     held = {key.split("/")[1] for key in pipeline.stories.index_articles}
