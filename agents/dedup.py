@@ -42,6 +42,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 import faust
+from faust import current_event
 from faust.types import EventT, StreamT, TableT
 
 from agents.headers import ingest_partition
@@ -190,12 +191,21 @@ class DedupAgents:
         self.reorder.clear()
 
     async def _route_released(self, released: list[tuple[StreamT, EventT, TaggedArticle]]) -> None:
+        """Route (or, with one partition, decide) each released article as the handling of
+        its own event, also when the timer releases it: table writes go to the
+        partition of the event being handled, and a timer handles none."""
+        handling = current_event()
         for stream, event, article in released:
 
             async def route(event: EventT, article: TaggedArticle = article) -> None:
                 await self._route_one(event, article)
 
-            await self.pipeline.guarded("dedup-route", event, route)
+            handled = cast(faust.Stream[bytes], stream)
+            handled._set_current_event(event)
+            try:
+                await self.pipeline.guarded("dedup-route", event, route)
+            finally:
+                handled._set_current_event(handling)
             await stream.ack(event)
 
     async def _route_one(self, event: EventT, article: TaggedArticle) -> None:

@@ -482,6 +482,28 @@ def test_one_dedup_partition_decides_in_the_route_agent_with_no_probe_hop(
     assert [dict(table.items()) for table in tables] == before
 
 
+def test_an_article_whose_reorder_wait_runs_out_is_decided_in_process(
+    tmp_path: Path, tagger: EntityTagger
+) -> None:
+    """Released by the reorder buffer's timer, outside any stream's iteration: the one
+    dedup partition still writes its tables and sends the verdict."""
+    pipeline = make_pipeline(tmp_path, tagger, partitions=2, dedup_partitions=1,
+                             reorder_max_wait_seconds=0.05)
+    article = seed_tagged("001")
+
+    async def scenario() -> None:
+        async with pipeline.app.agents["dedup-route"].test_context() as agent:
+            await agent.put(article.to_json(), key=b"001", headers=ingest_headers(0))
+            assert len(pipeline.dedup.reorder) == 1  # partition 1 has not caught up
+        await asyncio.sleep(0.1)
+        await pipeline.dedup._route_overdue()  # what the timer runs
+
+    _run(scenario())
+    assert [verdict.article_id for verdict in verdicts(pipeline)] == ["001"]
+    assert not pipeline.records("deadletter")
+    assert list(pipeline.dedup.decisions.keys()) == ["001"]
+
+
 def test_the_in_process_and_the_partitioned_dedup_give_the_same_verdicts(
     tmp_path: Path, tagger: EntityTagger
 ) -> None:
