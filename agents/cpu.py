@@ -5,8 +5,9 @@ every Kafka read and write then waits for the NER thread to give the GIL up
 (up to a switch interval each time), which slows every hop of the pipeline and
 adds latency. A child process per worker has its own interpreter: the operating
 system shares the core between the two, and the event loop runs as soon as
-there is I/O. Records go to the child pickled and come back as the JSON the
-next topic gets, so the worker does not serialise them again.
+there is I/O. The raw messages go to the child as they came, which parses, cleans
+and tags each once, and come back as the JSON the clean and tagged topics get, so
+the worker neither parses nor serialises them.
 """
 
 from __future__ import annotations
@@ -16,18 +17,43 @@ import multiprocessing
 import os
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
 
-from schemas.records import CleanArticle, RawArticle, TaggedArticle
+import orjson
+
+from schemas.records import CleanArticle, Entity, RawArticle, extended_json
 from streams.cleaning import clean_article, warm_up
 from streams.entities import EntityTagger, load_tagger
 from streams.errors import Rejected, describe_error
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """One raw message cleaned and tagged: the records the worker sends for it."""
+
+    article_id: str
+    fetched_at: datetime
+    clean: bytes
+    """The ``articles.clean`` record (JSON)."""
+    tagged: bytes | Rejected
+    """The ``articles.tagged`` record (JSON), or why tagging refused the article."""
+
+
+@dataclass(frozen=True)
+class PreparedBatch:
+    """What :meth:`StageWork.prepare` gives for a batch: per message, its records or
+    why cleaning refused it; and the seconds each stage took on the batch."""
+
+    results: list[Prepared | Rejected]
+    seconds: dict[str, float]
+
+
 class StageWork:
-    """The CPU-heavy work of the cleaning and tagging stages, from records to JSON."""
+    """The CPU-heavy work of the cleaning and tagging stages, from raw messages to JSON."""
 
     def __init__(
         self, spacy_model: str, max_article_bytes: int, tagger: EntityTagger | None = None
@@ -36,34 +62,56 @@ class StageWork:
         self.max_article_bytes = max_article_bytes
         self._tagger = tagger
 
-    def clean(self, raws: list[RawArticle]) -> list[bytes | Exception]:
-        """Each raw article's clean article as JSON, or why it was refused."""
-        results: list[bytes | Exception] = []
-        for raw in raws:
+    def prepare(self, values: list[bytes]) -> PreparedBatch:
+        """Parse, clean and tag each raw article message, once: its clean and tagged
+        records as JSON, or why a stage refused it."""
+        started = time.perf_counter()
+        cleaned: list[CleanArticle | Rejected] = []
+        for value in values:
             try:
-                results.append(clean_article(raw, max_bytes=self.max_article_bytes).to_json())
+                cleaned.append(clean_article(RawArticle.from_json(value),
+                                             max_bytes=self.max_article_bytes))
             except Exception as exc:
-                results.append(exc)
-        return results
+                cleaned.append(Rejected(*describe_error(exc)))
+        tagging = time.perf_counter()
+        articles = [article for article in cleaned if isinstance(article, CleanArticle)]
+        entities = iter(self._entities(articles))
+        results = [
+            article if isinstance(article, Rejected) else _prepared(article, next(entities))
+            for article in cleaned
+        ]
+        done = time.perf_counter()
+        return PreparedBatch(results, {"clean": tagging - started, "tag": done - tagging})
+
+    def _entities(self, articles: list[CleanArticle]) -> list[list[Entity] | Rejected]:
+        """Each article's entities; if the batch fails, each article is tagged alone, so
+        only the one that fails is refused."""
+        if self._tagger is None:
+            self._tagger = load_tagger(self.spacy_model)
+        try:
+            return list(self._tagger.tag(articles))
+        except Exception as exc:
+            if len(articles) == 1:
+                return [Rejected(*describe_error(exc))]
+        return [found for article in articles for found in self._entities([article])]
 
     def warm_up(self) -> None:
         """Load the model and what cleaning loads lazily, before the first article."""
-        self.tag([warm_up()])
+        self._entities([warm_up()])
 
-    def loaded(self, _records: list[Any]) -> list[bytes]:
+    def loaded(self, _values: list[bytes]) -> PreparedBatch:
         """Load the model if it is not yet (the health probe: answers once it is)."""
         if self._tagger is None:
             self.warm_up()
-        return []
+        return PreparedBatch([], {})
 
-    def tag(self, articles: list[CleanArticle]) -> list[bytes]:
-        """Each article with its canonical entities, as tagged-article JSON."""
-        if self._tagger is None:
-            self._tagger = load_tagger(self.spacy_model)
-        return [
-            TaggedArticle(**article.model_dump(), entities=entities).to_json()
-            for article, entities in zip(articles, self._tagger.tag(articles), strict=True)
-        ]
+
+def _prepared(article: CleanArticle, entities: list[Entity] | Rejected) -> Prepared:
+    """``article``'s records: the tagged one is the clean one's JSON with its entities."""
+    fields = article.model_dump(mode="json")
+    tagged = entities if isinstance(entities, Rejected) else extended_json(
+        fields, entities=[entity.model_dump(mode="json") for entity in entities])
+    return Prepared(article.id, article.fetched_at, orjson.dumps(fields), tagged)
 
 
 # The child process's StageWork, created by its initializer, or why it could not be.
@@ -101,16 +149,16 @@ def _start_child(parent_pid: int, spacy_model: str, max_article_bytes: int) -> N
         _child_work = work
 
 
-def _in_child(method: str, records: list[Any]) -> list[Any]:
+def _in_child(method: str, values: list[bytes]) -> PreparedBatch:
     if _child_setup_error is not None:
         raise _child_setup_error
     assert _child_work is not None, "the child process was not initialised"
     try:
-        result: list[Any] = getattr(_child_work, method)(records)
+        batch: PreparedBatch = getattr(_child_work, method)(values)
     except Exception as exc:
         # Any exception, as one that surely pickles back to the worker.
         raise Rejected(*describe_error(exc)) from None
-    return [Rejected(*describe_error(r)) if isinstance(r, Exception) else r for r in result]
+    return batch
 
 
 class StageRunner:
@@ -146,16 +194,12 @@ class StageRunner:
             initargs=(os.getpid(), *self._child_args),
         )
         for _ in range(self._processes):
-            executor.submit(_in_child, "clean", [])
+            executor.submit(_in_child, "prepare", [])
         return executor
 
-    async def clean(self, raws: list[RawArticle]) -> list[bytes | Exception]:
-        """:meth:`StageWork.clean`, off the event loop."""
-        return await self._run("clean", raws)
-
-    async def tag(self, articles: list[CleanArticle]) -> list[bytes]:
-        """:meth:`StageWork.tag`, off the event loop."""
-        return await self._run("tag", articles)
+    async def prepare(self, values: list[bytes]) -> PreparedBatch:
+        """:meth:`StageWork.prepare`, off the event loop."""
+        return await self._run("prepare", values)
 
     async def answers(self, timeout: float) -> bool:
         """Whether the stage processes (or thread) answer within ``timeout`` seconds with
@@ -166,13 +210,14 @@ class StageRunner:
             return False
         return True
 
-    async def _run(self, method: str, records: list[Any]) -> list[Any]:
+    async def _run(self, method: str, values: list[bytes]) -> PreparedBatch:
         loop = asyncio.get_running_loop()
         if self._work is not None:
-            return await loop.run_in_executor(self._executor, getattr(self._work, method), records)
+            work: Callable[[list[bytes]], PreparedBatch] = getattr(self._work, method)
+            return await loop.run_in_executor(self._executor, work, values)
         executor = self._executor
         try:
-            return await loop.run_in_executor(executor, _in_child, method, records)
+            return await loop.run_in_executor(executor, _in_child, method, values)
         except BrokenProcessPool:
             # The child died (killed, out of memory, a crash in native code): start
             # new ones for what comes next; this batch is retried or dead-lettered.

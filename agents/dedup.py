@@ -26,9 +26,13 @@ partitions explicitly, and a shard entry's table key names its partition: each
 partition's state can then be told apart when it is rebuilt after a recovery,
 and eviction only deletes entries of the partition being processed. Per article,
 this costs one probe per shard holding keys of it (plus one to its home
-partition if that holds none) and one report per shard away from home. With one
-partition (the default) that is one probe, which carries the article, and no report:
-the index is then held by one worker, and costs the least CPU.
+partition if that holds none) and one report per shard away from home.
+
+With one partition (the default) there is nothing to route: the route agent probes
+the one shard and decides itself (:meth:`DedupAgents._decide_here`), after the
+reorder buffer, and writes only ``deduped``; the ``dedup.probes`` and
+``dedup.reports`` topics and the shard and decide agents do not exist. The tables
+are the same, so the index is rebuilt after a restart as on the partitioned path.
 """
 
 from __future__ import annotations
@@ -38,16 +42,17 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 import faust
+from faust import current_event
 from faust.types import EventT, StreamT, TableT
 
 from agents.headers import ingest_partition
 from agents.state import PartitionEntries
 from schemas.records import (
-    DedupedArticle,
     DedupProbe,
     DedupReport,
     DedupSignature,
     TaggedArticle,
+    extended_json,
 )
 from streams.dedup import (
     Decided,
@@ -118,10 +123,30 @@ class DedupAgents:
 
         topics = pipeline.topics
         app.agent(topics["tagged"], name="dedup-route")(self.route_agent)
-        app.agent(topics["dedup.probes"], name="dedup-shard")(self.shard_agent)
-        app.agent(topics["dedup.reports"], name="dedup-decide")(self.decide_agent)
+        if self.partitions > 1:
+            app.agent(topics["dedup.probes"], name="dedup-shard")(self.shard_agent)
+            app.agent(topics["dedup.reports"], name="dedup-decide")(self.decide_agent)
         app.timer(REORDER_TICK_SECONDS)(self._route_overdue)
         app.on_partitions_revoked.connect(self._forget_held)
+
+    def _changelogs(self) -> list[str]:
+        return [table.changelog_topic.get_topic_name()
+                for table in (self.shard_articles, self.decisions)]
+
+    def single_partition_topics(self) -> list[str]:
+        """The topics that stay with the route agent's input: with one partition, the
+        tables' changelogs (the route agent holds the index)."""
+        return self._changelogs() if self.partitions == 1 else []
+
+    def partitioned_stages(self) -> list[set[str]]:
+        """With 2 or more partitions, the shard and decide stages, each as its input topic
+        and its table's changelog."""
+        if self.partitions == 1:
+            return []
+        topics = self.pipeline.topics
+        shard_changelog, decisions_changelog = self._changelogs()
+        return [{topics["dedup.probes"].get_topic_name(), shard_changelog},
+                {topics["dedup.reports"].get_topic_name(), decisions_changelog}]
 
     async def _forget_partitions(self) -> None:
         """After a recovery (or rebalance): rebuild each partition's state from the tables."""
@@ -166,15 +191,43 @@ class DedupAgents:
         self.reorder.clear()
 
     async def _route_released(self, released: list[tuple[StreamT, EventT, TaggedArticle]]) -> None:
+        """Route (or, with one partition, decide) each released article as the handling of
+        its own event, also when the timer releases it: table writes go to the
+        partition of the event being handled, and a timer handles none."""
+        handling = current_event()
         for stream, event, article in released:
 
             async def route(event: EventT, article: TaggedArticle = article) -> None:
                 await self._route_one(event, article)
 
-            await self.pipeline.guarded("dedup-route", event, route)
+            handled = cast(faust.Stream[bytes], stream)
+            handled._set_current_event(event)
+            try:
+                await self.pipeline.guarded("dedup-route", event, route)
+            finally:
+                handled._set_current_event(handling)
             await stream.ack(event)
 
     async def _route_one(self, event: EventT, article: TaggedArticle) -> None:
+        if self.partitions == 1:
+            await self._decide_here(event, article)
+        else:
+            await self._send_probes(event, article)
+
+    async def _decide_here(self, event: EventT, article: TaggedArticle) -> None:
+        """With one partition: probe the one shard and decide in this agent, with no
+        Kafka hop (the same shard and decision as the partitioned path)."""
+        signature = Signature.of(article.text, article.fingerprint)
+        arrival = self.clock.stamp(article.fetched_at, event.message.offset)
+        revision = Revision.of(article)
+        matches = self._shard(0).probe(article.id, arrival, signature, probe_keys(signature),
+                                       revision)
+        decided = self._decider(0).add_article(article.id, arrival, revision, 1,
+                                               article.model_dump(mode="json"),
+                                               home_report=(0, matches))
+        await self._send_deduped(decided)
+
+    async def _send_probes(self, event: EventT, article: TaggedArticle) -> None:
         signature = Signature.of(article.text, article.fingerprint)
         shards = keys_by_partition(probe_keys(signature), self.partitions)
         home = key_partition(article.id, self.partitions)
@@ -254,9 +307,9 @@ class DedupAgents:
     async def _send_deduped(self, decided: Decided | None) -> None:
         if decided is not None:
             verdict = decided.verdict
-            deduped = DedupedArticle(**decided.payload, dedup=verdict,
-                                     duplicate_of=verdict.duplicate_of)
-            await self.pipeline.send("deduped", deduped.id, deduped.to_json())
+            deduped = extended_json(decided.payload, dedup=verdict,
+                                    duplicate_of=verdict.duplicate_of)
+            await self.pipeline.send("deduped", verdict.article_id, deduped)
 
     def _decider(self, partition: int) -> Decider:
         if partition not in self._deciders:

@@ -55,7 +55,7 @@ class StageMetrics(Sensor):
             "records in the batch stages: clean, tag, store).",
             ["stage"], buckets=PROCESSING_BUCKETS, registry=registry)
         # Every stage's series from the start, at 0: a rate needs the first value.
-        for stage in set(self.readers.values()):
+        for stage in set(self.readers.values()) | set(self.writers.values()):
             self.records_in.labels(stage=stage)
             self.records_out.labels(stage=stage)
 
@@ -68,17 +68,28 @@ class StageMetrics(Sensor):
             self.records_in.labels(stage=stage).inc()
         return None
 
+    def received(self, stage: str) -> None:
+        """Count a record handed to ``stage`` in the process (not read from a topic)."""
+        self.records_in.labels(stage=stage).inc()
+
     def timed(self, stage: str) -> Timer:
         """A context manager observing how long its block takes as ``stage``'s."""
         return self.processing.labels(stage=stage).time()
 
-    def sent(self, topic: str) -> None:
-        """Count a record sent to ``topic`` (if a stage's output) for the stage whose
-        record is being handled, else for the stage that writes ``topic``."""
+    def observe(self, stage: str, seconds: float) -> None:
+        """Record that ``stage`` took ``seconds`` (measured elsewhere, e.g. in the stage
+        process)."""
+        self.processing.labels(stage=stage).observe(seconds)
+
+    def sent(self, topic: str, stage: str | None = None) -> None:
+        """Count a record sent to ``topic`` (if a stage's output) for ``stage``, by
+        default the stage whose record is being handled, else the one that writes
+        ``topic``."""
         if topic not in self.writers:
             return
-        event = current_event()
-        stage = self.readers.get(event.message.topic) if event is not None else None
+        if stage is None:
+            event = current_event()
+            stage = self.readers.get(event.message.topic) if event is not None else None
         self.records_out.labels(stage=stage or self.writers[topic]).inc()
 
     def dead_lettered(self, stage: str, reason: str) -> None:

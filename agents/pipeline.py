@@ -9,7 +9,7 @@ delivery is at-least-once and archives get replayed.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
@@ -19,7 +19,7 @@ from faust.types import EventT, StreamT
 from prometheus_client import CollectorRegistry
 
 from agents.assignor import stage_spreading_assignor
-from agents.cpu import StageRunner
+from agents.cpu import Prepared, StageRunner
 from agents.dedup import DedupAgents
 from agents.headers import ingest_headers
 from agents.metrics import ScrapedGauges, StageMetrics, worker_gauges
@@ -30,19 +30,16 @@ from newswire.logs import LOG_CONTEXT_FIELDS
 from newswire.settings import Settings
 from newswire.story_store import SQLiteStoryStore, StoryStore
 from schemas.records import (
-    CleanArticle,
     DeadLetter,
-    RawArticle,
     Record,
     Story,
 )
-from schemas.topics import ALL_TOPICS, TopicSpec
+from schemas.topics import TopicSpec, topics_used
 from streams.entities import EntityTagger
 from streams.errors import Rejected, describe_error
 
 log = logging.getLogger(__name__)
 
-RecordT = TypeVar("RecordT", RawArticle, CleanArticle)
 ParsedT = TypeVar("ParsedT", bound=Record)
 
 SHORT_REASON_CHARS = 1_000
@@ -139,12 +136,12 @@ class Pipeline:
             ),
             **faust_options(settings),
         )
-        self.topics = {spec.role: self._topic(spec) for spec in ALL_TOPICS}
+        self.topic_specs = topics_used(settings.dedup_partitions, settings.story_index_partitions)
+        self.topics = {spec.role: self._topic(spec) for spec in self.topic_specs}
         self.stages = stages or StageRunner(
             settings.spacy_model, settings.max_article_bytes, settings.stage_processes, tagger
         )
         self.app.agent(self.topics["raw"], name="clean")(self.clean_agent)
-        self.app.agent(self.topics["clean"], name="tag")(self.tag_agent)
         self.dedup = DedupAgents(self)
         self.stories = StoryAgents(self)
         self.app.agent(self.topics["stories"], name="store")(self.store_agent)
@@ -155,11 +152,11 @@ class Pipeline:
     def _monitor(self) -> None:
         """Count each stage's records (a faust sensor), probe the worker's health, and
         serve both on the web port."""
-        registry = CollectorRegistry()
+        self.registry = registry = CollectorRegistry()
         readers = {agent.channel.get_topic_name(): name
                    for name, agent in self.app.agents.items()}
-        writers = {spec.name(self.settings.topic_prefix): spec.written_by for spec in ALL_TOPICS
-                   if spec.written_by}
+        writers = {spec.name(self.settings.topic_prefix): spec.written_by
+                   for spec in self.topic_specs if spec.written_by}
         self.metrics = StageMetrics(registry, readers, writers)
         self.app.sensors.add(self.metrics)
         self.health = Health(self.app, self.stages)
@@ -170,10 +167,8 @@ class Pipeline:
         """The stages that read one partition, each as the topics that stay on one
         worker (its input and its tables' changelogs), heaviest first."""
         return [
-            {self.topics["deduped"].get_topic_name(),
-             self.topics["stories.candidates"].get_topic_name(),
-             self.stories.story_log.table.changelog_topic.get_topic_name()},
-            {self.topics["tagged"].get_topic_name()},
+            {self.topics["deduped"].get_topic_name(), *self.stories.single_partition_topics()},
+            {self.topics["tagged"].get_topic_name(), *self.dedup.single_partition_topics()},
         ]
 
     def light_partitioned_stages(self) -> list[set[str]]:
@@ -181,15 +176,8 @@ class Pipeline:
         (dedup shards, dedup decisions, the story index, the story store), each as its
         input topic and its tables' changelogs: that worker's core is the first to
         fill up."""
-        return [
-            {self.topics["dedup.probes"].get_topic_name(),
-             self.dedup.shard_articles.changelog_topic.get_topic_name()},
-            {self.topics["dedup.reports"].get_topic_name(),
-             self.dedup.decisions.changelog_topic.get_topic_name()},
-            {self.topics["stories.index"].get_topic_name(),
-             self.stories.index_articles.changelog_topic.get_topic_name()},
-            {self.topics["stories"].get_topic_name()},
-        ]
+        return [*self.dedup.partitioned_stages(), *self.stories.partitioned_stages(),
+                {self.topics["stories"].get_topic_name()}]
 
     def _topic(self, spec: TopicSpec) -> faust.TopicT:
         return self.app.topic(
@@ -208,14 +196,16 @@ class Pipeline:
         value: bytes,
         partition: int | None = None,
         headers: dict[str, bytes] | None = None,
+        stage: str | None = None,
     ) -> None:
-        """Send one record (JSON bytes) to the topic of ``role``, keyed by ``key``.
+        """Send one record (JSON bytes) to the topic of ``role``, keyed by ``key``, and
+        count it as ``stage``'s (by default, the stage whose record is being handled).
 
         ``partition`` places it explicitly; by default the key's hash does.
         """
         await self.topics[role].send(key=key.encode(), value=value, partition=partition,
                                      headers=headers)
-        self.metrics.sent(self.topics[role].get_topic_name())
+        self.metrics.sent(self.topics[role].get_topic_name(), stage)
 
     async def guarded(
         self, stage: str, event: EventT, handle: Callable[[EventT], Awaitable[None]]
@@ -284,19 +274,6 @@ class Pipeline:
             if parsed:
                 yield parsed
 
-    async def _ordered_batches(
-        self, stage: str, stream: StreamT, record: type[RecordT]
-    ) -> AsyncIterator[list[tuple[EventT, RecordT]]]:
-        """:meth:`_parsed_batches` in ingest order (``fetched_at``, then id).
-
-        Partitions are consumed in parallel and interleave; sorting each batch
-        keeps a replay in the order it was published within the batch (which
-        decides which of two copies is the original; articles in different
-        batches keep the batches' order, see the README's Known limits).
-        """
-        async for parsed in self._parsed_batches(stage, stream, record):
-            yield sorted(parsed, key=lambda item: (item[1].fetched_at, item[1].id))
-
     def check_size(self, event: EventT) -> None:
         """Refuse a message over ``max_article_bytes`` before parsing it."""
         if len(event.value) > self.settings.max_article_bytes:
@@ -309,59 +286,82 @@ class Pipeline:
     # -- cleaning and entity tagging -----------------------------------------
 
     async def clean_agent(self, stream: StreamT) -> None:
-        """raw -> clean: extract text and metadata (in the stage process).
+        """raw -> clean and tagged: extract text and metadata, then NER, in batches (in
+        one call of the stage process per batch).
 
         A clean article goes to the partition number its raw article came from:
         the raw topic's even spread (see :class:`newswire.inputs.RawPublisher`)
         then holds for NER too, where a hash of the ids would leave one partition
         several percent more articles (275 and 249 of the benchmark's 524).
         """
-        async for batch in self._ordered_batches("clean", stream, RawArticle):
-            await self._run_batch("clean", batch, self.stages.clean, output="clean",
-                                  keep_partition=True)
+        batches = cast(faust.Stream[bytes], stream).take_events(
+            self.settings.batch_size, within=self.settings.batch_seconds
+        )
+        async for events in batches:
+            sized: list[EventT] = []
+            for event in events:
+                try:
+                    self.check_size(event)
+                    sized.append(event)
+                except Exception as exc:
+                    await self.dead_letter("clean", event, exc)
+            if sized:
+                await self._prepare_batch(sized)
 
-    async def tag_agent(self, stream: StreamT) -> None:
-        """clean -> tagged: NER in batches (in the stage process)."""
-        async for batch in self._ordered_batches("tag", stream, CleanArticle):
-            await self._run_batch("tag", batch, self.stages.tag, output="tagged")
+    async def _prepare_batch(self, events: list[EventT]) -> None:
+        """Clean and tag the raw articles of ``events``, then send each one's records in
+        ingest order (``fetched_at``, then id): the clean one to the partition its raw
+        article came from, the tagged one by key, both with that partition as their
+        ingest partition.
 
-    async def _run_batch(
-        self,
-        stage: str,
-        batch: list[tuple[EventT, RecordT]],
-        work: Callable[[list[RecordT]], Awaitable[Sequence[bytes | Exception]]],
-        output: str,
-        keep_partition: bool = False,
-    ) -> None:
-        """Send each result of ``work`` on the batch to the topic of ``output``, in order,
-        to the partition its input came from if ``keep_partition``, else by key; with the
-        input's partition as its ingest partition (a clean article keeps its raw article's
-        partition, so that is the raw partition it was ingested through).
+        Partitions are consumed in parallel and interleave; sorting each batch keeps
+        a replay in the order it was published within the batch (which decides which
+        of two copies is the original; articles in different batches keep the
+        batches' order, see the README's Known limits).
 
-        A result that is an exception, or that cannot be sent, is dead-lettered; if
-        the batch fails as a whole, each article is retried alone, so only the bad one
-        is dead-lettered.
+        A refused article is dead-lettered with the stage that refused it, as is a
+        record that cannot be sent; if the batch fails as a whole, each article is
+        retried alone, so only the bad one is dead-lettered.
         """
         try:
-            with self.metrics.timed(stage):
-                results = await work([record for _, record in batch])
+            batch = await self.stages.prepare([event.value for event in events])
         except Exception as exc:
-            if len(batch) == 1:
-                results = [exc]
+            if len(events) > 1:
+                for event in events:
+                    await self._prepare_batch([event])
             else:
-                for item in batch:
-                    await self._run_batch(stage, [item], work, output, keep_partition)
-                return
-        for (event, record), result in zip(batch, results, strict=True):
-            if isinstance(result, Exception):
-                await self.dead_letter(stage, event, result)
-                continue
-            partition = event.message.partition if keep_partition else None
-            try:
-                await self.send(output, record.id, result, partition,
-                                headers=ingest_headers(event.message.partition))
-            except Exception as exc:  # e.g. a record over the producer's request size
-                await self.dead_letter(stage, event, exc)
+                await self.dead_letter("clean", events[0], exc)
+            return
+        for stage, seconds in batch.seconds.items():
+            self.metrics.observe(stage, seconds)
+        prepared: list[tuple[EventT, Prepared]] = []
+        for event, result in zip(events, batch.results, strict=True):
+            if isinstance(result, Prepared):
+                prepared.append((event, result))
+            else:
+                await self.dead_letter("clean", event, result)
+        prepared.sort(key=lambda item: (item[1].fetched_at, item[1].article_id))
+        for event, article in prepared:
+            await self._send_prepared(event, article)
+
+    async def _send_prepared(self, event: EventT, article: Prepared) -> None:
+        """Send ``article``'s clean record, then its tagged one (handed to the tag stage);
+        dead-letter what cannot go."""
+        raw_partition = event.message.partition
+        headers = ingest_headers(raw_partition)
+        try:
+            await self.send("clean", article.article_id, article.clean, raw_partition, headers)
+        except Exception as exc:  # e.g. a record over the producer's request size
+            await self.dead_letter("clean", event, exc)
+            return
+        self.metrics.received("tag")
+        try:
+            if isinstance(article.tagged, Exception):
+                raise article.tagged
+            await self.send("tagged", article.article_id, article.tagged, headers=headers,
+                            stage="tag")
+        except Exception as exc:
+            await self.dead_letter("tag", event, exc)
 
     # -- story store -----------------------------------------------------------
 

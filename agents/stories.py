@@ -3,7 +3,7 @@
 With ``NEWSWIRE_STORY_INDEX_PARTITIONS=0`` (the default) the story agent keeps the
 index in its clusterer and places each article as it reads it
 (:meth:`streams.stories.StoryClusterer.look_up`, then ``place``); the story-index
-and story-place agents stay idle. With 1 or more partitions:
+and story-place agents, their topics and table do not exist. With 1 or more partitions:
 
 - **story** (``deduped``, one partition): for each deduped article, in order, the
   clusterer admits it and gives its index keys
@@ -43,18 +43,18 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import faust
-from faust.types import EventT, StreamT
+from faust.types import EventT, StreamT, TableT
 
 from agents.state import ArrivalLog, PartitionEntries
 from schemas.records import (
     DedupedArticle,
-    EnrichedArticle,
     StoryCandidate,
     StoryIndexEntry,
     StoryIndexReply,
+    extended_json,
 )
 from streams.errors import Rejected
 from streams.keyindex import (
@@ -107,16 +107,33 @@ class StoryAgents:
         # article id -> what rebuilds the in-memory clusterer after a restart
         self.story_log = ArrivalLog(app.Table("story-state", partitions=1, schema=json_schema))
         self.story_log.table.on_recover(self._restore_stories)
-        self.index_articles = app.Table(
-            "story-index-articles", partitions=max(self.partitions, 1), schema=json_schema
-        )
-        self.index_articles.on_recover(self._forget_shards)
         app.on_partitions_revoked.connect(self._forget_waiting)
-
         topics = pipeline.topics
         app.agent(topics["deduped"], name="story")(self.story_agent)
-        app.agent(topics["stories.index"], name="story-index")(self.index_agent)
-        app.agent(topics["stories.candidates"], name="story-place")(self.place_agent)
+        self.index_articles: TableT[str, Any] | None = None
+        if self.partitions:
+            self.index_articles = app.Table(
+                "story-index-articles", partitions=self.partitions, schema=json_schema
+            )
+            self.index_articles.on_recover(self._forget_shards)
+            app.agent(topics["stories.index"], name="story-index")(self.index_agent)
+            app.agent(topics["stories.candidates"], name="story-place")(self.place_agent)
+
+    def single_partition_topics(self) -> list[str]:
+        """The topics that stay with the story agent's input: its table's changelog, and
+        the index's replies if the index goes through Kafka."""
+        topics = [self.story_log.table.changelog_topic.get_topic_name()]
+        if self.partitions:
+            topics.append(self.pipeline.topics["stories.candidates"].get_topic_name())
+        return topics
+
+    def partitioned_stages(self) -> list[set[str]]:
+        """With 1 or more partitions, the story-index stage: its input topic and its
+        table's changelog."""
+        if self.index_articles is None:
+            return []
+        return [{self.pipeline.topics["stories.index"].get_topic_name(),
+                 self.index_articles.changelog_topic.get_topic_name()}]
 
     def _new_clusterer(self) -> StoryClusterer:
         return StoryClusterer(retire_after=self.retention, local_index=not self.partitions)
@@ -230,8 +247,8 @@ class StoryAgents:
                                          changed_story.to_json())
         # Members of retired stories are not needed to rebuild the live ones.
         self.story_log.prune(keep=self.clusterer.__contains__)
-        enriched = EnrichedArticle(**article.model_dump(), story_id=story.story_id)
-        await self.pipeline.send("enriched", enriched.id, enriched.to_json())
+        enriched = extended_json(article.model_dump(mode="json"), story_id=story.story_id)
+        await self.pipeline.send("enriched", article.id, enriched)
 
     # -- story index -----------------------------------------------------------
 
@@ -250,6 +267,7 @@ class StoryAgents:
         await self.pipeline.send("stories.candidates", entry.article_id, reply.to_json())
 
     def _shard(self, partition: int) -> KeyBuckets[IndexedArticle]:
+        assert self.index_articles is not None, "the story index is in-process"
         if partition not in self._shards:
             self._shards[partition] = story_index(
                 self.retention,

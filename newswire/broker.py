@@ -22,7 +22,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 
 from newswire.processes import BrokerStartError, free_port, start_listening, stop
 from newswire.settings import Settings
-from schemas.topics import ALL_TOPICS, TopicSpec
+from schemas.topics import TopicSpec, topics_used
 
 __all__ = ["BrokerStartError", "EmbeddedBroker", "free_port"]
 
@@ -196,7 +196,9 @@ def topic_config(topic: TopicSpec, settings: Settings) -> dict[str, str]:
 
 
 async def ensure_topics(settings: Settings) -> list[str]:
-    """Create every pipeline topic that does not exist yet; return the names created.
+    """Create every topic the pipeline uses with these settings (an index's topics only
+    when it is partitioned through Kafka) that does not exist yet; return the names
+    created.
 
     Topics are created explicitly: auto-created topics get the broker's default
     partition count, which would break the stages that need a single partition. Each
@@ -215,7 +217,7 @@ async def ensure_topics(settings: Settings) -> list[str]:
                 settings.replication_factor,
                 topic_configs=topic_config(topic, settings),
             )
-            for topic in ALL_TOPICS
+            for topic in topics_used(settings.dedup_partitions, settings.story_index_partitions)
             if topic.name(settings.topic_prefix) not in existing
         ]
         if wanted:

@@ -1,10 +1,11 @@
 """``newswire deadletter``: list the dead letters by stage and reason, and send chosen
 ones through again once their cause is fixed.
 
-A dead letter goes back to the topic its message came from (a ``clean`` dead letter
-to the raw topic, ``tag`` to ``articles.clean``...), keyed by its article id, with the
-value it had: the stages are idempotent by article id and content, so a letter sent
-twice is a repeat the second time and changes nothing downstream. The reader's dead
+A dead letter goes back to the topic its message came from (a ``clean`` or ``tag``
+dead letter to the raw topic, ``dedup-route`` to ``articles.tagged``...), keyed by
+its article id, with the value it had: the stages are idempotent by article id and
+content, so a letter sent twice is a repeat the second time and changes nothing
+downstream. The reader's dead
 letters (stage ``replay``) have no topic: they go to the raw topic if they now parse
 as a raw article. A letter that kept only a prefix of its message cannot be sent.
 """

@@ -155,7 +155,7 @@ class WorkerRun:
 
     async def _report_warm_stages(self, stages: StageRunner) -> None:
         try:
-            await stages.clean([])  # queued behind the warm-up
+            await stages.prepare([])  # queued behind the warm-up
         except Exception as error:  # each batch will be refused with the reason
             self.status.say(f"newswire: the stage process did not start: {error}")
         else:

@@ -56,7 +56,7 @@ class Settings(BaseSettings):
         description=(
             "Partitions of the dedup index (dedup.probes, dedup.reports and their tables). "
             "More spread its memory over the workers, at the cost of more Kafka records "
-            "per article (9 with one partition, 13 with two)."
+            "per article (8 with one partition, 13 with two)."
         ),
     )
     story_index_partitions: int = Field(

@@ -40,6 +40,8 @@ class TopicSpec:
     partitions: int | None
     description: str
     index: Literal["dedup", "story"] | None = None
+    """The index whose Kafka path it serves (it exists only when that index is
+    partitioned through Kafka, see :meth:`used`)."""
     written_by: str | None = None
     """The stage that sends to it (None: several, or an input outside the worker)."""
     retention: Literal["time", "dead letters", "compacted"] = "time"
@@ -60,8 +62,17 @@ class TopicSpec:
             return partitions
         if self.index == "dedup":
             return dedup_partitions
-        return max(story_index_partitions, 1)  # 0: an in-process index, the topic unused
+        return story_index_partitions
 
+    def used(self, dedup_partitions: int, story_index_partitions: int) -> bool:
+        """Whether the pipeline has this topic, given the configured counts: an index's
+        topics only when it goes through Kafka (2 or more dedup partitions; 1 or more
+        story-index partitions), not when its stage holds it in-process."""
+        if self.index == "dedup":
+            return dedup_partitions > 1
+        if self.index == "story":
+            return story_index_partitions > 0
+        return True
 
     def config(
         self,
@@ -110,7 +121,7 @@ STORY_INDEX = TopicSpec("stories.index", "stories.index", StoryIndexEntry, "arti
 STORY_CANDIDATES = TopicSpec("stories.candidates", "stories.candidates", StoryIndexReply,
                              "article id", 1,
                              "Internal: a story-index partition's candidates for an article.",
-                             written_by="story-index")
+                             index="story", written_by="story-index")
 STORIES = TopicSpec("stories", "stories", Story, "story id", None,
                     "Latest version of a story on every change; compacted by story id, "
                     "so it holds every story's current version.",
@@ -123,3 +134,9 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     RAW, CLEAN, TAGGED, DEDUP_PROBES, DEDUP_REPORTS, DEDUPED, STORY_INDEX, STORY_CANDIDATES,
     ENRICHED, STORIES, DEAD_LETTERS,
 )
+
+
+def topics_used(dedup_partitions: int, story_index_partitions: int) -> tuple[TopicSpec, ...]:
+    """The topics of a pipeline with these index partitions (see :meth:`TopicSpec.used`)."""
+    return tuple(topic for topic in ALL_TOPICS
+                 if topic.used(dedup_partitions, story_index_partitions))

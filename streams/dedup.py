@@ -54,7 +54,7 @@ import logging
 import re
 import zlib
 from collections import deque
-from collections.abc import Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Iterable, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -316,15 +316,14 @@ class ShardArticle:
 
     def to_json(self) -> dict[str, Any]:
         """JSON-able form."""
-        return {"arrived_at": self.arrival.time.isoformat(), "sequence": self.arrival.seq,
-                "keys": list(self.keys), "signature": self.signature.to_json(),
-                **self.revision.to_json()}
+        return {**self.arrival.to_json(), "keys": list(self.keys),
+                "signature": self.signature.to_json(), **self.revision.to_json()}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ShardArticle:
         """Inverse of :meth:`to_json`."""
-        return cls(Arrival(datetime.fromisoformat(data["arrived_at"]), int(data["sequence"])),
-                   tuple(data["keys"]), Signature.from_json(data["signature"]),
+        return cls(Arrival.from_json(data), tuple(data["keys"]),
+                   Signature.from_json(data["signature"]),
                    Revision.from_json(data))
 
 
@@ -418,11 +417,6 @@ class Decided:
 
     verdict: DedupVerdict
     payload: Any
-
-
-def _arrival_in(entry: Mapping[str, Any]) -> Arrival:
-    """The arrival stored in a decision entry (pending or decided)."""
-    return Arrival(datetime.fromisoformat(entry["arrived_at"]), int(entry["sequence"]))
 
 
 class Decider:
@@ -545,10 +539,10 @@ class Decider:
                 return None if "verdict" in entry else entry
             if not revision.updates(held):
                 return None
-            arrival = _arrival_in(entry)
+            arrival = Arrival.from_json(entry)
         return {
-            "arrived_at": arrival.time.isoformat(), "sequence": arrival.seq,
-            **revision.to_json(), "shards_total": None, "shards": [], "matches": [],
+            **arrival.to_json(), **revision.to_json(),
+            "shards_total": None, "shards": [], "matches": [],
         }
 
     def _settle(self, article_id: str, state: dict[str, Any]) -> Decided | None:
@@ -558,7 +552,7 @@ class Decider:
             self.entries[article_id] = state
             return None
         matches = [DedupMatch.model_validate(match) for match in state["matches"]]
-        verdict = decide(article_id, _arrival_in(state), matches)
+        verdict = decide(article_id, Arrival.from_json(state), matches)
         self.entries[article_id] = {
             "arrived_at": state["arrived_at"], "sequence": state["sequence"],
             **Revision.from_json(state).to_json(), "verdict": verdict.model_dump(mode="json"),
@@ -568,7 +562,7 @@ class Decider:
         return Decided(verdict, state["payload"])
 
     def _arrival_of(self, article_id: str) -> Arrival:
-        return _arrival_in(self.entries[article_id])
+        return Arrival.from_json(self.entries[article_id])
 
     def _evict(self, time: datetime) -> None:
         if self._newest is None or time > self._newest:

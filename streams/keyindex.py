@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import zlib
 from collections import Counter, deque
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 
 @dataclass(frozen=True, order=True, slots=True)
@@ -25,6 +25,15 @@ class Arrival:
 
     time: datetime
     seq: int
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-able form, as the stages' table entries hold it."""
+        return {"arrived_at": self.time.isoformat(), "sequence": self.seq}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Arrival:
+        """The arrival in a table entry (the inverse of :meth:`to_json`)."""
+        return cls(datetime.fromisoformat(data["arrived_at"]), int(data["sequence"]))
 
 
 class ArrivalClock:

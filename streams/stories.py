@@ -492,14 +492,12 @@ class IndexedArticle:
 
     def to_json(self) -> dict[str, Any]:
         """JSON-able form."""
-        return {"arrived_at": self.arrival.time.isoformat(), "sequence": self.arrival.seq,
-                "keys": list(self.keys), "revision": self.revision}
+        return {**self.arrival.to_json(), "keys": list(self.keys), "revision": self.revision}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> IndexedArticle:
         """Inverse of :meth:`to_json`."""
-        return cls(Arrival(datetime.fromisoformat(data["arrived_at"]), int(data["sequence"])),
-                   tuple(data["keys"]), int(data["revision"]))
+        return cls(Arrival.from_json(data), tuple(data["keys"]), int(data["revision"]))
 
 
 def enter_revision(

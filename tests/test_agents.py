@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from schemas.records import (
     DedupProbe,
     DedupSignature,
     DedupVerdict,
+    Entity,
     RawArticle,
     TaggedArticle,
 )
@@ -53,7 +54,7 @@ class CapturingPipeline(Pipeline):
 
     async def send(
         self, role: str, key: str, value: bytes, partition: int | None = None,
-        headers: dict[str, bytes] | None = None,
+        headers: dict[str, bytes] | None = None, stage: str | None = None,
     ) -> None:
         self.sent.append((role, key, orjson.loads(value)))
         self.partitions.append(partition)
@@ -94,12 +95,12 @@ class SizeLimitedPipeline(CapturingPipeline):
 
     async def send(
         self, role: str, key: str, value: bytes, partition: int | None = None,
-        headers: dict[str, bytes] | None = None,
+        headers: dict[str, bytes] | None = None, stage: str | None = None,
     ) -> None:
         if len(value) > self.limits.get(role, len(value)):
             raise ProducerSendError(f"Error while sending: MessageSizeTooLargeError("
                                     f"'The message is {len(value)} bytes')")
-        await super().send(role, key, value, partition, headers)
+        await super().send(role, key, value, partition, headers, stage)
 
 
 @pytest.fixture(scope="module")
@@ -159,7 +160,7 @@ def test_clean_agent_dead_letters_every_bad_input_and_goes_on(
             for key, (value, _) in BAD_RAW_ARTICLES.items():
                 await agent.put(value, key=key.encode())
             await agent.put(good.to_json(), key=b"good")
-            await pipeline.wait_for(len(BAD_RAW_ARTICLES) + 1)
+            await pipeline.wait_for(len(BAD_RAW_ARTICLES) + 2)
 
     _run(scenario())
     letters = {letter["article_id"]: DeadLetter.model_validate(letter)
@@ -209,7 +210,7 @@ def test_a_result_too_big_to_send_is_dead_lettered_and_the_agent_goes_on(
                                 dead_letter_payload_bytes=1_000)
     big = RawArticle(id="big", text="A long report on the valley's water. " * 1_000,
                      fetched_at=FETCHED)
-    _run(clean_all(pipeline, {"big": big.to_json(), "good": seed_raw().to_json()}, sent=2))
+    _run(clean_all(pipeline, {"big": big.to_json(), "good": seed_raw().to_json()}, sent=3))
     (letter,) = [DeadLetter.model_validate(value) for value in pipeline.records("deadletter")]
     assert (letter.stage, letter.article_id, letter.error_type) == (
         "clean", "big", "ProducerSendError")
@@ -220,7 +221,7 @@ def test_a_result_too_big_to_send_is_dead_lettered_and_the_agent_goes_on(
 def test_a_result_too_big_to_send_from_a_guarded_stage_is_dead_lettered(
     tmp_path: Path, tagger: EntityTagger
 ) -> None:
-    pipeline = limited_pipeline(tmp_path, tagger, {"dedup.probes": 1_000})
+    pipeline = limited_pipeline(tmp_path, tagger, {"deduped": 1_000})
     article = seed_tagged("001")
 
     async def route() -> None:
@@ -239,7 +240,7 @@ def test_a_dead_letter_too_big_to_send_is_sent_without_its_payload(
     pipeline = limited_pipeline(tmp_path, tagger, {"deadletter": 20_000}, batch_seconds=0.01,
                                 max_article_bytes=30_000)
     big = b"{" * 40_000
-    _run(clean_all(pipeline, {"big": big, "good": seed_raw().to_json()}, sent=2))
+    _run(clean_all(pipeline, {"big": big, "good": seed_raw().to_json()}, sent=3))
     (letter,) = [DeadLetter.model_validate(value) for value in pipeline.records("deadletter")]
     assert (letter.stage, letter.article_id, letter.error_type) == ("clean", "big", "too_large")
     assert letter.payload == "" and letter.payload_truncated
@@ -254,7 +255,7 @@ def test_an_agent_that_cannot_send_a_dead_letter_logs_the_article_and_goes_on(
     tmp_path: Path, tagger: EntityTagger, caplog: pytest.LogCaptureFixture
 ) -> None:
     pipeline = limited_pipeline(tmp_path, tagger, {"deadletter": 0}, batch_seconds=0.01)
-    _run(clean_all(pipeline, {"lost": b"{not json", "good": seed_raw().to_json()}, sent=1))
+    _run(clean_all(pipeline, {"lost": b"{not json", "good": seed_raw().to_json()}, sent=2))
     assert [record["id"] for record in pipeline.records("clean")] == ["good"]
     assert not pipeline.records("deadletter")
     (error,) = [record for record in caplog.records if record.levelno >= logging.ERROR]
@@ -271,10 +272,11 @@ def test_clean_agent_sends_a_batch_in_ingest_order(tmp_path: Path, tagger: Entit
         async with pipeline.app.agents["clean"].test_context() as agent:
             for raw in reversed(stamped):
                 await agent.put(raw.to_json(), key=raw.id.encode())
-            await pipeline.wait_for(5)
+            await pipeline.wait_for(2 * len(stamped))  # clean and tagged
 
     _run(scenario())
-    assert [key for _, key, _ in pipeline.sent] == [raw.id for raw in stamped]
+    for role in ("clean", "tagged"):
+        assert [key for key, _, _ in pipeline.messages(role)] == [raw.id for raw in stamped]
 
 
 def test_clean_agent_keeps_each_article_on_the_partition_its_raw_article_came_from(
@@ -288,7 +290,7 @@ def test_clean_agent_keeps_each_article_on_the_partition_its_raw_article_came_fr
         async with pipeline.app.agents["clean"].test_context() as agent:
             for raw in raws:
                 await agent.put(raw.to_json(), key=raw.id.encode(), partition=partition_of[raw.id])
-            await pipeline.wait_for(len(raws))
+            await pipeline.wait_for(2 * len(raws))
 
     _run(scenario())
     assert {key: partition for key, _, partition in pipeline.messages("clean")} == partition_of
@@ -319,23 +321,68 @@ def test_store_agent_reads_only_the_last_version_of_each_story_in_a_batch(
     assert pipeline.records("deadletter") == []
 
 
-def test_tag_agent_adds_entities_and_the_ingest_partition(pipeline: CapturingPipeline) -> None:
+def test_clean_agent_tags_each_article_and_sends_both_records_with_the_ingest_partition(
+    pipeline: CapturingPipeline,
+) -> None:
     text = "LNA spokesman Ahmed Mismari said the Libyan National Army left Tripoli."
-    clean = CleanArticle(id="c1", text=text, fetched_at=FETCHED, fingerprint=fingerprint(text))
+    raw = RawArticle(id="c1", text=text, fetched_at=FETCHED)
 
     async def scenario() -> None:
-        async with pipeline.app.agents["tag"].test_context() as agent:
-            await agent.put(clean.to_json(), key=b"c1", partition=3)
-            await pipeline.wait_for(1)
+        async with pipeline.app.agents["clean"].test_context() as agent:
+            await agent.put(raw.to_json(), key=b"c1", partition=3)
+            await pipeline.wait_for(2)
 
     _run(scenario())
-    (tagged,) = pipeline.records("tagged")
+    assert [role for role, _, _ in pipeline.sent] == ["clean", "tagged"]
+    (clean,), (tagged,) = pipeline.records("clean"), pipeline.records("tagged")
+    assert pipeline.partitions == [3, None]  # the tagged topic has one partition
     # With the partition it came through, for the reorder buffer before dedup.
-    assert pipeline.headers == [ingest_headers(3)]
-    names = {entity["name"] for entity in TaggedArticle.model_validate(tagged).model_dump()[
-        "entities"]}
+    assert pipeline.headers == [ingest_headers(3)] * 2
+    article = TaggedArticle.model_validate(tagged)
+    assert article.model_dump(exclude={"entities"}) == CleanArticle.model_validate(
+        clean).model_dump()
+    names = {entity.name for entity in article.entities}
     assert {"Ahmed Mismari", "Libyan National Army", "Tripoli"} <= names
+    assert "tag" not in pipeline.app.agents  # tagged in the same call as cleaned
 
+
+class FailingTagger:
+    """A tagger that fails on any batch holding an article whose text has ``poison``."""
+
+    def __init__(self, tagger: EntityTagger, poison: str) -> None:
+        self.tagger = tagger
+        self.poison = poison
+
+    def tag(self, articles: Sequence[CleanArticle]) -> list[list[Entity]]:
+        if any(self.poison in article.text for article in articles):
+            raise RuntimeError("the tagger broke")
+        return self.tagger.tag(articles)
+
+
+def test_a_tagging_failure_is_dead_lettered_as_the_tag_stage_and_its_clean_record_sent(
+    tmp_path: Path, tagger: EntityTagger
+) -> None:
+    poison = "Zanzibar is where the tagger breaks."
+    pipeline = make_pipeline(tmp_path, FailingTagger(tagger, poison),  # type: ignore[arg-type]
+                             batch_seconds=0.5)
+    bad = RawArticle(id="bad", text=poison * 5, fetched_at=FETCHED)
+    _run(clean_all(pipeline, {"bad": bad.to_json(), "good": seed_raw().to_json()}, sent=4))
+    (letter,) = [DeadLetter.model_validate(value) for value in pipeline.records("deadletter")]
+    assert (letter.stage, letter.article_id, letter.error_type) == ("tag", "bad", "RuntimeError")
+    assert "the tagger broke" in letter.reason
+    assert sorted(record["id"] for record in pipeline.records("clean")) == ["bad", "good"]
+    assert [record["id"] for record in pipeline.records("tagged")] == ["good"]
+    assert pipeline.records("tagged")[0]["entities"]
+
+
+def test_stage_metrics_count_the_clean_and_the_tag_stage(pipeline: CapturingPipeline) -> None:
+    # (What each stage sends is counted by Pipeline.send, captured here: see test_operations.)
+    _run(clean_all(pipeline, {"good": seed_raw().to_json(), "broken": b"{not json"}, sent=3))
+    value = pipeline.registry.get_sample_value
+    assert value("newswire_records_in_total", {"stage": "tag"}) == 1
+    assert value("newswire_dead_letters_total", {"stage": "clean", "reason": "invalid_json"}) == 1
+    for stage in ("clean", "tag"):
+        assert value("newswire_processing_seconds_count", {"stage": stage}) == 1
 
 
 def seed_tagged(number: str, fetched_at: datetime = FETCHED) -> TaggedArticle:
@@ -362,8 +409,9 @@ async def dedup_stage(pipeline: CapturingPipeline, articles: list[TaggedArticle]
     async with pipeline.app.agents["dedup-route"].test_context() as agent:
         for article in articles:
             await agent.put(article.to_json(), key=article.id.encode())
-    await deliver(pipeline, "dedup.probes", "dedup-shard")
-    await deliver(pipeline, "dedup.reports", "dedup-decide")
+    if pipeline.settings.dedup_partitions > 1:  # else decided in the route agent
+        await deliver(pipeline, "dedup.probes", "dedup-shard")
+        await deliver(pipeline, "dedup.reports", "dedup-decide")
 
 
 def verdicts(pipeline: CapturingPipeline) -> list[DedupVerdict]:
@@ -392,8 +440,6 @@ def test_the_dedup_route_restores_ingest_order_across_raw_partitions(
             for article, raw_partition in ((copy, 1), (original, 0), (later, 0)):
                 await agent.put(article.to_json(), key=article.id.encode(),
                                 headers=ingest_headers(raw_partition))
-        await deliver(pipeline, "dedup.probes", "dedup-shard")
-        await deliver(pipeline, "dedup.reports", "dedup-decide")
 
     _run(run())
     decided = {verdict.article_id: verdict for verdict in verdicts(pipeline)}
@@ -401,6 +447,75 @@ def test_the_dedup_route_restores_ingest_order_across_raw_partitions(
     assert decided["002"].duplicate_of == "000"
     # The latest article waits: no partition has caught up with it yet.
     assert "001" not in decided and len(pipeline.dedup.reorder) == 1
+
+
+def test_one_dedup_partition_decides_in_the_route_agent_with_no_probe_hop(
+    tmp_path: Path, tagger: EntityTagger
+) -> None:
+    pipeline = make_pipeline(tmp_path, tagger, dedup_partitions=1)
+    assert not {"dedup.probes", "dedup.reports"} & set(pipeline.topics)
+    assert not {"dedup-shard", "dedup-decide"} & set(pipeline.app.agents)
+    articles = [seed_tagged(number) for number in ("000", "001", "002")]
+
+    async def route(batch: list[TaggedArticle]) -> None:
+        async with pipeline.app.agents["dedup-route"].test_context() as agent:
+            for article in batch:
+                await agent.put(article.to_json(), key=article.id.encode())
+
+    _run(route(articles))
+    assert {role for role, _, _ in pipeline.sent} == {"deduped"}  # one write per article
+    decided = {verdict.article_id: verdict for verdict in verdicts(pipeline)}
+    assert decided["002"].duplicate_of == "000"  # seeds/EXPECTED.md
+    assert decided["000"].duplicate_of is None and decided["001"].duplicate_of is None
+    (deduped,) = [value for value in pipeline.records("deduped") if value["id"] == "002"]
+    assert DedupedArticle.model_validate(deduped).model_dump(
+        exclude={"dedup", "duplicate_of"}) == articles[2].model_dump()
+    # The state is in the tables, as on the partitioned path, for a restart to rebuild.
+    assert {key.split("/")[1] for key in pipeline.dedup.shard_articles} == {"000", "001", "002"}
+    assert only_verdicts(pipeline)
+    tables = (pipeline.dedup.shard_articles, pipeline.dedup.decisions)
+    before = [dict(table.items()) for table in tables]
+    first = verdicts(pipeline)
+    pipeline.take("deduped")
+    _run(route(list(reversed(articles))))  # redelivered, in another order
+    assert verdicts(pipeline) == list(reversed(first))
+    assert [dict(table.items()) for table in tables] == before
+
+
+def test_an_article_whose_reorder_wait_runs_out_is_decided_in_process(
+    tmp_path: Path, tagger: EntityTagger
+) -> None:
+    """Released by the reorder buffer's timer, outside any stream's iteration: the one
+    dedup partition still writes its tables and sends the verdict."""
+    pipeline = make_pipeline(tmp_path, tagger, partitions=2, dedup_partitions=1,
+                             reorder_max_wait_seconds=0.05)
+    article = seed_tagged("001")
+
+    async def scenario() -> None:
+        async with pipeline.app.agents["dedup-route"].test_context() as agent:
+            await agent.put(article.to_json(), key=b"001", headers=ingest_headers(0))
+            assert len(pipeline.dedup.reorder) == 1  # partition 1 has not caught up
+        await asyncio.sleep(0.1)
+        await pipeline.dedup._route_overdue()  # what the timer runs
+
+    _run(scenario())
+    assert [verdict.article_id for verdict in verdicts(pipeline)] == ["001"]
+    assert not pipeline.records("deadletter")
+    assert list(pipeline.dedup.decisions.keys()) == ["001"]
+
+
+def test_the_in_process_and_the_partitioned_dedup_give_the_same_verdicts(
+    tmp_path: Path, tagger: EntityTagger
+) -> None:
+    articles = [seed_tagged(number, FETCHED + timedelta(seconds=int(number)))
+                for number in ("000", "001", "002", "003", "004")]
+    found = []
+    for partitions in (1, 4):
+        pipeline = make_pipeline(tmp_path / str(partitions), tagger,
+                                 dedup_partitions=partitions)
+        _run(dedup_stage(pipeline, articles))
+        found.append(sorted(verdicts(pipeline), key=lambda verdict: verdict.article_id))
+    assert found[0] == found[1] and len(found[0]) == len(articles)
 
 
 def test_dedup_agents_find_the_copy_across_partitions(pipeline: CapturingPipeline) -> None:
@@ -562,8 +677,9 @@ async def story_stage(pipeline: CapturingPipeline, articles: list[DedupedArticle
     async with pipeline.app.agents["story"].test_context() as agent:
         for article in articles:
             await agent.put(article.to_json(), key=article.id.encode())
-    await deliver(pipeline, "stories.index", "story-index")
-    await deliver(pipeline, "stories.candidates", "story-place")
+    if pipeline.settings.story_index_partitions:  # else placed in the story agent
+        await deliver(pipeline, "stories.index", "story-index")
+        await deliver(pipeline, "stories.candidates", "story-place")
 
 
 def deduped_seed(number: str, duplicate_of: str | None = None, **changes: Any) -> DedupedArticle:
@@ -589,6 +705,8 @@ def test_story_agents_place_the_seeds_in_one_story_in_process_or_through_a_split
     assert pipeline.records("stories")[-1]["article_count"] == 5
     if not partitions:  # the story agent's own index: nothing went through Kafka
         assert not pipeline.records("stories.index") and not pipeline.stories.index_articles
+        assert not {"stories.index", "stories.candidates"} & set(pipeline.topics)
+        assert not {"story-index", "story-place"} & set(pipeline.app.agents)
         return
     # The index is split over the partitions; the copy 002 probed none of them.
     held = {key.split("/")[1] for key in pipeline.stories.index_articles}

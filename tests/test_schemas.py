@@ -9,7 +9,7 @@ import jsonschema
 
 from schemas.generate import SCHEMA_DIR, render_schemas
 from schemas.records import DeadLetter, DedupVerdict, RawArticle
-from schemas.topics import ALL_TOPICS
+from schemas.topics import ALL_TOPICS, topics_used
 
 
 def test_published_json_schemas_are_current() -> None:
@@ -22,6 +22,18 @@ def test_every_topic_has_a_distinct_name_and_schema() -> None:
     names = [topic.name("newswire") for topic in ALL_TOPICS]
     assert len(set(names)) == len(names)
     assert len(render_schemas()) == len(ALL_TOPICS)
+
+
+def test_an_index_in_process_has_no_topics() -> None:
+    index_topics = {"dedup.probes", "dedup.reports", "stories.index", "stories.candidates"}
+    in_process = {topic.role for topic in topics_used(dedup_partitions=1,
+                                                      story_index_partitions=0)}
+    assert in_process == {topic.role for topic in ALL_TOPICS} - index_topics
+    assert topics_used(dedup_partitions=2, story_index_partitions=1) == ALL_TOPICS
+    partitioned = {topic.role: topic.partition_count(4, 3, 2)
+                   for topic in topics_used(dedup_partitions=3, story_index_partitions=2)}
+    assert {role: partitioned[role] for role in index_topics} == {
+        "dedup.probes": 3, "dedup.reports": 3, "stories.index": 2, "stories.candidates": 1}
 
 
 def test_records_serialise_to_json_that_their_schema_accepts() -> None:

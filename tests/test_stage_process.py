@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import psutil
 import pytest
 
-from agents.cpu import StageRunner
+from agents.cpu import Prepared, StageRunner
 from schemas.records import CleanArticle, RawArticle, TaggedArticle
 from streams.errors import Rejected
 from tests.conftest import SEEDS
@@ -38,28 +38,37 @@ def runner() -> Iterator[StageRunner]:
     stages.close()
 
 
-def test_the_child_process_cleans_and_tags_to_json(runner: StageRunner) -> None:
+def test_the_child_process_parses_cleans_and_tags_raw_messages_in_one_call(
+    runner: StageRunner,
+) -> None:
     empty = RawArticle(id="empty", text="   ", fetched_at=FETCHED)
-    cleaned, refused = asyncio.run(runner.clean([seed_article(), empty]))
+    batch = asyncio.run(runner.prepare([seed_article().to_json(), b"{not json",
+                                        empty.to_json()]))
+    prepared, broken, refused = batch.results
+    assert isinstance(broken, Rejected) and broken.code == "invalid_json"
     assert isinstance(refused, Rejected) and refused.code == "empty"
-    assert isinstance(cleaned, bytes)
-    article = CleanArticle.from_json(cleaned)
+    assert isinstance(prepared, Prepared)
+    assert (prepared.article_id, prepared.fetched_at) == ("good", FETCHED)
+    article = CleanArticle.from_json(prepared.clean)
     assert article.id == "good" and article.text
-    (tagged,) = asyncio.run(runner.tag([article]))
-    names = {entity.name for entity in TaggedArticle.from_json(tagged).entities}
-    assert "Khalifa Haftar" in names  # seeds/EXPECTED.md: the seeds name him
+    assert isinstance(prepared.tagged, bytes)
+    tagged = TaggedArticle.from_json(prepared.tagged)
+    assert "Khalifa Haftar" in {entity.name for entity in tagged.entities}  # seeds/EXPECTED.md
+    # The tagged record is the clean one with its entities.
+    assert tagged.model_dump(exclude={"entities"}) == article.model_dump()
+    assert set(batch.seconds) == {"clean", "tag"} and all(s >= 0 for s in batch.seconds.values())
 
 
 def test_a_dead_child_is_replaced_and_its_batch_refused(runner: StageRunner) -> None:
-    asyncio.run(runner.clean([seed_article()]))  # the child is up
+    asyncio.run(runner.prepare([seed_article().to_json()]))  # the child is up
     for child in psutil.Process(os.getpid()).children():
         if "spawn_main" in " ".join(child.cmdline()):  # not the session's broker
             os.kill(child.pid, signal.SIGKILL)
     with pytest.raises(Rejected) as refused:
-        asyncio.run(runner.clean([seed_article()]))
+        asyncio.run(runner.prepare([seed_article().to_json()]))
     assert refused.value.code == "stage_process_died"
-    (cleaned,) = asyncio.run(runner.clean([seed_article()]))
-    assert isinstance(cleaned, bytes)
+    (prepared,) = asyncio.run(runner.prepare([seed_article().to_json()])).results
+    assert isinstance(prepared, Prepared)
 
 
 def test_a_stage_process_that_cannot_start_says_why_for_each_batch() -> None:
@@ -67,7 +76,7 @@ def test_a_stage_process_that_cannot_start_says_why_for_each_batch() -> None:
     try:
         for _ in range(2):  # the process stays up and keeps giving the reason
             with pytest.raises(Rejected) as refused:
-                asyncio.run(stages.clean([seed_article()]))
+                asyncio.run(stages.prepare([seed_article().to_json()]))
             assert refused.value.code == "stage_setup_failed"
             assert "no_such_spacy_model" in refused.value.reason
     finally:
