@@ -363,8 +363,7 @@ def test_a_tagging_failure_is_dead_lettered_as_the_tag_stage_and_its_clean_recor
     tmp_path: Path, tagger: EntityTagger
 ) -> None:
     poison = "Zanzibar is where the tagger breaks."
-    pipeline = make_pipeline(tmp_path, FailingTagger(tagger, poison),  # type: ignore[arg-type]
-                             batch_seconds=0.5)
+    pipeline = make_pipeline(tmp_path, FailingTagger(tagger, poison), batch_seconds=0.5)
     bad = RawArticle(id="bad", text=poison * 5, fetched_at=FETCHED)
     _run(clean_all(pipeline, {"bad": bad.to_json(), "good": seed_raw().to_json()}, sent=4))
     (letter,) = [DeadLetter.model_validate(value) for value in pipeline.records("deadletter")]
@@ -709,8 +708,10 @@ def test_story_agents_place_the_seeds_in_one_story_in_process_or_through_a_split
         assert not {"story-index", "story-place"} & set(pipeline.app.agents)
         return
     # The index is split over the partitions; the copy 002 probed none of them.
-    held = {key.split("/")[1] for key in pipeline.stories.index_articles}
-    shards = {int(key.split("/")[0]) for key in pipeline.stories.index_articles}
+    index_articles = pipeline.stories.index_articles
+    assert index_articles is not None
+    held = {key.split("/")[1] for key in index_articles}
+    shards = {int(key.split("/")[0]) for key in index_articles}
     assert held == {"000", "001", "003", "004"} and len(shards) == 3
 
 
@@ -757,6 +758,7 @@ def test_story_state_table_forgets_the_members_of_retired_stories(
     assert "001" not in pipeline.stories.clusterer and "003" in pipeline.stories.clusterer
     assert list(pipeline.stories.story_log.table.keys()) == ["003"]
     # The index forgot 001 too (entries older than the stories' retention).
+    assert pipeline.stories.index_articles is not None
     assert list(pipeline.stories.index_articles.keys()) == ["0/003"]
 
 
