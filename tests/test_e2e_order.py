@@ -4,6 +4,7 @@ through the real broker and real worker processes."""
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
@@ -90,17 +91,42 @@ def test_every_planted_copy_points_at_its_original(
     pipeline_settings: Settings, start_worker: Callable[..., subprocess.Popen[bytes]],
     tmp_path: Path, workers: int, crash: bool,
 ) -> None:
+    _planted_copies_keep_their_originals(pipeline_settings, start_worker, tmp_path, workers,
+                                         crash)
+
+
+def test_plain_mode_survives_a_killed_worker(
+    pipeline_settings: Settings, start_worker: Callable[..., subprocess.Popen[bytes]],
+    tmp_path: Path,
+) -> None:
+    """Workers on a configured broker without the embedded profile (faust's timeouts,
+    shortened as a user would for a quick recovery): the surviving worker goes on."""
+    plain = {"NEWSWIRE_EMBEDDED_PROFILE": "false", "BROKER_SESSION_TIMEOUT": "10",
+             "BROKER_HEARTBEAT_INTERVAL": "2"}
+    survivor, _replacement = _planted_copies_keep_their_originals(
+        pipeline_settings, functools.partial(start_worker, more_env=plain), tmp_path,
+        workers=2, crash=True)
+    assert survivor.poll() is None, f"the surviving worker exited ({survivor.returncode})"
+
+
+def _planted_copies_keep_their_originals(
+    settings: Settings, start_worker: Callable[[], subprocess.Popen[bytes]], tmp_path: Path,
+    workers: int, crash: bool,
+) -> list[subprocess.Popen[bytes]]:
+    """Replay planted copies through ``workers`` workers (one killed and replaced if
+    ``crash``): no copy inverted or missed. The workers left running."""
     stream = list(with_planted_copies(ORIGINALS))
     copies = {article["id"]: original for article, original in stream if original}
     ids = [article["id"] for article, _ in stream]
     path = tmp_path / "planted.jsonl"
     path.write_bytes(b"".join(orjson.dumps(article) + b"\n" for article, _ in stream))
     running = [start_worker() for _ in range(workers)]
-    replay = test_reliability._replay(pipeline_settings, path)
+    replay = test_reliability._replay(settings, path)
     assert replay.returncode == 0, replay.stderr
 
     verdicts = Verdicts()
-    killing = Crash(running[-1], KILL_AFTER_PLACED, start_worker) if crash else None
+    killing = Crash(running.pop(), KILL_AFTER_PLACED,
+                    lambda: running.append(start_worker())) if crash else None
 
     def all_placed(board: StoryBoard) -> bool:
         verdicts.take(board)
@@ -108,7 +134,7 @@ def test_every_planted_copy_points_at_its_original(
             killing.watch(_placed(board))
         return board.done_with(ids)
 
-    board = watch_until(pipeline_settings, all_placed, timeout=180)
+    board = watch_until(settings, all_placed, timeout=180)
     if killing:
         first, last = killing.recovery()
         print(f"\n{workers} worker(s), one killed with {killing.placed_at_kill} of {len(ids)} "
@@ -120,3 +146,4 @@ def test_every_planted_copy_points_at_its_original(
                     if verdicts.given[copy] != {original})
     print(f"{len(copies)} planted copies: {len(inverted)} inverted, {len(missed)} missed")
     assert (inverted, missed) == ([], [])
+    return running
