@@ -82,7 +82,12 @@ def faust_options(settings: Settings) -> dict[str, Any]:
     }
     if settings.embedded_profile:
         options.update(TANSU_PROFILE)
-        options["broker"] = "tansu://" + bootstrap_servers(settings.broker_url or "")
+    if settings.broker_url:
+        # newswire's transport (agents/tansu.py) in both modes: on any broker, a partition
+        # with no committed offset starts at its beginning, and on Tansu a changelog ends
+        # where the broker says.
+        options["broker"] = ";".join(
+            "tansu://" + server for server in bootstrap_servers(settings.broker_url).split(","))
     return options
 
 

@@ -242,9 +242,10 @@ class StoryAgents:
             raise
         if changed:
             self.story_log.append(article.id, self.clusterer.entry(article.id))
-            for changed_story in [story, *self.clusterer.left_stories()]:
-                await self.pipeline.send("stories", changed_story.story_id,
-                                         changed_story.to_json())
+        # A redelivered article sends its story again: the story state may have kept the
+        # article while the story's send was lost with a killed worker.
+        for changed_story in [story, *self.clusterer.left_stories()]:
+            await self.pipeline.send("stories", changed_story.story_id, changed_story.to_json())
         # Members of retired stories are not needed to rebuild the live ones.
         self.story_log.prune(keep=self.clusterer.__contains__)
         enriched = extended_json(article.model_dump(mode="json"), story_id=story.story_id)

@@ -1,19 +1,25 @@
-"""The faust transport of the embedded-broker profile (``tansu://HOST:PORT``).
+"""newswire's faust transport (``tansu://HOST:PORT``), made for Tansu, used in both modes.
 
-faust's aiokafka transport with two changes for Tansu. It is registered under the
-``faust.transports`` entry point (see pyproject.toml) and used only with
-``Settings.embedded_profile``.
+faust's aiokafka transport with three changes. It is registered under the
+``faust.transports`` entry point (see pyproject.toml) and used with the embedded
+profile and with a configured broker alike (:func:`agents.pipeline.faust_options`):
+each change is needed on Tansu (``newswire broker`` included) and harmless on Kafka.
 
+- A partition with no committed offset starts at its beginning after a rebalance
+  (:meth:`TansuConsumerThread.seek_to_committed`).
 - A short fetch wait (100 ms). Tansu answers a fetch only when its wait time runs
   out, even if records arrive meanwhile; faust waits up to 1.5 s per fetch, which
   would add that much latency to every hop of the pipeline. Each fetch costs the
   broker about 1 ms of CPU, so a shorter wait costs an idle pipeline more (50 ms:
   44 ms of broker CPU per second with two idle workers; 100 ms: 29 ms) and gave
-  the same benchmark latency (p99 1.0–1.1 s either way).
+  the same benchmark latency (p99 1.0–1.1 s either way). Kafka answers as soon as
+  records arrive: there the shorter wait only makes an idle worker fetch more often.
 - Table changelogs written one record per batch. Tansu reports a partition's end
   offset as the first offset of its last batch + 1, and faust recovers a table by
   reading its changelog up to that end offset, so a batched changelog would lose
-  records on recovery. Every other topic is written in batches.
+  records on recovery, and a worker whose table is ahead of that end (one that
+  survives another's crash) fail with faust's ConsistencyError. Every other topic is
+  written in batches. On Kafka this costs a produce batch per table write.
 """
 
 from __future__ import annotations
