@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from pathlib import Path
+from typing import Any, cast
 
 import faust
 import pytest
@@ -27,7 +28,8 @@ async def _changelog_ends(settings: Settings) -> tuple[int, int]:
     on ``settings`` makes; the end offset the broker reports, and the true one."""
     app = faust.App(settings.app_id, **faust_options(settings))
     topic = f"{settings.app_id}-dedup-decisions-changelog"
-    producer = app.producer._new_producer()
+    # The transport's own aiokafka producer, as a worker's tables use it.
+    producer = cast(Any, app.producer)._new_producer()
     await producer.start()
     try:
         sent = [await producer.send(topic, b"value", key=b"key", partition=0)
