@@ -1,12 +1,12 @@
 """The dedup stage as three agents, with its index partitioned through Kafka.
 
 - **route** (``tagged``, one partition, so in ingest order): the article's
-  signature and keys (:func:`streams.dedup.probe_keys`), grouped by the partition
+  signature and keys (:func:`streams.dedup.index.probe_keys`), grouped by the partition
   that holds each key; one probe per partition (its keys and the signature) to
   ``dedup.probes``. The probe to the article's home partition
   (:func:`streams.keyindex.key_partition` of its id), where its verdict is decided,
   also carries the article: it is sent there even if that shard holds no key.
-- **shard** (``dedup.probes``): :class:`streams.dedup.KeyShard` per partition, on
+- **shard** (``dedup.probes``): :class:`streams.dedup.index.KeyShard` per partition, on
   the ``dedup-shard-articles`` table (``"partition/article id"`` -> arrival, keys
   and signature: written once per article and partition, deleted when the
   article has left every bucket there). The buckets (key -> most recent
@@ -14,7 +14,7 @@
   after a recovery. The earlier articles a probe's article copies go to its home
   partition: on ``dedup.reports``, or, at home, straight to the decider with the
   article.
-- **decide** (``dedup.reports``): :class:`streams.dedup.Decider` per partition, on
+- **decide** (``dedup.reports``): :class:`streams.dedup.index.Decider` per partition, on
   the ``dedup-decisions`` table (article id -> pending state with the article, then
   the verdict in its place); once the article and all its reports are in, the
   deduped article goes to ``deduped``.
@@ -45,8 +45,8 @@ import faust
 from faust import current_event
 from faust.types import EventT, StreamT, TableT
 
-from agents.headers import ingest_partition
-from agents.state import PartitionEntries
+from agents.runtime.headers import ingest_partition
+from agents.runtime.state import PartitionEntries
 from schemas.records import (
     DedupProbe,
     DedupReport,
@@ -54,7 +54,7 @@ from schemas.records import (
     TaggedArticle,
     extended_json,
 )
-from streams.dedup import (
+from streams.dedup.index import (
     Decided,
     Decider,
     KeyShard,
@@ -68,7 +68,7 @@ from streams.reorder import ReorderBuffer
 from streams.revisions import Revision
 
 if TYPE_CHECKING:
-    from agents.pipeline import Pipeline
+    from agents.runtime.app import Pipeline
 
 REORDER_TICK_SECONDS = 0.1
 """How often the reorder buffer is checked for articles whose wait has run out."""

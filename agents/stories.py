@@ -2,12 +2,12 @@
 
 With ``NEWSWIRE_STORY_INDEX_PARTITIONS=0`` (the default) the story agent keeps the
 index in its clusterer and places each article as it reads it
-(:meth:`streams.stories.StoryClusterer.look_up`, then ``place``); the story-index
+(:meth:`streams.stories.clusterer.StoryClusterer.look_up`, then ``place``); the story-index
 and story-place agents, their topics and table do not exist. With 1 or more partitions:
 
 - **story** (``deduped``, one partition): for each deduped article, in order, the
   clusterer admits it and gives its index keys
-  (:meth:`streams.stories.StoryClusterer.index_keys`); the keys go, grouped by the
+  (:meth:`streams.stories.clusterer.StoryClusterer.index_keys`); the keys go, grouped by the
   partition that holds them, to ``stories.index``. The article waits in memory,
   unacknowledged, until every partition it probed has replied.
 - **story-place** (``stories.candidates``, one partition, on the story agent's
@@ -17,7 +17,7 @@ and story-place agents, their topics and table do not exist. With 1 or more part
   changed, the article with its story id to ``enriched``, and what rebuilds the
   clusterer to the ``story-state`` table. Only then is the deduped message
   acknowledged: after a crash, unplaced articles come again and probe again.
-- **story-index** (``stories.index``): :func:`streams.stories.story_index` per
+- **story-index** (``stories.index``): :func:`streams.stories.clusterer.story_index` per
   partition, on the ``story-index-articles`` table (``"partition/article id"`` ->
   arrival and keys). Each probe finds the earlier articles sharing the most keys,
   adds the article (idempotent: a probe that comes again is not added twice, and
@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any, cast
 import faust
 from faust.types import EventT, StreamT, TableT
 
-from agents.state import ArrivalLog, PartitionEntries
+from agents.runtime.state import ArrivalLog, PartitionEntries
 from schemas.records import (
     DedupedArticle,
     StoryCandidate,
@@ -65,7 +65,7 @@ from streams.keyindex import (
     keys_by_partition,
     merge_candidates,
 )
-from streams.stories import (
+from streams.stories.clusterer import (
     IndexedArticle,
     StoryClusterer,
     enter_revision,
@@ -73,7 +73,7 @@ from streams.stories import (
 )
 
 if TYPE_CHECKING:
-    from agents.pipeline import Pipeline
+    from agents.runtime.app import Pipeline
 
 
 @dataclass

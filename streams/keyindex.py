@@ -1,7 +1,7 @@
 """Inverted index of recent articles by key, partitionable by key.
 
-The dedup index (:class:`streams.dedup.KeyShard`) and the story index
-(:class:`streams.stories.StoryClusterer`) both find candidates this way: an article
+The dedup index (:class:`streams.dedup.index.KeyShard`) and the story index
+(:class:`streams.stories.clusterer.StoryClusterer`) both find candidates this way: an article
 enters under its keys, and it finds the earlier articles that share the most keys
 with it. Each key keeps only its most recent articles and entries expire with a
 retention window, so the work per article and the state stay bounded however many

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from newswire.broker import EmbeddedBroker, ensure_topics_sync
-from newswire.settings import Settings
+from agents.runtime.broker import EmbeddedBroker, ensure_topics_sync
 from newswire.watch import StoryBoard, consume
-from schemas.topics import DEAD_LETTERS, ENRICHED, STORIES
+from schemas.graph import DEAD_LETTERS, ENRICHED, STORIES
+from schemas.settings import Settings
 
 PROJECT = Path(__file__).resolve().parent.parent
 SEEDS = PROJECT / "seeds"

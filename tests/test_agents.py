@@ -18,10 +18,9 @@ import orjson
 import pytest
 from faust.exceptions import ProducerSendError
 
-from agents.headers import ingest_headers
-from agents.pipeline import Pipeline
-from newswire.inputs import read_inputs
-from newswire.settings import Settings
+from agents.runtime.app import Pipeline
+from agents.runtime.headers import ingest_headers
+from newswire.replay.inputs import read_inputs
 from schemas.records import (
     CleanArticle,
     DeadLetter,
@@ -33,9 +32,10 @@ from schemas.records import (
     RawArticle,
     TaggedArticle,
 )
-from streams.dedup import Signature, probe_keys
-from streams.entities import EntityTagger, load_tagger
+from schemas.settings import Settings
+from streams.dedup.index import Signature, probe_keys
 from streams.keyindex import key_partition
+from streams.tag.entities import EntityTagger, load_tagger
 from streams.text import fingerprint
 from tests.test_story_store import story
 

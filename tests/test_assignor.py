@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from faust.assignor.client_assignment import ClientAssignment
 
-from agents.assignor import deal_single_partition_stages, unload_heaviest_stage_worker
+from agents.runtime.assignor import deal_single_partition_stages, unload_heaviest_stage_worker
 
 STORY = ("articles.deduped", "story-state-changelog")
 ROUTE = ("articles.tagged",)

@@ -15,7 +15,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from newswire.broker import BrokerStartError, EmbeddedBroker, bootstrap_servers
+from agents.runtime.broker import BrokerStartError, EmbeddedBroker, bootstrap_servers
 from tests.conftest import PROJECT
 
 TOPIC, GROUP = "kept", "readers"
@@ -101,7 +101,7 @@ def test_one_data_directory_serves_one_broker(tmp_path: Path) -> None:
 STARTER = """
 import sys, time
 from pathlib import Path
-from newswire.broker import EmbeddedBroker
+from agents.runtime.broker import EmbeddedBroker
 broker = EmbeddedBroker(storage_dir=Path(sys.argv[1]))
 broker.start()
 print("started", flush=True)

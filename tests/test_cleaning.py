@@ -12,7 +12,7 @@ import pytest
 import trafilatura
 
 from schemas.records import CleanArticle, RawArticle
-from streams.cleaning import (
+from streams.clean.extract import (
     clean_article,
     decode_html,
     restore_name_punctuation,

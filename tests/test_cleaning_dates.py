@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from schemas.records import CleanArticle, RawArticle
-from streams.cleaning import clean_article
+from streams.clean.extract import clean_article
 from streams.errors import describe_error
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from streams.cleaning import (
+from streams.clean.extract import (
     JUNK_RULES,
     clean_plain_text,
     is_headline_like,

@@ -13,9 +13,9 @@ import orjson
 import pytest
 import uvloop
 
-from newswire.inputs import stable_id
+from newswire.replay.inputs import stable_id
 from newswire.run import use_event_loop
-from newswire.settings import Settings
+from schemas.settings import Settings
 from tests.conftest import PROJECT, SEEDS, settings_env
 
 COMMANDS = ["run", "worker", "replay", "follow", "tail", "stories", "broker", "evaluate"]
@@ -155,7 +155,7 @@ def test_evaluate_stage_help_is_the_stage_s_own(stage: str) -> None:
 
 
 def test_a_closed_pipe_ends_stories_quietly(tmp_path: Path) -> None:
-    from newswire.story_store import SQLiteStoryStore
+    from streams.stories.store import SQLiteStoryStore
     from tests.test_story_store import story
 
     database = tmp_path / "stories.sqlite"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from newswire.broker import free_port
+from agents.runtime.broker import free_port
 from tests.conftest import PROJECT
 
 pytestmark = pytest.mark.e2e

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from newswire.variants import make_variant
+from newswire.evaluation.variants import make_variant
 from schemas.records import DedupVerdict, TaggedArticle
-from streams.dedup import DedupIndex, Signature, probe_keys
+from streams.dedup.index import DedupIndex, Signature, probe_keys
 from streams.text import fingerprint
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from newswire.variants import make_variant
+from newswire.evaluation.variants import make_variant
 from schemas.records import DedupMatch, TaggedArticle
-from streams.dedup import Decider, DedupIndex, KeyShard, MatchRules, Signature
+from streams.dedup.index import Decider, DedupIndex, KeyShard, MatchRules, Signature
 from streams.keyindex import Arrival
 from streams.revisions import Revision
 from streams.text import content_hash, fingerprint

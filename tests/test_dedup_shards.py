@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from schemas.records import DedupMatch, DuplicateKind
-from streams.dedup import (
+from streams.dedup.index import (
     Decider,
     KeyShard,
     MatchRules,

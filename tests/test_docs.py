@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from newswire.settings import Settings
+from schemas.settings import Settings
 from tests.conftest import PROJECT
 
 README = (PROJECT / "README.md").read_text()

@@ -22,10 +22,10 @@ import orjson
 import psutil
 import pytest
 
-from newswire.broker import free_port
-from newswire.inputs import Outbound, publish, read_inputs, stable_id
-from newswire.settings import Settings
+from agents.runtime.broker import free_port
+from newswire.replay.inputs import Outbound, publish, read_inputs, stable_id
 from schemas.records import RawArticle, StoryEntity
+from schemas.settings import Settings
 from tests.conftest import PROJECT, SEEDS, watch_until
 from tests.test_entities_seeds import expected_story_problems
 

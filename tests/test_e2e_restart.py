@@ -15,7 +15,7 @@ import orjson
 import psutil
 import pytest
 
-from newswire.story_store import SQLiteStoryStore
+from streams.stories.store import SQLiteStoryStore
 from tests.conftest import PROJECT, SEEDS
 from tests.test_e2e import SEED_IDS
 

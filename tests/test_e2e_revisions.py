@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from newswire.inputs import Outbound, publish
-from newswire.settings import Settings
+from newswire.replay.inputs import Outbound, publish
 from newswire.watch import StoryBoard
 from schemas.records import RawArticle
+from schemas.settings import Settings
 from tests.conftest import watch_until
 from tests.test_e2e import OTHER_EVENT
 

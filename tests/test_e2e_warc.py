@@ -12,8 +12,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from newswire.inputs import stable_id
-from newswire.settings import Settings
+from newswire.replay.inputs import stable_id
+from schemas.settings import Settings
 from tests.conftest import PROJECT, settings_env
 from tests.test_replay import read_topics
 from tests.warc_files import write_mixed_archive

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from schemas.records import CleanArticle, Entity, EntityType
-from streams.entities import (
+from streams.tag.entities import (
     DEFAULT_MODEL,
     EntityTagger,
     SpacyTagger,

@@ -9,7 +9,7 @@ from itertools import product
 import pytest
 
 from schemas.records import Entity, EntityType, StoryEntity
-from streams.entities import StoryEntityMerge, entity_id, merge_story_entities
+from streams.tag.entities import StoryEntityMerge, entity_id, merge_story_entities
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from schemas.records import CleanArticle, EntityType, StoryEntity
-from streams.entities import DEFAULT_MODEL, load_tagger, merge_story_entities
+from streams.tag.entities import DEFAULT_MODEL, load_tagger, merge_story_entities
 from streams.text import fingerprint
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"

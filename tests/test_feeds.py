@@ -15,16 +15,16 @@ from pathlib import Path
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from newswire.broker import bootstrap_servers, free_port
-from newswire.feeds import FeedFollower, MemorySink
-from newswire.fetch import FetchError, check_url
-from newswire.follow_state import FollowState
-from newswire.inputs import RawPublisher, stable_id
-from newswire.politeness import retry_after
-from newswire.settings import Settings
+from agents.runtime.broker import bootstrap_servers, free_port
+from newswire.follow.feeds import FeedFollower, MemorySink
+from newswire.follow.fetch import FetchError, check_url
+from newswire.follow.politeness import retry_after
+from newswire.follow.state import FollowState
+from newswire.replay.inputs import RawPublisher, stable_id
 from newswire.watch import consume
+from schemas.graph import RAW
 from schemas.records import RawArticle
-from schemas.topics import RAW
+from schemas.settings import Settings
 from tests.conftest import PROJECT
 from tests.site import Item, Route, Site, atom, page, rss, serving
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from newswire.follow_bench import run
+from newswire.follow.bench import run
 
 
 def test_a_tiny_follow_benchmark_keeps_one_request_per_host_and_the_delay() -> None:

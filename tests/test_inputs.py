@@ -11,11 +11,19 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from newswire.broker import bootstrap_servers
-from newswire.inputs import Message, Outbound, Reader, Refused, publish, read_inputs, stable_id
-from newswire.settings import Settings
+from agents.runtime.broker import bootstrap_servers
+from newswire.replay.inputs import (
+    Message,
+    Outbound,
+    Reader,
+    Refused,
+    publish,
+    read_inputs,
+    stable_id,
+)
+from schemas.graph import RAW
 from schemas.records import RawArticle
-from schemas.topics import RAW
+from schemas.settings import Settings
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 

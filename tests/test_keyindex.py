@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from streams.keyindex import Arrival, KeyBuckets
-from streams.stories import IndexedArticle
+from streams.stories.clusterer import IndexedArticle
 
 T0 = datetime(2020, 5, 28, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)

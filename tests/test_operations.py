@@ -13,9 +13,9 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from newswire.broker import free_port
-from newswire.inputs import Outbound, read_inputs
-from newswire.settings import Settings
+from agents.runtime.broker import free_port
+from newswire.replay.inputs import Outbound, read_inputs
+from schemas.settings import Settings
 from tests.conftest import PROJECT, SEEDS, settings_env, watch_until
 from tests.test_e2e import _other_event_message, _publish
 

@@ -19,12 +19,12 @@ import yaml
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from newswire.broker import bootstrap_servers
+from agents.runtime.broker import bootstrap_servers
+from agents.runtime.logs import JSONFormatter
 from newswire.deadletters import Refused, resend_of
-from newswire.logs import JSONFormatter
-from newswire.settings import Settings
+from schemas.graph import DEAD_LETTERS, RAW, STORIES
 from schemas.records import DeadLetter, RawArticle
-from schemas.topics import DEAD_LETTERS, RAW, STORIES
+from schemas.settings import Settings
 from tests.conftest import PROJECT
 
 COMPOSE = yaml.safe_load((PROJECT / "docker-compose.yml").read_text())
@@ -60,13 +60,13 @@ def test_topics_are_created_with_their_configuration(pipeline_settings: Settings
 
 
 def test_json_logs_are_one_object_a_line_with_the_record_context() -> None:
-    record = logging.LogRecord("agents.pipeline", logging.WARNING, __file__, 1,
+    record = logging.LogRecord("agents.runtime.app", logging.WARNING, __file__, 1,
                                "dead letter from %s:\n%s", ("clean", "too large"), None)
     record.stage, record.article_id, record.partition, record.offset = "clean", "a1", 0, 7
     line = JSONFormatter().format(record)
     assert "\n" not in line
     assert orjson.loads(line) | {"time": None} == {
-        "time": None, "level": "warning", "logger": "agents.pipeline",
+        "time": None, "level": "warning", "logger": "agents.runtime.app",
         "message": "dead letter from clean:\ntoo large", "stage": "clean",
         "article_id": "a1", "partition": 0, "offset": 7}
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from newswire.inputs import Message, Outbound, Reader, Refused, ReplayCounts, stable_id
-from newswire.replay_state import ReplayCheckpoints
-from newswire.settings import Settings
+from newswire.replay.inputs import Message, Outbound, Reader, Refused, ReplayCounts, stable_id
+from newswire.replay.state import ReplayCheckpoints
 from schemas.records import RawArticle
+from schemas.settings import Settings
 
 
 class Replay:

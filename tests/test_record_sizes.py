@@ -7,8 +7,8 @@ from pathlib import Path
 import faust
 import yaml
 
-from agents.pipeline import faust_options
-from newswire.settings import Settings
+from agents.runtime.app import faust_options
+from schemas.settings import Settings
 from tests.conftest import PROJECT
 
 

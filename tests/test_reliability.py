@@ -21,17 +21,17 @@ import psutil
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from newswire.broker import (
+from agents.runtime.broker import (
     EmbeddedBroker,
     bootstrap_servers,
     ensure_topics_sync,
     tansu_end_offsets,
 )
-from newswire.inputs import Outbound, publish, stable_id
-from newswire.settings import Settings
+from newswire.replay.inputs import Outbound, publish, stable_id
 from newswire.watch import StoryBoard
+from schemas.graph import RAW
 from schemas.records import RawArticle
-from schemas.topics import RAW
+from schemas.settings import Settings
 from tests.conftest import PROJECT, SEEDS, settings_env, watch_until
 from tests.corpora import GOOD_ARTICLE, news_stream, write_bad_inputs
 

@@ -13,11 +13,11 @@ from pathlib import Path
 import orjson
 import pytest
 
-from newswire.inputs import SEND_BATCH, Outbound, ReplayCounts, publish, stable_id
-from newswire.settings import Settings
+from newswire.replay.inputs import SEND_BATCH, Outbound, ReplayCounts, publish, stable_id
 from newswire.watch import consume
+from schemas.graph import DEAD_LETTERS, RAW
 from schemas.records import DeadLetter, RawArticle
-from schemas.topics import DEAD_LETTERS, RAW
+from schemas.settings import Settings
 from tests.conftest import PROJECT, settings_env
 
 pytestmark = pytest.mark.e2e

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import orjson
 
-from newswire.inputs import Reader, ReplayCounts
-from newswire.replay_bench import write_cc_news
-from newswire.settings import Settings
+from newswire.replay.bench import write_cc_news
+from newswire.replay.inputs import Reader, ReplayCounts
+from schemas.settings import Settings
 from tests.conftest import PROJECT
 
 
@@ -27,7 +27,7 @@ def test_the_generated_archive_is_read_as_cc_news_is(tmp_path: Path) -> None:
 def test_a_tiny_replay_benchmark_runs(tmp_path: Path) -> None:
     report_path = tmp_path / "replay-bench.json"
     result = subprocess.run(
-        [sys.executable, "-m", "newswire.replay_bench", "--records", "60",
+        [sys.executable, "-m", "newswire.replay.bench", "--records", "60",
          "--json", str(report_path)],
         cwd=PROJECT, capture_output=True, text=True, timeout=300,
     )

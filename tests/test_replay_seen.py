@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from newswire.replay_seen import BYTES_PER_ID, CONTENTS_KEPT, WAYS, SeenContent
+from newswire.replay.seen import BYTES_PER_ID, CONTENTS_KEPT, WAYS, SeenContent
 from streams.text import content_hash
 
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import jsonschema
 
 from schemas.generate import SCHEMA_DIR, render_schemas
+from schemas.graph import ALL_TOPICS, topics_used
 from schemas.records import DeadLetter, DedupVerdict, RawArticle
-from schemas.topics import ALL_TOPICS, topics_used
 
 
 def test_published_json_schemas_are_current() -> None:

@@ -1,4 +1,5 @@
-"""Cleaning and NER in a real child process (:class:`agents.cpu.StageRunner`)."""
+"""Cleaning and NER in a real child process
+(:class:`agents.runtime.stage_processes.StageRunner`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from datetime import UTC, datetime
 import psutil
 import pytest
 
-from agents.cpu import Prepared, StageRunner
+from agents.runtime.stage_processes import Prepared, StageRunner
 from schemas.records import CleanArticle, RawArticle, TaggedArticle
 from streams.errors import Rejected
 from tests.conftest import SEEDS

@@ -12,10 +12,9 @@ import pytest
 
 from newswire.evaluation.stories import FIXED_TIME, SyntheticStories
 from schemas.records import CleanArticle, DedupedArticle, DedupVerdict, RawArticle
-from streams.cleaning import clean_article
-from streams.entities import EntityTagger, load_tagger, merge_story_entities
+from streams.clean.extract import clean_article
 from streams.keyindex import ArrivalClock, keys_by_partition, merge_candidates
-from streams.stories import (
+from streams.stories.clusterer import (
     IndexedArticle,
     StoryClusterer,
     add_to_slots,
@@ -27,6 +26,7 @@ from streams.stories import (
     terms,
     text_cosine,
 )
+from streams.tag.entities import EntityTagger, load_tagger, merge_story_entities
 from streams.text import fingerprint
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"

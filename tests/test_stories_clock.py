@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from schemas.records import DedupedArticle, DedupVerdict, Story
-from streams.stories import CLOCK_SKEW, NewsClock, StoryClusterer
+from streams.stories.clusterer import CLOCK_SKEW, NewsClock, StoryClusterer
 from streams.text import fingerprint
 
 START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 
 from schemas.records import DedupedArticle
-from streams.entities import EntityTagger, load_tagger
-from streams.stories import StoryClusterer
+from streams.stories.clusterer import StoryClusterer
+from streams.tag.entities import EntityTagger, load_tagger
 from tests.test_stories import QUAKE_CHILE, START, clean, deduped, quake_articles
 
 CHILE_AGAIN = (

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from newswire.story_store import SQLiteStoryStore, StoryStore
 from schemas.records import Story, StoryEntity, StoryMember
+from streams.stories.store import SQLiteStoryStore, StoryStore
 
 DAY = datetime(2020, 5, 25, tzinfo=UTC)
 
@@ -103,7 +103,7 @@ def test_search_by_entity_text_and_time(store: SQLiteStoryStore) -> None:
 def test_workers_opening_a_new_database_together_all_start(tmp_path: Path) -> None:
     # Workers with one data directory start together and share the file.
     script = (
-        "import sys, time; from newswire.story_store import SQLiteStoryStore\n"
+        "import sys, time; from streams.stories.store import SQLiteStoryStore\n"
         "time.sleep(float(sys.argv[2]) - time.time())\n"
         "for n in range(30): SQLiteStoryStore(f'{sys.argv[1]}/stories-{n}.sqlite').close()\n"
     )

@@ -9,8 +9,8 @@ import uuid
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from agents.tansu import ChangelogSplittingProducer
-from newswire.broker import EmbeddedBroker, bootstrap_servers, tansu_end_offsets
+from agents.runtime.broker import EmbeddedBroker, bootstrap_servers, tansu_end_offsets
+from agents.runtime.tansu import ChangelogSplittingProducer
 
 RECORDS = 5
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from newswire.variants import SYNONYMS, VARIANT_KINDS, make_variant, make_variants
-from streams.dedup import STOPWORDS
+from newswire.evaluation.variants import SYNONYMS, VARIANT_KINDS, make_variant, make_variants
+from streams.dedup.index import STOPWORDS
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 

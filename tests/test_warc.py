@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from newswire.inputs import (
+from newswire.replay.filter import Selection
+from newswire.replay.inputs import (
     STDIN,
     FilePosition,
     Outbound,
@@ -18,10 +19,9 @@ from newswire.inputs import (
     ReplayCounts,
     stable_id,
 )
-from newswire.replay_filter import Selection
-from newswire.replay_state import ReplayCheckpoints
-from newswire.settings import Settings
+from newswire.replay.state import ReplayCheckpoints
 from schemas.records import RawArticle
+from schemas.settings import Settings
 from tests.warc_files import WARC_DATE, WarcFile, seed_pages, write_mixed_archive
 
 SKIPPED = {"warcinfo": 1, "request": 1, "metadata": 1, "revisit": 1, "http_error": 1,
@@ -209,7 +209,7 @@ def test_the_pacer_spaces_articles_to_the_rate() -> None:
     import asyncio
     import time
 
-    from newswire.inputs import Pacer
+    from newswire.replay.inputs import Pacer
 
     async def send(count: int, rate: float) -> float:
         pacer = Pacer(rate)

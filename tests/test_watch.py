@@ -6,7 +6,6 @@ import io
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from newswire.settings import Settings
 from newswire.watch import (
     RunSummary,
     StatusLine,
@@ -18,8 +17,9 @@ from newswire.watch import (
     plural,
     summarize,
 )
+from schemas.graph import DEAD_LETTERS, ENRICHED, STORIES
 from schemas.records import DeadLetter, DedupVerdict, EnrichedArticle, Story
-from schemas.topics import DEAD_LETTERS, ENRICHED, STORIES
+from schemas.settings import Settings
 
 SETTINGS = Settings(topic_prefix="t")
 START = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)

@@ -2,10 +2,10 @@
 
 A source is a feed (RSS, Atom), a sitemap (index, pages or Google News), or a
 site's home page, whose feeds (``<link rel="alternate">``, else common paths)
-and robots.txt sitemaps are followed instead (:mod:`newswire.discovery`). Each
+and robots.txt sitemaps are followed instead (:mod:`newswire.follow.discovery`). Each
 feed or sitemap is polled with a conditional GET every ``interval`` (±jitter),
 backing off while it fails. Every article it lists is remembered
-(:mod:`newswire.follow_state`): its page is fetched once, and again only when
+(:mod:`newswire.follow.state`): its page is fetched once, and again only when
 the listing changes (a new date, title or summary); a page whose content
 changed is published as the article's next revision. A page that cannot be
 fetched is tried again with backoff; when it stays unavailable for
@@ -13,9 +13,9 @@ fetched is tried again with backoff; when it stays unavailable for
 feed's summary is published instead, as ``content_kind="feed_summary"``, and
 the page, when it comes, as the next revision.
 
-Every request goes through :class:`newswire.politeness.PoliteClient` (robots.txt,
+Every request goes through :class:`newswire.follow.politeness.PoliteClient` (robots.txt,
 one request at a time per host, Crawl-delay, Retry-After) and
-:func:`newswire.fetch.fetch` (http/https only, public addresses, bounded size
+:func:`newswire.follow.fetch.fetch` (http/https only, public addresses, bounded size
 and time). One asyncio loop, one HTTP session and one sink (a Kafka producer)
 serve the whole run.
 """
@@ -36,7 +36,7 @@ from typing import Protocol
 
 from aiokafka.errors import KafkaError
 
-from newswire.discovery import (
+from newswire.follow.discovery import (
     Listed,
     common_feed_urls,
     feed_links,
@@ -44,13 +44,13 @@ from newswire.discovery import (
     parse_listing,
     read_source_list,
 )
-from newswire.fetch import FetchError, Response, open_session
-from newswire.follow_state import EntryState, FollowState, ResourceState
-from newswire.inputs import Message, Outbound, stable_id
-from newswire.politeness import ROBOTS_TTL_SECONDS, PoliteClient
-from newswire.settings import Settings
+from newswire.follow.fetch import FetchError, Response, open_session
+from newswire.follow.politeness import ROBOTS_TTL_SECONDS, PoliteClient
+from newswire.follow.state import EntryState, FollowState, ResourceState
+from newswire.replay.inputs import Message, Outbound, stable_id
 from schemas.records import ContentKind, RawArticle
-from streams.cleaning import decode_html
+from schemas.settings import Settings
+from streams.clean.extract import decode_html
 from streams.errors import Rejected
 from streams.text import content_hash
 
@@ -61,7 +61,7 @@ MAX_CHILD_SITEMAPS = 1000
 
 
 class Sink(Protocol):
-    """Where articles go: :class:`newswire.inputs.RawPublisher`, or a list in memory."""
+    """Where articles go: :class:`newswire.replay.inputs.RawPublisher`, or a list in memory."""
 
     async def send(self, messages: Iterable[Message]) -> int:
         """Send ``messages``; return how many articles were taken."""

@@ -1,6 +1,6 @@
 """Benchmark of ``newswire follow``: one follower, one pass over many feeds on many hosts.
 
-``python -m newswire.follow_bench [--feeds 1000] [--hosts 50] [--entries 5]
+``python -m newswire.follow.bench [--feeds 1000] [--hosts 50] [--entries 5]
 [--delay 0.05]`` serves the feeds from a child process (one aiohttp server bound
 to 127.0.0.2, 127.0.0.3, ...: all of 127.0.0.0/8 is loopback on Linux), runs one
 pass of the follower over them into memory (no broker: the follower's own cost),
@@ -25,8 +25,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from newswire.feeds import FeedFollower, MemorySink
-from newswire.settings import Settings
+from newswire.follow.feeds import FeedFollower, MemorySink
+from schemas.settings import Settings
 
 PORT = 8765
 

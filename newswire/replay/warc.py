@@ -14,7 +14,7 @@ changed, so its original, if in the replay, is the article), ``redirect``
 warcio rather than FastWARC: FastWARC iterates about three times faster, but it
 yields a record cut short as an empty record with no error and reports a gzip
 fault without its offset, and either library reads far faster than a replay
-publishes (see ``newswire.replay_bench``).
+publishes (see ``newswire.replay.bench``).
 """
 
 from __future__ import annotations

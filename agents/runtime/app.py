@@ -18,25 +18,25 @@ import orjson
 from faust.types import EventT, StreamT
 from prometheus_client import CollectorRegistry
 
-from agents.assignor import stage_spreading_assignor
-from agents.cpu import Prepared, StageRunner
 from agents.dedup import DedupAgents
-from agents.headers import ingest_headers
-from agents.metrics import ScrapedGauges, StageMetrics, worker_gauges
+from agents.runtime.assignor import stage_spreading_assignor
+from agents.runtime.broker import bootstrap_servers
+from agents.runtime.headers import ingest_headers
+from agents.runtime.health import Health, add_web_views
+from agents.runtime.logs import LOG_CONTEXT_FIELDS
+from agents.runtime.metrics import ScrapedGauges, StageMetrics, worker_gauges
+from agents.runtime.stage_processes import Prepared, StageRunner
 from agents.stories import StoryAgents
-from newswire.broker import bootstrap_servers
-from newswire.health import Health, add_web_views
-from newswire.logs import LOG_CONTEXT_FIELDS
-from newswire.settings import Settings
-from newswire.story_store import SQLiteStoryStore, StoryStore
+from schemas.graph import TopicSpec, topics_used
 from schemas.records import (
     DeadLetter,
     Record,
     Story,
 )
-from schemas.topics import TopicSpec, topics_used
-from streams.entities import EntityTagger
+from schemas.settings import Settings
 from streams.errors import Rejected, describe_error
+from streams.stories.store import SQLiteStoryStore, StoryStore
+from streams.tag.entities import EntityTagger
 
 log = logging.getLogger(__name__)
 
@@ -290,7 +290,7 @@ class Pipeline:
         one call of the stage process per batch).
 
         A clean article goes to the partition number its raw article came from:
-        the raw topic's even spread (see :class:`newswire.inputs.RawPublisher`)
+        the raw topic's even spread (see :class:`newswire.replay.inputs.RawPublisher`)
         then holds for NER too, where a hash of the ids would leave one partition
         several percent more articles (275 and 249 of the benchmark's 524).
         """

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from streams.dedup import STOPWORDS
+from streams.dedup.index import STOPWORDS
 
 VariantKind = Literal["boilerplate", "truncated", "shuffled", "spun"]
 VARIANT_KINDS: tuple[VariantKind, ...] = ("boilerplate", "truncated", "shuffled", "spun")

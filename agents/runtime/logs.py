@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import orjson
 
-log = logging.getLogger("newswire.broker")
+log = logging.getLogger("agents.runtime.broker")
 
 # What aiokafka logs when it cannot reach a broker (its modules' loggers).
 KAFKA_LOGGERS = ("aiokafka", "aiokafka.cluster", "aiokafka.conn", "aiokafka.consumer.consumer",

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from newswire.inputs import ReplayCounts
+from newswire.replay.inputs import ReplayCounts
 from newswire.watch import StatusLine
 
 

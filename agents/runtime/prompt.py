@@ -8,7 +8,7 @@ from typing import Any
 
 import faust
 
-from newswire.logs import use_json_logs
+from agents.runtime.logs import use_json_logs
 
 SHUTDOWN_GRACE_SECONDS = 0.05
 """How long the event loop runs on once the worker's services have stopped."""
@@ -16,7 +16,7 @@ SHUTDOWN_GRACE_SECONDS = 0.05
 
 class PromptWorker(faust.Worker):
     """faust's worker, without the second that mode waits before closing the event loop;
-    with ``json_logs``, its logs are JSON lines (see :class:`newswire.logs.JSONFormatter`)."""
+    with ``json_logs``, its logs are JSON lines (see :class:`agents.runtime.logs.JSONFormatter`)."""
 
     def __init__(self, *services: Any, json_logs: bool = False, **options: Any) -> None:
         self.json_logs = json_logs

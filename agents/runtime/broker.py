@@ -20,9 +20,9 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from newswire.processes import BrokerStartError, free_port, start_listening, stop
-from newswire.settings import Settings
-from schemas.topics import TopicSpec, topics_used
+from agents.runtime.processes import BrokerStartError, free_port, start_listening, stop
+from schemas.graph import TopicSpec, topics_used
+from schemas.settings import Settings
 
 __all__ = ["BrokerStartError", "EmbeddedBroker", "free_port"]
 

@@ -117,7 +117,7 @@ class Settings(BaseSettings):
         description=(
             "Article ids a replay remembers, to skip repeats and number revisions: a fixed "
             "table of 52 bytes an id (52 MB by default). A replay of more distinct articles "
-            "may publish a forgotten one again, as revision 1 (see newswire.replay_seen)."
+            "may publish a forgotten one again, as revision 1 (see newswire.replay.seen)."
         ),
     )
     dead_letter_payload_bytes: int = Field(

@@ -23,9 +23,9 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 from protego import Protego
 
-from newswire.fetch import FetchError, Response, fetch
-from newswire.follow_state import FollowState
-from newswire.settings import Settings
+from newswire.follow.fetch import FetchError, Response, fetch
+from newswire.follow.state import FollowState
+from schemas.settings import Settings
 
 ROBOTS_TTL_SECONDS = 24 * 3600.0
 ROBOTS_RETRY_SECONDS = 600.0

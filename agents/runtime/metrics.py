@@ -21,8 +21,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
-    from agents.pipeline import Pipeline
-    from newswire.health import Health
+    from agents.runtime.app import Pipeline
+    from agents.runtime.health import Health
 
 PROCESSING_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 """Buckets of ``newswire_processing_seconds`` (a record's time in its stage)."""

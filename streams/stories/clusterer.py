@@ -67,9 +67,9 @@ from operator import mul
 from typing import Any
 
 from schemas.records import DedupedArticle, Entity, Story, StoryMember
-from streams.entities import StoryEntityMerge
 from streams.keyindex import Arrival, ArrivalClock, Candidate, KeyBuckets
 from streams.revisions import Revision
+from streams.tag.entities import StoryEntityMerge
 from streams.text import normalise_display, normalise_for_matching
 
 _STOPWORD_TEXT = """

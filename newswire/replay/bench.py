@@ -1,4 +1,4 @@
-"""Benchmark of replaying a web archive: ``python -m newswire.replay_bench``.
+"""Benchmark of replaying a web archive: ``python -m newswire.replay.bench``.
 
 Generates a CC-NEWS-like ``.warc.gz`` with warcio (one gzip member per record:
 a warcinfo record, then HTML 200 responses of news pages among redirects, 404s
@@ -14,7 +14,7 @@ and non-HTML responses) and measures, on the same file in the same run:
    100,000 records (those the archive has), in one reading: it must not grow
    with the file. The table of ids and content hashes that tells repeats from
    revisions is allocated whole at the start (``Settings.replay_seen_articles``
-   ids, see :mod:`newswire.replay_seen`) and reported apart.
+   ids, see :mod:`newswire.replay.seen`) and reported apart.
 
 Reading must never limit a replay: at least ten times the two-worker pipeline's
 sustained rate (about 37 articles/s), so 370 records/s.
@@ -39,10 +39,10 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from newswire.inputs import Reader, ReplayCounts
-from newswire.replay_filter import Selection
-from newswire.replay_seen import SeenContent
-from newswire.settings import Settings
+from newswire.replay.filter import Selection
+from newswire.replay.inputs import Reader, ReplayCounts
+from newswire.replay.seen import SeenContent
+from schemas.settings import Settings
 
 PIPELINE_ARTICLES_PER_S = 37.0
 """The two-worker pipeline's sustained rate (``newswire bench``)."""
@@ -138,8 +138,8 @@ def reader_peak_memory(path: Path, records: Iterable[int]) -> dict[int, int]:
 def publish_rate(path: Path) -> tuple[float, int]:
     """Records per second of reading and publishing through an embedded broker, and the
     articles the broker took."""
-    from newswire.broker import EmbeddedBroker, ensure_topics_sync
-    from newswire.inputs import publish
+    from agents.runtime.broker import EmbeddedBroker, ensure_topics_sync
+    from newswire.replay.inputs import publish
 
     with EmbeddedBroker() as broker:
         settings = Settings(broker_url=broker.url, topic_prefix="replaybench")
@@ -189,8 +189,8 @@ def run(records: int, say: Callable[[str], None] = print) -> dict[str, object]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: ``python -m newswire.replay_bench [--records N] [--json FILE]``."""
-    parser = argparse.ArgumentParser(prog="python -m newswire.replay_bench",
+    """Entry point: ``python -m newswire.replay.bench [--records N] [--json FILE]``."""
+    parser = argparse.ArgumentParser(prog="python -m newswire.replay.bench",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=10_000,
                         help="records in the generated archive (default 10,000; 100,000 "

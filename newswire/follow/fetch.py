@@ -8,7 +8,7 @@ time (``follow_timeout_seconds`` for the whole exchange) and in size
 (``max_article_bytes``, before and after decompression: a gzip bomb is cut
 off after that many inflated bytes). Redirects are not followed here: the
 caller follows them, so that every hop is checked and paced
-(:mod:`newswire.politeness`).
+(:mod:`newswire.follow.politeness`).
 
 aiohttp's own decompression is turned off because it inflates a chunk without
 an output limit; the bounded inflater below is the few lines it lacks.
@@ -28,7 +28,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 from multidict import CIMultiDictProxy
 
-from newswire.settings import Settings
+from schemas.settings import Settings
 
 _CHUNK = 64 * 1024
 GZIP_MAGIC = b"\x1f\x8b"

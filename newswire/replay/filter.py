@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 
 from schemas.records import RawArticle
-from streams.cleaning import LANGUAGE_SAMPLE_CHARS, detect_language, publication_time, url_host
+from streams.clean.extract import LANGUAGE_SAMPLE_CHARS, detect_language, publication_time, url_host
 
 _HTML_LANG = re.compile(r"<html\b[^>]*?\slang\s*=\s*[\"']?([a-zA-Z]{2,3})\b", re.IGNORECASE)
 _HTML_LANG_SCAN_CHARS = 4_096

@@ -26,9 +26,9 @@ from datetime import datetime
 import orjson
 
 from schemas.records import CleanArticle, Entity, RawArticle, extended_json
-from streams.cleaning import clean_article, warm_up
-from streams.entities import EntityTagger, load_tagger
+from streams.clean.extract import clean_article, warm_up
 from streams.errors import Rejected, describe_error
+from streams.tag.entities import EntityTagger, load_tagger
 
 
 @dataclass(frozen=True)

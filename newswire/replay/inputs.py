@@ -2,15 +2,15 @@
 
 Supported inputs: ``.txt`` (one article), ``.html``/``.htm`` (one page),
 ``.json`` (one raw article, or a list of them), ``.jsonl`` (one raw article a
-line), ``.warc`` (the HTML pages of a web archive, see :mod:`newswire.warc`), any
+line), ``.warc`` (the HTML pages of a web archive, see :mod:`newswire.replay.warc`), any
 of those compressed as ``.gz``, directories of them, globs, and ``-`` for
 standard input (WARC or JSON lines, compressed or not). Every input is read as a
 stream, record by record (a ``.json`` list element by element, see
-:mod:`newswire.replay_json`), in constant memory, and published as it is read; a
+:mod:`newswire.replay.json`), in constant memory, and published as it is read; a
 one-article file (``.txt``, ``.html``, a ``.json`` that is not a list) over
 ``Settings.max_article_bytes`` is refused without being read whole.
 
-A :class:`~newswire.replay_filter.Selection` and a limit choose what is
+A :class:`~newswire.replay.filter.Selection` and a limit choose what is
 published; what is left out, and the WARC records that are not pages, are
 counted by reason (``ReplayCounts.skipped``), not dead-lettered. With
 checkpoints, each file is read from where the last replay of it stopped.
@@ -54,16 +54,16 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
-from newswire.broker import bootstrap_servers
-from newswire.replay_filter import Selection
-from newswire.replay_json import JsonDamage, JsonText, list_items
-from newswire.replay_seen import SeenContent
-from newswire.replay_state import FilePosition, ReplayCheckpoints
-from newswire.settings import Settings
-from newswire.warc import WarcDamage, WarcPage, read_warc
+from agents.runtime.broker import bootstrap_servers
+from newswire.replay.filter import Selection
+from newswire.replay.json import JsonDamage, JsonText, list_items
+from newswire.replay.seen import SeenContent
+from newswire.replay.state import FilePosition, ReplayCheckpoints
+from newswire.replay.warc import WarcDamage, WarcPage, read_warc
+from schemas.graph import DEAD_LETTERS, RAW
 from schemas.records import DeadLetter, RawArticle
-from schemas.topics import DEAD_LETTERS, RAW
-from streams.cleaning import decode_html, page_charset, url_host
+from schemas.settings import Settings
+from streams.clean.extract import decode_html, page_charset, url_host
 from streams.errors import Rejected, describe_error
 from streams.text import content_hash
 
@@ -193,7 +193,7 @@ class Reader:
     """Reads inputs into messages: articles for the raw topic, and refusals.
 
     One reader per replay: it remembers the content of the ids it has read (in a
-    table of a fixed size, see :mod:`newswire.replay_seen`), to number revisions and
+    table of a fixed size, see :mod:`newswire.replay.seen`), to number revisions and
     skip repeats across all the inputs. ``report`` gets one
     line per damaged file, and per file resumed from a checkpoint. Only the
     articles ``selection`` takes are published, at most ``limit`` of them;
