@@ -39,12 +39,13 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import faust
 from faust import current_event
 from faust.types import EventT, StreamT, TableT
 
+from agents.runtime.context import StageContext
 from agents.runtime.headers import ingest_partition
 from agents.runtime.state import PartitionEntries
 from schemas.records import (
@@ -66,9 +67,6 @@ from streams.dedup.index import (
 from streams.keyindex import Arrival, ArrivalClock, key_partition, keys_by_partition
 from streams.reorder import ReorderBuffer
 from streams.revisions import Revision
-
-if TYPE_CHECKING:
-    from agents.runtime.app import Pipeline
 
 REORDER_TICK_SECONDS = 0.1
 """How often the reorder buffer is checked for articles whose wait has run out."""
@@ -98,7 +96,7 @@ def _carried_article(
 class DedupAgents:
     """The route, shard and decide agents of ``pipeline``, and their tables."""
 
-    def __init__(self, pipeline: Pipeline) -> None:
+    def __init__(self, pipeline: StageContext) -> None:
         self.pipeline = pipeline
         settings = pipeline.settings
         self.partitions = settings.dedup_partitions

@@ -43,11 +43,12 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import faust
 from faust.types import EventT, StreamT, TableT
 
+from agents.runtime.context import StageContext
 from agents.runtime.state import ArrivalLog, PartitionEntries
 from schemas.records import (
     DedupedArticle,
@@ -72,9 +73,6 @@ from streams.stories.clusterer import (
     story_index,
 )
 
-if TYPE_CHECKING:
-    from agents.runtime.app import Pipeline
-
 
 @dataclass
 class _Waiting:
@@ -92,7 +90,7 @@ class _Waiting:
 class StoryAgents:
     """The story, story-index and story-place agents of ``pipeline``, and their tables."""
 
-    def __init__(self, pipeline: Pipeline) -> None:
+    def __init__(self, pipeline: StageContext) -> None:
         self.pipeline = pipeline
         settings = pipeline.settings
         self.partitions = settings.story_index_partitions

@@ -160,7 +160,10 @@ class Pipeline:
         self.metrics = StageMetrics(registry, readers, writers)
         self.app.sensors.add(self.metrics)
         self.health = Health(self.app, self.stages)
-        registry.register(ScrapedGauges(worker_gauges(self, self.health)))
+        held = {"dedup": lambda: len(self.dedup.decisions),
+                "story": lambda: len(self.stories.story_log.table)}
+        registry.register(ScrapedGauges(worker_gauges(
+            self.app, lambda: self.stories.clusterer.live_stories, held, self.health)))
         add_web_views(self.app, self.health, registry)
 
     def single_partition_stages(self) -> list[set[str]]:
@@ -252,7 +255,7 @@ class Pipeline:
             log.error("dead letter from %s for %s lost (%s: %s): %s", stage, letter.article_id,
                       letter.error_type, short_reason, describe_error(error)[1])
 
-    async def _parsed_batches(
+    async def batches(
         self, stage: str, stream: StreamT, record: type[ParsedT], *, last_per_key: bool = False
     ) -> AsyncIterator[list[tuple[EventT, ParsedT]]]:
         """Batches (``batch_size``, ``batch_seconds``) of parsed records, in arrival
@@ -373,7 +376,7 @@ class Pipeline:
         story's versions come in order on its key's partition, and only the latest is
         kept: of several versions of one story in a batch, only the last is read.
         """
-        async for stories in self._parsed_batches("store", stream, Story, last_per_key=True):
+        async for stories in self.batches("store", stream, Story, last_per_key=True):
             try:
                 with self.metrics.timed("store"):
                     self.story_store.upsert_many(story for _, story in stories)

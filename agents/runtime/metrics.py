@@ -21,7 +21,6 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
-    from agents.runtime.app import Pipeline
     from agents.runtime.health import Health
 
 PROCESSING_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -135,10 +134,12 @@ def consumer_lag(app: AppT, topics: set[str]) -> dict[tuple[str, ...], float]:
     }
 
 
-def worker_gauges(pipeline: Pipeline, health: Health) -> list[ScrapedGauge]:
-    """The gauges of ``pipeline``'s worker: lag of the topics its agents read, the live
-    stories and the articles its stateful stages hold, and its health."""
-    app = pipeline.app
+def worker_gauges(
+    app: AppT, live_stories: Callable[[], int], held: Mapping[str, Callable[[], int]],
+    health: Health,
+) -> list[ScrapedGauge]:
+    """The gauges of ``app``'s worker: lag of the topics its agents read, the live stories,
+    the articles each stateful stage holds (``held``, by stage), and its health."""
     read = {agent.channel.get_topic_name() for agent in app.agents.values()}
     return [
         ScrapedGauge("newswire_consumer_lag_records",
@@ -146,11 +147,10 @@ def worker_gauges(pipeline: Pipeline, health: Health) -> list[ScrapedGauge]:
                      "minus committed offset, at least 0).", ("topic", "partition"),
                      lambda: consumer_lag(app, read)),
         ScrapedGauge("newswire_live_stories", "Stories open to new articles (not yet cold).",
-                     (), lambda: {(): pipeline.stories.clusterer.live_stories}),
+                     (), lambda: {(): live_stories()}),
         ScrapedGauge("newswire_articles_held",
                      "Articles a stateful stage holds on this worker (its table entries).",
-                     ("stage",), lambda: {("dedup",): len(pipeline.dedup.decisions),
-                                          ("story",): len(pipeline.stories.story_log.table)}),
+                     ("stage",), lambda: {(stage,): count() for stage, count in held.items()}),
         ScrapedGauge("newswire_stage_processes_up",
                      "1 if the cleaning and NER processes answer with the model loaded, else 0.",
                      (), lambda: {(): float(health.stages_up)}),
