@@ -75,7 +75,7 @@ from streams.stories.clusterer import (
 
 
 @dataclass
-class _Waiting:
+class _AwaitingPlacement:
     """A deduped article between its probes and its placement."""
 
     stream: StreamT
@@ -94,11 +94,11 @@ class StoryAgents:
         self.pipeline = pipeline
         settings = pipeline.settings
         self.partitions = settings.story_index_partitions
-        self.retention = timedelta(days=settings.story_cold_days)
+        self.cold_after = timedelta(days=settings.story_cold_days)
         self.reply_timeout = settings.story_index_timeout_seconds
         self.clusterer = self._new_clusterer()
         self.clock = ArrivalClock()
-        self._waiting: deque[_Waiting] = deque()
+        self._waiting: deque[_AwaitingPlacement] = deque()
         self._shards: dict[int, KeyBuckets[IndexedArticle]] = {}
         app = pipeline.app
         json_schema: faust.Schema = faust.Schema(key_serializer="json", value_serializer="json")
@@ -134,7 +134,7 @@ class StoryAgents:
                  self.index_articles.changelog_topic.get_topic_name()}]
 
     def _new_clusterer(self) -> StoryClusterer:
-        return StoryClusterer(retire_after=self.retention, local_index=not self.partitions)
+        return StoryClusterer(cold_after=self.cold_after, local_index=not self.partitions)
 
     async def _forget_waiting(self, *_: object, **__: object) -> None:
         """On a rebalance: the waiting articles' messages were not acknowledged, so
@@ -178,12 +178,13 @@ class StoryAgents:
             if not self.partitions:  # the index is in-process: nothing to wait for
                 candidates = self.clusterer.look_up(article, keys, seen_at)
                 self._waiting.append(
-                    _Waiting(stream, event, article, seen_at, set(), candidates=candidates))
+                    _AwaitingPlacement(stream, event, article, seen_at, set(),
+                                       candidates=candidates))
                 return
             arrival = self.clock.stamp(self.clusterer.clock_time(article, seen_at),
                                       event.message.offset)
             shards = keys_by_partition(keys, self.partitions)
-            self._waiting.append(_Waiting(stream, event, article, seen_at, set(shards)))
+            self._waiting.append(_AwaitingPlacement(stream, event, article, seen_at, set(shards)))
             for partition, shard_keys in shards.items():
                 entry = StoryIndexEntry(article_id=article.id, arrived_at=arrival.time,
                                         sequence=arrival.seq, revision=article.revision,
@@ -224,13 +225,13 @@ class StoryAgents:
                                    f"within {self.reply_timeout:g} s")
                 await self.pipeline.dead_letter("story", waiting.event, timeout)
             else:
-                async def place(_event: EventT, waiting: _Waiting = waiting) -> None:
+                async def place(_event: EventT, waiting: _AwaitingPlacement = waiting) -> None:
                     await self._place(waiting)
 
                 await self.pipeline.guarded("story", waiting.event, place)
             await waiting.stream.ack(waiting.event)
 
-    async def _place(self, waiting: _Waiting) -> None:
+    async def _place(self, waiting: _AwaitingPlacement) -> None:
         article = waiting.article
         candidates = merge_candidates(waiting.candidates)
         try:
@@ -268,7 +269,7 @@ class StoryAgents:
         assert self.index_articles is not None, "the story index is in-process"
         if partition not in self._shards:
             self._shards[partition] = story_index(
-                self.retention,
+                self.cold_after,
                 PartitionEntries(self.index_articles, partition, IndexedArticle.from_json),
             )
         return self._shards[partition]

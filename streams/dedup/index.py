@@ -32,7 +32,7 @@ buckets of small entries (article id, arrival) per key, at most ``max_bucket``
 (the most recent), so the work per article does not grow with the index; and
 each article's :class:`Signature` once per shard. An article is compared at most
 once with each candidate of a shard, however many keys they share. A
-:class:`Decider` turns the shards' matches into the verdict; :class:`DedupIndex`
+:class:`ShardReportCollector` turns the shards' matches into the verdict; :class:`DedupIndex`
 runs both in one process.
 
 Revisions (:mod:`streams.revisions`): a record with the id and content hash of an
@@ -412,14 +412,14 @@ def decide(article_id: str, arrival: Arrival, matches: Iterable[DedupMatch]) -> 
 
 
 @dataclass(frozen=True)
-class Decided:
+class VerdictWithArticle:
     """A verdict and the payload the routing stage attached to its article."""
 
     verdict: DedupVerdict
     payload: Any
 
 
-class Decider:
+class ShardReportCollector:
     """Collects an article's shard reports and decides once they are all in.
 
     One partition of the decision stage, on one mapping (a changelog-backed table
@@ -430,7 +430,7 @@ class Decider:
     verdict again). An update of the article (:mod:`streams.revisions`) starts a new
     pending state in place of the entry, with the first revision's arrival; parts
     of a stale revision change nothing. An article thus
-    costs one write per part that arrives and none to clear. Decided articles that
+    costs one write per part that arrives and none to clear. VerdictWithArticle articles that
     arrived more than ``retention`` before the newest are forgotten; one still
     waiting for a part is forgotten once decided, or when more than
     ``max_overdue`` are waiting (a part was dead-lettered). Given a filled
@@ -475,7 +475,7 @@ class Decider:
         shards_total: int,
         payload: Any,
         home_report: tuple[int, Iterable[DedupMatch]] | None = None,
-    ) -> Decided | None:
+    ) -> VerdictWithArticle | None:
         """The routed article; a verdict when it completes one, or it was decided before
         (a redelivery). A stale revision gets None.
 
@@ -485,7 +485,7 @@ class Decider:
         entry = self.entries.get(article_id)
         if entry is not None and "verdict" in entry and (
                 Revision.from_json(entry).content_hash == revision.content_hash):
-            return Decided(DedupVerdict.model_validate(entry["verdict"]), payload)
+            return VerdictWithArticle(DedupVerdict.model_validate(entry["verdict"]), payload)
         state = self._state(article_id, arrival, revision)
         if state is None:
             return None
@@ -502,7 +502,7 @@ class Decider:
         revision: Revision,
         shard: int,
         matches: Iterable[DedupMatch],
-    ) -> Decided | None:
+    ) -> VerdictWithArticle | None:
         """One shard's matches; a verdict when it is the last part missing.
 
         A report for a decided revision, of a stale one, or from a shard already
@@ -545,7 +545,7 @@ class Decider:
             "shards_total": None, "shards": [], "matches": [],
         }
 
-    def _settle(self, article_id: str, state: dict[str, Any]) -> Decided | None:
+    def _settle(self, article_id: str, state: dict[str, Any]) -> VerdictWithArticle | None:
         """Store the pending ``state``, or, if it is complete, the verdict in its place."""
         total = state["shards_total"]
         if total is None or len(state["shards"]) < total:
@@ -559,7 +559,7 @@ class Decider:
         }
         if article_id in self._overdue:  # decided at last, and already out of the window
             self._forget(article_id)
-        return Decided(verdict, state["payload"])
+        return VerdictWithArticle(verdict, state["payload"])
 
     def _arrival_of(self, article_id: str) -> Arrival:
         return Arrival.from_json(self.entries[article_id])
@@ -591,7 +591,7 @@ class Decider:
 class DedupIndex:
     """The whole dedup stage in one process: one shard holding every key, and its decider.
 
-    The pipeline runs the same :class:`KeyShard` and :class:`Decider` partitioned
+    The pipeline runs the same :class:`KeyShard` and :class:`ShardReportCollector` partitioned
     over Kafka; this composition gives the same verdicts for the same stream.
     """
 
@@ -616,7 +616,7 @@ class DedupIndex:
         rules = MatchRules(near_jaccard, near_containment, min_containment_jaccard,
                            spun_containment, min_shared_anchors)
         self.shard = KeyShard(rules, retention=retention, max_bucket=max_bucket)
-        self.decider = Decider(retention=retention)
+        self.decider = ShardReportCollector(retention=retention)
         self._clock = ArrivalClock()
 
     def __len__(self) -> int:

@@ -23,7 +23,7 @@ bar; otherwise it opens a new story. The evidence is what an editor looks at:
   times cut out, and a capitalised word before the counted noun, or two
   joined by "and" ("23 Somali and Yemeni pirates"), is skipped as an adjective;
 - time: the bar rises as the gap between the article and the story grows,
-  and a story nothing has joined for ``retire_after`` (by article time) is
+  and a story nothing has joined for ``cold_after`` (by article time) is
   retired, so a later article about the same people starts a new story.
 
 Of the stories whose bar the article clears, it joins the one with the highest
@@ -511,16 +511,16 @@ def enter_revision(
 
 
 def story_index(
-    retention: timedelta, articles: MutableMapping[str, IndexedArticle] | None = None
+    cold_after: timedelta, articles: MutableMapping[str, IndexedArticle] | None = None
 ) -> KeyBuckets[IndexedArticle]:
     """A (partition of the) story index: the 16 most recent originals per key, 48
-    candidates per article, entries kept for ``retention`` (the stories' ``retire_after``).
+    candidates per article, entries kept for ``cold_after`` (as long as a story takes to go cold).
 
-    A key more than 256 originals entered within the retention (a common entity or
+    A key more than 256 originals entered within ``cold_after`` (a common entity or
     term) is not looked up: like a stop word, it would find recent articles of
     unrelated stories, whose scoring is most of the stage's cost.
     """
-    return KeyBuckets(retention=retention, max_bucket=16, max_candidates=48,
+    return KeyBuckets(retention=cold_after, max_bucket=16, max_candidates=48,
                       common_key_articles=256, articles=articles)
 
 
@@ -582,8 +582,8 @@ class StoryClusterer:
       entity and title cosines in the score (re-normalised over the signals
       both sides have).
     - ``grace``: time gap with no penalty; beyond it the bar rises linearly up
-      to ``threshold + cold_penalty`` at ``retire_after``.
-    - ``retire_after``: a story no article has joined for this long (article
+      to ``threshold + cold_penalty`` at ``cold_after``.
+    - ``cold_after``: a story no article has joined for this long (article
       time, see :class:`NewsClock`, against the latest seen) is retired from the index.
     - ``vector_terms``: terms kept per article vector; ``profile_terms``:
       terms kept per story centroid.
@@ -621,7 +621,7 @@ class StoryClusterer:
         entity_weight: float = 0.2,
         title_weight: float = 0.15,
         grace: timedelta = timedelta(days=1),
-        retire_after: timedelta = timedelta(days=7),
+        cold_after: timedelta = timedelta(days=7),
         cold_penalty: float = 0.35,
         vector_terms: int = 200,
         profile_terms: int = 400,
@@ -638,14 +638,14 @@ class StoryClusterer:
         linkage_members: int = 16,
         local_index: bool = True,
     ) -> None:
-        if retire_after <= grace:
-            raise ValueError("retire_after must be longer than grace")
+        if cold_after <= grace:
+            raise ValueError("cold_after must be longer than grace")
         self.threshold = threshold
         self.text_weight = text_weight
         self.entity_weight = entity_weight
         self.title_weight = title_weight
         self.grace = grace
-        self.retire_after = retire_after
+        self.cold_after = cold_after
         self.cold_penalty = cold_penalty
         self.vector_terms = vector_terms
         self.profile_terms = profile_terms
@@ -665,7 +665,7 @@ class StoryClusterer:
         self._detail_df = DocumentFrequency(idf_prior_documents)
         self._stories: dict[str, _LiveStory] = {}
         self._story_of: dict[str, str] = {}
-        self._index = story_index(retire_after) if local_index else None
+        self._index = story_index(cold_after) if local_index else None
         self._clock = ArrivalClock()
         self.news_clock = NewsClock()
         self._admitted: dict[str, tuple[_Features, _Vectors, int]] = {}
@@ -1053,7 +1053,7 @@ class StoryClusterer:
         """The score needed to join ``story``: rises with the time gap beyond ``grace``."""
         assert story.first_time is not None and story.last_time is not None
         gap = max(article_time - story.last_time, story.first_time - article_time, timedelta(0))
-        cold = (gap - self.grace) / (self.retire_after - self.grace)
+        cold = (gap - self.grace) / (self.cold_after - self.grace)
         return self.threshold + self.cold_penalty * min(max(cold, 0.0), 1.0)
 
     # -- story state ---------------------------------------------------------------
@@ -1165,7 +1165,7 @@ class StoryClusterer:
         if self._watermark is not None and article_time <= self._watermark:
             return
         self._watermark = article_time
-        horizon = article_time - self.retire_after
+        horizon = article_time - self.cold_after
         while self._retirements and self._retirements[0][0] < horizon:
             last_time, story_id = heapq.heappop(self._retirements)
             story = self._stories.get(story_id)

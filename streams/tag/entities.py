@@ -557,7 +557,7 @@ def _group(groups: list[_Group], pairs: Iterable[tuple[str, str]] = ()) -> list[
 
 
 def _regroup(groups: list[_Group], pairs: Iterable[tuple[str, str]] = (),
-             private: _Private | None = None) -> list[_Group]:
+             private: _CopiesOnWrite | None = None) -> list[_Group]:
     """The steps of :func:`_group` after merging by shared name: acronyms, people, surnames.
 
     With ``private``, the given groups are left unchanged: a group is copied the
@@ -569,7 +569,7 @@ def _regroup(groups: list[_Group], pairs: Iterable[tuple[str, str]] = (),
     return _absorb_surnames(groups, private)
 
 
-class _Private:
+class _CopiesOnWrite:
     """Copies of groups that belong to someone else, made when one is about to change."""
 
     def __init__(self) -> None:
@@ -586,7 +586,7 @@ class _Private:
 
 def _merge_where(groups: list[_Group], tokens: Callable[[_Group], _Tokens],
                  same: Callable[[_Group, _Group], bool] | None = None,
-                 private: _Private | None = None) -> list[_Group]:
+                 private: _CopiesOnWrite | None = None) -> list[_Group]:
     """Transitively merge the groups for which ``same(a, b)`` holds, in input order
     (see :class:`_Merging`)."""
     merging = _Merging(tokens, same, private)
@@ -607,7 +607,7 @@ class _Merging:
 
     def __init__(self, tokens: Callable[[_Group], _Tokens],
                  same: Callable[[_Group, _Group], bool] | None = None,
-                 private: _Private | None = None) -> None:
+                 private: _CopiesOnWrite | None = None) -> None:
         self.tokens = tokens
         self.same = same
         self.private = private
@@ -735,7 +735,7 @@ def _single_word(group: _Group) -> _Form | None:
     return forms[0] if len(forms[0].words) == 1 else None
 
 
-def _absorb_surnames(groups: list[_Group], private: _Private | None = None) -> list[_Group]:
+def _absorb_surnames(groups: list[_Group], private: _CopiesOnWrite | None = None) -> list[_Group]:
     """Fold a one-word group into the only person whose surname it is ('Haftar')
     (with ``private``, into a copy of that person's group)."""
     gazetteer = _gazetteer()
@@ -892,7 +892,7 @@ class StoryEntityMerge:
     def entities(self) -> list[StoryEntity]:
         """The story's entities, most salient first."""
         story = []
-        for group in _regroup(self._by_name.groups(), private=_Private()):
+        for group in _regroup(self._by_name.groups(), private=_CopiesOnWrite()):
             entity_type, name = group.type, group.name
             story.append(StoryEntity(
                 id=entity_id(entity_type, name), name=name, type=entity_type,

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from newswire.evaluation.variants import make_variant
 from schemas.records import DedupMatch, TaggedArticle
-from streams.dedup.index import Decider, DedupIndex, KeyShard, MatchRules, Signature
+from streams.dedup.index import DedupIndex, KeyShard, MatchRules, ShardReportCollector, Signature
 from streams.keyindex import Arrival
 from streams.revisions import Revision
 from streams.text import content_hash, fingerprint
@@ -106,7 +106,7 @@ def test_a_shard_drops_the_old_revisions_keys_and_keeps_its_arrival() -> None:
 
 
 def test_the_decider_takes_an_updates_reports_and_ignores_a_stale_ones() -> None:
-    decider = Decider(retention=DAY)
+    decider = ShardReportCollector(retention=DAY)
     first, second = Revision(1, T0, "one"), Revision(2, T0 + DAY / 4, "two")
     match = DedupMatch(article_id="orig", arrived_at=T0 - DAY / 4, sequence=0, kind="near",
                        method="test", score=0.9)

@@ -1,4 +1,5 @@
-"""The pure pieces of the partitioned dedup index: KeyShard (on KeyBuckets), decide, Decider."""
+"""The pure pieces of the partitioned dedup index: KeyShard (on KeyBuckets), decide,
+ShardReportCollector."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from typing import Any
 
 from schemas.records import DedupMatch, DuplicateKind
 from streams.dedup.index import (
-    Decider,
     KeyShard,
     MatchRules,
     ShardArticle,
+    ShardReportCollector,
     Signature,
     decide,
     probe_keys,
@@ -156,7 +157,7 @@ def test_decide_prefers_exact_then_near_then_spun_at_equal_arrival() -> None:
 
 
 def test_decider_waits_for_every_report_and_is_idempotent() -> None:
-    decider = Decider(retention=DAY)
+    decider = ShardReportCollector(retention=DAY)
     arrival = Arrival(T0, 4)
     assert decider.add_report("x", arrival, REV, 1, [match("a", 1)]) is None
     assert decider.add_article("x", arrival, REV, 2, {"id": "x"}) is None
@@ -174,11 +175,11 @@ def test_decider_waits_for_every_report_and_is_idempotent() -> None:
 
 
 def test_decider_takes_the_home_shards_matches_with_the_article() -> None:
-    alone = Decider(retention=DAY)
+    alone = ShardReportCollector(retention=DAY)
     decided = alone.add_article("x", Arrival(T0, 4), REV, 1, {"id": "x"},
                                 home_report=(0, [match("a", 1)]))
     assert decided is not None and decided.verdict.duplicate_of == "a"
-    waiting = Decider(retention=DAY)
+    waiting = ShardReportCollector(retention=DAY)
     arrival = Arrival(T0, 4)
     assert waiting.add_article("x", arrival, REV, 2, {"id": "x"},
                                home_report=(0, [match("a", 2)])) is None
@@ -188,7 +189,7 @@ def test_decider_takes_the_home_shards_matches_with_the_article() -> None:
 
 
 def test_decider_forgets_decided_articles_older_than_the_window() -> None:
-    decider = Decider(retention=DAY)
+    decider = ShardReportCollector(retention=DAY)
     decider.add_article("old", Arrival(T0, 0), REV, 0, None)
     decider.add_article("new", Arrival(T0 + 2 * DAY, 1), REV, 0, None)
     assert set(decider.entries) == {"new"}
@@ -197,7 +198,7 @@ def test_decider_forgets_decided_articles_older_than_the_window() -> None:
 def test_decider_keeps_an_article_waiting_for_a_part_until_it_is_decided() -> None:
     # A replay jumps ahead in time: "later" reaches the decision before a report of
     # "early" does. Forgetting "early" then would lose it.
-    decider = Decider(retention=DAY)
+    decider = ShardReportCollector(retention=DAY)
     assert decider.add_article("early", Arrival(T0, 0), REV, 1, {"id": "early"}) is None
     decider.add_article("later", Arrival(T0 + 20 * DAY, 1), REV, 0, None)
     decided = decider.add_report("early", Arrival(T0, 0), REV, 0, [])
@@ -206,7 +207,7 @@ def test_decider_keeps_an_article_waiting_for_a_part_until_it_is_decided() -> No
 
 
 def test_decider_bounds_the_articles_that_never_get_all_their_parts() -> None:
-    decider = Decider(retention=DAY, max_overdue=1)
+    decider = ShardReportCollector(retention=DAY, max_overdue=1)
     decider.add_report("stuck-1", Arrival(T0, 0), REV, 0, [])  # their articles never came
     decider.add_report("stuck-2", Arrival(T0, 1), REV, 0, [])
     decider.add_article("new", Arrival(T0 + 2 * DAY, 2), REV, 0, None)
