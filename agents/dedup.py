@@ -1,21 +1,21 @@
 """The dedup stage as three agents, with its index partitioned through Kafka.
 
 - **route** (``tagged``, one partition, so in ingest order): the article's
-  signature and keys (:func:`streams.dedup.probe_keys`), grouped by the partition
+  signature and keys (:func:`streams.dedup.index.probe_keys`), grouped by the partition
   that holds each key; one probe per partition (its keys and the signature) to
   ``dedup.probes``. The probe to the article's home partition
   (:func:`streams.keyindex.key_partition` of its id), where its verdict is decided,
   also carries the article: it is sent there even if that shard holds no key.
-- **shard** (``dedup.probes``): :class:`streams.dedup.KeyShard` per partition, on
+- **shard** (``dedup.probes``): :class:`streams.dedup.index.KeyShard` per partition, on
   the ``dedup-shard-articles`` table (``"partition/article id"`` -> arrival, keys
   and signature: written once per article and partition, deleted when the
   article has left every bucket there). The buckets (key -> most recent
   articles) and the decoded signatures live in memory, rebuilt from the table
   after a recovery. The earlier articles a probe's article copies go to its home
-  partition: on ``dedup.reports``, or, at home, straight to the decider with the
+  partition: on ``dedup.reports``, or, at home, straight to its report collector with the
   article.
-- **decide** (``dedup.reports``): :class:`streams.dedup.Decider` per partition, on
-  the ``dedup-decisions`` table (article id -> pending state with the article, then
+- **decide** (``dedup.reports``): :class:`streams.dedup.index.ShardReportCollector` per
+  partition, on the ``dedup-decisions`` table (article id -> pending state with the article, then
   the verdict in its place); once the article and all its reports are in, the
   deduped article goes to ``deduped``.
 
@@ -39,14 +39,15 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import faust
 from faust import current_event
 from faust.types import EventT, StreamT, TableT
 
-from agents.headers import ingest_partition
-from agents.state import PartitionEntries
+from agents.runtime.context import StageContext
+from agents.runtime.headers import ingest_partition
+from agents.runtime.state import PartitionEntries
 from schemas.records import (
     DedupProbe,
     DedupReport,
@@ -54,21 +55,18 @@ from schemas.records import (
     TaggedArticle,
     extended_json,
 )
-from streams.dedup import (
-    Decided,
-    Decider,
+from streams.dedup.index import (
     KeyShard,
     MatchRules,
     ShardArticle,
+    ShardReportCollector,
     Signature,
+    VerdictWithArticle,
     probe_keys,
 )
 from streams.keyindex import Arrival, ArrivalClock, key_partition, keys_by_partition
 from streams.reorder import ReorderBuffer
 from streams.revisions import Revision
-
-if TYPE_CHECKING:
-    from agents.pipeline import Pipeline
 
 REORDER_TICK_SECONDS = 0.1
 """How often the reorder buffer is checked for articles whose wait has run out."""
@@ -98,7 +96,7 @@ def _carried_article(
 class DedupAgents:
     """The route, shard and decide agents of ``pipeline``, and their tables."""
 
-    def __init__(self, pipeline: Pipeline) -> None:
+    def __init__(self, pipeline: StageContext) -> None:
         self.pipeline = pipeline
         settings = pipeline.settings
         self.partitions = settings.dedup_partitions
@@ -119,7 +117,7 @@ class DedupAgents:
         self.shard_articles = table("dedup-shard-articles")
         self.decisions = table("dedup-decisions")
         self._shards: dict[int, KeyShard] = {}
-        self._deciders: dict[int, Decider] = {}
+        self._collectors: dict[int, ShardReportCollector] = {}
 
         topics = pipeline.topics
         app.agent(topics["tagged"], name="dedup-route")(self.route_agent)
@@ -151,7 +149,7 @@ class DedupAgents:
     async def _forget_partitions(self) -> None:
         """After a recovery (or rebalance): rebuild each partition's state from the tables."""
         self._shards.clear()
-        self._deciders.clear()
+        self._collectors.clear()
 
     # -- route -----------------------------------------------------------------
 
@@ -222,7 +220,7 @@ class DedupAgents:
         revision = Revision.of(article)
         matches = self._shard(0).probe(article.id, arrival, signature, probe_keys(signature),
                                        revision)
-        decided = self._decider(0).add_article(article.id, arrival, revision, 1,
+        decided = self._collector(0).add_article(article.id, arrival, revision, 1,
                                                article.model_dump(mode="json"),
                                                home_report=(0, matches))
         await self._send_deduped(decided)
@@ -275,7 +273,7 @@ class DedupAgents:
                                      partition=home)
             return
         article, shards_total = carried
-        decided = self._decider(partition).add_article(
+        decided = self._collector(partition).add_article(
             probe.article_id, arrival, revision, shards_total, article.model_dump(mode="json"),
             home_report=(partition, matches) if probe.keys else None,
         )
@@ -298,24 +296,24 @@ class DedupAgents:
 
     async def _decide_one(self, event: EventT) -> None:
         report = DedupReport.from_json(event.value)
-        decided = self._decider(event.message.partition).add_report(
+        decided = self._collector(event.message.partition).add_report(
             report.article_id, _arrival(report), _revision(report), report.shard,
             report.matches,
         )
         await self._send_deduped(decided)
 
-    async def _send_deduped(self, decided: Decided | None) -> None:
+    async def _send_deduped(self, decided: VerdictWithArticle | None) -> None:
         if decided is not None:
             verdict = decided.verdict
             deduped = extended_json(decided.payload, dedup=verdict,
                                     duplicate_of=verdict.duplicate_of)
             await self.pipeline.send("deduped", verdict.article_id, deduped)
 
-    def _decider(self, partition: int) -> Decider:
-        if partition not in self._deciders:
-            self._deciders[partition] = Decider(
+    def _collector(self, partition: int) -> ShardReportCollector:
+        if partition not in self._collectors:
+            self._collectors[partition] = ShardReportCollector(
                 retention=self.retention, entries=self.decisions,
                 ids=[i for i in self.decisions
                      if key_partition(i, self.partitions) == partition],
             )
-        return self._deciders[partition]
+        return self._collectors[partition]

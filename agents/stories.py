@@ -2,12 +2,12 @@
 
 With ``NEWSWIRE_STORY_INDEX_PARTITIONS=0`` (the default) the story agent keeps the
 index in its clusterer and places each article as it reads it
-(:meth:`streams.stories.StoryClusterer.look_up`, then ``place``); the story-index
+(:meth:`streams.stories.clusterer.StoryClusterer.look_up`, then ``place``); the story-index
 and story-place agents, their topics and table do not exist. With 1 or more partitions:
 
 - **story** (``deduped``, one partition): for each deduped article, in order, the
   clusterer admits it and gives its index keys
-  (:meth:`streams.stories.StoryClusterer.index_keys`); the keys go, grouped by the
+  (:meth:`streams.stories.clusterer.StoryClusterer.index_keys`); the keys go, grouped by the
   partition that holds them, to ``stories.index``. The article waits in memory,
   unacknowledged, until every partition it probed has replied.
 - **story-place** (``stories.candidates``, one partition, on the story agent's
@@ -17,7 +17,7 @@ and story-place agents, their topics and table do not exist. With 1 or more part
   changed, the article with its story id to ``enriched``, and what rebuilds the
   clusterer to the ``story-state`` table. Only then is the deduped message
   acknowledged: after a crash, unplaced articles come again and probe again.
-- **story-index** (``stories.index``): :func:`streams.stories.story_index` per
+- **story-index** (``stories.index``): :func:`streams.stories.clusterer.story_index` per
   partition, on the ``story-index-articles`` table (``"partition/article id"`` ->
   arrival and keys). Each probe finds the earlier articles sharing the most keys,
   adds the article (idempotent: a probe that comes again is not added twice, and
@@ -43,12 +43,13 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import faust
 from faust.types import EventT, StreamT, TableT
 
-from agents.state import ArrivalLog, PartitionEntries
+from agents.runtime.context import StageContext
+from agents.runtime.state import ArrivalLog, PartitionEntries
 from schemas.records import (
     DedupedArticle,
     StoryCandidate,
@@ -65,19 +66,16 @@ from streams.keyindex import (
     keys_by_partition,
     merge_candidates,
 )
-from streams.stories import (
+from streams.stories.clusterer import (
     IndexedArticle,
     StoryClusterer,
     enter_revision,
     story_index,
 )
 
-if TYPE_CHECKING:
-    from agents.pipeline import Pipeline
-
 
 @dataclass
-class _Waiting:
+class _AwaitingPlacement:
     """A deduped article between its probes and its placement."""
 
     stream: StreamT
@@ -92,15 +90,15 @@ class _Waiting:
 class StoryAgents:
     """The story, story-index and story-place agents of ``pipeline``, and their tables."""
 
-    def __init__(self, pipeline: Pipeline) -> None:
+    def __init__(self, pipeline: StageContext) -> None:
         self.pipeline = pipeline
         settings = pipeline.settings
         self.partitions = settings.story_index_partitions
-        self.retention = timedelta(days=settings.story_cold_days)
+        self.cold_after = timedelta(days=settings.story_cold_days)
         self.reply_timeout = settings.story_index_timeout_seconds
         self.clusterer = self._new_clusterer()
         self.clock = ArrivalClock()
-        self._waiting: deque[_Waiting] = deque()
+        self._waiting: deque[_AwaitingPlacement] = deque()
         self._shards: dict[int, KeyBuckets[IndexedArticle]] = {}
         app = pipeline.app
         json_schema: faust.Schema = faust.Schema(key_serializer="json", value_serializer="json")
@@ -136,7 +134,7 @@ class StoryAgents:
                  self.index_articles.changelog_topic.get_topic_name()}]
 
     def _new_clusterer(self) -> StoryClusterer:
-        return StoryClusterer(retire_after=self.retention, local_index=not self.partitions)
+        return StoryClusterer(cold_after=self.cold_after, local_index=not self.partitions)
 
     async def _forget_waiting(self, *_: object, **__: object) -> None:
         """On a rebalance: the waiting articles' messages were not acknowledged, so
@@ -180,12 +178,13 @@ class StoryAgents:
             if not self.partitions:  # the index is in-process: nothing to wait for
                 candidates = self.clusterer.look_up(article, keys, seen_at)
                 self._waiting.append(
-                    _Waiting(stream, event, article, seen_at, set(), candidates=candidates))
+                    _AwaitingPlacement(stream, event, article, seen_at, set(),
+                                       candidates=candidates))
                 return
             arrival = self.clock.stamp(self.clusterer.clock_time(article, seen_at),
                                       event.message.offset)
             shards = keys_by_partition(keys, self.partitions)
-            self._waiting.append(_Waiting(stream, event, article, seen_at, set(shards)))
+            self._waiting.append(_AwaitingPlacement(stream, event, article, seen_at, set(shards)))
             for partition, shard_keys in shards.items():
                 entry = StoryIndexEntry(article_id=article.id, arrived_at=arrival.time,
                                         sequence=arrival.seq, revision=article.revision,
@@ -226,13 +225,13 @@ class StoryAgents:
                                    f"within {self.reply_timeout:g} s")
                 await self.pipeline.dead_letter("story", waiting.event, timeout)
             else:
-                async def place(_event: EventT, waiting: _Waiting = waiting) -> None:
+                async def place(_event: EventT, waiting: _AwaitingPlacement = waiting) -> None:
                     await self._place(waiting)
 
                 await self.pipeline.guarded("story", waiting.event, place)
             await waiting.stream.ack(waiting.event)
 
-    async def _place(self, waiting: _Waiting) -> None:
+    async def _place(self, waiting: _AwaitingPlacement) -> None:
         article = waiting.article
         candidates = merge_candidates(waiting.candidates)
         try:
@@ -271,7 +270,7 @@ class StoryAgents:
         assert self.index_articles is not None, "the story index is in-process"
         if partition not in self._shards:
             self._shards[partition] = story_index(
-                self.retention,
+                self.cold_after,
                 PartitionEntries(self.index_articles, partition, IndexedArticle.from_json),
             )
         return self._shards[partition]

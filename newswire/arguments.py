@@ -54,8 +54,8 @@ def tcp_port(text: str) -> int:
 
 
 def broker_url(text: str) -> str:
-    """A ``kafka://HOST:PORT`` broker URL (see :func:`newswire.settings.check_broker_url`)."""
-    from newswire.settings import check_broker_url
+    """A ``kafka://HOST:PORT`` broker URL (see :func:`schemas.settings.check_broker_url`)."""
+    from schemas.settings import check_broker_url
 
     try:
         return check_broker_url(text)

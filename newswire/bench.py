@@ -45,16 +45,16 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import psutil
 
-from newswire.settings import Settings
+from schemas.graph import RAW, STORIES
 from schemas.records import DedupedArticle, RawArticle, TaggedArticle
-from schemas.topics import RAW, STORIES
+from schemas.settings import Settings
 
 # Kafka, faust, spaCy and the stages are imported where they are used: `newswire bench
 # --help` stays fast.
 if TYPE_CHECKING:
-    from newswire.broker import EmbeddedBroker
-    from newswire.variants import VariantKind
-    from streams.stories import StoryClusterer
+    from agents.runtime.broker import EmbeddedBroker
+    from newswire.evaluation.variants import VariantKind
+    from streams.stories.clusterer import StoryClusterer
 
 COPY_KINDS: tuple[VariantKind, ...] = ("boilerplate", "truncated", "spun")
 SINGLE_THREADED = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -165,7 +165,7 @@ def build_stream(originals: Sequence[dict[str, str]], size: int, seed: int = 0) 
     (with other boilerplate, cut short, or spun); each an HTML page or text, at random
     (alternating formats would put them all on one partition each when the publisher
     deals articles to two partitions in turn)."""
-    from newswire.variants import make_variant
+    from newswire.evaluation.variants import make_variant
 
     rng = random.Random(seed)
     chosen = list(originals[: max(1, round(size / 1.25))])
@@ -231,8 +231,8 @@ def measure_stages(raws: Sequence[RawArticle], settings: Settings) -> tuple[Stag
     workers' stage processes do), so that what loads lazily (dateparser's
     locales, language identification, spaCy) is not counted as per-article work.
     """
-    from streams.cleaning import clean_article, warm_up
-    from streams.entities import load_tagger
+    from streams.clean.extract import clean_article, warm_up
+    from streams.tag.entities import load_tagger
 
     warm_up()
     cleans, clean_cost = _timed(lambda: [clean_article(raw) for raw in raws])
@@ -265,7 +265,7 @@ def _timed(work: Callable[[], Any]) -> tuple[Any, float]:
 
 
 def _dedup_all(tagged: Sequence[TaggedArticle]) -> list[DedupedArticle]:
-    from streams.dedup import DedupIndex
+    from streams.dedup.index import DedupIndex
 
     index = DedupIndex()
     deduped = []
@@ -277,7 +277,7 @@ def _dedup_all(tagged: Sequence[TaggedArticle]) -> list[DedupedArticle]:
 
 
 def _cluster_all(deduped: Sequence[DedupedArticle]) -> StoryClusterer:
-    from streams.stories import StoryClusterer
+    from streams.stories.clusterer import StoryClusterer
 
     clusterer = StoryClusterer()
     for article in deduped:
@@ -300,8 +300,8 @@ async def run_pipeline(
 ) -> PipelineRun:
     """Publish ``raws`` (all at once, or at ``rate`` per second) through ``workers``
     worker processes pinned one per core; measure until every article is in a story."""
-    from newswire.broker import ensure_topics
-    from newswire.inputs import Outbound, publish
+    from agents.runtime.broker import ensure_topics
+    from newswire.replay.inputs import Outbound, publish
 
     name = f"bench{workers}w{int(time.time() * 1000) % 10**8}"
     settings = Settings(broker_url=broker.url, app_id=name, topic_prefix=name,
@@ -369,7 +369,7 @@ async def _wait_for_group(settings: Settings, members: int, timeout: float = 120
     no rebalance pauses the measured run."""
     from aiokafka.admin import AIOKafkaAdminClient
 
-    from newswire.broker import bootstrap_servers
+    from agents.runtime.broker import bootstrap_servers
 
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers(settings.broker_url or ""))
     await admin.start()
@@ -403,7 +403,7 @@ async def _publish_paced(
     settings: Settings, raws: Sequence[RawArticle], rate: float | None
 ) -> dict[str, float]:
     """Publish all at once (``rate`` None) or one by one at ``rate``; when each was sent."""
-    from newswire.inputs import Outbound, RawPublisher
+    from newswire.replay.inputs import Outbound, RawPublisher
 
     published: dict[str, float] = {}
     async with RawPublisher(settings) as publisher:
@@ -441,7 +441,7 @@ async def _records_written(settings: Settings) -> dict[str, int]:
     """Records in each topic of the run but the raw one (whose count is known)."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
-    from newswire.broker import bootstrap_servers, tansu_end_offsets
+    from agents.runtime.broker import bootstrap_servers, tansu_end_offsets
 
     prefix = settings.topic_prefix
     raw = RAW.name(prefix)
@@ -538,8 +538,8 @@ def run_benchmark(
     articles: int, corpus: Path | None, seeds: Path, latency_articles: int, partitions: int
 ) -> dict[str, Any]:
     """The whole benchmark; returns the report as a JSON-able dict."""
-    from agents.tansu import CHANGELOG_SUFFIX
-    from newswire.broker import EmbeddedBroker
+    from agents.runtime.broker import EmbeddedBroker
+    from agents.runtime.tansu import CHANGELOG_SUFFIX
 
     settings = Settings()
     raws = build_stream(load_originals(seeds, corpus), articles)

@@ -24,11 +24,11 @@ from newswire.arguments import (
 )
 
 if TYPE_CHECKING:
-    from newswire.inputs import Reader, ReplayCounts
-    from newswire.replay_progress import ReplayProgress
-    from newswire.replay_state import ReplayCheckpoints
-    from newswire.settings import Settings
+    from newswire.replay.inputs import Reader, ReplayCounts
+    from newswire.replay.progress import ReplayProgress
+    from newswire.replay.state import ReplayCheckpoints
     from newswire.watch import StatusLine
+    from schemas.settings import Settings
 
 # Each command imports what it needs when it runs: `newswire --help` stays fast.
 SEEDS_DIR = Path("seeds")
@@ -36,7 +36,7 @@ EVALUATIONS = ("cleaning", "entities", "dedup", "stories")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    from newswire.settings import Settings
+    from schemas.settings import Settings
 
     settings = Settings()
     if getattr(args, "broker", None):
@@ -46,7 +46,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _broker_settings(args: argparse.Namespace) -> Settings:
     """Settings of a command that needs a broker: it is given, and the Tansu profile decided."""
-    from newswire.broker import with_profile
+    from agents.runtime.broker import with_profile
 
     settings = _settings(args)
     if not settings.broker_url:
@@ -66,8 +66,8 @@ def _check_inputs(paths: Sequence[Path], hint: str) -> None:
 
 def _announce_worker(settings: Settings) -> None:
     """Say which broker and profile the worker uses; log a lost broker in a few lines."""
-    from newswire.broker import bootstrap_servers
-    from newswire.logs import quiet_broker_outages
+    from agents.runtime.broker import bootstrap_servers
+    from agents.runtime.logs import quiet_broker_outages
 
     assert settings.broker_url, "a worker needs a broker URL"
     profile = "on" if settings.embedded_profile else "off"
@@ -82,9 +82,9 @@ def _replay_reader(
 ) -> tuple[Reader, ReplayCheckpoints]:
     """The reader of a replay's flags (filters, limit, checkpoints), and its checkpoints;
     its reports go to ``status`` (else stderr), each record read to ``progress``."""
-    from newswire.inputs import Reader
-    from newswire.replay_filter import Selection
-    from newswire.replay_state import ReplayCheckpoints
+    from newswire.replay.filter import Selection
+    from newswire.replay.inputs import Reader
+    from newswire.replay.state import ReplayCheckpoints
 
     if args.since and args.until and args.since > args.until:
         raise UsageError(f"--since {args.since.isoformat()} is after --until "
@@ -100,7 +100,7 @@ def _replay_reader(
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from newswire.inputs import ReplayCounts
+    from newswire.replay.inputs import ReplayCounts
     from newswire.run import WorkerRun
 
     paths = args.replay or [SEEDS_DIR]
@@ -132,9 +132,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def cmd_replay(args: argparse.Namespace) -> int:
     import asyncio
 
-    from newswire.broker import ensure_topics_sync
-    from newswire.inputs import ReplayCounts, input_files, publish
-    from newswire.replay_progress import ReplayProgress
+    from agents.runtime.broker import ensure_topics_sync
+    from newswire.replay.inputs import ReplayCounts, input_files, publish
+    from newswire.replay.progress import ReplayProgress
     from newswire.watch import StatusLine
 
     _check_inputs(args.paths, "give files, directories, globs or - to publish")
@@ -161,10 +161,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def cmd_follow(args: argparse.Namespace) -> int:
     import asyncio
 
-    from newswire.broker import ensure_topics_sync
-    from newswire.feeds import FeedFollower
-    from newswire.fetch import FetchError, check_url
-    from newswire.inputs import RawPublisher
+    from agents.runtime.broker import ensure_topics_sync
+    from newswire.follow.feeds import FeedFollower
+    from newswire.follow.fetch import FetchError, check_url
+    from newswire.replay.inputs import RawPublisher
 
     settings = _settings(args)
     if not args.sources and not args.list:
@@ -208,7 +208,7 @@ def cmd_tail(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     from newswire.watch import consume
-    from schemas.topics import ALL_TOPICS
+    from schemas.graph import ALL_TOPICS
 
     settings = _settings(args)
     names = {topic.role: topic.name(settings.topic_prefix) for topic in ALL_TOPICS}
@@ -233,7 +233,7 @@ def cmd_tail(args: argparse.Namespace) -> int:
 
 
 def cmd_broker(args: argparse.Namespace) -> int:
-    from newswire.broker import EmbeddedBroker, ensure_topics_sync
+    from agents.runtime.broker import EmbeddedBroker, ensure_topics_sync
 
     settings = _settings(args)
     with EmbeddedBroker(port=args.port) as broker:
@@ -251,8 +251,8 @@ def cmd_broker(args: argparse.Namespace) -> int:
 def cmd_stories(args: argparse.Namespace) -> int:
     import sqlite3
 
-    from newswire.story_store import SQLiteStoryStore
     from newswire.watch import format_story
+    from streams.stories.store import SQLiteStoryStore
 
     path = args.db or _settings(args).story_db_path
     if not path.is_file():
@@ -518,7 +518,7 @@ def _explained(error: Exception) -> tuple[int, str] | None:
     from aiokafka.errors import KafkaConnectionError
     from pydantic import ValidationError
 
-    from newswire.broker import BrokerStartError
+    from agents.runtime.broker import BrokerStartError
 
     if isinstance(error, ValidationError) and error.title == "Settings":
         return 2, "bad setting: " + "; ".join(

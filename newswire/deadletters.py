@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from newswire.broker import bootstrap_servers, tansu_end_offsets
-from newswire.settings import Settings
+from agents.runtime.broker import bootstrap_servers, tansu_end_offsets
+from schemas.graph import DEAD_LETTERS, RAW
 from schemas.records import DeadLetter, RawArticle
-from schemas.topics import DEAD_LETTERS, RAW
+from schemas.settings import Settings
 from streams.errors import describe_error
 
 READ_TIMEOUT_MS = 1000

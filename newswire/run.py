@@ -26,11 +26,10 @@ from typing import TYPE_CHECKING, TextIO
 
 import orjson
 
-from newswire.broker import broker_for, ensure_topics_sync
-from newswire.inputs import Message, Outbound, ReplayCounts, publish
-from newswire.replay_progress import ReplayProgress
-from newswire.replay_state import ReplayCheckpoints
-from newswire.settings import Settings
+from agents.runtime.broker import broker_for, ensure_topics_sync
+from newswire.replay.inputs import Message, Outbound, ReplayCounts, publish
+from newswire.replay.progress import ReplayProgress
+from newswire.replay.state import ReplayCheckpoints
 from newswire.watch import (
     StatusLine,
     StoryBoard,
@@ -44,13 +43,14 @@ from newswire.watch import (
     plural,
     summarize,
 )
+from schemas.graph import DEAD_LETTERS, ENRICHED, STORIES
 from schemas.records import Story
-from schemas.topics import DEAD_LETTERS, ENRICHED, STORIES
+from schemas.settings import Settings
 
 if TYPE_CHECKING:
     import faust
 
-    from agents.cpu import StageRunner
+    from agents.runtime.stage_processes import StageRunner
 
 EXIT_TIMEOUT = 1
 """Exit code of ``once`` when some input is not in a story after ``timeout`` seconds."""
@@ -111,7 +111,7 @@ class WorkerRun:
         use_event_loop(self.settings.event_loop)
         # First (before faust is even imported), so that the stage process warms up
         # while the broker starts and the worker joins its group.
-        from agents.cpu import StageRunner
+        from agents.runtime.stage_processes import StageRunner
 
         stages = StageRunner(self.settings.spacy_model, self.settings.max_article_bytes,
                              self.settings.stage_processes)
@@ -121,8 +121,8 @@ class WorkerRun:
         if own_broker:
             self._say("starting the embedded broker")
         try:
-            from agents.pipeline import Pipeline
-            from agents.prompt import PromptWorker
+            from agents.runtime.app import Pipeline
+            from agents.runtime.prompt import PromptWorker
 
             with broker_for(self.settings) as bound:
                 ensure_topics_sync(bound)

@@ -12,11 +12,11 @@ from typing import TextIO
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from agents.tansu import TANSU_FETCH_MAX_WAIT_MS
-from newswire.broker import bootstrap_servers
-from newswire.settings import Settings
+from agents.runtime.broker import bootstrap_servers
+from agents.runtime.tansu import TANSU_FETCH_MAX_WAIT_MS
+from schemas.graph import DEAD_LETTERS, ENRICHED, STORIES
 from schemas.records import DeadLetter, EnrichedArticle, Story
-from schemas.topics import DEAD_LETTERS, ENRICHED, STORIES
+from schemas.settings import Settings
 
 
 async def consume(

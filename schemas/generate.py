@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from schemas.topics import ALL_TOPICS
+from schemas.graph import ALL_TOPICS
 
 SCHEMA_DIR = Path(__file__).parent / "json"
 

@@ -1,7 +1,7 @@
 """Inverted index of recent articles by key, partitionable by key.
 
-The dedup index (:class:`streams.dedup.KeyShard`) and the story index
-(:class:`streams.stories.StoryClusterer`) both find candidates this way: an article
+The dedup index (:class:`streams.dedup.index.KeyShard`) and the story index
+(:class:`streams.stories.clusterer.StoryClusterer`) both find candidates this way: an article
 enters under its keys, and it finds the earlier articles that share the most keys
 with it. Each key keeps only its most recent articles and entries expire with a
 retention window, so the work per article and the state stay bounded however many
@@ -71,7 +71,7 @@ def keys_by_partition(keys: Iterable[str], partitions: int) -> dict[int, list[st
     return grouped
 
 
-class Held(Protocol):
+class IndexEntry(Protocol):
     """What an index holds of an article: at least its arrival and its keys there."""
 
     @property
@@ -81,7 +81,7 @@ class Held(Protocol):
     def keys(self) -> tuple[str, ...]: ...
 
 
-HeldT = TypeVar("HeldT", bound=Held)
+IndexEntryT = TypeVar("IndexEntryT", bound=IndexEntry)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,15 +93,15 @@ class BucketEntry:
 
 
 @dataclass(frozen=True, slots=True)
-class Candidate(Generic[HeldT]):
+class Candidate(Generic[IndexEntryT]):
     """An earlier article found under an article's keys, and how many keys they share."""
 
     article_id: str
     shared_keys: int
-    held: HeldT
+    held: IndexEntryT
 
 
-class KeyBuckets(Generic[HeldT]):
+class KeyBuckets(Generic[IndexEntryT]):
     """Key -> the most recent articles under it: one partition of an index.
 
     The state is ``articles`` (article id -> what is held of it; a changelog-backed
@@ -126,13 +126,13 @@ class KeyBuckets(Generic[HeldT]):
         max_bucket: int,
         max_candidates: int,
         common_key_articles: int | None = None,
-        articles: MutableMapping[str, HeldT] | None = None,
+        articles: MutableMapping[str, IndexEntryT] | None = None,
     ) -> None:
         self.retention = retention
         self.max_bucket = max_bucket
         self.max_candidates = max_candidates
         self.common_key_articles = common_key_articles
-        self.articles: MutableMapping[str, HeldT] = {} if articles is None else articles
+        self.articles: MutableMapping[str, IndexEntryT] = {} if articles is None else articles
         self.buckets: dict[str, list[BucketEntry]] = {}
         self._order: deque[tuple[Arrival, str, tuple[str, ...]]] = deque()  # one per article
         self._holders: Counter[str] = Counter()
@@ -142,7 +142,7 @@ class KeyBuckets(Generic[HeldT]):
             self._newest = held.arrival.time
             self._place(article_id, held)
 
-    def enter(self, article_id: str, held: HeldT) -> list[Candidate[HeldT]]:
+    def enter(self, article_id: str, held: IndexEntryT) -> list[Candidate[IndexEntryT]]:
         """The earlier articles sharing the most of ``held.keys``, most shared first;
         then add the article.
 
@@ -183,9 +183,11 @@ class KeyBuckets(Generic[HeldT]):
                 del self.buckets[key]
         self._holders.pop(article_id, None)
 
-    def _earlier(self, ranked: list[tuple[str, int]], before: Arrival) -> list[Candidate[HeldT]]:
+    def _earlier(
+        self, ranked: list[tuple[str, int]], before: Arrival
+    ) -> list[Candidate[IndexEntryT]]:
         """The first ``max_candidates`` of ``ranked`` that arrived before ``before``."""
-        found: list[Candidate[HeldT]] = []
+        found: list[Candidate[IndexEntryT]] = []
         for candidate, count in ranked:
             earlier = self.articles[candidate]
             if earlier.arrival < before:  # not later, nor the article itself
@@ -194,7 +196,7 @@ class KeyBuckets(Generic[HeldT]):
                     break
         return found
 
-    def _place(self, article_id: str, held: HeldT) -> None:
+    def _place(self, article_id: str, held: IndexEntryT) -> None:
         """Put the article under its keys, pushing the oldest out of full buckets."""
         self._order.append((held.arrival, article_id, held.keys))
         for key in held.keys:

@@ -207,3 +207,44 @@ def page(headline: str, *paragraphs: str) -> str:
     return (f"<!DOCTYPE html><html><head><title>{headline} | Valley News</title></head>"
             f"<body><nav><a href='/'>Home</a></nav><article><h1>{headline}</h1>{body}"
             f"</article><footer>© Valley News</footer></body></html>")
+
+
+DELAY = 0.05
+"""The follower's delay between requests to one host, in the tests."""
+
+LOOPBACK_FOLLOWING = {"follow_allow_loopback": True, "follow_min_delay_seconds": DELAY,
+                      "follow_timeout_seconds": 2}
+"""Settings that let a follower fetch from this site, with short delays."""
+
+RSS_ITEMS = [
+    Item("Council & port agree on new ferry timetable", "/2025/06/ferry.html",
+         "The ferry will run every hour from July."),
+    Item("Flood barrier tested ahead of autumn storms", "/2025/06/barrier.html",
+         "Engineers closed the barrier for two hours.", "Tue, 03 Jun 2025 11:05:00 +0200"),
+]
+ATOM_ITEMS = [
+    Item("Harbour museum reopens after repairs", "/harbour/museum.html",
+         "<p>The museum reopened on Monday.</p>", "2025-06-02T08:00:00Z"),
+]
+PAGES = {
+    "/2025/06/ferry.html": page(
+        "Council and port agree on new ferry timetable",
+        "The council and the port authority agreed on Monday to run the ferry every hour."),
+    "/2025/06/barrier.html": page(
+        "Flood barrier tested ahead of autumn storms",
+        "Engineers closed the flood barrier for two hours on Tuesday morning."),
+    "/harbour/museum.html": page(
+        "Harbour museum reopens after repairs",
+        "The harbour museum reopened on Monday after eight months of roof repairs."),
+}
+
+
+def serve_news(site: Site, robots: str = "User-agent: *\nAllow: /\n") -> None:
+    site.routes["/robots.txt"] = Route(robots.encode(), "text/plain")
+    site.routes["/rss.xml"] = Route(rss(site.url, "Valley News", RSS_ITEMS),
+                                    "application/rss+xml; charset=utf-8", etag=True)
+    site.routes["/atom.xml"] = Route(atom(site.url, "Harbour Gazette", ATOM_ITEMS),
+                                     "application/atom+xml",
+                                     last_modified="Tue, 03 Jun 2025 12:00:00 GMT")
+    for path, html in PAGES.items():
+        site.routes[path] = Route(html.encode())

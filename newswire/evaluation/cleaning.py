@@ -44,7 +44,7 @@ import trafilatura
 from newswire.arguments import ArgumentParser, positive_int
 from newswire.evaluation import read_json_lines
 from schemas.records import RawArticle
-from streams.cleaning import clean_article
+from streams.clean.extract import clean_article
 from streams.errors import Rejected
 
 _SPACES = re.compile(r"\s+")

@@ -5,8 +5,8 @@
 PATH is a JSON-lines file (optionally gzipped) of ``{"doc_id", "text", ...}``
 articles, such as ECB+ (``ecbplus-dev/articles.jsonl.gz``), whose articles are
 distinct reports (same-event articles come from different outlets). Each article
-gets one copy of every kind of :mod:`newswire.variants`; originals and copies are
-streamed through :class:`streams.dedup.DedupIndex` **interleaved**: one shuffled
+gets one copy of every kind of :mod:`newswire.evaluation.variants`; originals and copies are
+streamed through :class:`streams.dedup.index.DedupIndex` **interleaved**: one shuffled
 stream in which each original keeps the earliest position of its group, so copies
 of an article arrive after it but among other articles and copies.
 
@@ -35,9 +35,9 @@ from typing import Any
 
 from newswire.arguments import ArgumentParser, positive_int
 from newswire.evaluation import read_json_lines
-from newswire.variants import VARIANT_KINDS, make_variants
+from newswire.evaluation.variants import VARIANT_KINDS, make_variants
 from schemas.records import TaggedArticle
-from streams.dedup import DedupIndex
+from streams.dedup.index import DedupIndex
 from streams.text import fingerprint, normalise_for_matching
 
 SCALE_SIZES = (1_000, 10_000, 100_000)

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from newswire.arguments import ArgumentParser, UsageError, positive_int
 from schemas.records import CleanArticle
-from streams.entities import DEFAULT_MODEL, SpacyTagger, load_pipeline
+from streams.tag.entities import DEFAULT_MODEL, SpacyTagger, load_pipeline
 from streams.text import fingerprint
 
 SCORED_TYPES = ("PER", "ORG", "LOC")

@@ -3,7 +3,7 @@
 ``python -m newswire.evaluation.stories PATH [--orders 3] [--seed S] [--json FILE]``
 streams the articles (JSON lines, optionally gzipped, with ``doc_id``, ``text``
 and the gold story label ``event``, as in ECB+) through entity tagging and
-:class:`streams.stories.StoryClusterer` in file order and in ``--orders``
+:class:`streams.stories.clusterer.StoryClusterer` in file order and in ``--orders``
 shuffled orders, and prints BCubed precision, recall and F1 for each, next to
 an offline TF-IDF + average-linkage clustering whose distance threshold is
 tuned on the answers (its best F1 over a grid).
@@ -34,8 +34,8 @@ import numpy as np
 from newswire.arguments import ArgumentParser
 from newswire.evaluation import read_json_lines
 from schemas.records import CleanArticle, DedupedArticle, DedupVerdict, Entity
-from streams.entities import load_tagger
-from streams.stories import StoryClusterer, sentences, terms
+from streams.stories.clusterer import StoryClusterer, sentences, terms
+from streams.tag.entities import load_tagger
 from streams.text import fingerprint
 
 FIXED_TIME = datetime(2024, 1, 1, tzinfo=UTC)

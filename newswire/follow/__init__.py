@@ -1,0 +1,1 @@
+"""``newswire follow``: feeds, sitemaps and pages fetched politely and published."""

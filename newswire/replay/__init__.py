@@ -1,0 +1,1 @@
+"""``newswire replay``: files, archives and standard input published to the raw topic."""

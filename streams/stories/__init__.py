@@ -1,0 +1,1 @@
+"""The story stage: online clustering of articles into stories, and the stories kept."""

@@ -1,0 +1,1 @@
+"""The tag stage: the canonical, typed entities of an article and of a story."""
