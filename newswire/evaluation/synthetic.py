@@ -4,7 +4,7 @@ Each article has a title and four paragraphs of sentences drawn from the spinner
 vocabulary (:data:`newswire.variants.SYNONYMS`, so spun copies of them are as
 spun as the real thing) around names, places and figures of its own; two articles
 share common words but few word sequences, so none is a copy of another, and each
-of their :mod:`newswire.variants` copies points at its own original.
+of their :mod:`newswire.evaluation.variants` copies points at its own original.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 
-from newswire.variants import SYNONYMS, make_variant
+from newswire.evaluation.variants import SYNONYMS, make_variant
 
 _FUNCTION_WORDS = ("the", "a", "of", "in", "on", "and", "to", "after", "while", "with",
                    "for", "by", "but", "also", "about", "during", "from", "at")

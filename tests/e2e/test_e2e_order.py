@@ -16,13 +16,11 @@ from pathlib import Path
 import orjson
 import pytest
 
-from newswire.settings import Settings
-from newswire.synthetic import with_planted_copies
+from newswire.evaluation.synthetic import with_planted_copies
 from newswire.watch import StoryBoard
-from tests import test_reliability
-from tests.conftest import watch_until
-
-pytestmark = pytest.mark.e2e
+from schemas.settings import Settings
+from tests.e2e import test_reliability
+from tests.e2e.conftest import watch_until
 
 pipeline_settings = test_reliability.pipeline_settings
 """Two raw partitions (dealt to in turn: an original and its copy go to different

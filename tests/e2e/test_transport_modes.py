@@ -16,9 +16,14 @@ import faust
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from agents.pipeline import faust_options
-from newswire.broker import EmbeddedBroker, bootstrap_servers, ensure_topics_sync, tansu_end_offsets
-from newswire.settings import Settings
+from agents.runtime.app import faust_options
+from agents.runtime.broker import (
+    EmbeddedBroker,
+    bootstrap_servers,
+    ensure_topics_sync,
+    tansu_end_offsets,
+)
+from schemas.settings import Settings
 
 RECORDS = 5
 
