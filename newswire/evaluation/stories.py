@@ -19,7 +19,7 @@ printed beside it, as the upper bound it is. Only held-out figures are printed.
 
 The files carry no dates: every article gets one fixed time, unless ``--times``
 gives them synthetic publication times (:func:`synthetic_times`: each event's
-articles within three days of an event date, the events of a topic one to six
+articles within three days of an event date, the events of a topic two weeks to six
 months apart), and then each order is a new draw of times, streamed in
 publication order. Titles are derived: the first sentence of the text
 (``title_source="derived"``).
@@ -136,7 +136,7 @@ def stream(arrivals: Arrivals, threshold: float | None = None) -> dict[str, str]
 
 def synthetic_times(rows: Sequence[dict[str, Any]], rng: random.Random) -> dict[str, datetime]:
     """Article id -> a publication time: each topic starts on a random day of two years,
-    its events follow one another 30 to 180 days apart, and each event's articles fall
+    its events follow one another 14 to 180 days apart, and each event's articles fall
     within three days of its date."""
     events_of: dict[str, list[str]] = {}
     for row in rows:
@@ -148,7 +148,7 @@ def synthetic_times(rows: Sequence[dict[str, Any]], rng: random.Random) -> dict[
         day = FIXED_TIME + timedelta(days=rng.uniform(0, 730))
         for event in rng.sample(events, len(events)):
             event_day[event] = day
-            day += timedelta(days=rng.uniform(30, 180))
+            day += timedelta(days=rng.uniform(14, 180))
     return {
         row["doc_id"]: event_day[row["event"]] + timedelta(seconds=rng.uniform(0, 3 * 86_400))
         for row in rows
