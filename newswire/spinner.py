@@ -25,7 +25,14 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
-from newswire.variants import Variant, count_in_range, is_content_word, match_case, truncate
+from newswire.variants import (
+    Variant,
+    count_in_range,
+    is_content_word,
+    match_case,
+    replace_spans,
+    truncate,
+)
 
 SpinnerKind = Literal["respun", "respun_truncated"]
 SPINNER_KINDS: tuple[SpinnerKind, ...] = ("respun", "respun_truncated")
@@ -104,14 +111,7 @@ def rewrite_words(text: str, dictionary: CorpusDictionary, rng: random.Random) -
     for m in content:
         if m.start() not in replacements and rng.random() < MISSPELLING_RATE:
             replacements[m.start()] = (m.end(), misspell(m.group(), rng))
-    pieces: list[str] = []
-    position = 0
-    for start in sorted(replacements):
-        end, word = replacements[start]
-        pieces += [text[position:start], word]
-        position = end
-    pieces.append(text[position:])
-    return "".join(pieces)
+    return replace_spans(text, replacements)
 
 
 def reorder(sentence: str, rng: random.Random) -> str:

@@ -298,6 +298,18 @@ def count_in_range(total: int, bounds: tuple[float, float], rng: random.Random) 
     return rng.randint(low, max(low, high))
 
 
+def replace_spans(text: str, replacements: Mapping[int, tuple[int, str]]) -> str:
+    """``text`` with each span ``start -> (end, word)`` (not overlapping) replaced by its word."""
+    pieces: list[str] = []
+    position = 0
+    for start in sorted(replacements):
+        end, word = replacements[start]
+        pieces += [text[position:start], word]
+        position = end
+    pieces.append(text[position:])
+    return "".join(pieces)
+
+
 def spin(text: str, rng: random.Random) -> tuple[str, int, int, int]:
     """Swap 20-40 % (``SPIN_RANGE``) of the content words for synonyms, as spinners do.
 
@@ -316,14 +328,7 @@ def spin(text: str, rng: random.Random) -> tuple[str, int, int, int]:
         m.start(): (m.end(), match_case(m.group(), rng.choice(SYNONYMS[m.group().lower()])))
         for m in chosen + swapped
     }
-    pieces: list[str] = []
-    position = 0
-    for start in sorted(replacements):
-        end, word = replacements[start]
-        pieces += [text[position:start], word]
-        position = end
-    pieces.append(text[position:])
-    return "".join(pieces), len(content), len(chosen), len(swapped)
+    return replace_spans(text, replacements), len(content), len(chosen), len(swapped)
 
 
 def truncate(text: str, rng: random.Random) -> str:
