@@ -10,6 +10,10 @@ streamed through :class:`streams.dedup.index.DedupIndex` **interleaved**: one sh
 stream in which each original keeps the earliest position of its group, so copies
 of an article arrive after it but among other articles and copies.
 
+``--generator spinner`` makes the copies with :mod:`newswire.evaluation.spinner` instead, a
+spinner the detector was not developed against (its ``respun`` and
+``respun_truncated`` kinds).
+
 Reported: precision and recall of duplicate detection per copy kind (a detection
 is right when ``duplicate_of`` names the copied original), the false-duplicate rate
 among the originals, the same figures for plain MinHash at a Jaccard threshold of
@@ -27,7 +31,7 @@ import re
 import time
 import tracemalloc
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,12 +39,18 @@ from typing import Any
 
 from newswire.arguments import ArgumentParser, positive_int
 from newswire.evaluation import read_json_lines
-from newswire.evaluation.variants import VARIANT_KINDS, make_variants
+from newswire.evaluation.spinner import SPINNER_KINDS, make_copies
+from newswire.evaluation.variants import VARIANT_KINDS, Variant, make_variants
 from schemas.records import TaggedArticle
 from streams.dedup.index import DedupIndex
 from streams.text import fingerprint, normalise_for_matching
 
 SCALE_SIZES = (1_000, 10_000, 100_000)
+GENERATORS: dict[str, tuple[Sequence[str], Callable[..., list[Variant]]]] = {
+    "variants": (VARIANT_KINDS, make_variants),
+    "spinner": (SPINNER_KINDS, make_copies),
+}
+"""Copy generator name -> (its kinds, its function of (articles, seed=))."""
 TIMED_BATCH = 300
 MEMORY_SAMPLE = 5_000
 _EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
@@ -68,13 +78,14 @@ def tagged(article_id: str, text: str, title: str | None = None) -> TaggedArticl
     )
 
 
-def build_stream(articles: Sequence[dict[str, Any]], seed: int) -> list[Item]:
-    """Originals and their copies, shuffled, each original first of its group."""
+def build_stream(
+    articles: Sequence[dict[str, Any]], seed: int, generator: str = "variants"
+) -> list[Item]:
+    """Originals and their copies (by ``generator``, see :data:`GENERATORS`), shuffled,
+    each original first of its group."""
     items = [Item(tagged(a["id"], a["text"], a.get("title")), "original", None) for a in articles]
-    items += [
-        Item(tagged(v.id, v.text, v.title), v.kind, v.source_id)
-        for v in make_variants(articles, seed=seed)
-    ]
+    copies = GENERATORS[generator][1](articles, seed=seed)
+    items += [Item(tagged(v.id, v.text, v.title), v.kind, v.source_id) for v in copies]
     random.Random(seed).shuffle(items)
     first_slot: dict[str, int] = {}
     for position, item in enumerate(items):
@@ -121,7 +132,8 @@ def wire_groups(articles: Sequence[dict[str, Any]], threshold: float = 0.5) -> d
 
 
 def score_stream(
-    items: Sequence[Item], index: DedupIndex, groups: dict[str, str]
+    items: Sequence[Item], index: DedupIndex, groups: dict[str, str],
+    kinds: Sequence[str] = VARIANT_KINDS,
 ) -> tuple[dict[str, Any], float]:
     """Per-kind detection figures of ``index`` over ``items``, and checks per second.
 
@@ -144,7 +156,7 @@ def score_stream(
             own_group = groups[item.source_id or item.article.id]
             correct[item.kind] += groups.get(verdict.duplicate_of) == own_group
     figures: dict[str, Any] = {}
-    for kind in VARIANT_KINDS:
+    for kind in kinds:
         figures[kind] = {
             "copies": total[kind],
             "recall": correct[kind] / total[kind] if total[kind] else 0.0,
@@ -152,8 +164,8 @@ def score_stream(
         }
     all_flagged = sum(flagged.values())
     figures["all"] = {
-        "copies": sum(total[kind] for kind in VARIANT_KINDS),
-        "recall": sum(correct.values()) / max(1, sum(total[kind] for kind in VARIANT_KINDS)),
+        "copies": sum(total[kind] for kind in kinds),
+        "recall": sum(correct[kind] for kind in kinds) / max(1, sum(total[kind] for kind in kinds)),
         "precision": sum(correct.values()) / all_flagged if all_flagged else 1.0,
     }
     wrong = flagged["original"] - correct["original"]
@@ -214,12 +226,12 @@ def measure_scale(articles: Sequence[dict[str, Any]], seed: int) -> dict[str, An
     }
 
 
-def _table(ours: dict[str, Any], baseline: dict[str, Any]) -> str:
-    lines = [f"{'kind':<14}{'copies':>7}  {'P':>6} {'R':>6}   {'MinHash0.8 P':>12} {'R':>6}"]
-    for kind in (*VARIANT_KINDS, "all"):
+def _table(ours: dict[str, Any], baseline: dict[str, Any], kinds: Sequence[str]) -> str:
+    lines = [f"{'kind':<18}{'copies':>7}  {'P':>6} {'R':>6}   {'MinHash0.8 P':>12} {'R':>6}"]
+    for kind in (*kinds, "all"):
         a, b = ours[kind], baseline[kind]
         lines.append(
-            f"{kind:<14}{a['copies']:>7}  {a['precision']:>6.3f} {a['recall']:>6.3f}"
+            f"{kind:<18}{a['copies']:>7}  {a['precision']:>6.3f} {a['recall']:>6.3f}"
             f"   {b['precision']:>12.3f} {b['recall']:>6.3f}"
         )
     lines.append(
@@ -240,20 +252,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("path", type=Path, help="articles JSON lines (.jsonl or .jsonl.gz)")
     parser.add_argument("--limit", type=positive_int, default=None, help="use the first N articles")
     parser.add_argument("--seed", type=int, default=0, help="seed of variants and order")
+    parser.add_argument("--generator", choices=sorted(GENERATORS), default="variants",
+                        help="copy generator: variants (developed against) or spinner")
     parser.add_argument("--scale", action="store_true", help="also time 1k/10k/100k indexed")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     args = parser.parse_args(argv)
 
     articles = load_articles(args.path, args.limit)
-    stream = build_stream(articles, args.seed)
+    stream = build_stream(articles, args.seed, args.generator)
     groups = wire_groups(articles)
-    ours, rate = score_stream(stream, DedupIndex(), groups)
-    baseline, _ = score_stream(stream, plain_minhash(), groups)
+    kinds = GENERATORS[args.generator][0]
+    ours, rate = score_stream(stream, DedupIndex(), groups, kinds)
+    baseline, _ = score_stream(stream, plain_minhash(), groups, kinds)
     originals = sum(1 for item in stream if item.source_id is None)
     grouped = len(groups) - len(set(groups.values()))
     print(f"{originals} originals ({grouped} are reprints of another: wire groups), "
           f"{len(stream) - originals} copies, interleaved order")
-    print(_table(ours, baseline))
+    print(_table(ours, baseline, kinds))
     print(f"DedupIndex.check: {rate:,.0f} articles/s (one core)")
     result: dict[str, Any] = {"dedup": ours, "plain_minhash_0.8": baseline, "checks_per_s": rate}
     if args.scale:

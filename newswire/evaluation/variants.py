@@ -7,7 +7,11 @@ From any articles (dicts or objects with ``id``, ``text`` and optionally ``title
 - ``truncated``: cut at a word boundary to 40-70 % of its words;
 - ``shuffled``: its paragraphs (or lines, for a single paragraph) in another order;
 - ``spun``: 20-40 % of its content words swapped for synonyms from the table below,
-  as article spinners do, plus function-word swaps ("said" -> "mentioned").
+  as article spinners do, plus function-word swaps ("said" -> "mentioned");
+- ``spun_truncated``: spun, then cut as ``truncated`` is.
+
+:mod:`newswire.evaluation.spinner` is a second generator of spun copies that shares nothing with
+this one, to report on what dedup was not developed against.
 
 Everything is deterministic under ``seed``; each :class:`Variant` carries its
 ground truth (``source_id``) and what was done to it.
@@ -24,8 +28,9 @@ from typing import Any, Literal
 
 from streams.dedup.index import STOPWORDS
 
-VariantKind = Literal["boilerplate", "truncated", "shuffled", "spun"]
-VARIANT_KINDS: tuple[VariantKind, ...] = ("boilerplate", "truncated", "shuffled", "spun")
+VariantKind = Literal["boilerplate", "truncated", "shuffled", "spun", "spun_truncated"]
+VARIANT_KINDS: tuple[VariantKind, ...] = (
+    "boilerplate", "truncated", "shuffled", "spun", "spun_truncated")
 
 TRUNCATE_RANGE = (0.4, 0.7)
 SPIN_RANGE = (0.2, 0.4)
@@ -248,7 +253,8 @@ class Variant:
 
     id: str
     source_id: str
-    kind: VariantKind
+    kind: str
+    """A :data:`VARIANT_KINDS` kind, or another generator's (:mod:`newswire.evaluation.spinner`)."""
     text: str
     title: str | None = None
     kept_fraction: float = 1.0
@@ -277,7 +283,8 @@ def is_content_word(word: str) -> bool:
     return word.isalpha() and word.islower() and word not in STOPWORDS
 
 
-def _match_case(template: str, word: str) -> str:
+def match_case(template: str, word: str) -> str:
+    """``word`` in the case of ``template`` (all caps, capitalised, or as it is)."""
     if template.isupper() and len(template) > 1:
         return word.upper()
     if template[0].isupper():
@@ -285,10 +292,22 @@ def _match_case(template: str, word: str) -> str:
     return word
 
 
-def _count_in_range(total: int, bounds: tuple[float, float], rng: random.Random) -> int:
+def count_in_range(total: int, bounds: tuple[float, float], rng: random.Random) -> int:
     """A random count between ``bounds`` (fractions) of ``total``, rounded inwards."""
     low, high = math.ceil(bounds[0] * total), math.floor(bounds[1] * total)
     return rng.randint(low, max(low, high))
+
+
+def replace_spans(text: str, replacements: Mapping[int, tuple[int, str]]) -> str:
+    """``text`` with each span ``start -> (end, word)`` (not overlapping) replaced by its word."""
+    pieces: list[str] = []
+    position = 0
+    for start in sorted(replacements):
+        end, word = replacements[start]
+        pieces += [text[position:start], word]
+        position = end
+    pieces.append(text[position:])
+    return "".join(pieces)
 
 
 def spin(text: str, rng: random.Random) -> tuple[str, int, int, int]:
@@ -301,28 +320,21 @@ def spin(text: str, rng: random.Random) -> tuple[str, int, int, int]:
     words = list(_WORD.finditer(text))
     content = [m for m in words if is_content_word(m.group())]
     eligible = [m for m in content if m.group() in SYNONYMS]
-    count = min(len(eligible), _count_in_range(len(content), SPIN_RANGE, rng))
+    count = min(len(eligible), count_in_range(len(content), SPIN_RANGE, rng))
     chosen = rng.sample(eligible, count)
     function = [m for m in words if m.group().lower() in FUNCTION_SWAPS]
-    swapped = rng.sample(function, _count_in_range(len(function), SPIN_RANGE, rng))
+    swapped = rng.sample(function, count_in_range(len(function), SPIN_RANGE, rng))
     replacements = {
-        m.start(): (m.end(), _match_case(m.group(), rng.choice(SYNONYMS[m.group().lower()])))
+        m.start(): (m.end(), match_case(m.group(), rng.choice(SYNONYMS[m.group().lower()])))
         for m in chosen + swapped
     }
-    pieces: list[str] = []
-    position = 0
-    for start in sorted(replacements):
-        end, word = replacements[start]
-        pieces += [text[position:start], word]
-        position = end
-    pieces.append(text[position:])
-    return "".join(pieces), len(content), len(chosen), len(swapped)
+    return replace_spans(text, replacements), len(content), len(chosen), len(swapped)
 
 
 def truncate(text: str, rng: random.Random) -> str:
     """The first 40-70 % (``TRUNCATE_RANGE``) of the words of ``text``, cut after a word."""
     ends = [m.end() for m in re.finditer(r"\S+", text)]
-    keep = max(1, _count_in_range(len(ends), TRUNCATE_RANGE, rng))
+    keep = max(1, count_in_range(len(ends), TRUNCATE_RANGE, rng))
     return text[: ends[keep - 1]] if ends else text
 
 
@@ -366,8 +378,12 @@ def make_variant(article: Mapping[str, Any] | Any, kind: VariantKind, seed: int 
         return Variant(variant_id, source_id, kind, shuffle_paragraphs(text, rng), title)
     spun, content, replaced, swapped = spin(text, rng)
     spun_title = spin(title, rng)[0] if title else None
+    kept = 1.0
+    if kind == "spun_truncated":
+        cut = truncate(spun, rng)
+        kept, spun = len(cut.split()) / max(1, len(spun.split())), cut
     return Variant(
-        variant_id, source_id, kind, spun, spun_title,
+        variant_id, source_id, kind, spun, spun_title, kept_fraction=kept,
         content_words=content, replaced_words=replaced, function_swaps=swapped,
     )
 
