@@ -1,4 +1,4 @@
-"""The faust app and its agents: thin wiring around the pure logic in :mod:`streams`.
+"""The faust app: topics, the stage agents (in :mod:`agents`), sending and dead letters.
 
 Each agent reads a topic, calls a stage, sends the result on, and dead-letters
 any message it cannot process (with stage, reason and where it came from), so a
@@ -18,21 +18,18 @@ import orjson
 from faust.types import EventT, StreamT
 from prometheus_client import CollectorRegistry
 
+from agents.clean import CleanAgent
 from agents.dedup import DedupAgents
 from agents.runtime.assignor import stage_spreading_assignor
 from agents.runtime.broker import bootstrap_servers
-from agents.runtime.headers import ingest_headers
 from agents.runtime.health import Health, add_web_views
 from agents.runtime.logs import LOG_CONTEXT_FIELDS
 from agents.runtime.metrics import ScrapedGauges, StageMetrics, worker_gauges
-from agents.runtime.stage_processes import Prepared, StageRunner
+from agents.runtime.stage_processes import StageRunner
+from agents.store import StoreAgent
 from agents.stories import StoryAgents
 from schemas.graph import TopicSpec, topics_used
-from schemas.records import (
-    DeadLetter,
-    Record,
-    Story,
-)
+from schemas.records import DeadLetter, Record
 from schemas.settings import Settings
 from streams.errors import Rejected, describe_error
 from streams.stories.store import SQLiteStoryStore, StoryStore
@@ -146,11 +143,11 @@ class Pipeline:
         self.stages = stages or StageRunner(
             settings.spacy_model, settings.max_article_bytes, settings.stage_processes, tagger
         )
-        self.app.agent(self.topics["raw"], name="clean")(self.clean_agent)
+        self.story_store: StoryStore = SQLiteStoryStore(settings.story_db_path)
+        self.clean = CleanAgent(self, self.stages)
         self.dedup = DedupAgents(self)
         self.stories = StoryAgents(self)
-        self.app.agent(self.topics["stories"], name="store")(self.store_agent)
-        self.story_store: StoryStore = SQLiteStoryStore(settings.story_db_path)
+        self.store = StoreAgent(self, self.story_store)
         self.log_dead_letters = log_dead_letters
         self._monitor()
 
@@ -290,101 +287,3 @@ class Pipeline:
                 f"message of {len(event.value)} bytes is over the limit of "
                 f"{self.settings.max_article_bytes} bytes",
             )
-
-    # -- cleaning and entity tagging -----------------------------------------
-
-    async def clean_agent(self, stream: StreamT) -> None:
-        """raw -> clean and tagged: extract text and metadata, then NER, in batches (in
-        one call of the stage process per batch).
-
-        A clean article goes to the partition number its raw article came from:
-        the raw topic's even spread (see :class:`newswire.replay.inputs.RawPublisher`)
-        then holds for NER too, where a hash of the ids would leave one partition
-        several percent more articles (275 and 249 of the benchmark's 524).
-        """
-        batches = cast(faust.Stream[bytes], stream).take_events(
-            self.settings.batch_size, within=self.settings.batch_seconds
-        )
-        async for events in batches:
-            sized: list[EventT] = []
-            for event in events:
-                try:
-                    self.check_size(event)
-                    sized.append(event)
-                except Exception as exc:
-                    await self.dead_letter("clean", event, exc)
-            if sized:
-                await self._prepare_batch(sized)
-
-    async def _prepare_batch(self, events: list[EventT]) -> None:
-        """Clean and tag the raw articles of ``events``, then send each one's records in
-        ingest order (``fetched_at``, then id): the clean one to the partition its raw
-        article came from, the tagged one by key, both with that partition as their
-        ingest partition.
-
-        Partitions are consumed in parallel and interleave; sorting each batch keeps
-        a replay in the order it was published within the batch (which decides which
-        of two copies is the original; articles in different batches keep the
-        batches' order, see the README's Known limits).
-
-        A refused article is dead-lettered with the stage that refused it, as is a
-        record that cannot be sent; if the batch fails as a whole, each article is
-        retried alone, so only the bad one is dead-lettered.
-        """
-        try:
-            batch = await self.stages.prepare([event.value for event in events])
-        except Exception as exc:
-            if len(events) > 1:
-                for event in events:
-                    await self._prepare_batch([event])
-            else:
-                await self.dead_letter("clean", events[0], exc)
-            return
-        for stage, seconds in batch.seconds.items():
-            self.metrics.observe(stage, seconds)
-        prepared: list[tuple[EventT, Prepared]] = []
-        for event, result in zip(events, batch.results, strict=True):
-            if isinstance(result, Prepared):
-                prepared.append((event, result))
-            else:
-                await self.dead_letter("clean", event, result)
-        prepared.sort(key=lambda item: (item[1].fetched_at, item[1].article_id))
-        for event, article in prepared:
-            await self._send_prepared(event, article)
-
-    async def _send_prepared(self, event: EventT, article: Prepared) -> None:
-        """Send ``article``'s clean record, then its tagged one (handed to the tag stage);
-        dead-letter what cannot go."""
-        raw_partition = event.message.partition
-        headers = ingest_headers(raw_partition)
-        try:
-            await self.send("clean", article.article_id, article.clean, raw_partition, headers)
-        except Exception as exc:  # e.g. a record over the producer's request size
-            await self.dead_letter("clean", event, exc)
-            return
-        self.metrics.received("tag")
-        try:
-            if isinstance(article.tagged, Exception):
-                raise article.tagged
-            await self.send("tagged", article.article_id, article.tagged, headers=headers,
-                            stage="tag")
-        except Exception as exc:
-            await self.dead_letter("tag", event, exc)
-
-    # -- story store -----------------------------------------------------------
-
-    async def store_agent(self, stream: StreamT) -> None:
-        """stories -> SQLite: the current stories, for `newswire stories` to search.
-
-        Stored in batches, one transaction each; a story that cannot be read, or a
-        batch that cannot be stored, is dead-lettered (the topic still has it). A
-        story's versions come in order on its key's partition, and only the latest is
-        kept: of several versions of one story in a batch, only the last is read.
-        """
-        async for stories in self.batches("store", stream, Story, last_per_key=True):
-            try:
-                with self.metrics.timed("store"):
-                    self.story_store.upsert_many(story for _, story in stories)
-            except Exception as exc:
-                for event, _ in stories:
-                    await self.dead_letter("store", event, exc)

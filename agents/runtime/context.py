@@ -9,6 +9,7 @@ from typing import Protocol, TypeVar
 import faust
 from faust.types import EventT, StreamT
 
+from agents.runtime.metrics import StageMetrics
 from schemas.records import Record
 from schemas.settings import Settings
 
@@ -29,6 +30,10 @@ class StageContext(Protocol):
     @property
     def topics(self) -> Mapping[str, faust.TopicT]:
         """The topics of the active graph, by role."""
+
+    @property
+    def metrics(self) -> StageMetrics:
+        """The worker's stage metrics (records in and out, processing time)."""
 
     async def send(self, role: str, key: str, value: bytes, partition: int | None = None,
                    headers: dict[str, bytes] | None = None, stage: str | None = None) -> None:
