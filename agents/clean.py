@@ -17,6 +17,7 @@ from faust.types import EventT, StreamT
 from agents.runtime.context import StageContext
 from agents.runtime.headers import ingest_headers
 from agents.runtime.stage_processes import Prepared, StageRunner
+from schemas.graph import CLEAN, CLEAN_STAGE, TAG_STAGE, TAGGED
 
 
 class CleanAgent:
@@ -25,7 +26,7 @@ class CleanAgent:
     def __init__(self, context: StageContext, stages: StageRunner) -> None:
         self.context = context
         self.stages = stages
-        context.app.agent(context.topics["raw"], name="clean")(self.clean_agent)
+        self.agents = {CLEAN_STAGE.name: self.clean_agent}
 
     async def clean_agent(self, stream: StreamT) -> None:
         """raw -> clean and tagged: extract text and metadata, then NER, in batches."""
@@ -44,7 +45,7 @@ class CleanAgent:
                 self.context.check_size(event)
                 sized.append(event)
             except Exception as exc:
-                await self.context.dead_letter("clean", event, exc)
+                await self.context.dead_letter(CLEAN_STAGE.name, event, exc)
         return sized
 
     async def _prepare_batch(self, events: list[EventT]) -> None:
@@ -69,7 +70,7 @@ class CleanAgent:
                 for event in events:
                     await self._prepare_batch([event])
             else:
-                await self.context.dead_letter("clean", events[0], exc)
+                await self.context.dead_letter(CLEAN_STAGE.name, events[0], exc)
             return
         for stage, seconds in batch.seconds.items():
             self.context.metrics.observe(stage, seconds)
@@ -78,7 +79,7 @@ class CleanAgent:
             if isinstance(result, Prepared):
                 prepared.append((event, result))
             else:
-                await self.context.dead_letter("clean", event, result)
+                await self.context.dead_letter(CLEAN_STAGE.name, event, result)
         prepared.sort(key=lambda item: (item[1].fetched_at, item[1].article_id))
         for event, article in prepared:
             await self._send_prepared(event, article)
@@ -89,16 +90,16 @@ class CleanAgent:
         raw_partition = event.message.partition
         headers = ingest_headers(raw_partition)
         try:
-            await self.context.send("clean", article.article_id, article.clean, raw_partition,
+            await self.context.send(CLEAN, article.article_id, article.clean, raw_partition,
                                     headers)
         except Exception as exc:  # e.g. a record over the producer's request size
-            await self.context.dead_letter("clean", event, exc)
+            await self.context.dead_letter(CLEAN_STAGE.name, event, exc)
             return
-        self.context.metrics.received("tag")
+        self.context.metrics.received(TAG_STAGE.name)
         try:
             if isinstance(article.tagged, Exception):
                 raise article.tagged
-            await self.context.send("tagged", article.article_id, article.tagged,
-                                    headers=headers, stage="tag")
+            await self.context.send(TAGGED, article.article_id, article.tagged,
+                                    headers=headers, stage=TAG_STAGE.name)
         except Exception as exc:
-            await self.context.dead_letter("tag", event, exc)
+            await self.context.dead_letter(TAG_STAGE.name, event, exc)

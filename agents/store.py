@@ -5,6 +5,7 @@ from __future__ import annotations
 from faust.types import StreamT
 
 from agents.runtime.context import StageContext
+from schemas.graph import STORE_STAGE
 from schemas.records import Story
 from streams.stories.store import StoryStore
 
@@ -15,7 +16,7 @@ class StoreAgent:
     def __init__(self, context: StageContext, store: StoryStore) -> None:
         self.context = context
         self.store = store
-        context.app.agent(context.topics["stories"], name="store")(self.store_agent)
+        self.agents = {STORE_STAGE.name: self.store_agent}
 
     async def store_agent(self, stream: StreamT) -> None:
         """stories -> SQLite, in batches, one transaction each.
@@ -25,10 +26,11 @@ class StoreAgent:
         its key's partition, and only the latest is kept: of several versions of one
         story in a batch, only the last is read.
         """
-        async for stories in self.context.batches("store", stream, Story, last_per_key=True):
+        batches = self.context.batches(STORE_STAGE.name, stream, Story, last_per_key=True)
+        async for stories in batches:
             try:
-                with self.context.metrics.timed("store"):
+                with self.context.metrics.timed(STORE_STAGE.name):
                     self.store.upsert_many(story for _, story in stories)
             except Exception as exc:
                 for event, _ in stories:
-                    await self.context.dead_letter("store", event, exc)
+                    await self.context.dead_letter(STORE_STAGE.name, event, exc)

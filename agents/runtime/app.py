@@ -9,7 +9,7 @@ delivery is at-least-once and archives get replayed.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
@@ -28,7 +28,7 @@ from agents.runtime.metrics import ScrapedGauges, StageMetrics, worker_gauges
 from agents.runtime.stage_processes import StageRunner
 from agents.store import StoreAgent
 from agents.stories import StoryAgents
-from schemas.graph import TopicSpec, topics_used
+from schemas.graph import DEAD_LETTERS, TopicSpec, stages_used, topics_used, writers
 from schemas.records import DeadLetter, Record
 from schemas.settings import Settings
 from streams.errors import Rejected, describe_error
@@ -139,6 +139,7 @@ class Pipeline:
             **faust_options(settings),
         )
         self.topic_specs = topics_used(settings.dedup_partitions, settings.story_index_partitions)
+        self.stage_specs = stages_used(settings.dedup_partitions, settings.story_index_partitions)
         self.topics = {spec.role: self._topic(spec) for spec in self.topic_specs}
         self.stages = stages or StageRunner(
             settings.spacy_model, settings.max_article_bytes, settings.stage_processes, tagger
@@ -148,8 +149,18 @@ class Pipeline:
         self.dedup = DedupAgents(self)
         self.stories = StoryAgents(self)
         self.store = StoreAgent(self, self.story_store)
+        self._add_agents({**self.clean.agents, **self.dedup.agents, **self.stories.agents,
+                          **self.store.agents})
         self.log_dead_letters = log_dead_letters
         self._monitor()
+
+    def _add_agents(self, agents: Mapping[str, Callable[[StreamT], Awaitable[None]]]) -> None:
+        """One agent per stage of the graph (:data:`schemas.graph.STAGES`), named as the
+        stage, on its input topic; ``agents`` gives each stage's agent function."""
+        for stage in self.stage_specs:
+            if stage.runs_in is None:
+                self.app.agent(self.topics[stage.reads.role], name=stage.name)(
+                    agents[stage.name])
 
     def _monitor(self) -> None:
         """Count each stage's records (a faust sensor), probe the worker's health, and
@@ -157,9 +168,9 @@ class Pipeline:
         self.registry = registry = CollectorRegistry()
         readers = {agent.channel.get_topic_name(): name
                    for name, agent in self.app.agents.items()}
-        writers = {spec.name(self.settings.topic_prefix): spec.written_by
-                   for spec in self.topic_specs if spec.written_by}
-        self.metrics = StageMetrics(registry, readers, writers)
+        written_by = {spec.name(self.settings.topic_prefix): stage
+                      for spec, stage in writers(self.stage_specs).items()}
+        self.metrics = StageMetrics(registry, readers, written_by)
         self.app.sensors.add(self.metrics)
         self.health = Health(self.app, self.stages)
         held = {"dedup": lambda: len(self.dedup.decisions),
@@ -196,21 +207,21 @@ class Pipeline:
 
     async def send(
         self,
-        role: str,
+        topic: TopicSpec,
         key: str,
         value: bytes,
         partition: int | None = None,
         headers: dict[str, bytes] | None = None,
         stage: str | None = None,
     ) -> None:
-        """Send one record (JSON bytes) to the topic of ``role``, keyed by ``key``, and
+        """Send one record (JSON bytes) to ``topic``, keyed by ``key``, and
         count it as ``stage``'s (by default, the stage whose record is being handled).
 
         ``partition`` places it explicitly; by default the key's hash does.
         """
-        await self.topics[role].send(key=key.encode(), value=value, partition=partition,
-                                     headers=headers)
-        self.metrics.sent(self.topics[role].get_topic_name(), stage)
+        channel = self.topics[topic.role]
+        await channel.send(key=key.encode(), value=value, partition=partition, headers=headers)
+        self.metrics.sent(channel.get_topic_name(), stage)
 
     async def guarded(
         self, stage: str, event: EventT, handle: Callable[[EventT], Awaitable[None]]
@@ -243,7 +254,7 @@ class Pipeline:
                         extra=letter.model_dump(include=set(LOG_CONTEXT_FIELDS)))
         key = letter.article_id or ""
         try:
-            await self.send("deadletter", key, letter.to_json())
+            await self.send(DEAD_LETTERS, key, letter.to_json())
             return
         except Exception as error:
             log.warning("dead letter from %s for %s not sent (%s): sending it without its "
@@ -252,7 +263,7 @@ class Pipeline:
         without_payload = letter.model_copy(
             update={"payload": "", "payload_truncated": True, "reason": short_reason})
         try:
-            await self.send("deadletter", key, without_payload.to_json())
+            await self.send(DEAD_LETTERS, key, without_payload.to_json())
         except Exception as error:
             log.error("dead letter from %s for %s lost (%s: %s): %s", stage, letter.article_id,
                       letter.error_type, short_reason, describe_error(error)[1])

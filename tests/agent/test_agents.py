@@ -21,6 +21,7 @@ from faust.exceptions import ProducerSendError
 from agents.runtime.app import Pipeline
 from agents.runtime.headers import ingest_headers
 from newswire.replay.inputs import read_inputs
+from schemas.graph import TopicSpec
 from schemas.records import (
     CleanArticle,
     DeadLetter,
@@ -53,10 +54,10 @@ class CapturingPipeline(Pipeline):
         self.headers: list[dict[str, bytes]] = []
 
     async def send(
-        self, role: str, key: str, value: bytes, partition: int | None = None,
+        self, topic: TopicSpec, key: str, value: bytes, partition: int | None = None,
         headers: dict[str, bytes] | None = None, stage: str | None = None,
     ) -> None:
-        self.sent.append((role, key, orjson.loads(value)))
+        self.sent.append((topic.role, key, orjson.loads(value)))
         self.partitions.append(partition)
         self.headers.append(headers or {})
 
@@ -94,13 +95,13 @@ class SizeLimitedPipeline(CapturingPipeline):
         self.limits = limits
 
     async def send(
-        self, role: str, key: str, value: bytes, partition: int | None = None,
+        self, topic: TopicSpec, key: str, value: bytes, partition: int | None = None,
         headers: dict[str, bytes] | None = None, stage: str | None = None,
     ) -> None:
-        if len(value) > self.limits.get(role, len(value)):
+        if len(value) > self.limits.get(topic.role, len(value)):
             raise ProducerSendError(f"Error while sending: MessageSizeTooLargeError("
                                     f"'The message is {len(value)} bytes')")
-        await super().send(role, key, value, partition, headers, stage)
+        await super().send(topic, key, value, partition, headers, stage)
 
 
 @pytest.fixture(scope="module")
