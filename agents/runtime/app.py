@@ -72,7 +72,7 @@ def faust_options(settings: Settings) -> dict[str, Any]:
         "key_serializer": "raw",
         "value_serializer": "raw",
         # The story stage acknowledges an article only once it is placed (see
-        # agents/stories.py); waiting for every message to be acknowledged before a
+        # streams/stories/flow.py); waiting for every message to be acknowledged before a
         # rebalance or a shutdown would wait for replies that no longer come. What is
         # unacknowledged comes again, and every stage is idempotent.
         "stream_wait_empty": False,
@@ -80,7 +80,7 @@ def faust_options(settings: Settings) -> dict[str, Any]:
     if settings.embedded_profile:
         options.update(TANSU_PROFILE)
     if settings.broker_url:
-        # newswire's transport (agents/tansu.py) in both modes: on any broker, a partition
+        # newswire's transport (agents/runtime/tansu.py) in both modes: on any broker, a partition
         # with no committed offset starts at its beginning, and on Tansu a changelog ends
         # where the broker says.
         options["broker"] = ";".join(
