@@ -1,4 +1,6 @@
-"""The story stage: its agents, with the story index in-process or partitioned through Kafka.
+"""The story stage: its agents, with the story index in-process or partitioned through Kafka;
+what they send, and when an article is placed, is decided in
+:class:`streams.stories.flow.StoryFlow`.
 
 With ``NEWSWIRE_STORY_INDEX_PARTITIONS=0`` (the default) the story agent keeps the
 index in its clusterer and places each article as it reads it
@@ -40,51 +42,27 @@ of it (copies and redeliveries do not probe), and one table write per such parti
 from __future__ import annotations
 
 import time
-from collections import deque
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import cast
 
 import faust
-from faust.types import EventT, StreamT, TableT
+from faust.types import EventT, StreamT
 
-from agents.runtime.context import StageContext
+from agents.runtime.context import StageContext, send_all
 from agents.runtime.state import ArrivalLog, PartitionEntries
-from schemas.records import (
-    DedupedArticle,
-    StoryCandidate,
-    StoryIndexEntry,
-    StoryIndexReply,
-    extended_json,
+from schemas.graph import (
+    STORY_INDEX_ARTICLES,
+    STORY_INDEX_STAGE,
+    STORY_PLACE_STAGE,
+    STORY_STAGE,
+    STORY_STATE,
 )
-from streams.errors import Rejected
-from streams.keyindex import (
-    Arrival,
-    ArrivalClock,
-    Candidate,
-    KeyBuckets,
-    keys_by_partition,
-    merge_candidates,
-)
-from streams.stories.clusterer import (
-    IndexedArticle,
-    StoryClusterer,
-    enter_revision,
-    story_index,
-)
+from schemas.records import DedupedArticle, StoryIndexEntry, StoryIndexReply
+from streams.stories.clusterer import IndexedArticle, StoryClusterer
+from streams.stories.flow import StoryFlow, Waiting
 
-
-@dataclass
-class _AwaitingPlacement:
-    """A deduped article between its probes and its placement."""
-
-    stream: StreamT
-    event: EventT
-    article: DedupedArticle
-    seen_at: datetime
-    shards: set[int]
-    since: float = field(default_factory=time.monotonic)
-    candidates: list[tuple[str, int]] = field(default_factory=list)
+_Held = tuple[StreamT, EventT]
+"""A deduped article's message, acknowledged once the article is placed."""
 
 
 class StoryAgents:
@@ -94,35 +72,39 @@ class StoryAgents:
         self.pipeline = pipeline
         settings = pipeline.settings
         self.partitions = settings.story_index_partitions
-        self.cold_after = timedelta(days=settings.story_cold_days)
-        self.reply_timeout = settings.story_index_timeout_seconds
-        self.clusterer = self._new_clusterer()
-        self.clock = ArrivalClock()
-        self._waiting: deque[_AwaitingPlacement] = deque()
-        self._shards: dict[int, KeyBuckets[IndexedArticle]] = {}
         app = pipeline.app
         json_schema: faust.Schema = faust.Schema(key_serializer="json", value_serializer="json")
         # article id -> what rebuilds the in-memory clusterer after a restart
-        self.story_log = ArrivalLog(app.Table("story-state", partitions=1, schema=json_schema))
+        self.story_log = ArrivalLog(app.Table(
+            STORY_STATE.name, schema=json_schema,
+            partitions=STORY_STATE.partition_count(settings.dedup_partitions, self.partitions)))
         self.story_log.table.on_recover(self._restore_stories)
         app.on_partitions_revoked.connect(self._forget_waiting)
-        topics = pipeline.topics
-        app.agent(topics["deduped"], name="story")(self.story_agent)
-        self.index_articles: TableT[str, Any] | None = None
+        self.index_articles = None
         if self.partitions:
-            self.index_articles = app.Table(
-                "story-index-articles", partitions=self.partitions, schema=json_schema
-            )
+            self.index_articles = app.Table(STORY_INDEX_ARTICLES.name, schema=json_schema,
+                                            partitions=self.partitions)
             self.index_articles.on_recover(self._forget_shards)
-            app.agent(topics["stories.index"], name="story-index")(self.index_agent)
-            app.agent(topics["stories.candidates"], name="story-place")(self.place_agent)
+        self.flow: StoryFlow[_Held] = StoryFlow(
+            partitions=self.partitions, cold_after=timedelta(days=settings.story_cold_days),
+            reply_timeout=settings.story_index_timeout_seconds, log=self.story_log,
+            index_entries=self._index_entries)
+        self.agents = {STORY_STAGE.name: self.story_agent,
+                       STORY_INDEX_STAGE.name: self.index_agent,
+                       STORY_PLACE_STAGE.name: self.place_agent}
+
+    @property
+    def clusterer(self) -> StoryClusterer:
+        """The story clusterer (a new one after a recovery)."""
+        return self.flow.clusterer
 
     def single_partition_topics(self) -> list[str]:
         """The topics that stay with the story agent's input: its table's changelog, and
         the index's replies if the index goes through Kafka."""
         topics = [self.story_log.table.changelog_topic.get_topic_name()]
         if self.partitions:
-            topics.append(self.pipeline.topics["stories.candidates"].get_topic_name())
+            topics.append(
+                self.pipeline.topics[STORY_PLACE_STAGE.reads.role].get_topic_name())
         return topics
 
     def partitioned_stages(self) -> list[set[str]]:
@@ -130,32 +112,28 @@ class StoryAgents:
         table's changelog."""
         if self.index_articles is None:
             return []
-        return [{self.pipeline.topics["stories.index"].get_topic_name(),
+        return [{self.pipeline.topics[STORY_INDEX_STAGE.reads.role].get_topic_name(),
                  self.index_articles.changelog_topic.get_topic_name()}]
 
-    def _new_clusterer(self) -> StoryClusterer:
-        return StoryClusterer(cold_after=self.cold_after, local_index=not self.partitions)
+    def _index_entries(self, partition: int) -> PartitionEntries[IndexedArticle]:
+        assert self.index_articles is not None, "the story index is in-process"
+        return PartitionEntries(self.index_articles, partition, IndexedArticle.from_json)
 
     async def _forget_waiting(self, *_: object, **__: object) -> None:
         """On a rebalance: the waiting articles' messages were not acknowledged, so
         they come again (from the committed offset) to whichever worker gets them."""
-        for waiting in self._waiting:
-            self.clusterer.discard(waiting.article.id)
-        self._waiting.clear()
+        self.flow.forget_waiting()
 
     async def _restore_stories(self) -> None:
-        self.clusterer = self._new_clusterer()
-        self._waiting.clear()
-        for entry in self.story_log.recovered_entries():
-            self.clusterer.restore(entry)
+        self.flow.restore(self.story_log.recovered_entries())
 
     async def _forget_shards(self) -> None:
-        self._shards.clear()
+        self.flow.forget_shards()
 
     # -- story -----------------------------------------------------------------
 
     async def story_agent(self, stream: StreamT) -> None:
-        """deduped -> stories.index: each article's keys, to the partitions holding them."""
+        """deduped -> stories.index (or, in-process, stories and enriched)."""
         stream = cast(faust.Stream[bytes], stream).noack()
         async for event in stream.events():
             await self._admit(stream, event)
@@ -164,7 +142,7 @@ class StoryAgents:
     async def place_agent(self, stream: StreamT) -> None:
         """stories.candidates -> stories + enriched: the waiting articles, in order."""
         async for event in stream.events():
-            await self.pipeline.guarded("story-place", event, self._take_reply)
+            await self.pipeline.guarded(STORY_PLACE_STAGE.name, event, self._take_reply)
             await self._place_ready()
 
     async def _admit(self, stream: StreamT, event: EventT) -> None:
@@ -173,108 +151,39 @@ class StoryAgents:
         try:
             self.pipeline.check_size(event)
             article = DedupedArticle.from_json(event.value)
-            seen_at = datetime.now(UTC)
-            (keys,) = self.clusterer.index_keys([article], seen_at)
-            if not self.partitions:  # the index is in-process: nothing to wait for
-                candidates = self.clusterer.look_up(article, keys, seen_at)
-                self._waiting.append(
-                    _AwaitingPlacement(stream, event, article, seen_at, set(),
-                                       candidates=candidates))
-                return
-            arrival = self.clock.stamp(self.clusterer.clock_time(article, seen_at),
-                                      event.message.offset)
-            shards = keys_by_partition(keys, self.partitions)
-            self._waiting.append(_AwaitingPlacement(stream, event, article, seen_at, set(shards)))
-            for partition, shard_keys in shards.items():
-                entry = StoryIndexEntry(article_id=article.id, arrived_at=arrival.time,
-                                        sequence=arrival.seq, revision=article.revision,
-                                        keys=shard_keys)
-                await self.pipeline.send("stories.index", article.id, entry.to_json(),
-                                         partition=partition)
+            await send_all(self.pipeline, self.flow.admit(
+                (stream, event), article, event.message.offset, datetime.now(UTC),
+                time.monotonic()))
         except Exception as exc:
             if article is not None:
-                self.clusterer.discard(article.id)
-                if self._waiting and self._waiting[-1].event is event:
-                    self._waiting.pop()
-            await self.pipeline.dead_letter("story", event, exc)
+                self.flow.withdraw((stream, event), article.id)
+            await self.pipeline.dead_letter(STORY_STAGE.name, event, exc)
             await stream.ack(event)
 
     async def _take_reply(self, event: EventT) -> None:
-        reply = StoryIndexReply.from_json(event.value)
-        for waiting in self._waiting:
-            if waiting.article.id == reply.article_id and reply.shard in waiting.shards:
-                waiting.shards.discard(reply.shard)
-                waiting.candidates += [(c.article_id, c.shared_keys) for c in reply.candidates]
-                return
-        # else: a reply for an article already placed, or from before a restart
+        self.flow.take_reply(StoryIndexReply.from_json(event.value))
 
     async def _place_ready(self) -> None:
-        """Place the waiting articles, in order, for as long as the first is complete
-        (or has waited ``story_index_timeout_seconds`` for a reply: then it is
-        dead-lettered)."""
-        while self._waiting:
-            waiting = self._waiting[0]
-            if waiting.shards and time.monotonic() - waiting.since < self.reply_timeout:
-                return
-            self._waiting.popleft()
-            if waiting.shards:
-                self.clusterer.discard(waiting.article.id)
-                missing = ", ".join(map(str, sorted(waiting.shards)))
-                timeout = Rejected("story_index_timeout",
-                                   f"no reply from story-index partition(s) {missing} "
-                                   f"within {self.reply_timeout:g} s")
-                await self.pipeline.dead_letter("story", waiting.event, timeout)
+        """Place the waiting articles, in order, for as long as the first is ready; one
+        whose reply never came is dead-lettered. Each message is acknowledged then."""
+        while ready := self.flow.next_ready(time.monotonic()):
+            waiting, timed_out = ready
+            stream, event = waiting.held
+            if timed_out is not None:
+                await self.pipeline.dead_letter(STORY_STAGE.name, event, timed_out)
             else:
-                async def place(_event: EventT, waiting: _AwaitingPlacement = waiting) -> None:
-                    await self._place(waiting)
+                async def place(_event: EventT, waiting: Waiting[_Held] = waiting) -> None:
+                    await send_all(self.pipeline, self.flow.place(waiting))
 
-                await self.pipeline.guarded("story", waiting.event, place)
-            await waiting.stream.ack(waiting.event)
-
-    async def _place(self, waiting: _AwaitingPlacement) -> None:
-        article = waiting.article
-        candidates = merge_candidates(waiting.candidates)
-        try:
-            story, changed = self.clusterer.place(article, waiting.seen_at, candidates)
-        except Exception:
-            self.clusterer.discard(article.id)
-            raise
-        if changed:
-            self.story_log.append(article.id, self.clusterer.entry(article.id))
-        # A redelivered article sends its story again: the story state may have kept the
-        # article while the story's send was lost with a killed worker.
-        for changed_story in [story, *self.clusterer.left_stories()]:
-            await self.pipeline.send("stories", changed_story.story_id, changed_story.to_json())
-        # Members of retired stories are not needed to rebuild the live ones.
-        self.story_log.prune(keep=self.clusterer.__contains__)
-        enriched = extended_json(article.model_dump(mode="json"), story_id=story.story_id)
-        await self.pipeline.send("enriched", article.id, enriched)
+                await self.pipeline.guarded(STORY_STAGE.name, event, place)
+            await stream.ack(event)
 
     # -- story index -----------------------------------------------------------
 
     async def index_agent(self, stream: StreamT) -> None:
         """stories.index -> stories.candidates: the earlier articles sharing the most keys."""
-        await self.pipeline.each_event("story-index", stream, self._index_one)
+        await self.pipeline.each_event(STORY_INDEX_STAGE.name, stream, self._index_one)
 
     async def _index_one(self, event: EventT) -> None:
         entry = StoryIndexEntry.from_json(event.value)
-        partition = event.message.partition
-        held = IndexedArticle(Arrival(entry.arrived_at, entry.sequence), tuple(entry.keys),
-                              entry.revision)
-        found = enter_revision(self._shard(partition), entry.article_id, held)
-        reply = StoryIndexReply(article_id=entry.article_id, shard=partition,
-                                candidates=[_candidate_record(c) for c in found])
-        await self.pipeline.send("stories.candidates", entry.article_id, reply.to_json())
-
-    def _shard(self, partition: int) -> KeyBuckets[IndexedArticle]:
-        assert self.index_articles is not None, "the story index is in-process"
-        if partition not in self._shards:
-            self._shards[partition] = story_index(
-                self.cold_after,
-                PartitionEntries(self.index_articles, partition, IndexedArticle.from_json),
-            )
-        return self._shards[partition]
-
-
-def _candidate_record(candidate: Candidate[IndexedArticle]) -> StoryCandidate:
-    return StoryCandidate(article_id=candidate.article_id, shared_keys=candidate.shared_keys)
+        await send_all(self.pipeline, self.flow.index(entry, event.message.partition))

@@ -1,4 +1,4 @@
-"""The faust app and its agents: thin wiring around the pure logic in :mod:`streams`.
+"""The faust app: topics, the stage agents (in :mod:`agents`), sending and dead letters.
 
 Each agent reads a topic, calls a stage, sends the result on, and dead-letters
 any message it cannot process (with stage, reason and where it came from), so a
@@ -9,7 +9,7 @@ delivery is at-least-once and archives get replayed.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
@@ -18,21 +18,18 @@ import orjson
 from faust.types import EventT, StreamT
 from prometheus_client import CollectorRegistry
 
+from agents.clean import CleanAgent
 from agents.dedup import DedupAgents
 from agents.runtime.assignor import stage_spreading_assignor
 from agents.runtime.broker import bootstrap_servers
-from agents.runtime.headers import ingest_headers
 from agents.runtime.health import Health, add_web_views
 from agents.runtime.logs import LOG_CONTEXT_FIELDS
 from agents.runtime.metrics import ScrapedGauges, StageMetrics, worker_gauges
-from agents.runtime.stage_processes import Prepared, StageRunner
+from agents.runtime.stage_processes import StageRunner
+from agents.store import StoreAgent
 from agents.stories import StoryAgents
-from schemas.graph import TopicSpec, topics_used
-from schemas.records import (
-    DeadLetter,
-    Record,
-    Story,
-)
+from schemas.graph import DEAD_LETTERS, TopicSpec, stages_used, topics_used, writers
+from schemas.records import DeadLetter, Record
 from schemas.settings import Settings
 from streams.errors import Rejected, describe_error
 from streams.stories.store import SQLiteStoryStore, StoryStore
@@ -75,7 +72,7 @@ def faust_options(settings: Settings) -> dict[str, Any]:
         "key_serializer": "raw",
         "value_serializer": "raw",
         # The story stage acknowledges an article only once it is placed (see
-        # agents/stories.py); waiting for every message to be acknowledged before a
+        # streams/stories/flow.py); waiting for every message to be acknowledged before a
         # rebalance or a shutdown would wait for replies that no longer come. What is
         # unacknowledged comes again, and every stage is idempotent.
         "stream_wait_empty": False,
@@ -83,7 +80,7 @@ def faust_options(settings: Settings) -> dict[str, Any]:
     if settings.embedded_profile:
         options.update(TANSU_PROFILE)
     if settings.broker_url:
-        # newswire's transport (agents/tansu.py) in both modes: on any broker, a partition
+        # newswire's transport (agents/runtime/tansu.py) in both modes: on any broker, a partition
         # with no committed offset starts at its beginning, and on Tansu a changelog ends
         # where the broker says.
         options["broker"] = ";".join(
@@ -142,17 +139,28 @@ class Pipeline:
             **faust_options(settings),
         )
         self.topic_specs = topics_used(settings.dedup_partitions, settings.story_index_partitions)
+        self.stage_specs = stages_used(settings.dedup_partitions, settings.story_index_partitions)
         self.topics = {spec.role: self._topic(spec) for spec in self.topic_specs}
         self.stages = stages or StageRunner(
             settings.spacy_model, settings.max_article_bytes, settings.stage_processes, tagger
         )
-        self.app.agent(self.topics["raw"], name="clean")(self.clean_agent)
+        self.story_store: StoryStore = SQLiteStoryStore(settings.story_db_path)
+        self.clean = CleanAgent(self, self.stages)
         self.dedup = DedupAgents(self)
         self.stories = StoryAgents(self)
-        self.app.agent(self.topics["stories"], name="store")(self.store_agent)
-        self.story_store: StoryStore = SQLiteStoryStore(settings.story_db_path)
+        self.store = StoreAgent(self, self.story_store)
+        self._add_agents({**self.clean.agents, **self.dedup.agents, **self.stories.agents,
+                          **self.store.agents})
         self.log_dead_letters = log_dead_letters
         self._monitor()
+
+    def _add_agents(self, agents: Mapping[str, Callable[[StreamT], Awaitable[None]]]) -> None:
+        """One agent per stage of the graph (:data:`schemas.graph.STAGES`), named as the
+        stage, on its input topic; ``agents`` gives each stage's agent function."""
+        for stage in self.stage_specs:
+            if stage.runs_in is None:
+                self.app.agent(self.topics[stage.reads.role], name=stage.name)(
+                    agents[stage.name])
 
     def _monitor(self) -> None:
         """Count each stage's records (a faust sensor), probe the worker's health, and
@@ -160,9 +168,9 @@ class Pipeline:
         self.registry = registry = CollectorRegistry()
         readers = {agent.channel.get_topic_name(): name
                    for name, agent in self.app.agents.items()}
-        writers = {spec.name(self.settings.topic_prefix): spec.written_by
-                   for spec in self.topic_specs if spec.written_by}
-        self.metrics = StageMetrics(registry, readers, writers)
+        written_by = {spec.name(self.settings.topic_prefix): stage
+                      for spec, stage in writers(self.stage_specs).items()}
+        self.metrics = StageMetrics(registry, readers, written_by)
         self.app.sensors.add(self.metrics)
         self.health = Health(self.app, self.stages)
         held = {"dedup": lambda: len(self.dedup.decisions),
@@ -199,21 +207,21 @@ class Pipeline:
 
     async def send(
         self,
-        role: str,
+        topic: TopicSpec,
         key: str,
         value: bytes,
         partition: int | None = None,
         headers: dict[str, bytes] | None = None,
         stage: str | None = None,
     ) -> None:
-        """Send one record (JSON bytes) to the topic of ``role``, keyed by ``key``, and
+        """Send one record (JSON bytes) to ``topic``, keyed by ``key``, and
         count it as ``stage``'s (by default, the stage whose record is being handled).
 
         ``partition`` places it explicitly; by default the key's hash does.
         """
-        await self.topics[role].send(key=key.encode(), value=value, partition=partition,
-                                     headers=headers)
-        self.metrics.sent(self.topics[role].get_topic_name(), stage)
+        channel = self.topics[topic.role]
+        await channel.send(key=key.encode(), value=value, partition=partition, headers=headers)
+        self.metrics.sent(channel.get_topic_name(), stage)
 
     async def guarded(
         self, stage: str, event: EventT, handle: Callable[[EventT], Awaitable[None]]
@@ -246,7 +254,7 @@ class Pipeline:
                         extra=letter.model_dump(include=set(LOG_CONTEXT_FIELDS)))
         key = letter.article_id or ""
         try:
-            await self.send("deadletter", key, letter.to_json())
+            await self.send(DEAD_LETTERS, key, letter.to_json())
             return
         except Exception as error:
             log.warning("dead letter from %s for %s not sent (%s): sending it without its "
@@ -255,7 +263,7 @@ class Pipeline:
         without_payload = letter.model_copy(
             update={"payload": "", "payload_truncated": True, "reason": short_reason})
         try:
-            await self.send("deadletter", key, without_payload.to_json())
+            await self.send(DEAD_LETTERS, key, without_payload.to_json())
         except Exception as error:
             log.error("dead letter from %s for %s lost (%s: %s): %s", stage, letter.article_id,
                       letter.error_type, short_reason, describe_error(error)[1])
@@ -290,101 +298,3 @@ class Pipeline:
                 f"message of {len(event.value)} bytes is over the limit of "
                 f"{self.settings.max_article_bytes} bytes",
             )
-
-    # -- cleaning and entity tagging -----------------------------------------
-
-    async def clean_agent(self, stream: StreamT) -> None:
-        """raw -> clean and tagged: extract text and metadata, then NER, in batches (in
-        one call of the stage process per batch).
-
-        A clean article goes to the partition number its raw article came from:
-        the raw topic's even spread (see :class:`newswire.replay.inputs.RawPublisher`)
-        then holds for NER too, where a hash of the ids would leave one partition
-        several percent more articles (275 and 249 of the benchmark's 524).
-        """
-        batches = cast(faust.Stream[bytes], stream).take_events(
-            self.settings.batch_size, within=self.settings.batch_seconds
-        )
-        async for events in batches:
-            sized: list[EventT] = []
-            for event in events:
-                try:
-                    self.check_size(event)
-                    sized.append(event)
-                except Exception as exc:
-                    await self.dead_letter("clean", event, exc)
-            if sized:
-                await self._prepare_batch(sized)
-
-    async def _prepare_batch(self, events: list[EventT]) -> None:
-        """Clean and tag the raw articles of ``events``, then send each one's records in
-        ingest order (``fetched_at``, then id): the clean one to the partition its raw
-        article came from, the tagged one by key, both with that partition as their
-        ingest partition.
-
-        Partitions are consumed in parallel and interleave; sorting each batch keeps
-        a replay in the order it was published within the batch (which decides which
-        of two copies is the original; articles in different batches keep the
-        batches' order, see the README's Known limits).
-
-        A refused article is dead-lettered with the stage that refused it, as is a
-        record that cannot be sent; if the batch fails as a whole, each article is
-        retried alone, so only the bad one is dead-lettered.
-        """
-        try:
-            batch = await self.stages.prepare([event.value for event in events])
-        except Exception as exc:
-            if len(events) > 1:
-                for event in events:
-                    await self._prepare_batch([event])
-            else:
-                await self.dead_letter("clean", events[0], exc)
-            return
-        for stage, seconds in batch.seconds.items():
-            self.metrics.observe(stage, seconds)
-        prepared: list[tuple[EventT, Prepared]] = []
-        for event, result in zip(events, batch.results, strict=True):
-            if isinstance(result, Prepared):
-                prepared.append((event, result))
-            else:
-                await self.dead_letter("clean", event, result)
-        prepared.sort(key=lambda item: (item[1].fetched_at, item[1].article_id))
-        for event, article in prepared:
-            await self._send_prepared(event, article)
-
-    async def _send_prepared(self, event: EventT, article: Prepared) -> None:
-        """Send ``article``'s clean record, then its tagged one (handed to the tag stage);
-        dead-letter what cannot go."""
-        raw_partition = event.message.partition
-        headers = ingest_headers(raw_partition)
-        try:
-            await self.send("clean", article.article_id, article.clean, raw_partition, headers)
-        except Exception as exc:  # e.g. a record over the producer's request size
-            await self.dead_letter("clean", event, exc)
-            return
-        self.metrics.received("tag")
-        try:
-            if isinstance(article.tagged, Exception):
-                raise article.tagged
-            await self.send("tagged", article.article_id, article.tagged, headers=headers,
-                            stage="tag")
-        except Exception as exc:
-            await self.dead_letter("tag", event, exc)
-
-    # -- story store -----------------------------------------------------------
-
-    async def store_agent(self, stream: StreamT) -> None:
-        """stories -> SQLite: the current stories, for `newswire stories` to search.
-
-        Stored in batches, one transaction each; a story that cannot be read, or a
-        batch that cannot be stored, is dead-lettered (the topic still has it). A
-        story's versions come in order on its key's partition, and only the latest is
-        kept: of several versions of one story in a batch, only the last is read.
-        """
-        async for stories in self.batches("store", stream, Story, last_per_key=True):
-            try:
-                with self.metrics.timed("store"):
-                    self.story_store.upsert_many(story for _, story in stories)
-            except Exception as exc:
-                for event, _ in stories:
-                    await self.dead_letter("store", event, exc)

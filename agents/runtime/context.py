@@ -3,14 +3,17 @@ send, to dead-letter and to read in batches; not the whole pipeline object."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import Protocol, TypeVar
 
 import faust
 from faust.types import EventT, StreamT
 
+from agents.runtime.metrics import StageMetrics
+from schemas.graph import TopicSpec
 from schemas.records import Record
 from schemas.settings import Settings
+from streams.outgoing import Outgoing
 
 ParsedT = TypeVar("ParsedT", bound=Record)
 
@@ -30,9 +33,13 @@ class StageContext(Protocol):
     def topics(self) -> Mapping[str, faust.TopicT]:
         """The topics of the active graph, by role."""
 
-    async def send(self, role: str, key: str, value: bytes, partition: int | None = None,
+    @property
+    def metrics(self) -> StageMetrics:
+        """The worker's stage metrics (records in and out, processing time)."""
+
+    async def send(self, topic: TopicSpec, key: str, value: bytes, partition: int | None = None,
                    headers: dict[str, bytes] | None = None, stage: str | None = None) -> None:
-        """Send one record to the topic of ``role``, counted as ``stage``'s."""
+        """Send one record to ``topic``, counted as ``stage``'s."""
 
     async def dead_letter(self, stage: str, event: EventT, exc: BaseException) -> None:
         """Send ``event`` to the dead-letter topic with the stage and the reason."""
@@ -54,3 +61,9 @@ class StageContext(Protocol):
         self, stage: str, stream: StreamT, record: type[ParsedT], *, last_per_key: bool = False
     ) -> AsyncIterator[list[tuple[EventT, ParsedT]]]:
         """Batches of parsed records, in arrival order; unreadable ones dead-lettered."""
+
+
+async def send_all(context: StageContext, outgoing: Iterable[Outgoing]) -> None:
+    """Send each record a stage's flow gives, in order."""
+    for record in outgoing:
+        await context.send(record.topic, record.key, record.value, partition=record.partition)

