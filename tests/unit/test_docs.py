@@ -67,3 +67,11 @@ def test_tests_cite_the_seed_spec_where_it_is() -> None:
         for number, line in enumerate(test_file.read_text().splitlines(), start=1):
             for match in re.finditer(r"[\w/]*EXPECTED\.md", line):
                 assert match.group() == "seeds/EXPECTED.md", f"{test_file.name}:{number}: {line}"
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda path: path.name)
+def test_every_file_the_documents_name_exists(document: Path) -> None:
+    named = re.findall(r"`((?:newswire|streams|agents|schemas|tests|seeds|docs)/[\w/.-]+)`",
+                       document.read_text())
+    assert named or document.name != "README.md"
+    assert [path for path in named if not (PROJECT / path).exists()] == []
