@@ -173,6 +173,15 @@ class Settings(BaseSettings):
             "memory (gone when it stops; for tests and benchmarks)."
         ),
     )
+    retention_sweep_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description=(
+            "How often the embedded broker on disk deletes the records past their topic's "
+            "retention (Tansu does not): whole batches, oldest first, none a consumer group "
+            "has not committed past."
+        ),
+    )
     embedded_profile: bool | None = Field(
         default=None,
         description=(

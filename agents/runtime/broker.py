@@ -21,6 +21,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from agents.runtime.processes import BrokerStartError, free_port, start_listening, stop
+from agents.runtime.retention import ObjectStore, RetentionSweeper
 from schemas.graph import TopicSpec, topics_used
 from schemas.settings import Settings
 
@@ -56,13 +57,14 @@ class EmbeddedBroker:
 
     With a ``storage_dir`` it keeps its topics, consumer groups and committed offsets
     there, through an S3 server on that folder (``rclone serve s3``), and starts again
-    where it stopped; without one it keeps everything in memory. Use as a context
-    manager; ``url`` is the ``kafka://`` URL once started.
+    where it stopped, and enforces the topics' retention every ``retention_sweep_seconds``
+    (:mod:`agents.runtime.retention`); without one it keeps everything in memory. Use as a
+    context manager; ``url`` is the ``kafka://`` URL once started.
     """
 
     def __init__(
         self, port: int | None = None, start_timeout: float = 10.0,
-        storage_dir: Path | None = None,
+        storage_dir: Path | None = None, retention_sweep_seconds: float = 60.0,
     ) -> None:
         self.port = port or free_port()
         self.url = f"kafka://127.0.0.1:{self.port}"
@@ -71,6 +73,8 @@ class EmbeddedBroker:
         self._process: subprocess.Popen[bytes] | None = None
         self._object_store: subprocess.Popen[bytes] | None = None
         self._lock: IO[bytes] | None = None
+        self._retention_sweep_seconds = retention_sweep_seconds
+        self._sweeper: RetentionSweeper | None = None
 
     def start(self) -> str:
         """Start the broker and wait until it accepts connections; return its URL."""
@@ -88,19 +92,24 @@ class EmbeddedBroker:
         env = None
         try:
             if self.storage_dir is not None:
-                endpoint, key, secret = self._start_object_store(self.storage_dir)
+                store = self._start_object_store(self.storage_dir)
                 command += ["--storage-engine", f"s3://{BUCKET}/"]
-                env = os.environ | {"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret,
-                                    "AWS_ENDPOINT": endpoint, "AWS_ALLOW_HTTP": "true",
-                                    "AWS_DEFAULT_REGION": "auto"}
+                env = os.environ | {"AWS_ACCESS_KEY_ID": store.key,
+                                    "AWS_SECRET_ACCESS_KEY": store.secret,
+                                    "AWS_ENDPOINT": store.endpoint, "AWS_ALLOW_HTTP": "true",
+                                    "AWS_DEFAULT_REGION": store.region}
+                self._sweeper = RetentionSweeper(self.storage_dir / BUCKET, store,
+                                                 self._retention_sweep_seconds)
             self._process = start_listening("embedded broker", command, self.port,
                                             self._start_timeout, env)
+            if self._sweeper is not None:
+                self._sweeper.start()
         except BaseException:
             self.stop()
             raise
         return self.url
 
-    def _start_object_store(self, storage_dir: Path) -> tuple[str, str, str]:
+    def _start_object_store(self, storage_dir: Path) -> ObjectStore:
         """Lock ``storage_dir`` for this broker and serve it over S3; return the endpoint
         and its credentials (new ones each start: only this broker knows them)."""
         (storage_dir / BUCKET).mkdir(parents=True, exist_ok=True)
@@ -116,7 +125,7 @@ class EmbeddedBroker:
             [rclone_binary(), "serve", "s3", "--addr", f"127.0.0.1:{port}",
              "--auth-key", f"{key},{secret}", "--log-level", "ERROR", str(storage_dir)],
             port, self._start_timeout)
-        return f"http://127.0.0.1:{port}", key, secret
+        return ObjectStore(f"http://127.0.0.1:{port}", key, secret)
 
     def wait(self) -> int:
         """Block until the broker exits; return its exit code."""
@@ -127,12 +136,14 @@ class EmbeddedBroker:
         """Stop the broker, then its object store (what it acknowledged is stored: Tansu
         answers a produce once the object store has the records); in memory, its data
         is gone."""
+        if self._sweeper is not None:
+            self._sweeper.stop()
         # Tansu does not stop on SIGTERM.
         stop(self._process)
         stop(self._object_store, grace=5.0)
         if self._lock is not None:
             self._lock.close()
-        self._process = self._object_store = self._lock = None
+        self._process = self._object_store = self._lock = self._sweeper = None
 
     @property
     def pid(self) -> int | None:
@@ -163,7 +174,8 @@ def broker_for(settings: Settings) -> Iterator[Settings]:
     if settings.broker_url:
         yield with_profile(settings)
         return
-    with EmbeddedBroker(storage_dir=settings.embedded_broker_dir) as broker:
+    with EmbeddedBroker(storage_dir=settings.embedded_broker_dir,
+                        retention_sweep_seconds=settings.retention_sweep_seconds) as broker:
         profile = True if settings.embedded_profile is None else settings.embedded_profile
         yield settings.model_copy(update={"broker_url": broker.url, "embedded_profile": profile})
 

@@ -69,13 +69,15 @@ def _run_until_placed_then_stop(data_dir: Path, inputs: Path, stop: signal.Signa
             process.wait()
 
 
-def _run_once(data_dir: Path, out: Path, *args: str) -> tuple[dict[str, dict], dict[str, dict]]:
-    """`newswire run --once ARGS`: the stories and articles it wrote, by id."""
+def _run_once(data_dir: Path, out: Path, *args: str, env: dict[str, str] | None = None
+              ) -> tuple[dict[str, dict], dict[str, dict]]:
+    """`newswire run --once ARGS` (in ``env``, else a user's who sets only the data
+    directory): the stories and articles it wrote, by id."""
     stories, articles = out / "stories.jsonl", out / "articles.jsonl"
     result = subprocess.run(
         [sys.executable, "-m", "newswire.cli", "run", "--once", "--quiet", "--timeout", "300",
          "--stories-out", str(stories), "--articles-out", str(articles), *args],
-        cwd=PROJECT, env=_env(data_dir), capture_output=True, text=True, timeout=400,
+        cwd=PROJECT, env=env or _env(data_dir), capture_output=True, text=True, timeout=400,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return ({row["story_id"]: row for row in map(orjson.loads, stories.read_text().splitlines())},
