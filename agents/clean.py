@@ -32,7 +32,8 @@ class CleanAgent:
         """raw -> clean and tagged: extract text and metadata, then NER, in batches."""
         settings = self.context.settings
         batches = cast(faust.Stream[bytes], stream).take_events(
-            settings.batch_size, within=settings.batch_seconds)
+            settings.batch_size, within=settings.batch_seconds
+        )
         async for events in batches:
             if sized := await self._sized(events):
                 await self._prepare_batch(sized)
@@ -90,8 +91,9 @@ class CleanAgent:
         raw_partition = event.message.partition
         headers = ingest_headers(raw_partition)
         try:
-            await self.context.send(CLEAN, article.article_id, article.clean, raw_partition,
-                                    headers)
+            await self.context.send(
+                CLEAN, article.article_id, article.clean, raw_partition, headers
+            )
         except Exception as exc:  # e.g. a record over the producer's request size
             await self.context.dead_letter(CLEAN_STAGE.name, event, exc)
             return
@@ -99,7 +101,8 @@ class CleanAgent:
         try:
             if isinstance(article.tagged, Exception):
                 raise article.tagged
-            await self.context.send(TAGGED, article.article_id, article.tagged,
-                                    headers=headers, stage=TAG_STAGE.name)
+            await self.context.send(
+                TAGGED, article.article_id, article.tagged, headers=headers, stage=TAG_STAGE.name
+            )
         except Exception as exc:
             await self.context.dead_letter(TAG_STAGE.name, event, exc)

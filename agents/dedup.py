@@ -78,8 +78,13 @@ class DedupAgents:
         json_schema: faust.Schema = faust.Schema(key_serializer="json", value_serializer="json")
 
         def table(spec: TableSpec) -> TableT[str, Any]:
-            created = app.Table(spec.name, schema=json_schema, partitions=spec.partition_count(
-                settings.dedup_partitions, settings.story_index_partitions))
+            created = app.Table(
+                spec.name,
+                schema=json_schema,
+                partitions=spec.partition_count(
+                    settings.dedup_partitions, settings.story_index_partitions
+                ),
+            )
             created.on_recover(self._forget_partitions)
             return created
 
@@ -87,22 +92,29 @@ class DedupAgents:
         self.decisions = table(DECISIONS)
         self.partitions = settings.dedup_partitions
         self.flow: DedupFlow[_Held] = DedupFlow(
-            partitions=self.partitions, retention=timedelta(days=settings.dedup_retention_days),
-            sources=settings.partitions, max_wait=settings.reorder_max_wait_seconds,
+            partitions=self.partitions,
+            retention=timedelta(days=settings.dedup_retention_days),
+            sources=settings.partitions,
+            max_wait=settings.reorder_max_wait_seconds,
             shard_entries=lambda partition: PartitionEntries(
-                self.shard_articles, partition, ShardArticle.from_json),
+                self.shard_articles, partition, ShardArticle.from_json
+            ),
             decisions=self.decisions,
         )
         self.reorder = self.flow.reorder
-        self.agents = {DEDUP_ROUTE_STAGE.name: self.route_agent,
-                       DEDUP_SHARD_STAGE.name: self.shard_agent,
-                       DEDUP_DECIDE_STAGE.name: self.decide_agent}
+        self.agents = {
+            DEDUP_ROUTE_STAGE.name: self.route_agent,
+            DEDUP_SHARD_STAGE.name: self.shard_agent,
+            DEDUP_DECIDE_STAGE.name: self.decide_agent,
+        }
         app.timer(REORDER_TICK_SECONDS)(self._route_overdue)
         app.on_partitions_revoked.connect(self._forget_held)
 
     def _changelogs(self) -> list[str]:
-        return [table.changelog_topic.get_topic_name()
-                for table in (self.shard_articles, self.decisions)]
+        return [
+            table.changelog_topic.get_topic_name()
+            for table in (self.shard_articles, self.decisions)
+        ]
 
     def single_partition_topics(self) -> list[str]:
         """The topics that stay with the route agent's input: with one partition, the
@@ -116,8 +128,10 @@ class DedupAgents:
             return []
         topics = self.pipeline.topics
         shard_changelog, decisions_changelog = self._changelogs()
-        return [{topics[DEDUP_SHARD_STAGE.reads.role].get_topic_name(), shard_changelog},
-                {topics[DEDUP_DECIDE_STAGE.reads.role].get_topic_name(), decisions_changelog}]
+        return [
+            {topics[DEDUP_SHARD_STAGE.reads.role].get_topic_name(), shard_changelog},
+            {topics[DEDUP_DECIDE_STAGE.reads.role].get_topic_name(), decisions_changelog},
+        ]
 
     async def _forget_partitions(self) -> None:
         """After a recovery (or rebalance): rebuild each partition's state from the tables."""
@@ -136,9 +150,15 @@ class DedupAgents:
         stream = cast(faust.Stream[bytes], stream).noack()
         async for event in stream.events():
             if article := await self._read(stream, event):
-                await self._route_released(self.flow.hold(
-                    ingest_partition(event), article, event.message.offset,
-                    (stream, event, article), time.monotonic()))
+                await self._route_released(
+                    self.flow.hold(
+                        ingest_partition(event),
+                        article,
+                        event.message.offset,
+                        (stream, event, article),
+                        time.monotonic(),
+                    )
+                )
 
     async def _read(self, stream: StreamT, event: EventT) -> TaggedArticle | None:
         """The event's article; None if it cannot be read (then it is dead-lettered)."""

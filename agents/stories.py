@@ -75,23 +75,33 @@ class StoryAgents:
         app = pipeline.app
         json_schema: faust.Schema = faust.Schema(key_serializer="json", value_serializer="json")
         # article id -> what rebuilds the in-memory clusterer after a restart
-        self.story_log = ArrivalLog(app.Table(
-            STORY_STATE.name, schema=json_schema,
-            partitions=STORY_STATE.partition_count(settings.dedup_partitions, self.partitions)))
+        self.story_log = ArrivalLog(
+            app.Table(
+                STORY_STATE.name,
+                schema=json_schema,
+                partitions=STORY_STATE.partition_count(settings.dedup_partitions, self.partitions),
+            )
+        )
         self.story_log.table.on_recover(self._restore_stories)
         app.on_partitions_revoked.connect(self._forget_waiting)
         self.index_articles = None
         if self.partitions:
-            self.index_articles = app.Table(STORY_INDEX_ARTICLES.name, schema=json_schema,
-                                            partitions=self.partitions)
+            self.index_articles = app.Table(
+                STORY_INDEX_ARTICLES.name, schema=json_schema, partitions=self.partitions
+            )
             self.index_articles.on_recover(self._forget_shards)
         self.flow: StoryFlow[_Held] = StoryFlow(
-            partitions=self.partitions, cold_after=timedelta(days=settings.story_cold_days),
-            reply_timeout=settings.story_index_timeout_seconds, log=self.story_log,
-            index_entries=self._index_entries)
-        self.agents = {STORY_STAGE.name: self.story_agent,
-                       STORY_INDEX_STAGE.name: self.index_agent,
-                       STORY_PLACE_STAGE.name: self.place_agent}
+            partitions=self.partitions,
+            cold_after=timedelta(days=settings.story_cold_days),
+            reply_timeout=settings.story_index_timeout_seconds,
+            log=self.story_log,
+            index_entries=self._index_entries,
+        )
+        self.agents = {
+            STORY_STAGE.name: self.story_agent,
+            STORY_INDEX_STAGE.name: self.index_agent,
+            STORY_PLACE_STAGE.name: self.place_agent,
+        }
 
     @property
     def clusterer(self) -> StoryClusterer:
@@ -103,8 +113,7 @@ class StoryAgents:
         the index's replies if the index goes through Kafka."""
         topics = [self.story_log.table.changelog_topic.get_topic_name()]
         if self.partitions:
-            topics.append(
-                self.pipeline.topics[STORY_PLACE_STAGE.reads.role].get_topic_name())
+            topics.append(self.pipeline.topics[STORY_PLACE_STAGE.reads.role].get_topic_name())
         return topics
 
     def partitioned_stages(self) -> list[set[str]]:
@@ -112,8 +121,12 @@ class StoryAgents:
         table's changelog."""
         if self.index_articles is None:
             return []
-        return [{self.pipeline.topics[STORY_INDEX_STAGE.reads.role].get_topic_name(),
-                 self.index_articles.changelog_topic.get_topic_name()}]
+        return [
+            {
+                self.pipeline.topics[STORY_INDEX_STAGE.reads.role].get_topic_name(),
+                self.index_articles.changelog_topic.get_topic_name(),
+            }
+        ]
 
     def _index_entries(self, partition: int) -> PartitionEntries[IndexedArticle]:
         assert self.index_articles is not None, "the story index is in-process"
@@ -151,9 +164,16 @@ class StoryAgents:
         try:
             self.pipeline.check_size(event)
             article = DedupedArticle.from_json(event.value)
-            await send_all(self.pipeline, self.flow.admit(
-                (stream, event), article, event.message.offset, datetime.now(UTC),
-                time.monotonic()))
+            await send_all(
+                self.pipeline,
+                self.flow.admit(
+                    (stream, event),
+                    article,
+                    event.message.offset,
+                    datetime.now(UTC),
+                    time.monotonic(),
+                ),
+            )
         except Exception as exc:
             if article is not None:
                 self.flow.withdraw((stream, event), article.id)
@@ -172,6 +192,7 @@ class StoryAgents:
             if timed_out is not None:
                 await self.pipeline.dead_letter(STORY_STAGE.name, event, timed_out)
             else:
+
                 async def place(_event: EventT, waiting: Waiting[_Held] = waiting) -> None:
                     await send_all(self.pipeline, self.flow.place(waiting))
 

@@ -114,8 +114,9 @@ class PipelineRun:
     def stage_process_seconds(self) -> float:
         """CPU seconds per article of the stage processes: cleaning and NER as the run
         ran them."""
-        return (sum(self.cpu_seconds_per_worker)
-                - sum(self.cpu_seconds_per_worker_main)) / self.articles
+        return (
+            sum(self.cpu_seconds_per_worker) - sum(self.cpu_seconds_per_worker_main)
+        ) / self.articles
 
 
 # -- the stream ------------------------------------------------------------------
@@ -138,17 +139,24 @@ def load_originals(seeds: Path, corpus: Path | None) -> list[dict[str, str]]:
                 first, _, rest = text.partition("\n")
                 title = record.get("title") or (first if len(first) < 150 else "")
                 body = rest if title == first else text
-                originals.append({"id": str(record.get("id") or record.get("doc_id") or number),
-                                  "title": title, "text": body})
+                originals.append(
+                    {
+                        "id": str(record.get("id") or record.get("doc_id") or number),
+                        "title": title,
+                        "text": body,
+                    }
+                )
     return originals
 
 
 def render_html(title: str, text: str, site: str, rng: random.Random) -> str:
     """A news page around ``text``: navigation, byline, related links, footer."""
-    paragraphs = "\n".join(f"<p>{html.escape(p.strip())}</p>" for p in text.split("\n") if
-                           p.strip())
-    related = "\n".join(f'<li><a href="/story/{rng.randrange(10**6)}">More news {i}</a></li>'
-                        for i in range(5))
+    paragraphs = "\n".join(
+        f"<p>{html.escape(p.strip())}</p>" for p in text.split("\n") if p.strip()
+    )
+    related = "\n".join(
+        f'<li><a href="/story/{rng.randrange(10**6)}">More news {i}</a></li>' for i in range(5)
+    )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)} | {site}</title>
 <meta property="og:site_name" content="{site}"><meta name="author" content="Staff Reporter">
@@ -177,8 +185,10 @@ def build_stream(originals: Sequence[dict[str, str]], size: int, seed: int = 0) 
     start = datetime(2026, 1, 1, tzinfo=UTC)
     raws = []
     for number, article in enumerate(stream[:size]):
-        fields: dict[str, Any] = {"id": f"bench-{number:05d}-{article['id']}",
-                                  "fetched_at": start + timedelta(seconds=number)}
+        fields: dict[str, Any] = {
+            "id": f"bench-{number:05d}-{article['id']}",
+            "fetched_at": start + timedelta(seconds=number),
+        }
         if rng.random() < 0.5:
             site = SITES[number % len(SITES)]
             fields["html"] = render_html(article["title"], article["text"], site, rng)
@@ -212,9 +222,7 @@ def warmup_stream(raws: Sequence[RawArticle]) -> list[RawArticle]:
 # -- stage costs, in-process -----------------------------------------------------
 
 
-def measure_stages_apart(
-    raws: Sequence[RawArticle], settings: Settings
-) -> tuple[StageCosts, int]:
+def measure_stages_apart(raws: Sequence[RawArticle], settings: Settings) -> tuple[StageCosts, int]:
     """:func:`measure_stages` in a fresh process pinned to one core, as a worker's stage
     process runs: the stream is new to it, as to the workers (a second pass in one
     process is faster, up to 40 % for cleaning, from what the first one cached)."""
@@ -238,12 +246,15 @@ def measure_stages(raws: Sequence[RawArticle], settings: Settings) -> tuple[Stag
     cleans, clean_cost = _timed(lambda: [clean_article(raw) for raw in raws])
     tagger = load_tagger(settings.spacy_model)
     tagger.tag(cleans[:2])
-    batches = [cleans[i:i + settings.batch_size] for i in range(0, len(cleans),
-                                                                   settings.batch_size)]
+    batches = [
+        cleans[i : i + settings.batch_size] for i in range(0, len(cleans), settings.batch_size)
+    ]
     entity_batches, tag_cost = _timed(lambda: [tagger.tag(batch) for batch in batches])
     entities = [article for batch in entity_batches for article in batch]
-    tagged = [TaggedArticle(**clean.model_dump(), entities=found)
-              for clean, found in zip(cleans, entities, strict=True)]
+    tagged = [
+        TaggedArticle(**clean.model_dump(), entities=found)
+        for clean, found in zip(cleans, entities, strict=True)
+    ]
     _cluster_all(_dedup_all(tagged[:2]))
     deduped, dedup_cost = _timed(lambda: _dedup_all(tagged))
     _, story_cost = _timed(lambda: _cluster_all(deduped))
@@ -254,8 +265,9 @@ def measure_stages(raws: Sequence[RawArticle], settings: Settings) -> tuple[Stag
     tracemalloc.stop()
     del state
     count = len(raws)
-    return StageCosts(clean_cost / count, tag_cost / count, dedup_cost / count,
-                      story_cost / count), state_bytes // count
+    return StageCosts(
+        clean_cost / count, tag_cost / count, dedup_cost / count, story_cost / count
+    ), state_bytes // count
 
 
 def _timed(work: Callable[[], Any]) -> tuple[Any, float]:
@@ -271,8 +283,9 @@ def _dedup_all(tagged: Sequence[TaggedArticle]) -> list[DedupedArticle]:
     deduped = []
     for article in tagged:
         verdict = index.check(article, seen_at=article.fetched_at)
-        deduped.append(DedupedArticle(**article.model_dump(), dedup=verdict,
-                                      duplicate_of=verdict.duplicate_of))
+        deduped.append(
+            DedupedArticle(**article.model_dump(), dedup=verdict, duplicate_of=verdict.duplicate_of)
+        )
     return deduped
 
 
@@ -304,8 +317,14 @@ async def run_pipeline(
     from newswire.replay.inputs import Outbound, publish
 
     name = f"bench{workers}w{int(time.time() * 1000) % 10**8}"
-    settings = Settings(broker_url=broker.url, app_id=name, topic_prefix=name,
-                        partitions=partitions, data_dir=work_dir / name, embedded_profile=True)
+    settings = Settings(
+        broker_url=broker.url,
+        app_id=name,
+        topic_prefix=name,
+        partitions=partitions,
+        data_dir=work_dir / name,
+        embedded_profile=True,
+    )
     await ensure_topics(settings)
     cores = [number % (os.cpu_count() or 1) for number in range(workers)]
     processes = [_start_worker(settings, core) for core in cores]
@@ -336,12 +355,16 @@ async def run_pipeline(
     records_written = await _records_written(settings)
     first_story, last_story = min(seen.values()), max(seen.values())
     return PipelineRun(
-        workers=workers, articles=len(raws), seconds=last_story - first_story,
+        workers=workers,
+        articles=len(raws),
+        seconds=last_story - first_story,
         throughput=(len(raws) - 1) / (last_story - first_story),
         first_story_seconds=first_story - min(published.values()),
         latencies=sorted(seen[i] - published[i] for i in ids),
-        peak_rss_broker=meter.peak_rss[0], peak_rss_workers=sum(meter.peak_rss[1:]),
-        cpu_seconds_broker=meter.cpu_seconds[0], cpu_seconds_client=client_seconds,
+        peak_rss_broker=meter.peak_rss[0],
+        peak_rss_workers=sum(meter.peak_rss[1:]),
+        cpu_seconds_broker=meter.cpu_seconds[0],
+        cpu_seconds_client=client_seconds,
         cpu_seconds_per_worker=meter.cpu_seconds[1:],
         cpu_seconds_per_worker_main=meter.cpu_seconds_main[1:],
         cores_busy=meter.cores_busy,
@@ -389,12 +412,20 @@ async def _wait_for_group(settings: Settings, members: int, timeout: float = 120
 
 def _start_worker(settings: Settings, core: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, **SINGLE_THREADED}
-    for name in ("broker_url", "app_id", "topic_prefix", "partitions", "data_dir",
-                 "embedded_profile"):
+    for name in (
+        "broker_url",
+        "app_id",
+        "topic_prefix",
+        "partitions",
+        "data_dir",
+        "embedded_profile",
+    ):
         env[f"NEWSWIRE_{name.upper()}"] = str(getattr(settings, name))
     return subprocess.Popen(
-        [sys.executable, "-m", "newswire.cli", "worker"], env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [sys.executable, "-m", "newswire.cli", "worker"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         preexec_fn=lambda: os.sched_setaffinity(0, {core}),
     )
 
@@ -448,10 +479,14 @@ async def _records_written(settings: Settings) -> dict[str, int]:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(settings.broker_url or ""))
     await consumer.start()
     try:
-        names = sorted(name for name in await consumer.topics()
-                       if name.startswith(prefix) and name != raw)
-        partitions = [TopicPartition(name, number) for name in names
-                      for number in consumer.partitions_for_topic(name) or ()]
+        names = sorted(
+            name for name in await consumer.topics() if name.startswith(prefix) and name != raw
+        )
+        partitions = [
+            TopicPartition(name, number)
+            for name in names
+            for number in consumer.partitions_for_topic(name) or ()
+        ]
         ends = await tansu_end_offsets(consumer, partitions)
     finally:
         await consumer.stop()
@@ -497,8 +532,9 @@ class _ProcessMeter:
         self.cores_busy = [_busy(self._core_times[core], now[core]) for core in self.cores]
 
     @staticmethod
-    def _total(group: Sequence[psutil.Process], measure: Callable[[psutil.Process], float]
-               ) -> float:
+    def _total(
+        group: Sequence[psutil.Process], measure: Callable[[psutil.Process], float]
+    ) -> float:
         total = 0.0
         for process in group:
             with contextlib.suppress(psutil.Error):  # the process has ended
@@ -521,8 +557,9 @@ class _ProcessMeter:
 def _busy(before: Any, after: Any) -> float:
     """The share of the time between two ``psutil.cpu_times`` of a core it was busy."""
     elapsed = sum(after) - sum(before)
-    idle = (after.idle - before.idle) + (getattr(after, "iowait", 0.0)
-                                         - getattr(before, "iowait", 0.0))
+    idle = (after.idle - before.idle) + (
+        getattr(after, "iowait", 0.0) - getattr(before, "iowait", 0.0)
+    )
     return (elapsed - idle) / elapsed if elapsed > 0 else 0.0
 
 
@@ -546,16 +583,42 @@ def run_benchmark(
     warmup = warmup_stream(raws)
     cores = min(2, os.cpu_count() or 1)
     with EmbeddedBroker() as broker, tempfile.TemporaryDirectory() as work:
-        one = asyncio.run(run_pipeline(broker, raws, warmup, workers=1, rate=None,
-                                       work_dir=Path(work), partitions=partitions))
+        one = asyncio.run(
+            run_pipeline(
+                broker,
+                raws,
+                warmup,
+                workers=1,
+                rate=None,
+                work_dir=Path(work),
+                partitions=partitions,
+            )
+        )
         # The ideal is measured right around the run it is compared with.
         before, state_bytes = measure_stages_apart(raws, settings)
-        two = asyncio.run(run_pipeline(broker, raws, warmup, workers=cores, rate=None,
-                                       work_dir=Path(work), partitions=partitions))
+        two = asyncio.run(
+            run_pipeline(
+                broker,
+                raws,
+                warmup,
+                workers=cores,
+                rate=None,
+                work_dir=Path(work),
+                partitions=partitions,
+            )
+        )
         after, _ = measure_stages_apart(raws, settings)
-        steady = asyncio.run(run_pipeline(
-            broker, raws[:latency_articles], warmup, workers=cores, rate=two.throughput / 2,
-            work_dir=Path(work), partitions=partitions))
+        steady = asyncio.run(
+            run_pipeline(
+                broker,
+                raws[:latency_articles],
+                warmup,
+                workers=cores,
+                rate=two.throughput / 2,
+                work_dir=Path(work),
+                partitions=partitions,
+            )
+        )
     costs = StageCosts.mean(before, after)
     ideal = cores / costs.total
     # The stages as the two-worker run paid them: cleaning and NER from its stage
@@ -564,18 +627,26 @@ def run_benchmark(
     run_stage_cost = two.stage_process_seconds + costs.dedup + costs.story
     processed = len(raws) + len(warmup)
     written = two.records_written
-    on_changelogs = sum(count for name, count in written.items()
-                        if name.endswith(CHANGELOG_SUFFIX))
+    on_changelogs = sum(count for name, count in written.items() if name.endswith(CHANGELOG_SUFFIX))
     return {
-        "machine": {"cpus": os.cpu_count(), "cores_used": cores,
-                    "python": platform.python_version(), "platform": platform.platform(),
-                    "model": settings.spacy_model},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "cores_used": cores,
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "model": settings.spacy_model,
+        },
         "partitions": partitions,
-        "stream": {"articles": len(raws), "html": sum(1 for r in raws if r.html),
-                   "copies": sum(1 for r in raws if "~" in r.id), "corpus": str(corpus or "")},
+        "stream": {
+            "articles": len(raws),
+            "html": sum(1 for r in raws if r.html),
+            "copies": sum(1 for r in raws if "~" in r.id),
+            "corpus": str(corpus or ""),
+        },
         "stage_cpu_ms_per_article": {k: v * 1000 for k, v in asdict(costs).items()},
         "stage_cpu_ms_per_article_around_the_two_worker_run": [
-            {k: v * 1000 for k, v in asdict(measured).items()} for measured in (before, after)],
+            {k: v * 1000 for k, v in asdict(measured).items()} for measured in (before, after)
+        ],
         "ideal_articles_per_s": ideal,
         "end_to_end": {
             "one_worker_articles_per_s": one.throughput,
@@ -584,23 +655,27 @@ def run_benchmark(
             "stage_cpu_ms_per_article_as_the_two_worker_run_paid_it": run_stage_cost * 1000,
             "fraction_of_ideal_at_that_cost": two.throughput * run_stage_cost / cores,
             "speed_up": two.throughput / one.throughput,
-            "first_story_s": {"one_worker": one.first_story_seconds,
-                              "two_workers": two.first_story_seconds},
+            "first_story_s": {
+                "one_worker": one.first_story_seconds,
+                "two_workers": two.first_story_seconds,
+            },
             # Articles / (last story update - publishing): the first story's time counted in.
-            "two_workers_articles_per_s_counting_first_story": two.articles / (
-                two.seconds + two.first_story_seconds),
+            "two_workers_articles_per_s_counting_first_story": two.articles
+            / (two.seconds + two.first_story_seconds),
         },
         "cpu_ms_per_article": {
-            run_name: {"workers": sum(run.cpu_seconds_per_worker) * 1000 / run.articles,
-                       "per_worker": [cpu * 1000 / run.articles
-                                      for cpu in run.cpu_seconds_per_worker],
-                       "per_worker_main_process": [cpu * 1000 / run.articles
-                                                   for cpu in run.cpu_seconds_per_worker_main],
-                       # Cleaning and NER as the pipeline ran them, to set beside the
-                       # stages measured alone: the ideal rests on that measurement.
-                       "stage_processes": run.stage_process_seconds * 1000,
-                       "broker": run.cpu_seconds_broker * 1000 / run.articles,
-                       "client": run.cpu_seconds_client * 1000 / run.articles}
+            run_name: {
+                "workers": sum(run.cpu_seconds_per_worker) * 1000 / run.articles,
+                "per_worker": [cpu * 1000 / run.articles for cpu in run.cpu_seconds_per_worker],
+                "per_worker_main_process": [
+                    cpu * 1000 / run.articles for cpu in run.cpu_seconds_per_worker_main
+                ],
+                # Cleaning and NER as the pipeline ran them, to set beside the
+                # stages measured alone: the ideal rests on that measurement.
+                "stage_processes": run.stage_process_seconds * 1000,
+                "broker": run.cpu_seconds_broker * 1000 / run.articles,
+                "client": run.cpu_seconds_client * 1000 / run.articles,
+            }
             for run_name, run in (("one_worker", one), ("two_workers", two))
         },
         "cores_busy_fraction": {"one_worker": one.cores_busy, "two_workers": two.cores_busy},
@@ -659,22 +734,30 @@ def format_report(report: dict[str, Any]) -> str:
         f"{counting:.1f} articles/s ({counting / report['ideal_articles_per_s']:.0%})",
         "",
         "CPU per article through the broker (stage work + overhead)",
-        *(f"  {name.replace('_', ' '):<12} workers {cpu['workers']:6.1f} ms "
-          f"({' + '.join(format(w, '.1f') for w in cpu['per_worker'])})   broker "
-          f"{cpu['broker']:5.1f} ms   bench client {cpu['client']:5.1f} ms"
-          for name, cpu in report["cpu_ms_per_article"].items()),
+        *(
+            f"  {name.replace('_', ' '):<12} workers {cpu['workers']:6.1f} ms "
+            f"({' + '.join(format(w, '.1f') for w in cpu['per_worker'])})   broker "
+            f"{cpu['broker']:5.1f} ms   bench client {cpu['client']:5.1f} ms"
+            for name, cpu in report["cpu_ms_per_article"].items()
+        ),
         "  worker main processes alone (faust and Kafka, dedup, stories; the rest is "
         "cleaning and NER in their stage processes)",
-        *(f"  {name.replace('_', ' '):<12} "
-          f"{' + '.join(format(w, '.1f') for w in cpu['per_worker_main_process'])} ms"
-          for name, cpu in report["cpu_ms_per_article"].items()),
+        *(
+            f"  {name.replace('_', ' '):<12} "
+            f"{' + '.join(format(w, '.1f') for w in cpu['per_worker_main_process'])} ms"
+            for name, cpu in report["cpu_ms_per_article"].items()
+        ),
         "  their stage processes (cleaning and NER as the pipeline ran them; alone, in-process: "
         f"{stages['clean'] + stages['tag']:.1f} ms)",
-        *(f"  {name.replace('_', ' '):<12} {cpu['stage_processes']:.1f} ms"
-          for name, cpu in report["cpu_ms_per_article"].items()),
+        *(
+            f"  {name.replace('_', ' '):<12} {cpu['stage_processes']:.1f} ms"
+            for name, cpu in report["cpu_ms_per_article"].items()
+        ),
         "  how busy the pinned cores were, from publishing to the last story update",
-        *(f"  {name.replace('_', ' '):<12} {' + '.join(format(b, '.0%') for b in busy)}"
-          for name, busy in report["cores_busy_fraction"].items()),
+        *(
+            f"  {name.replace('_', ' '):<12} {' + '.join(format(b, '.0%') for b in busy)}"
+            for name, busy in report["cores_busy_fraction"].items()
+        ),
         "",
         "Kafka records the workers write per article (2 workers; the raw topic aside)",
         f"  {records['topics']:.1f} on topics + {records['changelogs']:.1f} on changelogs: "
@@ -698,18 +781,29 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="newswire bench", description=__doc__.split("\n")[0])
     parser.add_argument("--corpus", type=Path, help="articles JSON lines (.gz) to add to the seeds")
     parser.add_argument("--articles", type=int, default=300, help="stream size (default 300)")
-    parser.add_argument("--latency-articles", type=int, default=150,
-                        help="articles sent at the steady rate (default 150)")
-    parser.add_argument("--partitions", type=int, default=Settings().partitions,
-                        help="partitions of the scalable topics (default: the settings')")
+    parser.add_argument(
+        "--latency-articles",
+        type=int,
+        default=150,
+        help="articles sent at the steady rate (default 150)",
+    )
+    parser.add_argument(
+        "--partitions",
+        type=int,
+        default=Settings().partitions,
+        help="partitions of the scalable topics (default: the settings')",
+    )
     parser.add_argument("--seeds", type=Path, default=Path("seeds"))
     parser.add_argument("--json", type=Path, help="also write the report as JSON")
     args = parser.parse_args(argv)
     if min(args.articles, args.latency_articles) < 2:
-        parser.error("--articles and --latency-articles: at least 2 each (throughput is "
-                     "measured between story updates)")
-    report = run_benchmark(args.articles, args.corpus, args.seeds, args.latency_articles,
-                           args.partitions)
+        parser.error(
+            "--articles and --latency-articles: at least 2 each (throughput is "
+            "measured between story updates)"
+        )
+    report = run_benchmark(
+        args.articles, args.corpus, args.seeds, args.latency_articles, args.partitions
+    )
     print(format_report(report))
     if args.json:
         args.json.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))

@@ -59,9 +59,11 @@ async def read_dead_letters(settings: Settings) -> list[Stored]:
     """Every dead letter in the dead-letter topic now, in partition and offset order."""
     assert settings.broker_url, "reading dead letters needs a broker URL"
     topic = DEAD_LETTERS.name(settings.topic_prefix)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers(settings.broker_url),
-                                enable_auto_commit=False,
-                                max_partition_fetch_bytes=settings.max_record_bytes)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers(settings.broker_url),
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=settings.max_record_bytes,
+    )
     await consumer.start()
     try:
         await consumer.topics()
@@ -69,8 +71,11 @@ async def read_dead_letters(settings: Settings) -> list[Stored]:
         if not numbers:
             raise LookupError(f"topic {topic} does not exist")
         partitions = [TopicPartition(topic, number) for number in sorted(numbers)]
-        ends = (await tansu_end_offsets(consumer, partitions) if settings.embedded_profile
-                else await consumer.end_offsets(partitions))
+        ends = (
+            await tansu_end_offsets(consumer, partitions)
+            if settings.embedded_profile
+            else await consumer.end_offsets(partitions)
+        )
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         letters: list[Stored] = []
@@ -78,10 +83,11 @@ async def read_dead_letters(settings: Settings) -> list[Stored]:
         while pending:
             batches = await consumer.getmany(*pending, timeout_ms=READ_TIMEOUT_MS)
             for tp, records in batches.items():
-                letters.extend(Stored(tp.partition, record.offset,
-                                      DeadLetter.from_json(record.value))
-                               for record in records
-                               if record.offset < ends[tp] and record.value is not None)
+                letters.extend(
+                    Stored(tp.partition, record.offset, DeadLetter.from_json(record.value))
+                    for record in records
+                    if record.offset < ends[tp] and record.value is not None
+                )
                 if await consumer.position(tp) >= ends[tp]:
                     pending.discard(tp)
         return sorted(letters, key=lambda stored: (stored.partition, stored.offset))
@@ -99,20 +105,28 @@ def select(
 ) -> list[Stored]:
     """The letters of any of ``stages`` and ``reasons`` (error types), ``article_ids``
     and ``positions`` (each criterion left empty selects all)."""
-    return [stored for stored in letters
-            if (not stages or stored.letter.stage in stages)
-            and (not reasons or stored.letter.error_type in reasons)
-            and (not article_ids or stored.letter.article_id in article_ids)
-            and (not positions or stored.position in positions)]
+    return [
+        stored
+        for stored in letters
+        if (not stages or stored.letter.stage in stages)
+        and (not reasons or stored.letter.error_type in reasons)
+        and (not article_ids or stored.letter.article_id in article_ids)
+        and (not positions or stored.position in positions)
+    ]
 
 
 def resend_of(letter: DeadLetter, settings: Settings) -> Resend:
     """What sending ``letter`` again sends; :class:`Refused` if it cannot be sent."""
     if letter.payload_truncated:
-        raise Refused(f"only {len(letter.payload)} of its {letter.payload_bytes} bytes were "
-                      "kept (NEWSWIRE_DEAD_LETTER_PAYLOAD_BYTES): replay its source instead")
-    value = (base64.b64decode(letter.payload) if letter.payload_encoding == "base64"
-             else letter.payload.encode())
+        raise Refused(
+            f"only {len(letter.payload)} of its {letter.payload_bytes} bytes were "
+            "kept (NEWSWIRE_DEAD_LETTER_PAYLOAD_BYTES): replay its source instead"
+        )
+    value = (
+        base64.b64decode(letter.payload)
+        if letter.payload_encoding == "base64"
+        else letter.payload.encode()
+    )
     key = letter.article_id
     topic = letter.topic
     if topic is None:
@@ -127,8 +141,10 @@ def resend_of(letter: DeadLetter, settings: Settings) -> Resend:
 async def send_again(settings: Settings, resends: Sequence[Resend]) -> None:
     """Send ``resends``, each to its topic; return once the broker has them all."""
     assert settings.broker_url, "sending needs a broker URL"
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers(settings.broker_url),
-                                max_request_size=settings.max_record_bytes)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap_servers(settings.broker_url),
+        max_request_size=settings.max_record_bytes,
+    )
     await producer.start()
     try:
         for resend in resends:
@@ -140,10 +156,15 @@ async def send_again(settings: Settings, resends: Sequence[Resend]) -> None:
 def format_letter(stored: Stored, reason_chars: int = 120) -> str:
     """A dead letter on one line: position, stage, error type, article id, reason."""
     letter = stored.letter
-    reason = letter.reason if len(letter.reason) <= reason_chars else (
-        letter.reason[:reason_chars - 3] + "...")
-    return (f"{stored.position}  {letter.stage}  {letter.error_type}  "
-            f"{letter.article_id or letter.location or '-'}  {reason}")
+    reason = (
+        letter.reason
+        if len(letter.reason) <= reason_chars
+        else (letter.reason[: reason_chars - 3] + "...")
+    )
+    return (
+        f"{stored.position}  {letter.stage}  {letter.error_type}  "
+        f"{letter.article_id or letter.location or '-'}  {reason}"
+    )
 
 
 def format_counts(letters: Iterable[Stored]) -> list[str]:

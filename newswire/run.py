@@ -113,8 +113,11 @@ class WorkerRun:
         # while the broker starts and the worker joins its group.
         from agents.runtime.stage_processes import StageRunner
 
-        stages = StageRunner(self.settings.spacy_model, self.settings.max_article_bytes,
-                             self.settings.stage_processes)
+        stages = StageRunner(
+            self.settings.spacy_model,
+            self.settings.max_article_bytes,
+            self.settings.stage_processes,
+        )
         if self.settings.stage_processes:
             self._say("warming up the stage process (NER model, date parsers)")
         own_broker = not self.settings.broker_url
@@ -132,8 +135,12 @@ class WorkerRun:
                 if own_broker:
                     _single_member_group(self.pipeline.app)
                 self.worker = PromptWorker(
-                    self.pipeline.app, loglevel=bound.log_level.upper(), logfile=sys.stderr,
-                    quiet=True, redirect_stdouts=False, json_logs=bound.log_format == "json",
+                    self.pipeline.app,
+                    loglevel=bound.log_level.upper(),
+                    logfile=sys.stderr,
+                    quiet=True,
+                    redirect_stdouts=False,
+                    json_logs=bound.log_format == "json",
                     stdout=io.StringIO(),  # faust's banner and spinner: not our output
                 )
                 # The spinner sets the root logger to DEBUG to spin on every record:
@@ -169,8 +176,10 @@ class WorkerRun:
             missing = sorted(self.board.pending)
             named = ", ".join(missing[:MISSING_IDS_SHOWN])
             more = len(missing) - MISSING_IDS_SHOWN
-            self.status.say(f"newswire: gave up after {self.timeout} s; not yet in a story: "
-                            f"{named}{f' and {more} more' if more > 0 else ''}")
+            self.status.say(
+                f"newswire: gave up after {self.timeout} s; not yet in a story: "
+                f"{named}{f' and {more} more' if more > 0 else ''}"
+            )
             self.exit_code = EXIT_TIMEOUT
         finally:
             self._write_outputs()
@@ -188,9 +197,14 @@ class WorkerRun:
         """Publish the messages and show the output topics: until the replay is
         through with ``once``, else for ever."""
         if self.messages:
-            await publish(self.settings, self.messages, self.counts,
-                          on_published=self._published, checkpoints=self.checkpoints,
-                          rate=self.rate)
+            await publish(
+                self.settings,
+                self.messages,
+                self.counts,
+                on_published=self._published,
+                checkpoints=self.checkpoints,
+                rate=self.rate,
+            )
             if not self.quiet:
                 self.status.say(self._replay_progress.line())
         self.board.expect(self.published)
@@ -228,8 +242,9 @@ class WorkerRun:
         inputs = set(self.published)
         settled = len(inputs) - len(self.board.pending)
         dead_inputs = len(self.board.dead_ids & inputs)
-        dead_lettered = sum(belongs_to_run(letter, inputs, self._started_at)
-                            for letter in self.board.dead_letters)
+        dead_lettered = sum(
+            belongs_to_run(letter, inputs, self._started_at) for letter in self.board.dead_letters
+        )
         self.status.update(format_progress(len(inputs), settled - dead_inputs, dead_lettered))
 
     def _report(self) -> None:
@@ -241,8 +256,11 @@ class WorkerRun:
         summary = summarize(self.board, self.published, self._started_at, self._elapsed())
         if not self.quiet and len(self.published) > LIVE_OUTPUT_MAX_ARTICLES:
             inputs = set(self.published)
-            stories = [story for story in self.board.stories.values()
-                       if inputs.intersection(story.article_ids)]
+            stories = [
+                story
+                for story in self.board.stories.values()
+                if inputs.intersection(story.article_ids)
+            ]
             for story in largest_stories(stories, FINAL_STORIES_SHOWN):
                 self._print(format_story(story) + "\n")
             if len(stories) > FINAL_STORIES_SHOWN:
@@ -274,11 +292,15 @@ class WorkerRun:
 
     def _write_outputs(self) -> None:
         if self.stories_out:
-            _write_jsonl(self.stories_out, [story.model_dump(mode="json")
-                                            for story in self.board.stories.values()])
+            _write_jsonl(
+                self.stories_out,
+                [story.model_dump(mode="json") for story in self.board.stories.values()],
+            )
         if self.articles_out:
-            _write_jsonl(self.articles_out, [article.model_dump(mode="json")
-                                             for article in self.board.articles.values()])
+            _write_jsonl(
+                self.articles_out,
+                [article.model_dump(mode="json") for article in self.board.articles.values()],
+            )
 
 
 def _single_member_group(app: faust.App) -> None:

@@ -74,9 +74,13 @@ def process_rss(root: psutil.Process) -> dict[str, int]:
             resident = process.memory_info().rss
         except psutil.Error:  # exited meanwhile
             continue
-        kind = ("rclone" if "rclone" in command
-                else "broker" if "--storage-engine" in command or "tansu" in command
-                else "worker")
+        kind = (
+            "rclone"
+            if "rclone" in command
+            else "broker"
+            if "--storage-engine" in command or "tansu" in command
+            else "worker"
+        )
         rss[kind] += resident
     return rss
 
@@ -95,7 +99,8 @@ def story_progress(database: Path) -> tuple[int, int]:
         with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=1) as db:
             placed, versions = db.execute(
                 "SELECT coalesce(sum(json_array_length(record, '$.article_ids')), 0),"
-                " coalesce(sum(version), 0) FROM stories").fetchone()
+                " coalesce(sum(version), 0) FROM stories"
+            ).fetchone()
     except sqlite3.OperationalError:
         return 0, 0
     return int(placed), int(versions)
@@ -125,7 +130,8 @@ def memory_per_article(samples: Sequence[Sample]) -> float | None:
     if len(placing) < 2 or placing[-1].placed == placing[0].placed:
         return None
     return (placing[-1].worker_rss - placing[0].worker_rss) / (
-        placing[-1].placed - placing[0].placed)
+        placing[-1].placed - placing[0].placed
+    )
 
 
 def condense(samples: Sequence[Sample], rows: int = TABLE_ROWS) -> list[Sample]:
@@ -143,28 +149,45 @@ def format_table(results: Sequence[ModeResult]) -> str:
     def number(value: float | None, unit: str = "") -> str:
         return "—" if value is None else f"{value:,.1f}{unit}"
 
-    lines = ["| | " + " | ".join(result.mode for result in results) + " |",
-             "| --- |" + " --- |" * len(results)]
+    lines = [
+        "| | " + " | ".join(result.mode for result in results) + " |",
+        "| --- |" + " --- |" * len(results),
+    ]
     rows = [
         ("articles placed", [str(r.samples[-1].placed if r.samples else 0) for r in results]),
         ("sustained rate (articles/s)", [number(r.sustained_rate) for r in results]),
-        ("worker memory per article placed", [
-            number(None if r.memory_per_article is None else r.memory_per_article / 1024, " KB")
-            for r in results]),
+        (
+            "worker memory per article placed",
+            [
+                number(None if r.memory_per_article is None else r.memory_per_article / 1024, " KB")
+                for r in results
+            ],
+        ),
         ("recovery after SIGKILL", [number(r.recovery_seconds, " s") for r in results]),
-        ("data directory at the end", [
-            number(r.samples[-1].data_bytes / mib if r.samples else None, " MiB")
-            for r in results]),
+        (
+            "data directory at the end",
+            [
+                number(r.samples[-1].data_bytes / mib if r.samples else None, " MiB")
+                for r in results
+            ],
+        ),
     ]
     lines += [f"| {name} | " + " | ".join(values) + " |" for name, values in rows]
     for result in results:
-        lines += ["", f"{result.mode}: seconds, placed, worker / broker / rclone RSS and data "
-                      "directory (MiB)", "",
-                  "| s | placed | worker | broker | rclone | data |",
-                  "| --- | --- | --- | --- | --- | --- |"]
-        lines += [f"| {s.seconds:.0f} | {s.placed} | {s.worker_rss / mib:.0f} | "
-                  f"{s.broker_rss / mib:.0f} | {s.rclone_rss / mib:.0f} | "
-                  f"{s.data_bytes / mib:.1f} |" for s in condense(result.samples)]
+        lines += [
+            "",
+            f"{result.mode}: seconds, placed, worker / broker / rclone RSS and data "
+            "directory (MiB)",
+            "",
+            "| s | placed | worker | broker | rclone | data |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        lines += [
+            f"| {s.seconds:.0f} | {s.placed} | {s.worker_rss / mib:.0f} | "
+            f"{s.broker_rss / mib:.0f} | {s.rclone_rss / mib:.0f} | "
+            f"{s.data_bytes / mib:.1f} |"
+            for s in condense(result.samples)
+        ]
     return "\n".join(lines)
 
 
@@ -183,8 +206,9 @@ class Soak:
     def run(self, mode: str, data_dir: Path) -> ModeResult:
         """Run the articles through ``newswire run`` in ``mode``; return its result."""
         result = ModeResult(mode)
-        env = {key: value for key, value in os.environ.items()
-               if not key.startswith("NEWSWIRE_")} | {
+        env = {
+            key: value for key, value in os.environ.items() if not key.startswith("NEWSWIRE_")
+        } | {
             "NEWSWIRE_DATA_DIR": str(data_dir),
             "NEWSWIRE_EMBEDDED_BROKER_STORAGE": mode,
             "NEWSWIRE_TOPIC_RETENTION_DAYS": str(self.retention_seconds / 86400),
@@ -198,29 +222,45 @@ class Soak:
         try:
             while (now := time.monotonic()) - started < self.timeout:
                 placed, versions = story_progress(database)
-                if (killed_at is not None and result.recovery_seconds is None
-                        and versions > versions_at_kill):
+                if (
+                    killed_at is not None
+                    and result.recovery_seconds is None
+                    and versions > versions_at_kill
+                ):
                     result.recovery_seconds = now - killed_at
                 recovering = killed_at is not None and result.recovery_seconds is None
                 rss = process_rss(psutil.Process(process.pid))
-                result.samples.append(Sample(round(now - started, 1), placed, rss["worker"],
-                                             rss["broker"], rss["rclone"],
-                                             directory_bytes(data_dir), start))
+                result.samples.append(
+                    Sample(
+                        round(now - started, 1),
+                        placed,
+                        rss["worker"],
+                        rss["broker"],
+                        rss["rclone"],
+                        directory_bytes(data_dir),
+                        start,
+                    )
+                )
                 if placed >= self.count:
                     break
                 if process.poll() is not None:
-                    raise RuntimeError(f"newswire run exited {process.returncode} in {mode} "
-                                       f"mode with {placed} of {self.count} placed")
-                if (mode == "disk" and self.kill_at is not None and killed_at is None
-                        and placed >= self.kill_at * self.count):
+                    raise RuntimeError(
+                        f"newswire run exited {process.returncode} in {mode} "
+                        f"mode with {placed} of {self.count} placed"
+                    )
+                if (
+                    mode == "disk"
+                    and self.kill_at is not None
+                    and killed_at is None
+                    and placed >= self.kill_at * self.count
+                ):
                     os.killpg(process.pid, signal.SIGKILL)
                     process.wait()
                     killed_at, versions_at_kill, start = time.monotonic(), versions, start + 1
                     process, recovering = self._start(env), True
                 time.sleep(RECOVERY_TICK if recovering else self.sample_seconds)
             else:
-                raise TimeoutError(f"{mode}: {self.count} articles not placed in "
-                                   f"{self.timeout} s")
+                raise TimeoutError(f"{mode}: {self.count} articles not placed in {self.timeout} s")
         finally:
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGINT)
@@ -235,41 +275,78 @@ class Soak:
 
     def _start(self, env: dict[str, str]) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
-            [sys.executable, "-m", "newswire.cli", "run", "--replay", str(self.articles),
-             "--rate", str(self.rate), "--quiet"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "newswire.cli",
+                "run",
+                "--replay",
+                str(self.articles),
+                "--rate",
+                str(self.rate),
+                "--quiet",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the soak in each mode and print its table; write its JSON."""
-    parser = argparse.ArgumentParser(prog="python -m newswire.soak", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m newswire.soak",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--articles", type=int, default=50_000)
     parser.add_argument("--rate", type=float, default=20.0, help="articles a second")
     parser.add_argument("--retention-seconds", type=float, default=600.0)
     parser.add_argument("--sample-seconds", type=float, default=5.0)
-    parser.add_argument("--kill-at", type=float, default=None, metavar="SHARE",
-                        help="SIGKILL the disk run once this share (0-1) is placed")
+    parser.add_argument(
+        "--kill-at",
+        type=float,
+        default=None,
+        metavar="SHARE",
+        help="SIGKILL the disk run once this share (0-1) is placed",
+    )
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
-    parser.add_argument("--timeout", type=float, default=None,
-                        help="seconds a mode may take (default: twice the publishing time)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help="seconds a mode may take (default: twice the publishing time)",
+    )
     parser.add_argument("--json", type=Path, default=None, metavar="FILE")
     parser.add_argument("--seed", type=int, default=0)
     options = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="newswire-soak-") as folder:
-        articles = write_articles(Path(folder) / "articles.jsonl", options.articles,
-                                  options.seed)
-        soak = Soak(articles, options.articles, options.rate, options.retention_seconds,
-                    options.sample_seconds, options.kill_at,
-                    options.timeout or 2 * options.articles / options.rate + 300)
+        articles = write_articles(Path(folder) / "articles.jsonl", options.articles, options.seed)
+        soak = Soak(
+            articles,
+            options.articles,
+            options.rate,
+            options.retention_seconds,
+            options.sample_seconds,
+            options.kill_at,
+            options.timeout or 2 * options.articles / options.rate + 300,
+        )
         results = [soak.run(mode, Path(folder) / mode) for mode in options.modes]
     print(format_table(results))
     if options.json:
-        options.json.write_bytes(orjson.dumps(
-            {"articles": options.articles, "rate": options.rate,
-             "retention_seconds": options.retention_seconds, "kill_at": options.kill_at,
-             "modes": [asdict(result) for result in results]}, option=orjson.OPT_INDENT_2))
+        options.json.write_bytes(
+            orjson.dumps(
+                {
+                    "articles": options.articles,
+                    "rate": options.rate,
+                    "retention_seconds": options.retention_seconds,
+                    "kill_at": options.kill_at,
+                    "modes": [asdict(result) for result in results],
+                },
+                option=orjson.OPT_INDENT_2,
+            )
+        )
     return 0
 
 

@@ -165,8 +165,10 @@ def format_story(story: Story) -> str:
 
 def format_dead_letter(letter: DeadLetter) -> str:
     """A dead letter on one line."""
-    return (f"dead letter from {letter.stage}: {letter.error_type}: {letter.reason}"
-            f" (article {letter.article_id})")
+    return (
+        f"dead letter from {letter.stage}: {letter.error_type}: {letter.reason}"
+        f" (article {letter.article_id})"
+    )
 
 
 def plural(count: int, noun: str, plural_noun: str | None = None) -> str:
@@ -231,8 +233,10 @@ def format_summary(summary: RunSummary) -> str:
         plural(summary.dead_lettered, "dead letter"),
     ]
     if summary.dead_letters:
-        causes = ", ".join(f"{stage}/{reason} {count}"
-                           for (stage, reason), count in sorted(summary.dead_letters.items()))
+        causes = ", ".join(
+            f"{stage}/{reason} {count}"
+            for (stage, reason), count in sorted(summary.dead_letters.items())
+        )
         parts[-1] += f" ({causes})"
     if summary.unsettled:
         parts.append(f"{summary.unsettled} not yet in a story")
@@ -241,14 +245,18 @@ def format_summary(summary: RunSummary) -> str:
 
 def format_progress(published: int, placed: int, dead_lettered: int) -> str:
     """How far a replay has come, on one line."""
-    return (f"newswire: {plural(published, 'article')} published · {placed} in stories"
-            f" · {dead_lettered} dead-lettered")
+    return (
+        f"newswire: {plural(published, 'article')} published · {placed} in stories"
+        f" · {dead_lettered} dead-lettered"
+    )
 
 
 def largest_stories(stories: Iterable[Story], count: int) -> list[Story]:
     """The ``count`` stories with the most articles (the newest first among equals)."""
-    return sorted(stories, key=lambda story: (-story.article_count, -story.last_seen.timestamp(),
-                                              story.story_id))[:count]
+    return sorted(
+        stories,
+        key=lambda story: (-story.article_count, -story.last_seen.timestamp(), story.story_id),
+    )[:count]
 
 
 class StatusLine:

@@ -21,9 +21,9 @@ def render_schemas() -> dict[str, str]:
     for topic in ALL_TOPICS:
         schema = topic.record.model_json_schema()
         schema["$id"] = f"newswire/{topic.suffix}.schema.json"
-        schema["description"] = f"{topic.description} Key: {topic.key}. " + schema.get(
-            "description", ""
-        ).strip()
+        schema["description"] = (
+            f"{topic.description} Key: {topic.key}. " + schema.get("description", "").strip()
+        )
         files[f"{topic.suffix}.schema.json"] = json.dumps(schema, indent=2, sort_keys=True) + "\n"
     return files
 

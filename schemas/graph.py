@@ -100,54 +100,126 @@ class TopicSpec:
         if self.retention == "compacted":
             return config | {"cleanup.policy": "compact"}
         days = dead_letter_retention_days if self.retention == "dead letters" else retention_days
-        return config | {"cleanup.policy": "delete",
-                         "retention.ms": str(round(days * DAY_MS)),
-                         "retention.bytes": str(retention_bytes)}
+        return config | {
+            "cleanup.policy": "delete",
+            "retention.ms": str(round(days * DAY_MS)),
+            "retention.bytes": str(retention_bytes),
+        }
 
 
 DAY_MS = 24 * 3600 * 1000
 
-RAW = TopicSpec("raw", "articles.raw", RawArticle, "article id", None,
-                "Raw articles from feeds and archive replays.")
-CLEAN = TopicSpec("clean", "articles.clean", CleanArticle, "article id", None,
-                  "Clean text and metadata.")
-TAGGED = TopicSpec("tagged", "articles.tagged", TaggedArticle, "article id", 1,
-                   "Clean articles with canonical entities; input of the dedup stage.")
-DEDUPED = TopicSpec("deduped", "articles.deduped", DedupedArticle, "article id", 1,
-                    "Tagged articles with their dedup verdict; input of the story stage.")
-DEDUP_PROBES = TopicSpec("dedup.probes", "dedup.probes", DedupProbe, "candidate key", None,
-                         "Internal: one probe per candidate key of an article, to its shard.",
-                         index="dedup")
-DEDUP_REPORTS = TopicSpec("dedup.reports", "dedup.reports", DedupReport, "article id", None,
-                          "Internal: an article and its shards' matches, to its decision.",
-                          index="dedup")
-ENRICHED = TopicSpec("enriched", "articles.enriched", EnrichedArticle, "article id", None,
-                     "Final articles: text, entities, dedup verdict and story id.")
-STORY_INDEX = TopicSpec("stories.index", "stories.index", StoryIndexEntry, "article id", None,
-                        "Internal: an article's index keys held by one story-index partition.",
-                        index="story")
-STORY_CANDIDATES = TopicSpec("stories.candidates", "stories.candidates", StoryIndexReply,
-                             "article id", 1,
-                             "Internal: a story-index partition's candidates for an article.",
-                             index="story")
-STORIES = TopicSpec("stories", "stories", Story, "story id", None,
-                    "Latest version of a story on every change; compacted by story id, "
-                    "so it holds every story's current version.",
-                    retention="compacted")
-DEAD_LETTERS = TopicSpec("deadletter", "deadletter", DeadLetter, "article id (if known)", None,
-                         "Messages a stage could not process, with stage and reason.",
-                         retention="dead letters")
+RAW = TopicSpec(
+    "raw",
+    "articles.raw",
+    RawArticle,
+    "article id",
+    None,
+    "Raw articles from feeds and archive replays.",
+)
+CLEAN = TopicSpec(
+    "clean", "articles.clean", CleanArticle, "article id", None, "Clean text and metadata."
+)
+TAGGED = TopicSpec(
+    "tagged",
+    "articles.tagged",
+    TaggedArticle,
+    "article id",
+    1,
+    "Clean articles with canonical entities; input of the dedup stage.",
+)
+DEDUPED = TopicSpec(
+    "deduped",
+    "articles.deduped",
+    DedupedArticle,
+    "article id",
+    1,
+    "Tagged articles with their dedup verdict; input of the story stage.",
+)
+DEDUP_PROBES = TopicSpec(
+    "dedup.probes",
+    "dedup.probes",
+    DedupProbe,
+    "candidate key",
+    None,
+    "Internal: one probe per candidate key of an article, to its shard.",
+    index="dedup",
+)
+DEDUP_REPORTS = TopicSpec(
+    "dedup.reports",
+    "dedup.reports",
+    DedupReport,
+    "article id",
+    None,
+    "Internal: an article and its shards' matches, to its decision.",
+    index="dedup",
+)
+ENRICHED = TopicSpec(
+    "enriched",
+    "articles.enriched",
+    EnrichedArticle,
+    "article id",
+    None,
+    "Final articles: text, entities, dedup verdict and story id.",
+)
+STORY_INDEX = TopicSpec(
+    "stories.index",
+    "stories.index",
+    StoryIndexEntry,
+    "article id",
+    None,
+    "Internal: an article's index keys held by one story-index partition.",
+    index="story",
+)
+STORY_CANDIDATES = TopicSpec(
+    "stories.candidates",
+    "stories.candidates",
+    StoryIndexReply,
+    "article id",
+    1,
+    "Internal: a story-index partition's candidates for an article.",
+    index="story",
+)
+STORIES = TopicSpec(
+    "stories",
+    "stories",
+    Story,
+    "story id",
+    None,
+    "Latest version of a story on every change; compacted by story id, "
+    "so it holds every story's current version.",
+    retention="compacted",
+)
+DEAD_LETTERS = TopicSpec(
+    "deadletter",
+    "deadletter",
+    DeadLetter,
+    "article id (if known)",
+    None,
+    "Messages a stage could not process, with stage and reason.",
+    retention="dead letters",
+)
 
 ALL_TOPICS: tuple[TopicSpec, ...] = (
-    RAW, CLEAN, TAGGED, DEDUP_PROBES, DEDUP_REPORTS, DEDUPED, STORY_INDEX, STORY_CANDIDATES,
-    ENRICHED, STORIES, DEAD_LETTERS,
+    RAW,
+    CLEAN,
+    TAGGED,
+    DEDUP_PROBES,
+    DEDUP_REPORTS,
+    DEDUPED,
+    STORY_INDEX,
+    STORY_CANDIDATES,
+    ENRICHED,
+    STORIES,
+    DEAD_LETTERS,
 )
 
 
 def topics_used(dedup_partitions: int, story_index_partitions: int) -> tuple[TopicSpec, ...]:
     """The topics of a pipeline with these index partitions (see :meth:`TopicSpec.used`)."""
-    return tuple(topic for topic in ALL_TOPICS
-                 if topic.used(dedup_partitions, story_index_partitions))
+    return tuple(
+        topic for topic in ALL_TOPICS if topic.used(dedup_partitions, story_index_partitions)
+    )
 
 
 IndexName = Literal["dedup", "story"]
@@ -169,14 +241,20 @@ class TableSpec:
         return dedup_partitions if self.partitions == "dedup" else story_index_partitions
 
 
-SHARD_ARTICLES = TableSpec("dedup-shard-articles", "\"partition/article id\" -> arrival, keys "
-                           "and signature of an article in that dedup shard.", "dedup")
-DECISIONS = TableSpec("dedup-decisions", "article id -> pending state with the article, then "
-                      "its verdict.", "dedup")
+SHARD_ARTICLES = TableSpec(
+    "dedup-shard-articles",
+    '"partition/article id" -> arrival, keys and signature of an article in that dedup shard.',
+    "dedup",
+)
+DECISIONS = TableSpec(
+    "dedup-decisions", "article id -> pending state with the article, then its verdict.", "dedup"
+)
 STORY_STATE = TableSpec("story-state", "article id -> what rebuilds the story clusterer.", 1)
-STORY_INDEX_ARTICLES = TableSpec("story-index-articles", "\"partition/article id\" -> arrival "
-                                 "and keys of an article in that story-index partition.",
-                                 "story")
+STORY_INDEX_ARTICLES = TableSpec(
+    "story-index-articles",
+    '"partition/article id" -> arrival and keys of an article in that story-index partition.',
+    "story",
+)
 
 
 @dataclass(frozen=True)
@@ -206,45 +284,105 @@ class StageSpec:
         """Whether the pipeline has this stage, given the configured counts."""
         if self.index is None:
             return True
-        through_kafka = (dedup_partitions > 1 if self.index == "dedup"
-                         else story_index_partitions > 0)
+        through_kafka = (
+            dedup_partitions > 1 if self.index == "dedup" else story_index_partitions > 0
+        )
         return through_kafka == self.partitioned
 
 
 CLEAN_STAGE = StageSpec("clean", RAW, (CLEAN,), "Text and metadata out of the raw article.")
-TAG_STAGE = StageSpec("tag", RAW, (TAGGED,), "Named entities, in the same call of the stage "
-                      "process as the cleaning.", runs_in="clean")
-DEDUP_STAGE = StageSpec("dedup-route", TAGGED, (DEDUPED,), "Probes the one dedup shard and "
-                        "decides, after the reorder buffer.", (SHARD_ARTICLES, DECISIONS),
-                        index="dedup")
-DEDUP_ROUTE_STAGE = StageSpec("dedup-route", TAGGED, (DEDUP_PROBES,), "One probe per shard "
-                              "holding keys of the article, and one to its home partition, "
-                              "after the reorder buffer.", index="dedup", partitioned=True)
-DEDUP_SHARD_STAGE = StageSpec("dedup-shard", DEDUP_PROBES, (DEDUP_REPORTS, DEDUPED),
-                              "The earlier articles a probe's article copies: a report to its "
-                              "home, or at home its verdict.", (SHARD_ARTICLES,),
-                              index="dedup", partitioned=True)
-DEDUP_DECIDE_STAGE = StageSpec("dedup-decide", DEDUP_REPORTS, (DEDUPED,), "The verdict once "
-                               "the article and all its reports are in.", (DECISIONS,),
-                               index="dedup", partitioned=True)
-STORY_STAGE = StageSpec("story", DEDUPED, (STORIES, ENRICHED), "Places each article in a "
-                        "story, with the story index in-process.", (STORY_STATE,),
-                        index="story")
-STORY_PROBE_STAGE = StageSpec("story", DEDUPED, (STORY_INDEX, STORIES, ENRICHED), "Sends each "
-                              "article's keys to the story-index partitions holding them, and "
-                              "places the waiting articles whose replies are in.",
-                              (STORY_STATE,), index="story", partitioned=True)
-STORY_INDEX_STAGE = StageSpec("story-index", STORY_INDEX, (STORY_CANDIDATES,), "The earlier "
-                              "articles sharing the most keys.", (STORY_INDEX_ARTICLES,),
-                              index="story", partitioned=True)
-STORY_PLACE_STAGE = StageSpec("story-place", STORY_CANDIDATES, (STORIES, ENRICHED),
-                              "Collects the index's replies and places the waiting articles, "
-                              "in order.", index="story", partitioned=True)
+TAG_STAGE = StageSpec(
+    "tag",
+    RAW,
+    (TAGGED,),
+    "Named entities, in the same call of the stage process as the cleaning.",
+    runs_in="clean",
+)
+DEDUP_STAGE = StageSpec(
+    "dedup-route",
+    TAGGED,
+    (DEDUPED,),
+    "Probes the one dedup shard and decides, after the reorder buffer.",
+    (SHARD_ARTICLES, DECISIONS),
+    index="dedup",
+)
+DEDUP_ROUTE_STAGE = StageSpec(
+    "dedup-route",
+    TAGGED,
+    (DEDUP_PROBES,),
+    "One probe per shard "
+    "holding keys of the article, and one to its home partition, "
+    "after the reorder buffer.",
+    index="dedup",
+    partitioned=True,
+)
+DEDUP_SHARD_STAGE = StageSpec(
+    "dedup-shard",
+    DEDUP_PROBES,
+    (DEDUP_REPORTS, DEDUPED),
+    "The earlier articles a probe's article copies: a report to its home, or at home its verdict.",
+    (SHARD_ARTICLES,),
+    index="dedup",
+    partitioned=True,
+)
+DEDUP_DECIDE_STAGE = StageSpec(
+    "dedup-decide",
+    DEDUP_REPORTS,
+    (DEDUPED,),
+    "The verdict once the article and all its reports are in.",
+    (DECISIONS,),
+    index="dedup",
+    partitioned=True,
+)
+STORY_STAGE = StageSpec(
+    "story",
+    DEDUPED,
+    (STORIES, ENRICHED),
+    "Places each article in a story, with the story index in-process.",
+    (STORY_STATE,),
+    index="story",
+)
+STORY_PROBE_STAGE = StageSpec(
+    "story",
+    DEDUPED,
+    (STORY_INDEX, STORIES, ENRICHED),
+    "Sends each "
+    "article's keys to the story-index partitions holding them, and "
+    "places the waiting articles whose replies are in.",
+    (STORY_STATE,),
+    index="story",
+    partitioned=True,
+)
+STORY_INDEX_STAGE = StageSpec(
+    "story-index",
+    STORY_INDEX,
+    (STORY_CANDIDATES,),
+    "The earlier articles sharing the most keys.",
+    (STORY_INDEX_ARTICLES,),
+    index="story",
+    partitioned=True,
+)
+STORY_PLACE_STAGE = StageSpec(
+    "story-place",
+    STORY_CANDIDATES,
+    (STORIES, ENRICHED),
+    "Collects the index's replies and places the waiting articles, in order.",
+    index="story",
+    partitioned=True,
+)
 STORE_STAGE = StageSpec("store", STORIES, (), "The current stories in SQLite.")
 
 STAGES: tuple[StageSpec, ...] = (
-    CLEAN_STAGE, TAG_STAGE, DEDUP_STAGE, DEDUP_ROUTE_STAGE, DEDUP_SHARD_STAGE,
-    DEDUP_DECIDE_STAGE, STORY_STAGE, STORY_PROBE_STAGE, STORY_INDEX_STAGE, STORY_PLACE_STAGE,
+    CLEAN_STAGE,
+    TAG_STAGE,
+    DEDUP_STAGE,
+    DEDUP_ROUTE_STAGE,
+    DEDUP_SHARD_STAGE,
+    DEDUP_DECIDE_STAGE,
+    STORY_STAGE,
+    STORY_PROBE_STAGE,
+    STORY_INDEX_STAGE,
+    STORY_PLACE_STAGE,
     STORE_STAGE,
 )
 """Every stage, in the order of the pipeline."""
@@ -252,8 +390,7 @@ STAGES: tuple[StageSpec, ...] = (
 
 def stages_used(dedup_partitions: int, story_index_partitions: int) -> tuple[StageSpec, ...]:
     """The stages of a pipeline with these index partitions (see :meth:`StageSpec.used`)."""
-    return tuple(stage for stage in STAGES
-                 if stage.used(dedup_partitions, story_index_partitions))
+    return tuple(stage for stage in STAGES if stage.used(dedup_partitions, story_index_partitions))
 
 
 def writers(stages: tuple[StageSpec, ...]) -> dict[TopicSpec, str]:

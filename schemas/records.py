@@ -48,8 +48,10 @@ def extended_json(fields: dict[str, Any], **more: Any) -> bytes:
     """The JSON of a record given as its JSON fields (its ``model_dump(mode="json")``)
     with ``more`` fields (records, or JSON values) after them: a subclass's record
     built from a valid one without validating its fields again."""
-    added = {name: value.model_dump(mode="json") if isinstance(value, BaseModel) else value
-             for name, value in more.items()}
+    added = {
+        name: value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+        for name, value in more.items()
+    }
     return orjson.dumps(fields | added)
 
 

@@ -29,8 +29,11 @@ def check_broker_url(url: str) -> str:
             port = split.port
         except ValueError:
             port = None
-        if split.scheme != "kafka" or not split.hostname or port is None or (
-            split.path not in ("", "/")
+        if (
+            split.scheme != "kafka"
+            or not split.hostname
+            or port is None
+            or (split.path not in ("", "/"))
         ):
             raise ValueError(f"{part!r} is not a broker URL: expected kafka://HOST:PORT")
     return url
@@ -95,8 +98,7 @@ class Settings(BaseSettings):
         default=-1,
         ge=-1,
         description=(
-            "Most bytes a partition of a time-retained topic keeps (retention.bytes); "
-            "-1: no limit."
+            "Most bytes a partition of a time-retained topic keeps (retention.bytes); -1: no limit."
         ),
     )
     replication_factor: int = Field(
@@ -128,9 +130,7 @@ class Settings(BaseSettings):
             "prefix with its whole size and SHA-256."
         ),
     )
-    batch_size: int = Field(
-        default=16, ge=1, description="Articles per cleaning and NER batch."
-    )
+    batch_size: int = Field(default=16, ge=1, description="Articles per cleaning and NER batch.")
     stage_processes: int = Field(
         default=1,
         ge=0,
@@ -223,35 +223,47 @@ class Settings(BaseSettings):
         ),
     )
     follow_min_delay_seconds: float = Field(
-        default=1.0, gt=0,
+        default=1.0,
+        gt=0,
         description="Least time between two requests to one host (or its Crawl-delay, if larger).",
     )
     follow_min_interval_seconds: float = Field(
-        default=60.0, gt=0, description="Shortest interval `newswire follow --interval` accepts.",
+        default=60.0,
+        gt=0,
+        description="Shortest interval `newswire follow --interval` accepts.",
     )
     follow_max_backoff_seconds: float = Field(
-        default=6 * 3600.0, gt=0,
+        default=6 * 3600.0,
+        gt=0,
         description="Longest wait before a failing feed or page is retried.",
     )
     follow_summary_after_seconds: float = Field(
-        default=3600.0, ge=0,
+        default=3600.0,
+        ge=0,
         description=(
             "How long an article page may stay unavailable before the feed's summary is "
             "published in its place (marked content_kind=feed_summary; the page replaces it)."
         ),
     )
     follow_timeout_seconds: float = Field(
-        default=20.0, gt=0, description="Longest time one HTTP request of the follower may take.",
+        default=20.0,
+        gt=0,
+        description="Longest time one HTTP request of the follower may take.",
     )
     follow_max_redirects: int = Field(
-        default=5, ge=0, description="Redirects the follower follows per request.",
+        default=5,
+        ge=0,
+        description="Redirects the follower follows per request.",
     )
     follow_state_days: float = Field(
-        default=30.0, gt=0,
+        default=30.0,
+        gt=0,
         description="Entries and feeds not seen in any source for this long are forgotten.",
     )
     follow_sitemap_days: float = Field(
-        default=2.0, gt=0, description="Sitemap pages dated older than this are not followed.",
+        default=2.0,
+        gt=0,
+        description="Sitemap pages dated older than this are not followed.",
     )
     follow_allow_loopback: bool = Field(
         default=False,
@@ -259,7 +271,9 @@ class Settings(BaseSettings):
         "link-local addresses are always refused.",
     )
     follow_list_check_seconds: float = Field(
-        default=10.0, gt=0, description="How often a source list file is checked for edits.",
+        default=10.0,
+        gt=0,
+        description="How often a source list file is checked for edits.",
     )
 
     @field_validator("broker_url")

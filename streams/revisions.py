@@ -54,11 +54,15 @@ class Revision:
 
     def to_json(self) -> dict[str, Any]:
         """JSON-able form (``revision``, ``fetched_at``, ``content_hash``)."""
-        return {"revision": self.number, "fetched_at": self.fetched_at.isoformat(),
-                "content_hash": self.content_hash}
+        return {
+            "revision": self.number,
+            "fetched_at": self.fetched_at.isoformat(),
+            "content_hash": self.content_hash,
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Revision:
         """Inverse of :meth:`to_json` (read from a mapping that may hold other fields)."""
-        return cls(int(data["revision"]), datetime.fromisoformat(data["fetched_at"]),
-                   data["content_hash"])
+        return cls(
+            int(data["revision"]), datetime.fromisoformat(data["fetched_at"]), data["content_hash"]
+        )

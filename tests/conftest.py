@@ -24,5 +24,11 @@ def site() -> Iterator[Site]:
 
 def newswire(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run the ``newswire`` command as a user does (in the project, with ``env``)."""
-    return subprocess.run([sys.executable, "-m", "newswire.cli", *args], cwd=PROJECT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "newswire.cli", *args],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )

@@ -67,10 +67,15 @@ class Site:
         for request in self.log:
             if host is None or request.host == host:
                 by_host.setdefault(request.host, []).append(request)
-        gaps = [later.started - earlier.ended for requests in by_host.values()
-                for earlier, later in zip(sorted(requests, key=lambda r: r.started),
-                                          sorted(requests, key=lambda r: r.started)[1:],
-                                          strict=False)]
+        gaps = [
+            later.started - earlier.ended
+            for requests in by_host.values()
+            for earlier, later in zip(
+                sorted(requests, key=lambda r: r.started),
+                sorted(requests, key=lambda r: r.started)[1:],
+                strict=False,
+            )
+        ]
         return min(gaps, default=float("inf"))
 
 
@@ -89,8 +94,11 @@ def handler_for(site: Site) -> type[BaseHTTPRequestHandler]:
             finally:
                 with site.lock:
                     site.active[host] -= 1
-                    site.log.append(Request(host, self.path, started, time.monotonic(),
-                                            dict(self.headers), status))
+                    site.log.append(
+                        Request(
+                            host, self.path, started, time.monotonic(), dict(self.headers), status
+                        )
+                    )
 
         def _answer(self, route: Route | None) -> int:
             if route is None:
@@ -99,8 +107,7 @@ def handler_for(site: Site) -> type[BaseHTTPRequestHandler]:
             time.sleep(route.delay)
             etag = f'"{hashlib.sha1(route.body).hexdigest()[:12]}"' if route.etag else None
             if (etag and self.headers.get("If-None-Match") == etag) or (
-                route.last_modified
-                and self.headers.get("If-Modified-Since") == route.last_modified
+                route.last_modified and self.headers.get("If-Modified-Since") == route.last_modified
             ):
                 self._send(304, b"", None, {})
                 return 304
@@ -114,8 +121,9 @@ def handler_for(site: Site) -> type[BaseHTTPRequestHandler]:
             self._send(route.status, route.body, route.content_type, headers)
             return route.status
 
-        def _send(self, status: int, body: bytes, content_type: str | None,
-                  headers: dict[str, str]) -> None:
+        def _send(
+            self, status: int, body: bytes, content_type: str | None, headers: dict[str, str]
+        ) -> None:
             self.send_response(status)
             if content_type:
                 self.send_header("Content-Type", content_type)
@@ -133,8 +141,7 @@ def handler_for(site: Site) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def serving(address: str = "127.0.0.1", port: int = 0,
-            site: Site | None = None) -> Iterator[Site]:
+def serving(address: str = "127.0.0.1", port: int = 0, site: Site | None = None) -> Iterator[Site]:
     """A site served from a thread on ``address``; its base URL uses that address."""
     served = site or Site()
     server = ThreadingHTTPServer((address, port), handler_for(served))
@@ -204,47 +211,69 @@ def atom(url: Callable[[str], str], title: str, items: list[Item]) -> bytes:
 
 def page(headline: str, *paragraphs: str) -> str:
     body = "".join(f"<p>{paragraph}</p>" for paragraph in paragraphs)
-    return (f"<!DOCTYPE html><html><head><title>{headline} | Valley News</title></head>"
-            f"<body><nav><a href='/'>Home</a></nav><article><h1>{headline}</h1>{body}"
-            f"</article><footer>© Valley News</footer></body></html>")
+    return (
+        f"<!DOCTYPE html><html><head><title>{headline} | Valley News</title></head>"
+        f"<body><nav><a href='/'>Home</a></nav><article><h1>{headline}</h1>{body}"
+        f"</article><footer>© Valley News</footer></body></html>"
+    )
 
 
 DELAY = 0.05
 """The follower's delay between requests to one host, in the tests."""
 
-LOOPBACK_FOLLOWING = {"follow_allow_loopback": True, "follow_min_delay_seconds": DELAY,
-                      "follow_timeout_seconds": 2}
+LOOPBACK_FOLLOWING = {
+    "follow_allow_loopback": True,
+    "follow_min_delay_seconds": DELAY,
+    "follow_timeout_seconds": 2,
+}
 """Settings that let a follower fetch from this site, with short delays."""
 
 RSS_ITEMS = [
-    Item("Council & port agree on new ferry timetable", "/2025/06/ferry.html",
-         "The ferry will run every hour from July."),
-    Item("Flood barrier tested ahead of autumn storms", "/2025/06/barrier.html",
-         "Engineers closed the barrier for two hours.", "Tue, 03 Jun 2025 11:05:00 +0200"),
+    Item(
+        "Council & port agree on new ferry timetable",
+        "/2025/06/ferry.html",
+        "The ferry will run every hour from July.",
+    ),
+    Item(
+        "Flood barrier tested ahead of autumn storms",
+        "/2025/06/barrier.html",
+        "Engineers closed the barrier for two hours.",
+        "Tue, 03 Jun 2025 11:05:00 +0200",
+    ),
 ]
 ATOM_ITEMS = [
-    Item("Harbour museum reopens after repairs", "/harbour/museum.html",
-         "<p>The museum reopened on Monday.</p>", "2025-06-02T08:00:00Z"),
+    Item(
+        "Harbour museum reopens after repairs",
+        "/harbour/museum.html",
+        "<p>The museum reopened on Monday.</p>",
+        "2025-06-02T08:00:00Z",
+    ),
 ]
 PAGES = {
     "/2025/06/ferry.html": page(
         "Council and port agree on new ferry timetable",
-        "The council and the port authority agreed on Monday to run the ferry every hour."),
+        "The council and the port authority agreed on Monday to run the ferry every hour.",
+    ),
     "/2025/06/barrier.html": page(
         "Flood barrier tested ahead of autumn storms",
-        "Engineers closed the flood barrier for two hours on Tuesday morning."),
+        "Engineers closed the flood barrier for two hours on Tuesday morning.",
+    ),
     "/harbour/museum.html": page(
         "Harbour museum reopens after repairs",
-        "The harbour museum reopened on Monday after eight months of roof repairs."),
+        "The harbour museum reopened on Monday after eight months of roof repairs.",
+    ),
 }
 
 
 def serve_news(site: Site, robots: str = "User-agent: *\nAllow: /\n") -> None:
     site.routes["/robots.txt"] = Route(robots.encode(), "text/plain")
-    site.routes["/rss.xml"] = Route(rss(site.url, "Valley News", RSS_ITEMS),
-                                    "application/rss+xml; charset=utf-8", etag=True)
-    site.routes["/atom.xml"] = Route(atom(site.url, "Harbour Gazette", ATOM_ITEMS),
-                                     "application/atom+xml",
-                                     last_modified="Tue, 03 Jun 2025 12:00:00 GMT")
+    site.routes["/rss.xml"] = Route(
+        rss(site.url, "Valley News", RSS_ITEMS), "application/rss+xml; charset=utf-8", etag=True
+    )
+    site.routes["/atom.xml"] = Route(
+        atom(site.url, "Harbour Gazette", ATOM_ITEMS),
+        "application/atom+xml",
+        last_modified="Tue, 03 Jun 2025 12:00:00 GMT",
+    )
     for path, html in PAGES.items():
         site.routes[path] = Route(html.encode())

@@ -22,8 +22,13 @@ def seed_pages() -> list[tuple[str, bytes]]:
         first_line, _, body = path.read_text().partition("\n")
         title = first_line.strip()
         paragraphs = "".join(f"<p>{p.strip()}</p>" for p in body.split("\n\n") if p.strip())
-        pages.append((title, f"<html><head><title>{title}</title></head><body><article>"
-                      f"<h1>{title}</h1>{paragraphs}</article></body></html>".encode()))
+        pages.append(
+            (
+                title,
+                f"<html><head><title>{title}</title></head><body><article>"
+                f"<h1>{title}</h1>{paragraphs}</article></body></html>".encode(),
+            )
+        )
     return pages
 
 
@@ -39,32 +44,58 @@ class WarcFile:
         self._out = self.path.open("wb")
         self._writer = WARCWriter(self._out, gzip=self.gzip)
 
-    def response(self, url: str, body: bytes, status: str = "200 OK",
-                 headers: tuple[tuple[str, str], ...] = (("Content-Type", "text/html"),),
-                 date: str = WARC_DATE, record_type: str = "response") -> None:
+    def response(
+        self,
+        url: str,
+        body: bytes,
+        status: str = "200 OK",
+        headers: tuple[tuple[str, str], ...] = (("Content-Type", "text/html"),),
+        date: str = WARC_DATE,
+        record_type: str = "response",
+    ) -> None:
         http = StatusAndHeaders(status, list(headers), protocol="HTTP/1.1")
-        self.write(self._writer.create_warc_record(
-            url, record_type, payload=io.BytesIO(body), http_headers=http,
-            warc_headers_dict={"WARC-Date": date}))
+        self.write(
+            self._writer.create_warc_record(
+                url,
+                record_type,
+                payload=io.BytesIO(body),
+                http_headers=http,
+                warc_headers_dict={"WARC-Date": date},
+            )
+        )
 
     def request(self, url: str) -> None:
         http = StatusAndHeaders("GET / HTTP/1.1", [("Host", "x")], is_http_request=True)
-        self.write(self._writer.create_warc_record(url, "request", payload=io.BytesIO(b""),
-                                                   http_headers=http))
+        self.write(
+            self._writer.create_warc_record(
+                url, "request", payload=io.BytesIO(b""), http_headers=http
+            )
+        )
 
     def metadata(self, url: str) -> None:
-        self.write(self._writer.create_warc_record(
-            url, "metadata", payload=io.BytesIO(b"fetchTimeMs: 12\r\n"),
-            warc_content_type="application/warc-fields"))
+        self.write(
+            self._writer.create_warc_record(
+                url,
+                "metadata",
+                payload=io.BytesIO(b"fetchTimeMs: 12\r\n"),
+                warc_content_type="application/warc-fields",
+            )
+        )
 
     def warcinfo(self) -> None:
         self.write(self._writer.create_warcinfo_record(self.path.name, {"software": "tests"}))
 
     def revisit(self, url: str) -> None:
         http = StatusAndHeaders("200 OK", [("Content-Type", "text/html")], protocol="HTTP/1.1")
-        self.write(self._writer.create_revisit_record(
-            url, digest="sha1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", refers_to_uri=url,
-            refers_to_date=WARC_DATE, http_headers=http))
+        self.write(
+            self._writer.create_revisit_record(
+                url,
+                digest="sha1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+                refers_to_uri=url,
+                refers_to_date=WARC_DATE,
+                http_headers=http,
+            )
+        )
 
     def write(self, record: object) -> None:
         self.offsets.append(self._out.tell())
@@ -81,7 +112,7 @@ class WarcFile:
 
 def chunked(body: bytes, size: int = 100) -> bytes:
     """``body`` in HTTP/1.1 chunks."""
-    chunks = [body[start:start + size] for start in range(0, len(body), size)]
+    chunks = [body[start : start + size] for start in range(0, len(body), size)]
     return b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for chunk in chunks) + b"0\r\n\r\n"
 
 
@@ -95,19 +126,37 @@ def write_mixed_archive(path: Path, gzipped: bool = True) -> tuple[WarcFile, lis
     warc.request(urls[0])
     warc.response(urls[0], pages[0][1], headers=(("Content-Type", "text/html; charset=utf-8"),))
     warc.metadata(urls[0])
-    warc.response(urls[1], chunked(pages[1][1]),
-                  headers=(("Content-Type", "text/html"), ("Transfer-Encoding", "chunked")))
-    warc.response(urls[2], gzip.compress(pages[2][1]),
-                  headers=(("Content-Type", "application/xhtml+xml"), ("Content-Encoding", "gzip")))
-    latin1 = pages[3][1].replace(b"</h1>", "</h1><p>Caf\u00e9 de la Paix, d\u00e9j\u00e0 vu.</p>"
-                                 .encode()).decode().encode("cp1252", "replace")
+    warc.response(
+        urls[1],
+        chunked(pages[1][1]),
+        headers=(("Content-Type", "text/html"), ("Transfer-Encoding", "chunked")),
+    )
+    warc.response(
+        urls[2],
+        gzip.compress(pages[2][1]),
+        headers=(("Content-Type", "application/xhtml+xml"), ("Content-Encoding", "gzip")),
+    )
+    latin1 = (
+        pages[3][1]
+        .replace(b"</h1>", "</h1><p>Caf\u00e9 de la Paix, d\u00e9j\u00e0 vu.</p>".encode())
+        .decode()
+        .encode("cp1252", "replace")
+    )
     warc.response(urls[3], latin1, headers=(("Content-Type", "text/html; charset=windows-1252"),))
-    warc.response("https://www.news0.example/missing", b"<html>Not found</html>",
-                  status="404 Not Found")
-    warc.response("https://www.news0.example/old", b"", status="301 Moved Permanently",
-                  headers=(("Location", urls[0]),))
-    warc.response("https://www.news0.example/logo.png", b"\x89PNG\r\n\x1a\n" + bytes(200),
-                  headers=(("Content-Type", "image/png"),))
+    warc.response(
+        "https://www.news0.example/missing", b"<html>Not found</html>", status="404 Not Found"
+    )
+    warc.response(
+        "https://www.news0.example/old",
+        b"",
+        status="301 Moved Permanently",
+        headers=(("Location", urls[0]),),
+    )
+    warc.response(
+        "https://www.news0.example/logo.png",
+        b"\x89PNG\r\n\x1a\n" + bytes(200),
+        headers=(("Content-Type", "image/png"),),
+    )
     warc.revisit(urls[0])
     warc.response(urls[4], pages[4][1], headers=(("Content-Type", "text/html"),))
     warc.response("https://www.news5.example/cut", pages[0][1] * 3)

@@ -84,7 +84,8 @@ def faust_options(settings: Settings) -> dict[str, Any]:
         # with no committed offset starts at its beginning, and on Tansu a changelog ends
         # where the broker says.
         options["broker"] = ";".join(
-            "tansu://" + server for server in bootstrap_servers(settings.broker_url).split(","))
+            "tansu://" + server for server in bootstrap_servers(settings.broker_url).split(",")
+        )
     return options
 
 
@@ -149,8 +150,9 @@ class Pipeline:
         self.dedup = DedupAgents(self)
         self.stories = StoryAgents(self)
         self.store = StoreAgent(self, self.story_store)
-        self._add_agents({**self.clean.agents, **self.dedup.agents, **self.stories.agents,
-                          **self.store.agents})
+        self._add_agents(
+            {**self.clean.agents, **self.dedup.agents, **self.stories.agents, **self.store.agents}
+        )
         self.log_dead_letters = log_dead_letters
         self._monitor()
 
@@ -159,24 +161,31 @@ class Pipeline:
         stage, on its input topic; ``agents`` gives each stage's agent function."""
         for stage in self.stage_specs:
             if stage.runs_in is None:
-                self.app.agent(self.topics[stage.reads.role], name=stage.name)(
-                    agents[stage.name])
+                self.app.agent(self.topics[stage.reads.role], name=stage.name)(agents[stage.name])
 
     def _monitor(self) -> None:
         """Count each stage's records (a faust sensor), probe the worker's health, and
         serve both on the web port."""
         self.registry = registry = CollectorRegistry()
-        readers = {agent.channel.get_topic_name(): name
-                   for name, agent in self.app.agents.items()}
-        written_by = {spec.name(self.settings.topic_prefix): stage
-                      for spec, stage in writers(self.stage_specs).items()}
+        readers = {agent.channel.get_topic_name(): name for name, agent in self.app.agents.items()}
+        written_by = {
+            spec.name(self.settings.topic_prefix): stage
+            for spec, stage in writers(self.stage_specs).items()
+        }
         self.metrics = StageMetrics(registry, readers, written_by)
         self.app.sensors.add(self.metrics)
         self.health = Health(self.app, self.stages)
-        held = {"dedup": lambda: len(self.dedup.decisions),
-                "story": lambda: len(self.stories.story_log.table)}
-        registry.register(ScrapedGauges(worker_gauges(
-            self.app, lambda: self.stories.clusterer.live_stories, held, self.health)))
+        held = {
+            "dedup": lambda: len(self.dedup.decisions),
+            "story": lambda: len(self.stories.story_log.table),
+        }
+        registry.register(
+            ScrapedGauges(
+                worker_gauges(
+                    self.app, lambda: self.stories.clusterer.live_stories, held, self.health
+                )
+            )
+        )
         add_web_views(self.app, self.health, registry)
 
     def single_partition_stages(self) -> list[set[str]]:
@@ -192,15 +201,20 @@ class Pipeline:
         (dedup shards, dedup decisions, the story index, the story store), each as its
         input topic and its tables' changelogs: that worker's core is the first to
         fill up."""
-        return [*self.dedup.partitioned_stages(), *self.stories.partitioned_stages(),
-                {self.topics["stories"].get_topic_name()}]
+        return [
+            *self.dedup.partitioned_stages(),
+            *self.stories.partitioned_stages(),
+            {self.topics["stories"].get_topic_name()},
+        ]
 
     def _topic(self, spec: TopicSpec) -> faust.TopicT:
         return self.app.topic(
             spec.name(self.settings.topic_prefix),
-            partitions=spec.partition_count(self.settings.partitions,
-                                            self.settings.dedup_partitions,
-                                            self.settings.story_index_partitions),
+            partitions=spec.partition_count(
+                self.settings.partitions,
+                self.settings.dedup_partitions,
+                self.settings.story_index_partitions,
+            ),
             key_serializer="raw",
             value_serializer="raw",
         )
@@ -250,23 +264,39 @@ class Pipeline:
         letter = dead_letter_for(stage, event, exc, self.settings.dead_letter_payload_bytes)
         self.metrics.dead_lettered(stage, letter.error_type)
         if self.log_dead_letters:
-            log.warning("dead letter from %s: %s (%s)", stage, letter.reason, letter.article_id,
-                        extra=letter.model_dump(include=set(LOG_CONTEXT_FIELDS)))
+            log.warning(
+                "dead letter from %s: %s (%s)",
+                stage,
+                letter.reason,
+                letter.article_id,
+                extra=letter.model_dump(include=set(LOG_CONTEXT_FIELDS)),
+            )
         key = letter.article_id or ""
         try:
             await self.send(DEAD_LETTERS, key, letter.to_json())
             return
         except Exception as error:
-            log.warning("dead letter from %s for %s not sent (%s): sending it without its "
-                        "payload", stage, letter.article_id, describe_error(error)[1])
+            log.warning(
+                "dead letter from %s for %s not sent (%s): sending it without its payload",
+                stage,
+                letter.article_id,
+                describe_error(error)[1],
+            )
         short_reason = letter.reason[:SHORT_REASON_CHARS]
         without_payload = letter.model_copy(
-            update={"payload": "", "payload_truncated": True, "reason": short_reason})
+            update={"payload": "", "payload_truncated": True, "reason": short_reason}
+        )
         try:
             await self.send(DEAD_LETTERS, key, without_payload.to_json())
         except Exception as error:
-            log.error("dead letter from %s for %s lost (%s: %s): %s", stage, letter.article_id,
-                      letter.error_type, short_reason, describe_error(error)[1])
+            log.error(
+                "dead letter from %s for %s lost (%s: %s): %s",
+                stage,
+                letter.article_id,
+                letter.error_type,
+                short_reason,
+                describe_error(error)[1],
+            )
 
     async def batches(
         self, stage: str, stream: StreamT, record: type[ParsedT], *, last_per_key: bool = False

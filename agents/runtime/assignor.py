@@ -34,9 +34,7 @@ def deal_single_partition_stages(
     for turn, topics in enumerate(stages):
         chosen = assignments[members[turn % len(members)]]
         for topic in topics:
-            owner = next(
-                (a for a in assignments.values() if a.actives.get(topic)), None
-            )
+            owner = next((a for a in assignments.values() if a.actives.get(topic)), None)
             if owner is None or owner is chosen or topic not in chosen.actives:
                 continue  # nobody reads it, already there, or the chosen worker does not
             for partition in list(owner.actives[topic]):
@@ -54,13 +52,17 @@ def unload_heaviest_stage_worker(
     changelogs of its tables): partition p of all of them moves together. A worker
     that does not read a stage is not given it; with one worker nothing moves.
     """
-    loaded = next((a for a in assignments.values() if any(a.actives.get(t) for t in heaviest)),
-                  None)
+    loaded = next(
+        (a for a in assignments.values() if any(a.actives.get(t) for t in heaviest)), None
+    )
     if loaded is None:
         return
     for topics in light:
-        takers = [assignments[m] for m in sorted(assignments) if assignments[m] is not loaded
-                  and all(t in assignments[m].actives for t in topics)]
+        takers = [
+            assignments[m]
+            for m in sorted(assignments)
+            if assignments[m] is not loaded and all(t in assignments[m].actives for t in topics)
+        ]
         if not takers:
             continue
         held = sorted({p for topic in topics for p in loaded.actives.get(topic, [])})

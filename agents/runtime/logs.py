@@ -16,11 +16,23 @@ import orjson
 log = logging.getLogger("agents.runtime.broker")
 
 # What aiokafka logs when it cannot reach a broker (its modules' loggers).
-KAFKA_LOGGERS = ("aiokafka", "aiokafka.cluster", "aiokafka.conn", "aiokafka.consumer.consumer",
-                 "aiokafka.consumer.fetcher", "aiokafka.consumer.group_coordinator",
-                 "aiokafka.producer.producer", "aiokafka.producer.sender")
-CONNECTION_FAILURES = ("KafkaConnectionError", "NodeNotReadyError", "Connection refused",
-                       "Unable connect to node", "Unable to update metadata")
+KAFKA_LOGGERS = (
+    "aiokafka",
+    "aiokafka.cluster",
+    "aiokafka.conn",
+    "aiokafka.consumer.consumer",
+    "aiokafka.consumer.fetcher",
+    "aiokafka.consumer.group_coordinator",
+    "aiokafka.producer.producer",
+    "aiokafka.producer.sender",
+)
+CONNECTION_FAILURES = (
+    "KafkaConnectionError",
+    "NodeNotReadyError",
+    "Connection refused",
+    "Unable connect to node",
+    "Unable to update metadata",
+)
 FIRST_PROBE_SECONDS = 1.0
 LONGEST_PROBE_SECONDS = 30.0
 FIRST_REMINDER_SECONDS = 60.0
@@ -49,8 +61,9 @@ class BrokerOutageFilter(logging.Filter):
         message = record.getMessage()
         if not any(failure in message for failure in CONNECTION_FAILURES):
             return True
-        log.error("lost the Kafka broker (%s): %s; retrying until it is back",
-                  self._names(), message)
+        log.error(
+            "lost the Kafka broker (%s): %s; retrying until it is back", self._names(), message
+        )
         self._dropped = 0
         self._outage = threading.Thread(target=self._probe, name="broker-outage", daemon=True)
         self._outage.start()
@@ -64,11 +77,18 @@ class BrokerOutageFilter(logging.Filter):
             wait = min(wait * 2, LONGEST_PROBE_SECONDS)
             elapsed = time.monotonic() - started
             if elapsed >= reminder:
-                log.error("the Kafka broker (%s) is still unreachable after %.0f s",
-                          self._names(), elapsed)
+                log.error(
+                    "the Kafka broker (%s) is still unreachable after %.0f s",
+                    self._names(),
+                    elapsed,
+                )
                 reminder *= 2
-        log.warning("the Kafka broker (%s) is back after %.0f s (%d broker errors not shown)",
-                    self._names(), time.monotonic() - started, self._dropped)
+        log.warning(
+            "the Kafka broker (%s) is back after %.0f s (%d broker errors not shown)",
+            self._names(),
+            time.monotonic() - started,
+            self._dropped,
+        )
         self._outage = None
 
     def _answers(self) -> bool:

@@ -42,17 +42,26 @@ class StageMetrics(Sensor):
         super().__init__()
         self.readers = dict(readers)
         self.writers = dict(writers)
-        self.records_in = Counter("newswire_records_in", "Records a stage has read.",
-                                  ["stage"], registry=registry)
-        self.records_out = Counter("newswire_records_out", "Records a stage has sent on.",
-                                   ["stage"], registry=registry)
-        self.dead_letters = Counter("newswire_dead_letters", "Records a stage dead-lettered, "
-                                    "by reason (the dead letter's error_type).",
-                                    ["stage", "reason"], registry=registry)
+        self.records_in = Counter(
+            "newswire_records_in", "Records a stage has read.", ["stage"], registry=registry
+        )
+        self.records_out = Counter(
+            "newswire_records_out", "Records a stage has sent on.", ["stage"], registry=registry
+        )
+        self.dead_letters = Counter(
+            "newswire_dead_letters",
+            "Records a stage dead-lettered, by reason (the dead letter's error_type).",
+            ["stage", "reason"],
+            registry=registry,
+        )
         self.processing = Histogram(
-            "newswire_processing_seconds", "Time a stage takes on a record (on a batch of "
+            "newswire_processing_seconds",
+            "Time a stage takes on a record (on a batch of "
             "records in the batch stages: clean, tag, store).",
-            ["stage"], buckets=PROCESSING_BUCKETS, registry=registry)
+            ["stage"],
+            buckets=PROCESSING_BUCKETS,
+            registry=registry,
+        )
         # Every stage's series from the start, at 0: a rate needs the first value.
         for stage in set(self.readers.values()) | set(self.writers.values()):
             self.records_in.labels(stage=stage)
@@ -135,25 +144,44 @@ def consumer_lag(app: AppT, topics: set[str]) -> dict[tuple[str, ...], float]:
 
 
 def worker_gauges(
-    app: AppT, live_stories: Callable[[], int], held: Mapping[str, Callable[[], int]],
+    app: AppT,
+    live_stories: Callable[[], int],
+    held: Mapping[str, Callable[[], int]],
     health: Health,
 ) -> list[ScrapedGauge]:
     """The gauges of ``app``'s worker: lag of the topics its agents read, the live stories,
     the articles each stateful stage holds (``held``, by stage), and its health."""
     read = {agent.channel.get_topic_name() for agent in app.agents.values()}
     return [
-        ScrapedGauge("newswire_consumer_lag_records",
-                     "Records of a partition this worker reads not yet committed (end offset "
-                     "minus committed offset, at least 0).", ("topic", "partition"),
-                     lambda: consumer_lag(app, read)),
-        ScrapedGauge("newswire_live_stories", "Stories open to new articles (not yet cold).",
-                     (), lambda: {(): live_stories()}),
-        ScrapedGauge("newswire_articles_held",
-                     "Articles a stateful stage holds on this worker (its table entries).",
-                     ("stage",), lambda: {(stage,): count() for stage, count in held.items()}),
-        ScrapedGauge("newswire_stage_processes_up",
-                     "1 if the cleaning and NER processes answer with the model loaded, else 0.",
-                     (), lambda: {(): float(health.stages_up)}),
-        ScrapedGauge("newswire_ready", "1 if the worker is ready (see /health/ready), else 0.",
-                     (), lambda: {(): float(health.ready)}),
+        ScrapedGauge(
+            "newswire_consumer_lag_records",
+            "Records of a partition this worker reads not yet committed (end offset "
+            "minus committed offset, at least 0).",
+            ("topic", "partition"),
+            lambda: consumer_lag(app, read),
+        ),
+        ScrapedGauge(
+            "newswire_live_stories",
+            "Stories open to new articles (not yet cold).",
+            (),
+            lambda: {(): live_stories()},
+        ),
+        ScrapedGauge(
+            "newswire_articles_held",
+            "Articles a stateful stage holds on this worker (its table entries).",
+            ("stage",),
+            lambda: {(stage,): count() for stage, count in held.items()},
+        ),
+        ScrapedGauge(
+            "newswire_stage_processes_up",
+            "1 if the cleaning and NER processes answer with the model loaded, else 0.",
+            (),
+            lambda: {(): float(health.stages_up)},
+        ),
+        ScrapedGauge(
+            "newswire_ready",
+            "1 if the worker is ready (see /health/ready), else 0.",
+            (),
+            lambda: {(): float(health.ready)},
+        ),
     ]

@@ -66,8 +66,12 @@ def start_listening(
     # A server exits when its port is taken, but something else then answers there.
     check_port_free(port)
     process = subprocess.Popen(
-        list(command), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
-        start_new_session=True, preexec_fn=_die_with_parent,
+        list(command),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+        start_new_session=True,
+        preexec_fn=_die_with_parent,
     )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

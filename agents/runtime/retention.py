@@ -121,21 +121,34 @@ class ObjectStore:
         stamp, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
         path = urllib.parse.quote("/" + name)
         payload = hashlib.sha256(b"").hexdigest()
-        headers = {"host": urllib.parse.urlsplit(self.endpoint).netloc,
-                   "x-amz-content-sha256": payload, "x-amz-date": stamp}
+        headers = {
+            "host": urllib.parse.urlsplit(self.endpoint).netloc,
+            "x-amz-content-sha256": payload,
+            "x-amz-date": stamp,
+        }
         signed = ";".join(sorted(headers))
-        canonical = "\n".join(["DELETE", path, "",
-                               "".join(f"{k}:{headers[k]}\n" for k in sorted(headers)),
-                               signed, payload])
+        canonical = "\n".join(
+            [
+                "DELETE",
+                path,
+                "",
+                "".join(f"{k}:{headers[k]}\n" for k in sorted(headers)),
+                signed,
+                payload,
+            ]
+        )
         scope = f"{day}/{self.region}/s3/aws4_request"
-        to_sign = "\n".join(["AWS4-HMAC-SHA256", stamp, scope,
-                             hashlib.sha256(canonical.encode()).hexdigest()])
+        to_sign = "\n".join(
+            ["AWS4-HMAC-SHA256", stamp, scope, hashlib.sha256(canonical.encode()).hexdigest()]
+        )
         signing_key = ("AWS4" + self.secret).encode()
         for part in (day, self.region, "s3", "aws4_request"):
             signing_key = hmac.new(signing_key, part.encode(), hashlib.sha256).digest()
         signature = hmac.new(signing_key, to_sign.encode(), hashlib.sha256).hexdigest()
-        headers["authorization"] = (f"AWS4-HMAC-SHA256 Credential={self.key}/{scope}, "
-                                    f"SignedHeaders={signed}, Signature={signature}")
+        headers["authorization"] = (
+            f"AWS4-HMAC-SHA256 Credential={self.key}/{scope}, "
+            f"SignedHeaders={signed}, Signature={signature}"
+        )
         request = urllib.request.Request(self.endpoint + path, method="DELETE", headers=headers)
         with urllib.request.urlopen(request, timeout=10):
             pass
@@ -155,8 +168,9 @@ def _partition_dirs(topic_dir: Path) -> Iterator[tuple[int, Path]]:
 
 
 def _batches(records_dir: Path) -> list[BatchFile]:
-    return [BatchFile(path, int(path.stem), path.stat().st_size)
-            for path in records_dir.glob("*.batch")]
+    return [
+        BatchFile(path, int(path.stem), path.stat().st_size) for path in records_dir.glob("*.batch")
+    ]
 
 
 def committed_offsets(cluster_dir: Path) -> dict[tuple[str, int], int]:
@@ -175,8 +189,11 @@ def topic_retentions(cluster_dir: Path) -> dict[str, Retention]:
     meta = orjson.loads((cluster_dir / "meta.json").read_bytes())
     retentions = {}
     for name, topic in meta.get("topics", {}).items():
-        config = {item["name"]: item["value"] for item in topic["topic"].get("configs") or []
-                  if item.get("value") is not None}
+        config = {
+            item["name"]: item["value"]
+            for item in topic["topic"].get("configs") or []
+            if item.get("value") is not None
+        }
         if (retention := Retention.of(config)) is not None:
             retentions[name] = retention
     return retentions
@@ -186,10 +203,19 @@ class RetentionSweeper:
     """Enforces the delete-policy topics' retention on a broker's storage directory
     (the bucket's folder), every ``interval`` seconds in a thread of its own."""
 
-    def __init__(self, bucket_dir: Path, store: ObjectStore, interval: float,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        bucket_dir: Path,
+        store: ObjectStore,
+        interval: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.bucket_dir, self.store, self.interval, self._clock = (
-            bucket_dir, store, interval, clock)
+            bucket_dir,
+            store,
+            interval,
+            clock,
+        )
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -203,10 +229,10 @@ class RetentionSweeper:
             committed = committed_offsets(cluster_dir)
             for topic, retention in topic_retentions(cluster_dir).items():
                 for partition, records in _partition_dirs(cluster_dir / "topics" / topic):
-                    for batch in expired(_batches(records), retention, now_ms,
-                                         committed.get((topic, partition))):
-                        self.store.delete(batch.path.relative_to(self.bucket_dir.parent)
-                                          .as_posix())
+                    for batch in expired(
+                        _batches(records), retention, now_ms, committed.get((topic, partition))
+                    ):
+                        self.store.delete(batch.path.relative_to(self.bucket_dir.parent).as_posix())
                         batches, size = batches + 1, size + batch.size
         return Swept(batches, size)
 

@@ -69,8 +69,9 @@ class StageWork:
         cleaned: list[CleanArticle | Rejected] = []
         for value in values:
             try:
-                cleaned.append(clean_article(RawArticle.from_json(value),
-                                             max_bytes=self.max_article_bytes))
+                cleaned.append(
+                    clean_article(RawArticle.from_json(value), max_bytes=self.max_article_bytes)
+                )
             except Exception as exc:
                 cleaned.append(Rejected(*describe_error(exc)))
         tagging = time.perf_counter()
@@ -109,8 +110,11 @@ class StageWork:
 def _prepared(article: CleanArticle, entities: list[Entity] | Rejected) -> Prepared:
     """``article``'s records: the tagged one is the clean one's JSON with its entities."""
     fields = article.model_dump(mode="json")
-    tagged = entities if isinstance(entities, Rejected) else extended_json(
-        fields, entities=[entity.model_dump(mode="json") for entity in entities])
+    tagged = (
+        entities
+        if isinstance(entities, Rejected)
+        else extended_json(fields, entities=[entity.model_dump(mode="json") for entity in entities])
+    )
     return Prepared(article.id, article.fetched_at, orjson.dumps(fields), tagged)
 
 

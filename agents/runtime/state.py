@@ -77,7 +77,8 @@ class PartitionEntries(MutableMapping[str, ValueT]):
         self.prefix = f"{partition}/"
         self._decoded = {
             key.removeprefix(self.prefix): decode(value)
-            for key, value in list(table.items()) if key.startswith(self.prefix)
+            for key, value in list(table.items())
+            if key.startswith(self.prefix)
         }
 
     def __getitem__(self, article_id: str) -> ValueT:

@@ -20,8 +20,7 @@ def read_json_lines(
     Each line must be an object with every one of ``fields`` (a tuple: any one of
     its names); :class:`UsageError` names the first line that is not.
     """
-    wanted = ", ".join(field if isinstance(field, str) else " or ".join(field)
-                       for field in fields)
+    wanted = ", ".join(field if isinstance(field, str) else " or ".join(field) for field in fields)
     opener = gzip.open if path.suffix == ".gz" else open
     rows: list[dict[str, Any]] = []
     with opener(path, "rt", encoding="utf-8") as lines:
@@ -38,7 +37,9 @@ def read_json_lines(
                 not row.keys().isdisjoint((field,) if isinstance(field, str) else field)
                 for field in fields
             ):
-                raise UsageError(f"{path} line {number}: not a corpus line: each line must be "
-                                 f"a JSON object with the fields {wanted}")
+                raise UsageError(
+                    f"{path} line {number}: not a corpus line: each line must be "
+                    f"a JSON object with the fields {wanted}"
+                )
             rows.append(row)
     return rows

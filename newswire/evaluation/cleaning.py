@@ -219,8 +219,7 @@ def format_table(results: dict[str, dict[str, float]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: evaluate, print the table, optionally write JSON."""
-    parser = ArgumentParser(prog="newswire evaluate cleaning",
-                            description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="newswire evaluate cleaning", description=__doc__.splitlines()[0])
     parser.add_argument("path", type=Path, help="pages.jsonl.gz corpus file")
     parser.add_argument("--limit", type=positive_int, default=None, help="only the first N pages")
     parser.add_argument("--json", type=Path, default=None, help="also write results here")

@@ -132,7 +132,9 @@ def wire_groups(articles: Sequence[dict[str, Any]], threshold: float = 0.5) -> d
 
 
 def score_stream(
-    items: Sequence[Item], index: DedupIndex, groups: dict[str, str],
+    items: Sequence[Item],
+    index: DedupIndex,
+    groups: dict[str, str],
     kinds: Sequence[str] = VARIANT_KINDS,
 ) -> tuple[dict[str, Any], float]:
     """Per-kind detection figures of ``index`` over ``items``, and checks per second.
@@ -202,9 +204,7 @@ def measure_scale(articles: Sequence[dict[str, Any]], seed: int) -> dict[str, An
         while len(index) < size:
             index.check(next(source), _EPOCH + timedelta(seconds=seen))
             seen += 1
-        batch = [
-            a.model_copy(update={"id": f"{a.id}@{size}"}) for a in probes[:TIMED_BATCH]
-        ]
+        batch = [a.model_copy(update={"id": f"{a.id}@{size}"}) for a in probes[:TIMED_BATCH]]
         start = time.perf_counter()
         for article in batch:
             index.check(article, _EPOCH + timedelta(seconds=seen))
@@ -252,8 +252,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("path", type=Path, help="articles JSON lines (.jsonl or .jsonl.gz)")
     parser.add_argument("--limit", type=positive_int, default=None, help="use the first N articles")
     parser.add_argument("--seed", type=int, default=0, help="seed of variants and order")
-    parser.add_argument("--generator", choices=sorted(GENERATORS), default="variants",
-                        help="copy generator: variants (developed against) or spinner")
+    parser.add_argument(
+        "--generator",
+        choices=sorted(GENERATORS),
+        default="variants",
+        help="copy generator: variants (developed against) or spinner",
+    )
     parser.add_argument("--scale", action="store_true", help="also time 1k/10k/100k indexed")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     args = parser.parse_args(argv)
@@ -266,8 +270,10 @@ def main(argv: list[str] | None = None) -> int:
     baseline, _ = score_stream(stream, plain_minhash(), groups, kinds)
     originals = sum(1 for item in stream if item.source_id is None)
     grouped = len(groups) - len(set(groups.values()))
-    print(f"{originals} originals ({grouped} are reprints of another: wire groups), "
-          f"{len(stream) - originals} copies, interleaved order")
+    print(
+        f"{originals} originals ({grouped} are reprints of another: wire groups), "
+        f"{len(stream) - originals} copies, interleaved order"
+    )
     print(_table(ours, baseline, kinds))
     print(f"DedupIndex.check: {rate:,.0f} articles/s (one core)")
     result: dict[str, Any] = {"dedup": ours, "plain_minhash_0.8": baseline, "checks_per_s": rate}

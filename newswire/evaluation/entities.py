@@ -59,8 +59,10 @@ def read_conll(path: Path, limit_docs: int | None = None) -> list[Document]:
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         columns = line.split()
         if len(columns) == 1 or (columns and not IOB_TAG.fullmatch(columns[-1])):
-            raise UsageError(f"{path} line {number}: not a CoNLL line: each line must be "
-                             "'WORD ... TAG' with TAG O, I-TYPE or B-TYPE (or be blank)")
+            raise UsageError(
+                f"{path} line {number}: not a CoNLL line: each line must be "
+                "'WORD ... TAG' with TAG O, I-TYPE or B-TYPE (or be blank)"
+            )
         if not columns:
             if documents[-1][-1]:
                 documents[-1].append([])
@@ -99,8 +101,9 @@ def _document(sentences: list[list[tuple[str, str]]]) -> Document:
         lines.append(" ".join(word for word, _ in sentence))
         offset += len(lines[-1]) + 1
         tokens += len(sentence)
-    return Document(text="\n".join(lines), tokens=tokens,
-                    gold=[s for s in gold if s[2] in SCORED_TYPES])
+    return Document(
+        text="\n".join(lines), tokens=tokens, gold=[s for s in gold if s[2] in SCORED_TYPES]
+    )
 
 
 @dataclass
@@ -131,8 +134,7 @@ class Scores:
         precision = tp / (tp + fp) if tp + fp else 0.0
         recall = tp / (tp + fn) if tp + fn else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        return {"precision": precision, "recall": recall, "f1": f1,
-                "tp": tp, "fp": fp, "fn": fn}
+        return {"precision": precision, "recall": recall, "f1": f1, "tp": tp, "fp": fp, "fn": fn}
 
 
 @dataclass
@@ -150,9 +152,14 @@ class Result:
 
     def as_dict(self) -> dict[str, object]:
         per_type = {t: self.scores.metrics(t) for t in SCORED_TYPES}
-        return {"system": self.name, "overall": self.scores.metrics(), "per_type": per_type,
-                "tokens": self.tokens, "seconds": self.seconds,
-                "tokens_per_second": self.tokens_per_second}
+        return {
+            "system": self.name,
+            "overall": self.scores.metrics(),
+            "per_type": per_type,
+            "tokens": self.tokens,
+            "seconds": self.seconds,
+            "tokens_per_second": self.tokens_per_second,
+        }
 
 
 def evaluate(documents: Sequence[Document], systems: dict[str, Predictor]) -> list[Result]:
@@ -172,12 +179,18 @@ def evaluate(documents: Sequence[Document], systems: dict[str, Predictor]) -> li
 
 def newswire_predictor(tagger: SpacyTagger) -> Predictor:
     """newswire's typed, repaired mentions as CoNLL spans."""
+
     def predict(texts: Sequence[str]) -> list[list[Span]]:
         now = datetime.now(UTC)
-        articles = [CleanArticle(id=str(i), text=text, fetched_at=now,
-                                 fingerprint=fingerprint(text)) for i, text in enumerate(texts)]
-        return [[(m.start, m.end, NEWSWIRE_TYPES[m.type]) for m in mentions
-                 if m.type in NEWSWIRE_TYPES] for mentions in tagger.mentions(articles)]
+        articles = [
+            CleanArticle(id=str(i), text=text, fetched_at=now, fingerprint=fingerprint(text))
+            for i, text in enumerate(texts)
+        ]
+        return [
+            [(m.start, m.end, NEWSWIRE_TYPES[m.type]) for m in mentions if m.type in NEWSWIRE_TYPES]
+            for mentions in tagger.mentions(articles)
+        ]
+
     return predict
 
 
@@ -188,34 +201,44 @@ def spacy_predictor(model: str) -> Predictor:
     nlp = spacy.load(model)
 
     def predict(texts: Sequence[str]) -> list[list[Span]]:
-        return [[(e.start_char, e.end_char, SPACY_TYPES[e.label_]) for e in doc.ents
-                 if e.label_ in SPACY_TYPES] for doc in nlp.pipe(texts)]
+        return [
+            [
+                (e.start_char, e.end_char, SPACY_TYPES[e.label_])
+                for e in doc.ents
+                if e.label_ in SPACY_TYPES
+            ]
+            for doc in nlp.pipe(texts)
+        ]
+
     return predict
 
 
 def format_table(results: Sequence[Result]) -> str:
     """Plain-text table: P/R/F1 per type and overall, and tokens/s, for each system."""
-    rows = [f"{'system':<10} {'type':<8} {'P':>6} {'R':>6} {'F1':>6} {'tp':>6} {'fp':>6} "
-            f"{'fn':>6}"]
+    rows = [f"{'system':<10} {'type':<8} {'P':>6} {'R':>6} {'F1':>6} {'tp':>6} {'fp':>6} {'fn':>6}"]
     for result in results:
         for entity_type in (*SCORED_TYPES, None):
             m = result.scores.metrics(entity_type)
-            rows.append(f"{result.name:<10} {entity_type or 'overall':<8} {m['precision']:>6.3f} "
-                        f"{m['recall']:>6.3f} {m['f1']:>6.3f} {m['tp']:>6.0f} {m['fp']:>6.0f} "
-                        f"{m['fn']:>6.0f}")
+            rows.append(
+                f"{result.name:<10} {entity_type or 'overall':<8} {m['precision']:>6.3f} "
+                f"{m['recall']:>6.3f} {m['f1']:>6.3f} {m['tp']:>6.0f} {m['fp']:>6.0f} "
+                f"{m['fn']:>6.0f}"
+            )
     rows.append("")
-    rows.extend(f"{r.name:<10} {r.tokens} tokens in {r.seconds:.2f} s: "
-                f"{r.tokens_per_second:,.0f} tokens/s" for r in results)
+    rows.extend(
+        f"{r.name:<10} {r.tokens} tokens in {r.seconds:.2f} s: {r.tokens_per_second:,.0f} tokens/s"
+        for r in results
+    )
     return "\n".join(rows)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Score newswire's tagger and the raw spaCy model on a CoNLL-2003 file."""
-    parser = ArgumentParser(prog="newswire evaluate entities",
-                            description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="newswire evaluate entities", description=__doc__.splitlines()[0])
     parser.add_argument("path", type=Path, help="CoNLL-2003 file (e.g. eng.testa)")
-    parser.add_argument("--limit-docs", type=positive_int, default=None,
-                        help="only the first N documents")
+    parser.add_argument(
+        "--limit-docs", type=positive_int, default=None, help="only the first N documents"
+    )
     parser.add_argument("--model", default=DEFAULT_MODEL, help="spaCy package for both systems")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args(argv)
@@ -226,8 +249,10 @@ def main(argv: list[str] | None = None) -> int:
         "spacy": spacy_predictor(args.model),
     }
     results = evaluate(documents, systems)
-    print(f"{len(documents)} documents, {sum(d.tokens for d in documents)} tokens, "
-          f"{sum(len(d.gold) for d in documents)} PER/ORG/LOC entities")
+    print(
+        f"{len(documents)} documents, {sum(d.tokens for d in documents)} tokens, "
+        f"{sum(len(d.gold) for d in documents)} PER/ORG/LOC entities"
+    )
     print(format_table(results))
     if args.json is not None:
         args.json.write_text(json.dumps([r.as_dict() for r in results], indent=2) + "\n")

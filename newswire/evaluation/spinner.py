@@ -44,10 +44,21 @@ REORDER_RATE = 1 / 3
 DROP_RANGE = (0.1, 0.2)
 
 FUNCTION_WORDS: dict[str, tuple[str, ...]] = {
-    "the": ("a", "this"), "a": ("the", "one"), "an": ("the", "one"), "in": ("at", "within"),
-    "at": ("in", "near"), "on": ("upon", "about"), "of": ("for", "from"), "to": ("towards",),
-    "for": ("of", "to"), "with": ("alongside", "plus"), "from": ("off", "of"),
-    "by": ("through", "via"), "and": ("plus", "as well as"), "is": ("was",), "was": ("is",),
+    "the": ("a", "this"),
+    "a": ("the", "one"),
+    "an": ("the", "one"),
+    "in": ("at", "within"),
+    "at": ("in", "near"),
+    "on": ("upon", "about"),
+    "of": ("for", "from"),
+    "to": ("towards",),
+    "for": ("of", "to"),
+    "with": ("alongside", "plus"),
+    "from": ("off", "of"),
+    "by": ("through", "via"),
+    "and": ("plus", "as well as"),
+    "is": ("was",),
+    "was": ("is",),
 }
 _SHAPES = ("ly", "ing", "ed", "tion", "s")
 _WORD = re.compile(r"[A-Za-z]+")
@@ -65,8 +76,9 @@ class CorpusDictionary:
 
     def __init__(self, texts: Iterable[str], seed: int = 0) -> None:
         by_shape: dict[tuple[str, int], list[str]] = {}
-        for word in sorted({w for text in texts for w in _WORD.findall(text)
-                            if is_content_word(w)}):
+        for word in sorted(
+            {w for text in texts for w in _WORD.findall(text) if is_content_word(w)}
+        ):
             by_shape.setdefault(shape(word), []).append(word)
         rng = random.Random(f"corpus-dictionary:{seed}")
         self.table: dict[str, str] = {}
@@ -90,10 +102,10 @@ def misspell(word: str, rng: random.Random) -> str:
     at = rng.randrange(1, len(word) - 1)
     edit = rng.randrange(3)
     if edit == 0:
-        return word[:at] + word[at + 1:]
+        return word[:at] + word[at + 1 :]
     if edit == 1:
         return word[:at] + word[at] + word[at:]
-    return word[:at] + word[at + 1] + word[at] + word[at + 2:]
+    return word[:at] + word[at + 1] + word[at] + word[at + 2 :]
 
 
 def rewrite_words(text: str, dictionary: CorpusDictionary, rng: random.Random) -> str:
@@ -101,8 +113,9 @@ def rewrite_words(text: str, dictionary: CorpusDictionary, rng: random.Random) -
     words = list(_WORD.finditer(text))
     content = [m for m in words if is_content_word(m.group())]
     eligible = [m for m in content if m.group() in dictionary]
-    chosen = rng.sample(eligible, min(len(eligible),
-                                      count_in_range(len(content), SUBSTITUTION_RANGE, rng)))
+    chosen = rng.sample(
+        eligible, min(len(eligible), count_in_range(len(content), SUBSTITUTION_RANGE, rng))
+    )
     replacements = {m.start(): (m.end(), dictionary[m.group()]) for m in chosen}
     function = [m for m in words if m.group().lower() in FUNCTION_WORDS]
     for m in rng.sample(function, count_in_range(len(function), FUNCTION_SWAP_RANGE, rng)):
@@ -117,9 +130,14 @@ def rewrite_words(text: str, dictionary: CorpusDictionary, rng: random.Random) -
 def reorder(sentence: str, rng: random.Random) -> str:
     """``sentence`` with one pair of adjacent lower-case words swapped, a third of the time."""
     words = sentence.split(" ")
-    pairs = [i for i in range(len(words) - 1)
-             if words[i].isalpha() and words[i].islower()
-             and words[i + 1].isalpha() and words[i + 1].islower()]
+    pairs = [
+        i
+        for i in range(len(words) - 1)
+        if words[i].isalpha()
+        and words[i].islower()
+        and words[i + 1].isalpha()
+        and words[i + 1].islower()
+    ]
     if not pairs or rng.random() >= REORDER_RATE:
         return sentence
     i = rng.choice(pairs)
@@ -153,8 +171,14 @@ def make_copy(
         cut = truncate(text, rng)
         kept, text = len(cut.split()) / max(1, len(text.split())), cut
     title = article.get("title")
-    return Variant(f"{source_id}~{kind}", source_id, kind, text,
-                   rewrite_words(title, dictionary, rng) if title else None, kept_fraction=kept)
+    return Variant(
+        f"{source_id}~{kind}",
+        source_id,
+        kind,
+        text,
+        rewrite_words(title, dictionary, rng) if title else None,
+        kept_fraction=kept,
+    )
 
 
 def make_copies(

@@ -170,12 +170,15 @@ def stream_orders(
         for draw in range(orders + 1):
             published = synthetic_times(rows, rng)
             dated = sorted(
-                (article.model_copy(update={"published_at": published[article.id]})
-                 for article in articles),
+                (
+                    article.model_copy(update={"published_at": published[article.id]})
+                    for article in articles
+                ),
                 key=lambda article: published[article.id],
             )
-            arrivals = [(a, published[a.id] + timedelta(seconds=rng.uniform(0, 3600)))
-                        for a in dated]
+            arrivals = [
+                (a, published[a.id] + timedelta(seconds=rng.uniform(0, 3600))) for a in dated
+            ]
             draws.append((f"times {draw + 1}", arrivals))
         return draws
     sequences = [("file", list(articles))]
@@ -245,12 +248,18 @@ def topic_halves(
     return halves
 
 
-def _run(name: str, assigned: Mapping[str, str], gold: Mapping[str, Hashable],
-         elapsed: float) -> dict[str, Any]:
+def _run(
+    name: str, assigned: Mapping[str, str], gold: Mapping[str, Hashable], elapsed: float
+) -> dict[str, Any]:
     precision, recall, f1 = bcubed(assigned, gold)
-    return {"order": name, "precision": precision, "recall": recall, "f1": f1,
-            "stories": len(set(assigned.values())),
-            "articles_per_second": len(assigned) / elapsed}
+    return {
+        "order": name,
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "stories": len(set(assigned.values())),
+        "articles_per_second": len(assigned) / elapsed,
+    }
 
 
 def streaming_runs(
@@ -290,23 +299,30 @@ def held_out(
             tune_articles = [a for a in articles if a.id in ids]
             test_articles = [a for a in articles if a.id not in ids]
             tune_orders = stream_orders(tune_rows, tune_articles, orders, rng, times)
-            threshold = max(STREAM_THRESHOLDS, key=lambda t: _mean_f1(
-                streaming_runs(tune_orders, gold_labels(tune_rows), t)))
-            runs = streaming_runs(stream_orders(test_rows, test_articles, orders, rng, times),
-                                  gold_labels(test_rows), threshold)
+            threshold = max(
+                STREAM_THRESHOLDS,
+                key=lambda t: _mean_f1(streaming_runs(tune_orders, gold_labels(tune_rows), t)),
+            )
+            runs = streaming_runs(
+                stream_orders(test_rows, test_articles, orders, rng, times),
+                gold_labels(test_rows),
+                threshold,
+            )
             tuned_offline = offline_baseline(tune_rows)[0]
             test_offline = offline_scores(test_rows)
             oracle, oracle_score = offline_baseline(test_rows)
-            results.append({
-                "split": split,
-                "held_out_topics": sorted(testing, key=lambda t: (len(t), t)),
-                "articles": len(test_rows),
-                "gold_stories": len(set(gold_labels(test_rows).values())),
-                "threshold": threshold,
-                "streaming": runs,
-                "offline": _offline(tuned_offline, test_offline[tuned_offline]),
-                "offline_oracle": _offline(oracle, oracle_score),
-            })
+            results.append(
+                {
+                    "split": split,
+                    "held_out_topics": sorted(testing, key=lambda t: (len(t), t)),
+                    "articles": len(test_rows),
+                    "gold_stories": len(set(gold_labels(test_rows).values())),
+                    "threshold": threshold,
+                    "streaming": runs,
+                    "offline": _offline(tuned_offline, test_offline[tuned_offline]),
+                    "offline_oracle": _offline(oracle, oracle_score),
+                }
+            )
     return results
 
 
@@ -363,10 +379,12 @@ class SyntheticStories:
         """Draw ``count`` more stories; their indices."""
         rng = self.rng
         topics = rng.integers(self.VOCABULARY, self.RARE_WORDS, size=(count, self.TOPIC_WORDS))
-        entities = np.column_stack([
-            rng.integers(self.COMMON_ENTITIES, self.OWN_ENTITIES, size=(count, 2)),
-            rng.choice(self.COMMON_ENTITIES, size=count, p=self.entity_p),
-        ])
+        entities = np.column_stack(
+            [
+                rng.integers(self.COMMON_ENTITIES, self.OWN_ENTITIES, size=(count, 2)),
+                rng.choice(self.COMMON_ENTITIES, size=count, p=self.entity_p),
+            ]
+        )
         first = self.stories
         self.topics = np.concatenate([self.topics, topics])
         self.entities = np.concatenate([self.entities, entities])
@@ -389,25 +407,31 @@ class SyntheticStories:
             index = self.published + i
             entity_ids = [*self.entities[story], *([extra[i]] if with_extra[i] else [])]
             article_id = f"synthetic-{index}"
-            articles.append(DedupedArticle.model_construct(
-                id=article_id,
-                title=" ".join(f"w{w}" for w in topics[i, : self.TITLE_WORDS]),
-                text=" ".join(f"w{w}" for w in (*topics[i], *topics[i], *background[i])),
-                entities=[
-                    Entity.model_construct(
-                        id=f"E{e}", name=f"E{e}", type="ORG", surface_forms=[], mentions=1,
-                        salience=1.0 / (rank + 1),
-                    )
-                    for rank, e in enumerate(entity_ids)
-                ],
-                duplicate_of=None,
-                dedup=DedupVerdict.model_construct(article_id=article_id),
-                fingerprint="",
-                fetched_at=self.start,
-                published_at=self.start + timedelta(seconds=index),
-                source=None,
-                url=None,
-            ))
+            articles.append(
+                DedupedArticle.model_construct(
+                    id=article_id,
+                    title=" ".join(f"w{w}" for w in topics[i, : self.TITLE_WORDS]),
+                    text=" ".join(f"w{w}" for w in (*topics[i], *topics[i], *background[i])),
+                    entities=[
+                        Entity.model_construct(
+                            id=f"E{e}",
+                            name=f"E{e}",
+                            type="ORG",
+                            surface_forms=[],
+                            mentions=1,
+                            salience=1.0 / (rank + 1),
+                        )
+                        for rank, e in enumerate(entity_ids)
+                    ],
+                    duplicate_of=None,
+                    dedup=DedupVerdict.model_construct(article_id=article_id),
+                    fingerprint="",
+                    fetched_at=self.start,
+                    published_at=self.start + timedelta(seconds=index),
+                    source=None,
+                    url=None,
+                )
+            )
         self.published += count
         return articles
 
@@ -471,8 +495,9 @@ def measure_scale(
     return results
 
 
-def _print_runs(runs: Sequence[Mapping[str, Any]], offline: Sequence[tuple[str, Mapping[str, Any]]]
-                ) -> None:
+def _print_runs(
+    runs: Sequence[Mapping[str, Any]], offline: Sequence[tuple[str, Mapping[str, Any]]]
+) -> None:
     print(f"{'clustering':<34}{'P':>7}{'R':>7}{'F1':>7}{'stories':>9}{'art/s':>8}")
     for run in runs:
         print(
@@ -488,33 +513,52 @@ def _print_runs(runs: Sequence[Mapping[str, Any]], offline: Sequence[tuple[str, 
 
 def _print_held_out(results: Sequence[Mapping[str, Any]]) -> None:
     for result in results:
-        print(f"\nsplit {result['split']}, held out: topics {' '.join(result['held_out_topics'])}"
-              f" ({result['articles']} articles, {result['gold_stories']} gold stories); "
-              f"streaming threshold {result['threshold']:.2f} tuned on the other half")
-        _print_runs(result["streaming"], [("offline tuned on other half", result["offline"]),
-                                          ("offline tuned on answers", result["offline_oracle"])])
+        print(
+            f"\nsplit {result['split']}, held out: topics {' '.join(result['held_out_topics'])}"
+            f" ({result['articles']} articles, {result['gold_stories']} gold stories); "
+            f"streaming threshold {result['threshold']:.2f} tuned on the other half"
+        )
+        _print_runs(
+            result["streaming"],
+            [
+                ("offline tuned on other half", result["offline"]),
+                ("offline tuned on answers", result["offline_oracle"]),
+            ],
+        )
     f1s = [run["f1"] for result in results for run in result["streaming"]]
-    above = sum(run["f1"] > result["offline"]["f1"]
-                for result in results for run in result["streaming"])
-    above_oracle = sum(run["f1"] > result["offline_oracle"]["f1"]
-                       for result in results for run in result["streaming"])
-    print(f"\nheld out, streaming F1 over {len(f1s)} runs: min {min(f1s):.3f}, "
-          f"mean {sum(f1s) / len(f1s):.3f}; above the offline baseline tuned on the other half "
-          f"in {above}, above the one tuned on the answers in {above_oracle}")
+    above = sum(
+        run["f1"] > result["offline"]["f1"] for result in results for run in result["streaming"]
+    )
+    above_oracle = sum(
+        run["f1"] > result["offline_oracle"]["f1"]
+        for result in results
+        for run in result["streaming"]
+    )
+    print(
+        f"\nheld out, streaming F1 over {len(f1s)} runs: min {min(f1s):.3f}, "
+        f"mean {sum(f1s) / len(f1s):.3f}; above the offline baseline tuned on the other half "
+        f"in {above}, above the one tuned on the answers in {above_oracle}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the evaluation; print a table and optionally write ``--json``."""
-    parser = ArgumentParser(prog="newswire evaluate stories",
-                            description=__doc__.split("\n\n")[0])
+    parser = ArgumentParser(prog="newswire evaluate stories", description=__doc__.split("\n\n")[0])
     parser.add_argument("path", nargs="?", type=Path, help="articles file (JSON lines, .gz ok)")
     parser.add_argument("--orders", type=int, default=3, help="shuffled orders besides file order")
     parser.add_argument("--seed", type=int, default=13, help="seed of the shuffles and synthetics")
-    parser.add_argument("--split", type=positive_int, metavar="N",
-                        help="held-out protocol: N random halvings of the topics, each half "
-                             "held out in turn; prints held-out figures only")
-    parser.add_argument("--times", action="store_true",
-                        help="synthetic publication times, streamed in publication order")
+    parser.add_argument(
+        "--split",
+        type=positive_int,
+        metavar="N",
+        help="held-out protocol: N random halvings of the topics, each half "
+        "held out in turn; prints held-out figures only",
+    )
+    parser.add_argument(
+        "--times",
+        action="store_true",
+        help="synthetic publication times, streamed in publication order",
+    )
     parser.add_argument("--scale", action="store_true", help="also measure cost at scale")
     parser.add_argument("--json", type=Path, help="write the results to this JSON file")
     args = parser.parse_args(argv)
@@ -523,8 +567,9 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {}
     if args.path is not None and args.split:
         rows = read_articles(args.path)
-        results["held_out"] = held_out(rows, tagged_articles(rows), args.split, args.orders,
-                                       args.seed, args.times)
+        results["held_out"] = held_out(
+            rows, tagged_articles(rows), args.split, args.orders, args.seed, args.times
+        )
         _print_held_out(results["held_out"])
     elif args.path is not None:
         quality = evaluate(args.path, args.orders, args.seed, args.times)
@@ -534,8 +579,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.scale:
         results["scale"] = measure_scale(args.seed)
         first = results["scale"][0]["ms_per_article"]
-        print(f"{'live stories':>12}{'articles':>10}{'mean size':>11}{'largest':>9}"
-              f"{'art/s':>8}{'ms/article':>12}{'vs first':>10}")
+        print(
+            f"{'live stories':>12}{'articles':>10}{'mean size':>11}{'largest':>9}"
+            f"{'art/s':>8}{'ms/article':>12}{'vs first':>10}"
+        )
         for row in results["scale"]:
             print(
                 f"{row['live_stories']:>12}{row['articles']:>10}{row['mean_story_size']:>11.2f}"

@@ -14,11 +14,53 @@ from collections.abc import Iterator
 
 from newswire.evaluation.variants import SYNONYMS, make_variant
 
-_FUNCTION_WORDS = ("the", "a", "of", "in", "on", "and", "to", "after", "while", "with",
-                   "for", "by", "but", "also", "about", "during", "from", "at")
+_FUNCTION_WORDS = (
+    "the",
+    "a",
+    "of",
+    "in",
+    "on",
+    "and",
+    "to",
+    "after",
+    "while",
+    "with",
+    "for",
+    "by",
+    "but",
+    "also",
+    "about",
+    "during",
+    "from",
+    "at",
+)
 _CONTENT_WORDS = tuple(sorted(word for word in SYNONYMS if word.isalpha()))
-_SYLLABLES = ("ka", "lo", "mir", "sen", "ta", "vel", "dor", "an", "bri", "cos", "el", "fu",
-              "gar", "hal", "is", "jon", "ku", "lem", "nor", "os", "pra", "ril", "sta", "ul")
+_SYLLABLES = (
+    "ka",
+    "lo",
+    "mir",
+    "sen",
+    "ta",
+    "vel",
+    "dor",
+    "an",
+    "bri",
+    "cos",
+    "el",
+    "fu",
+    "gar",
+    "hal",
+    "is",
+    "jon",
+    "ku",
+    "lem",
+    "nor",
+    "os",
+    "pra",
+    "ril",
+    "sta",
+    "ul",
+)
 
 
 def _name(rng: random.Random) -> str:
@@ -26,8 +68,10 @@ def _name(rng: random.Random) -> str:
 
 
 def _sentence(rng: random.Random, names: list[str]) -> str:
-    words = [rng.choice(_CONTENT_WORDS if rng.random() < 0.6 else _FUNCTION_WORDS)
-             for _ in range(rng.randint(12, 20))]
+    words = [
+        rng.choice(_CONTENT_WORDS if rng.random() < 0.6 else _FUNCTION_WORDS)
+        for _ in range(rng.randint(12, 20))
+    ]
     words.insert(rng.randrange(len(words)), rng.choice(names))
     words.insert(rng.randrange(len(words)), str(rng.randrange(2, 9_000)))
     text = " ".join(words)
@@ -40,8 +84,11 @@ def article(number: int, seed: int = 0) -> dict[str, str]:
     names = [f"{_name(rng)} {_name(rng)}" for _ in range(3)] + [_name(rng) for _ in range(3)]
     title = " ".join([names[3], *rng.choices(_CONTENT_WORDS, k=5), names[0]])
     paragraphs = [" ".join(_sentence(rng, names) for _ in range(3)) for _ in range(4)]
-    return {"id": f"synthetic-{seed}-{number:06d}", "title": title,
-            "text": title + "\n\n" + "\n\n".join(paragraphs)}
+    return {
+        "id": f"synthetic-{seed}-{number:06d}",
+        "title": title,
+        "text": title + "\n\n" + "\n\n".join(paragraphs),
+    }
 
 
 def with_planted_copies(count: int, seed: int = 0) -> Iterator[tuple[dict[str, str], str | None]]:

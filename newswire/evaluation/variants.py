@@ -30,13 +30,19 @@ from streams.dedup.index import STOPWORDS
 
 VariantKind = Literal["boilerplate", "truncated", "shuffled", "spun", "spun_truncated"]
 VARIANT_KINDS: tuple[VariantKind, ...] = (
-    "boilerplate", "truncated", "shuffled", "spun", "spun_truncated")
+    "boilerplate",
+    "truncated",
+    "shuffled",
+    "spun",
+    "spun_truncated",
+)
 
 TRUNCATE_RANGE = (0.4, 0.7)
 SPIN_RANGE = (0.2, 0.4)
 
 # word: synonyms (comma separated). Inflected forms are listed as words of their own.
-_SYNONYMS_TEXT = """
+_SYNONYMS_TEXT = (
+    """
 said:mentioned,stated,noted;says:states,notes;say:state;saying:stating;told:informed;
 tell:inform;added:included;announced:declared;reported:documented;report:account;
 reports:accounts;according:consistent;statement:assertion;spokesman:representative;
@@ -205,17 +211,38 @@ felt:felt;heard:heard;hear:hear;understand:perceive;considered:thought of;
 happened:occurred;occurred:happened;arrived:arrived;landed:landed;
 spent:spent;spending:spending;play:play;played:performed;live:reside;
 lived:lived;living:dwelling;wrote:wrote;named:named;
-""" + """
+"""
+    + """
 also:additionally;but:however;while:whereas;about:round;because:as a result of;
 after:following;before:prior to;during:throughout;although:though;however:nonetheless;
 still:nonetheless;just:simply;only:solely;again:once more;around:round;among:amongst;
 against:towards;without:with out;within:inside;across:throughout;
 """
+)
 
 FUNCTION_SWAPS = frozenset(
-    {"also", "but", "while", "about", "because", "after", "before", "during", "although",
-     "however", "still", "just", "only", "again", "around", "among", "against", "without",
-     "within", "across"}
+    {
+        "also",
+        "but",
+        "while",
+        "about",
+        "because",
+        "after",
+        "before",
+        "during",
+        "although",
+        "however",
+        "still",
+        "just",
+        "only",
+        "again",
+        "around",
+        "among",
+        "against",
+        "without",
+        "within",
+        "across",
+    }
 )
 
 
@@ -235,15 +262,27 @@ SYNONYMS: dict[str, tuple[str, ...]] = _parse_synonyms(_SYNONYMS_TEXT)
 
 _WORD = re.compile(r"[A-Za-z]+")
 _HEADERS = (
-    "Advertisement", "Skip to main content", "Share this article", "Subscribe to our newsletter",
-    "Reading Time: 4 minutes", "Sign in | Register", "Home > News > World", "Breaking News",
-    "Follow us on Twitter", "Listen to this article",
+    "Advertisement",
+    "Skip to main content",
+    "Share this article",
+    "Subscribe to our newsletter",
+    "Reading Time: 4 minutes",
+    "Sign in | Register",
+    "Home > News > World",
+    "Breaking News",
+    "Follow us on Twitter",
+    "Listen to this article",
 )
 _FOOTERS = (
-    "Copyright 2020 All rights reserved.", "Related: more stories from our partners",
-    "Please let us know if you're having issues with commenting.", "Click here to read more",
-    "Share on Facebook Share on Twitter Email", "Recommended for you", "Tags: news, world",
-    "This article was republished from a wire service.", "%d bloggers like this:",
+    "Copyright 2020 All rights reserved.",
+    "Related: more stories from our partners",
+    "Please let us know if you're having issues with commenting.",
+    "Click here to read more",
+    "Share on Facebook Share on Twitter Email",
+    "Recommended for you",
+    "Tags: news, world",
+    "This article was republished from a wire service.",
+    "%d bloggers like this:",
 )
 
 
@@ -383,8 +422,15 @@ def make_variant(article: Mapping[str, Any] | Any, kind: VariantKind, seed: int 
         cut = truncate(spun, rng)
         kept, spun = len(cut.split()) / max(1, len(spun.split())), cut
     return Variant(
-        variant_id, source_id, kind, spun, spun_title, kept_fraction=kept,
-        content_words=content, replaced_words=replaced, function_swaps=swapped,
+        variant_id,
+        source_id,
+        kind,
+        spun,
+        spun_title,
+        kept_fraction=kept,
+        content_words=content,
+        replaced_words=replaced,
+        function_swaps=swapped,
     )
 
 

@@ -40,9 +40,12 @@ def _feed(host: str, feed: int, entries: int) -> bytes:
     items = "".join(
         f"<item><title>Story {feed}.{entry}</title><link>http://{host}:{PORT}/a/{feed}/"
         f"{entry}.html</link><description>Summary {entry}.</description></item>"
-        for entry in range(entries))
-    return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>{host}</title>'
-            f"{items}</channel></rss>").encode()
+        for entry in range(entries)
+    )
+    return (
+        f'<?xml version="1.0"?><rss version="2.0"><channel><title>{host}</title>'
+        f"{items}</channel></rss>"
+    ).encode()
 
 
 def _serve(hosts: int, entries: int, ready: Connection, done: Connection) -> None:
@@ -67,12 +70,15 @@ def _serve(hosts: int, entries: int, ready: Connection, done: Connection) -> Non
         if path == "/robots.txt":
             response = web.Response(text="User-agent: *\nAllow: /\n")
         elif path.startswith("/feed/"):
-            response = web.Response(body=_feed(host, int(path[6:-4]), entries),
-                                    content_type="application/rss+xml")
+            response = web.Response(
+                body=_feed(host, int(path[6:-4]), entries), content_type="application/rss+xml"
+            )
         else:
-            response = web.Response(text=f"<html><body><article><h1>{path}</h1><p>Text of "
-                                    f"{path} on {host}.</p></article></body></html>",
-                                    content_type="text/html")
+            response = web.Response(
+                text=f"<html><body><article><h1>{path}</h1><p>Text of "
+                f"{path} on {host}.</p></article></body></html>",
+                content_type="text/html",
+            )
         active[host] -= 1
         ends[host] = time.monotonic()
         return response
@@ -88,8 +94,13 @@ def _serve(hosts: int, entries: int, ready: Connection, done: Connection) -> Non
         while not done.poll():
             await asyncio.sleep(0.05)
         done.recv()
-        done.send({"requests": requests, "most_concurrent_per_host": max(most.values()),
-                   "smallest_gap_seconds": min(gaps, default=None)})
+        done.send(
+            {
+                "requests": requests,
+                "most_concurrent_per_host": max(most.values()),
+                "smallest_gap_seconds": min(gaps, default=None),
+            }
+        )
         await runner.cleanup()
 
     asyncio.run(main())
@@ -99,15 +110,16 @@ def run(feeds: int, hosts: int, entries: int, delay: float) -> dict[str, Any]:
     """One pass of a follower over ``feeds`` feeds spread over ``hosts`` hosts."""
     ready_in, ready_out = multiprocessing.Pipe(duplex=False)
     control, server_end = multiprocessing.Pipe()
-    server = multiprocessing.Process(target=_serve, args=(hosts, entries, ready_out,
-                                                          server_end))
+    server = multiprocessing.Process(target=_serve, args=(hosts, entries, ready_out, server_end))
     server.start()
     ready_in.recv()
     with tempfile.TemporaryDirectory() as data:
-        settings = Settings(data_dir=Path(data), follow_allow_loopback=True,
-                            follow_min_delay_seconds=delay)
-        sources = [f"http://{host_address(feed % hosts)}:{PORT}/feed/{feed}.xml"
-                   for feed in range(feeds)]
+        settings = Settings(
+            data_dir=Path(data), follow_allow_loopback=True, follow_min_delay_seconds=delay
+        )
+        sources = [
+            f"http://{host_address(feed % hosts)}:{PORT}/feed/{feed}.xml" for feed in range(feeds)
+        ]
         sink = MemorySink()
         follower = FeedFollower(settings, sources, sink, report=lambda _line: None)
         wall, cpu = time.perf_counter(), time.process_time()
@@ -119,9 +131,13 @@ def run(feeds: int, hosts: int, entries: int, delay: float) -> dict[str, Any]:
     server.join()
     published = len(sink.messages)
     return {
-        "feeds": feeds, "hosts": hosts, "articles_published": published,
-        "seconds": round(wall, 2), "requests_per_second": round(seen["requests"] / wall, 1),
-        **seen, "min_delay_seconds": delay,
+        "feeds": feeds,
+        "hosts": hosts,
+        "articles_published": published,
+        "seconds": round(wall, 2),
+        "requests_per_second": round(seen["requests"] / wall, 1),
+        **seen,
+        "min_delay_seconds": delay,
         "cpu_ms_per_article": round(1000 * cpu / max(published, 1), 3),
         "state_bytes_per_10k_articles": round(state_bytes * 10_000 / max(published, 1)),
     }
@@ -133,8 +149,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--feeds", type=int, default=1000)
     parser.add_argument("--hosts", type=int, default=50)
     parser.add_argument("--entries", type=int, default=5, help="entries per feed")
-    parser.add_argument("--delay", type=float, default=0.05,
-                        help="follow_min_delay_seconds (the default of 1 s makes a long run)")
+    parser.add_argument(
+        "--delay",
+        type=float,
+        default=0.05,
+        help="follow_min_delay_seconds (the default of 1 s makes a long run)",
+    )
     args = parser.parse_args(argv)
     report = run(args.feeds, args.hosts, args.entries, args.delay)
     print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())

@@ -53,24 +53,33 @@ class Listing:
     sitemaps: list[str]
 
 
-def parse_listing(data: bytes, url: str, content_type: str,
-                  now: datetime, sitemap_days: float) -> Listing | None:
+def parse_listing(
+    data: bytes, url: str, content_type: str, now: datetime, sitemap_days: float
+) -> Listing | None:
     """The listing in ``data`` (a feed or a sitemap), or None if it is neither.
 
     Sitemap pages dated more than ``sitemap_days`` before ``now`` are left out.
     """
     if b"<urlset" in data[:2048] or b"<sitemapindex" in data[:2048]:
-        return _sitemap(data.decode("utf-8", errors="replace"), url,
-                        now - timedelta(days=sitemap_days))
+        return _sitemap(
+            data.decode("utf-8", errors="replace"), url, now - timedelta(days=sitemap_days)
+        )
     if is_html(data):
         return None
-    parsed = feedparser.parse(data, response_headers={"content-type": content_type,
-                                                      "content-location": url})
+    parsed = feedparser.parse(
+        data, response_headers={"content-type": content_type, "content-location": url}
+    )
     if not parsed.version and not parsed.entries:
         return None
     source = parsed.feed.get("title") or urlsplit(url).hostname
-    return Listing([listed for entry in parsed.entries
-                    if (listed := _feed_entry(entry, url, source)) is not None], [])
+    return Listing(
+        [
+            listed
+            for entry in parsed.entries
+            if (listed := _feed_entry(entry, url, source)) is not None
+        ],
+        [],
+    )
 
 
 def feed_links(html: str, url: str) -> list[str]:
@@ -95,8 +104,9 @@ def read_source_list(path: Path) -> list[str]:
     (blank lines and lines starting with ``#`` skipped)."""
     data = path.read_bytes()
     if b"<opml" in data[:1024].lower():
-        tree = lxml.etree.fromstring(data, lxml.etree.XMLParser(resolve_entities=False,
-                                                                no_network=True))
+        tree = lxml.etree.fromstring(
+            data, lxml.etree.XMLParser(resolve_entities=False, no_network=True)
+        )
         return [url for outline in tree.iter("outline") if (url := outline.get("xmlUrl"))]
     lines = (line.strip() for line in data.decode("utf-8", errors="replace").splitlines())
     return [line for line in lines if line and not line.startswith("#")]
@@ -111,8 +121,7 @@ def _sitemap(text: str, url: str, oldest: datetime) -> Listing:
     return Listing(list(_sitemap_pages(sitemap, url, oldest)), [])
 
 
-def _sitemap_pages(sitemap: AbstractPagesSitemap, url: str,
-                   oldest: datetime) -> Iterator[Listed]:
+def _sitemap_pages(sitemap: AbstractPagesSitemap, url: str, oldest: datetime) -> Iterator[Listed]:
     for page in sitemap.pages:
         story = page.news_story
         moment = (story.publish_date if story else None) or page.last_modified
@@ -122,8 +131,14 @@ def _sitemap_pages(sitemap: AbstractPagesSitemap, url: str,
             continue
         title = story.title if story else None
         source = (story.publication_name if story else None) or urlsplit(url).hostname
-        yield Listed(page.url, title, None, moment, source,
-                     content_hash(f"{page.last_modified}\n{moment}\n{title}"))
+        yield Listed(
+            page.url,
+            title,
+            None,
+            moment,
+            source,
+            content_hash(f"{page.last_modified}\n{moment}\n{title}"),
+        )
 
 
 def _feed_entry(entry: Any, feed_url: str, source: str | None) -> Listed | None:
@@ -133,8 +148,14 @@ def _feed_entry(entry: Any, feed_url: str, source: str | None) -> Listed | None:
     title: str | None = entry.get("title")
     summary = _entry_text(entry)
     updated = entry.get("updated") or entry.get("published") or ""
-    return Listed(urljoin(feed_url, link), title, summary, _entry_time(entry), source,
-                  content_hash(f"{updated}\n{title}\n{summary}"))
+    return Listed(
+        urljoin(feed_url, link),
+        title,
+        summary,
+        _entry_time(entry),
+        source,
+        content_hash(f"{updated}\n{title}\n{summary}"),
+    )
 
 
 def _entry_time(entry: Any) -> datetime | None:
@@ -145,13 +166,17 @@ def _entry_time(entry: Any) -> datetime | None:
 def _entry_text(entry: Any) -> str | None:
     """The entry's longest content or summary, as plain text with paragraph breaks."""
     details = [*entry.get("content", []), entry.get("summary_detail")]
-    best = max((d for d in details if d and d.get("value", "").strip()),
-               key=lambda d: len(d["value"]), default=None)
+    best = max(
+        (d for d in details if d and d.get("value", "").strip()),
+        key=lambda d: len(d["value"]),
+        default=None,
+    )
     if best is None:
         return None
     value: str = best["value"]
     if "html" in best.get("type", ""):
-        value = lxml.html.fragment_fromstring(_BLOCK_END.sub("\n\n", value),
-                                              create_parent="div").text_content()
+        value = lxml.html.fragment_fromstring(
+            _BLOCK_END.sub("\n\n", value), create_parent="div"
+        ).text_content()
     paragraphs = (" ".join(block.split()) for block in value.split("\n\n"))
     return "\n\n".join(paragraph for paragraph in paragraphs if paragraph) or None

@@ -128,22 +128,28 @@ class FeedFollower:
             self._client = PoliteClient(self.settings, session, self.state)
             try:
                 if once:
-                    await asyncio.gather(*(self._follow_source(url, once=True)
-                                           for url in self._all_sources()))
-                    await asyncio.gather(*(self._fetch_entry(entry) for entry in
-                                           self.state.due_entries(self.clock())))
+                    await asyncio.gather(
+                        *(self._follow_source(url, once=True) for url in self._all_sources())
+                    )
+                    await asyncio.gather(
+                        *(
+                            self._fetch_entry(entry)
+                            for entry in self.state.due_entries(self.clock())
+                        )
+                    )
                 else:
                     await self._follow(stop)
             finally:
-                self.state.forget_older_than(self.clock() - self.settings.follow_state_days
-                                             * 86400)
+                self.state.forget_older_than(self.clock() - self.settings.follow_state_days * 86400)
                 self.state.close()
 
     def next_delay(self, failures: int, retry_after: float | None = None) -> float:
         """Seconds until the next try: the interval doubled per failure (up to
         ``follow_max_backoff_seconds``), with jitter, and at least ``retry_after``."""
-        base = min(self.interval * 2**failures,
-                   max(self.settings.follow_max_backoff_seconds, self.interval))
+        base = min(
+            self.interval * 2**failures,
+            max(self.settings.follow_max_backoff_seconds, self.interval),
+        )
         return max(base * random.uniform(1 - self.jitter, 1 + self.jitter), retry_after or 0.0)
 
     async def _follow(self, stop: asyncio.Event) -> None:
@@ -170,8 +176,11 @@ class FeedFollower:
         """Start and stop source tasks as the source list changes."""
         seen_version: float | None = None
         while True:
-            version = self.source_list.stat().st_mtime if self.source_list and \
-                self.source_list.exists() else None
+            version = (
+                self.source_list.stat().st_mtime
+                if self.source_list and self.source_list.exists()
+                else None
+            )
             if version != seen_version or not self._source_tasks:
                 seen_version = version
                 wanted = self._all_sources()
@@ -185,8 +194,9 @@ class FeedFollower:
 
     async def _follow_source(self, url: str, once: bool = False) -> None:
         found = self.state.discovered(url, self.clock())
-        await asyncio.gather(*(self._follow_resource(resource, url, once)
-                               for resource in (found or [url])))
+        await asyncio.gather(
+            *(self._follow_resource(resource, url, once) for resource in (found or [url]))
+        )
 
     async def _follow_resource(self, url: str, given: str, once: bool) -> None:
         """Poll one feed or sitemap on its schedule (``once``: now, once)."""
@@ -196,12 +206,12 @@ class FeedFollower:
         try:
             while True:
                 if not once:
-                    await asyncio.sleep(max(0.0, self.state.resource(url).next_poll
-                                            - self.clock()))
+                    await asyncio.sleep(max(0.0, self.state.resource(url).next_poll - self.clock()))
                 found = await self._poll(url, given)
                 if found is not None:
-                    await asyncio.gather(*(self._follow_resource(resource, given, once)
-                                           for resource in found))
+                    await asyncio.gather(
+                        *(self._follow_resource(resource, given, once) for resource in found)
+                    )
                     return
                 if once:
                     return
@@ -230,13 +240,18 @@ class FeedFollower:
 
     async def _read(self, state: ResourceState, given: bool, depth: int) -> list[Listed]:
         """What ``state``'s feed or sitemap lists now (nothing if not modified)."""
-        response = await self._get(state.url, {"If-None-Match": state.etag,
-                                               "If-Modified-Since": state.last_modified})
+        response = await self._get(
+            state.url, {"If-None-Match": state.etag, "If-Modified-Since": state.last_modified}
+        )
         if response.status == 304:
             return []
-        listing = parse_listing(response.body, response.url,
-                                response.headers.get("Content-Type", ""),
-                                datetime.now(UTC), self.settings.follow_sitemap_days)
+        listing = parse_listing(
+            response.body,
+            response.url,
+            response.headers.get("Content-Type", ""),
+            datetime.now(UTC),
+            self.settings.follow_sitemap_days,
+        )
         if listing is None:
             if given and is_html(response.body):
                 raise Discovered(await self._discover(state.url, response))
@@ -260,13 +275,17 @@ class FeedFollower:
         """The feeds and sitemaps of the web page ``url``; FetchError if it has none."""
         html = page.body.decode(page.charset or "utf-8", errors="replace")
         found = feed_links(html, page.url) or [
-            candidate for candidate in common_feed_urls(page.url)
-            if await self._is_listing(candidate)]
+            candidate
+            for candidate in common_feed_urls(page.url)
+            if await self._is_listing(candidate)
+        ]
         assert self._client is not None
         found += (await self._client.robots(page.url)).sitemaps()
         if not found:
-            raise FetchError(f"{url} is a web page that links no feed, and its robots.txt "
-                             "lists no sitemap", permanent=True)
+            raise FetchError(
+                f"{url} is a web page that links no feed, and its robots.txt lists no sitemap",
+                permanent=True,
+            )
         found = list(dict.fromkeys(found))
         self.report(f"newswire: {url} is a web page; following {', '.join(found)}")
         self.state.save_discovered(url, found, self.clock() + ROBOTS_TTL_SECONDS)
@@ -277,8 +296,16 @@ class FeedFollower:
             response = await self._get(url, {})
         except FetchError:
             return False
-        return parse_listing(response.body, response.url, "", datetime.now(UTC),
-                             self.settings.follow_sitemap_days) is not None
+        return (
+            parse_listing(
+                response.body,
+                response.url,
+                "",
+                datetime.now(UTC),
+                self.settings.follow_sitemap_days,
+            )
+            is not None
+        )
 
     async def _get(self, url: str, conditions: dict[str, str | None]) -> Response:
         assert self._client is not None, "requests are made while the follower runs"
@@ -292,8 +319,9 @@ class FeedFollower:
             self.report(f"newswire: {error}; no longer following {state.url}")
             return []
         if state.failures == 1:
-            logger.warning("%s (retrying with backoff; further failures logged at debug "
-                           "level)", error)
+            logger.warning(
+                "%s (retrying with backoff; further failures logged at debug level)", error
+            )
         else:
             logger.debug("%s (failure %d in a row)", error, state.failures)
         state.next_poll = self.clock() + self.next_delay(state.failures, error.retry_after)
@@ -309,8 +337,17 @@ class FeedFollower:
             article_id = stable_id(url=item.url)
             known = states.get(article_id) or self.state.entry(article_id)
             if known is None:
-                known = EntryState(article_id, item.url, item.source, provenance, item.title,
-                                   item.summary, item.published_at, item.mark, next_try=now)
+                known = EntryState(
+                    article_id,
+                    item.url,
+                    item.source,
+                    provenance,
+                    item.title,
+                    item.summary,
+                    item.published_at,
+                    item.mark,
+                    next_try=now,
+                )
             elif item.mark != known.mark:
                 known.title, known.summary = item.title, item.summary
                 known.published_at, known.mark = item.published_at, item.mark
@@ -328,8 +365,7 @@ class FeedFollower:
             self._wake.clear()
             for entry in self.state.due_entries(self.clock()):
                 if entry.article_id not in self._in_flight:
-                    task = asyncio.create_task(self._fetch_entry(entry),
-                                               name=entry.article_id)
+                    task = asyncio.create_task(self._fetch_entry(entry), name=entry.article_id)
                     self._in_flight[entry.article_id] = task
                     task.add_done_callback(self._landed)
             upcoming = self.state.next_entry_try()
@@ -344,14 +380,20 @@ class FeedFollower:
         """Fetch one article page; publish it if it is new or changed."""
         fresh = entry.revision > 0 and entry.kind == "page"
         try:
-            response = await self._get(entry.url, {
-                "If-None-Match": entry.etag if fresh else None,
-                "If-Modified-Since": entry.last_modified if fresh else None})
-            html = None if response.status == 304 else decode_html(response.body,
-                                                                    response.charset)
+            response = await self._get(
+                entry.url,
+                {
+                    "If-None-Match": entry.etag if fresh else None,
+                    "If-Modified-Since": entry.last_modified if fresh else None,
+                },
+            )
+            html = None if response.status == 304 else decode_html(response.body, response.charset)
         except (FetchError, Rejected) as error:
-            failure = error if isinstance(error, FetchError) else FetchError(
-                f"{entry.url}: {error.code}: {error.reason}", permanent=True)
+            failure = (
+                error
+                if isinstance(error, FetchError)
+                else FetchError(f"{entry.url}: {error.code}: {error.reason}", permanent=True)
+            )
             await self._entry_failed(entry, failure)
             return
         if html is not None:
@@ -369,25 +411,50 @@ class FeedFollower:
         entry.failures += 1
         entry.first_failed = entry.first_failed or now
         (logger.warning if entry.failures == 1 else logger.debug)(
-            "%s (failure %d; retrying with backoff)", error, entry.failures)
+            "%s (failure %d; retrying with backoff)", error, entry.failures
+        )
         summary_due = error.permanent or (
-            now - entry.first_failed >= self.settings.follow_summary_after_seconds)
-        if entry.revision == 0 and entry.summary and summary_due and not await self._publish(
-                entry, "feed_summary", content_hash(entry.summary), text=entry.summary):
+            now - entry.first_failed >= self.settings.follow_summary_after_seconds
+        )
+        if (
+            entry.revision == 0
+            and entry.summary
+            and summary_due
+            and not await self._publish(
+                entry, "feed_summary", content_hash(entry.summary), text=entry.summary
+            )
+        ):
             return
         gave_up = now - entry.first_failed > self.settings.follow_state_days * 86400
-        entry.next_try = None if gave_up else now + self.next_delay(entry.failures,
-                                                                    error.retry_after)
+        entry.next_try = (
+            None if gave_up else now + self.next_delay(entry.failures, error.retry_after)
+        )
         self.state.save_entries([entry])
 
-    async def _publish(self, entry: EntryState, kind: ContentKind, digest: str, *,
-                       html: str | None = None, text: str | None = None) -> bool:
+    async def _publish(
+        self,
+        entry: EntryState,
+        kind: ContentKind,
+        digest: str,
+        *,
+        html: str | None = None,
+        text: str | None = None,
+    ) -> bool:
         """Publish ``entry``'s next revision; False (logged, retried later) if the sink fails."""
         article = RawArticle(
-            id=entry.article_id, url=entry.url, source=entry.source,
-            provenance=f"feed:{entry.provenance}", revision=entry.revision + 1,
-            content_hash=digest, content_kind=kind, title=entry.title, html=html, text=text,
-            published_at=entry.published_at, fetched_at=datetime.now(UTC))
+            id=entry.article_id,
+            url=entry.url,
+            source=entry.source,
+            provenance=f"feed:{entry.provenance}",
+            revision=entry.revision + 1,
+            content_hash=digest,
+            content_kind=kind,
+            title=entry.title,
+            html=html,
+            text=text,
+            published_at=entry.published_at,
+            fetched_at=datetime.now(UTC),
+        )
         try:
             await self.sink.send([Outbound.of(article)])
         except (KafkaError, OSError) as error:

@@ -39,8 +39,14 @@ class FetchError(Exception):
     ``retry_after`` the seconds the server asked to wait, ``permanent`` whether asking
     again cannot help (a refused URL)."""
 
-    def __init__(self, message: str, *, status: int | None = None,
-                 retry_after: float | None = None, permanent: bool = False) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        permanent: bool = False,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
@@ -83,8 +89,9 @@ def check_url(url: str, allow_loopback: bool = False) -> str:
     return url
 
 
-def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address,
-              allow_loopback: bool = False) -> bool:
+def is_public(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address, allow_loopback: bool = False
+) -> bool:
     """Whether the follower may connect to ``address``."""
     if address.is_loopback:
         return allow_loopback
@@ -98,11 +105,15 @@ class PublicResolver(AbstractResolver):
         self._resolver = DefaultResolver()
         self._allow_loopback = allow_loopback
 
-    async def resolve(self, host: str, port: int = 0,
-                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
         """The public addresses of ``host``; OSError if it has none."""
-        results = [result for result in await self._resolver.resolve(host, port, family)
-                   if is_public(ipaddress.ip_address(result["host"]), self._allow_loopback)]
+        results = [
+            result
+            for result in await self._resolver.resolve(host, port, family)
+            if is_public(ipaddress.ip_address(result["host"]), self._allow_loopback)
+        ]
         if not results:
             raise OSError(f"{host} has no public address")
         return results
@@ -122,8 +133,12 @@ def open_session(settings: Settings) -> aiohttp.ClientSession:
     )
 
 
-async def fetch(session: aiohttp.ClientSession, settings: Settings, url: str,
-                headers: dict[str, str] | None = None) -> Response:
+async def fetch(
+    session: aiohttp.ClientSession,
+    settings: Settings,
+    url: str,
+    headers: dict[str, str] | None = None,
+) -> Response:
     """GET ``url`` once (no redirect followed), read within the limits of ``settings``."""
     check_url(url, settings.follow_allow_loopback)
     limit = settings.max_article_bytes
@@ -136,8 +151,9 @@ async def fetch(session: aiohttp.ClientSession, settings: Settings, url: str,
                     raise FetchError(f"{url}: response larger than {limit:,} bytes")
             encoding = response.headers.get("Content-Encoding", "").strip().lower()
             body = inflate(bytes(data), limit) if encoding in ("gzip", "deflate") else bytes(data)
-            return Response(str(response.url), response.status, response.headers, body,
-                            response.charset)
+            return Response(
+                str(response.url), response.status, response.headers, body, response.charset
+            )
     except (aiohttp.ClientError, OSError, TimeoutError) as error:
         raise FetchError(f"{url}: {describe(error)}") from error
 

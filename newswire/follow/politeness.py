@@ -78,9 +78,13 @@ class Robots:
 class PoliteClient:
     """GETs that obey robots.txt, pace each host and follow bounded redirects."""
 
-    def __init__(self, settings: Settings, session: aiohttp.ClientSession,
-                 store: FollowState | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        session: aiohttp.ClientSession,
+        store: FollowState | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.settings = settings
         self.session = session
         self.store = store
@@ -99,8 +103,10 @@ class PoliteClient:
         for _hop in range(self.settings.follow_max_redirects + 1):
             robots = await self.robots(url)
             if not robots.readable:
-                raise FetchError(f"{url}: the site's robots.txt cannot be read; nothing is "
-                                 "fetched from it until it can")
+                raise FetchError(
+                    f"{url}: the site's robots.txt cannot be read; nothing is "
+                    "fetched from it until it can"
+                )
             if not robots.allows(url):
                 raise FetchError(f"{url}: disallowed by robots.txt", permanent=True)
             response = await self._paced(url, headers)
@@ -124,8 +130,7 @@ class PoliteClient:
                 if self.store and readable:
                     self.store.save_robots(origin, body, expires)
             self._robots[origin] = known
-            self._host(url).delay = max(self.settings.follow_min_delay_seconds,
-                                        known.crawl_delay())
+            self._host(url).delay = max(self.settings.follow_min_delay_seconds, known.crawl_delay())
             return known
 
     async def _read_robots(self, origin: str) -> tuple[str | None, bool, float]:
@@ -137,8 +142,11 @@ class PoliteClient:
             return None, False, time.time() + ROBOTS_RETRY_SECONDS
         expires = time.time() + ROBOTS_TTL_SECONDS
         if response.status == 200:
-            return response.body.decode(response.charset or "utf-8", errors="replace"), True, \
-                expires
+            return (
+                response.body.decode(response.charset or "utf-8", errors="replace"),
+                True,
+                expires,
+            )
         if 300 <= response.status < 500:  # a missing robots.txt (redirects not followed)
             return None, True, expires
         return None, False, time.time() + ROBOTS_RETRY_SECONDS
@@ -170,10 +178,14 @@ class PoliteClient:
 def _checked(response: Response) -> Response:
     if response.status < 400:
         return response
-    pause = (retry_after(response.headers.get("Retry-After"), datetime.now(UTC))
-             if response.status in RETRY_STATUSES else None)
-    raise FetchError(f"{response.url}: HTTP {response.status}", status=response.status,
-                     retry_after=pause)
+    pause = (
+        retry_after(response.headers.get("Retry-After"), datetime.now(UTC))
+        if response.status in RETRY_STATUSES
+        else None
+    )
+    raise FetchError(
+        f"{response.url}: HTTP {response.status}", status=response.status, retry_after=pause
+    )
 
 
 def retry_after(value: str | None, now: datetime) -> float | None:

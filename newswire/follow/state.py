@@ -87,8 +87,9 @@ class FollowState:
 
     def resource(self, url: str) -> ResourceState:
         """The state of ``url`` (a fresh one, due now, if unknown)."""
-        row = self._db.execute(f"SELECT {_columns(ResourceState)} FROM resources WHERE url = ?",
-                               (url,)).fetchone()
+        row = self._db.execute(
+            f"SELECT {_columns(ResourceState)} FROM resources WHERE url = ?", (url,)
+        ).fetchone()
         return ResourceState(*row) if row else ResourceState(url)
 
     def save_resource(self, state: ResourceState) -> None:
@@ -97,14 +98,17 @@ class FollowState:
 
     def entry(self, article_id: str) -> EntryState | None:
         """What is known of ``article_id``, or None."""
-        row = self._db.execute(f"SELECT {_columns(EntryState)} FROM entries "
-                               "WHERE article_id = ?", (article_id,)).fetchone()
+        row = self._db.execute(
+            f"SELECT {_columns(EntryState)} FROM entries WHERE article_id = ?", (article_id,)
+        ).fetchone()
         return _entry(row) if row else None
 
     def due_entries(self, now: float) -> list[EntryState]:
         """Entries whose page is wanted and may be tried at ``now``."""
-        rows = self._db.execute(f"SELECT {_columns(EntryState)} FROM entries "
-                                "WHERE next_try <= ? ORDER BY next_try", (now,)).fetchall()
+        rows = self._db.execute(
+            f"SELECT {_columns(EntryState)} FROM entries WHERE next_try <= ? ORDER BY next_try",
+            (now,),
+        ).fetchall()
         return [_entry(row) for row in rows]
 
     def next_entry_try(self) -> float | None:
@@ -123,16 +127,18 @@ class FollowState:
     def forget_older_than(self, moment: float) -> int:
         """Forget resources and entries not seen since ``moment``; return how many rows."""
         with self._db:
-            removed = sum(self._db.execute(f"DELETE FROM {table} WHERE seen_at < ?",
-                                           (moment,)).rowcount
-                          for table in ("resources", "entries"))
+            removed = sum(
+                self._db.execute(f"DELETE FROM {table} WHERE seen_at < ?", (moment,)).rowcount
+                for table in ("resources", "entries")
+            )
         return removed
 
     def robots(self, origin: str) -> tuple[str | None, float] | None:
         """The robots.txt of ``origin`` (its text, None if it has none) and when it
         expires, if stored."""
-        row = self._db.execute("SELECT body, expires FROM robots WHERE origin = ?",
-                               (origin,)).fetchone()
+        row = self._db.execute(
+            "SELECT body, expires FROM robots WHERE origin = ?", (origin,)
+        ).fetchone()
         return (row[0], row[1]) if row else None
 
     def save_robots(self, origin: str, body: str | None, expires: float) -> None:
@@ -141,8 +147,9 @@ class FollowState:
 
     def discovered(self, url: str, now: float) -> list[str] | None:
         """The feeds and sitemaps found on the page ``url``, unless expired at ``now``."""
-        row = self._db.execute("SELECT resources FROM sources WHERE url = ? AND expires > ?",
-                               (url, now)).fetchone()
+        row = self._db.execute(
+            "SELECT resources FROM sources WHERE url = ? AND expires > ?", (url, now)
+        ).fetchone()
         return row[0].split() if row else None
 
     def save_discovered(self, url: str, resources: list[str], expires: float) -> None:

@@ -49,22 +49,28 @@ PIPELINE_ARTICLES_PER_S = 37.0
 REQUIRED_FACTOR = 10
 MEMORY_AT_RECORDS = (1_000, 10_000, 100_000)
 """The reader's peak memory is measured over this many records (those the archive has)."""
-_SAMPLE_TEXT = ("the minister said on monday that the government would review its plans for "
-                "the city after police reported a rise in cases while officials in the region "
-                "warned of delays to the new rail line and schools")
+_SAMPLE_TEXT = (
+    "the minister said on monday that the government would review its plans for "
+    "the city after police reported a rise in cases while officials in the region "
+    "warned of delays to the new rail line and schools"
+)
 _WORDS = _SAMPLE_TEXT.split()
 
 
 def news_page(number: int, rng: random.Random, published: datetime) -> bytes:
     """A news page of about 20 KB: head with metadata, navigation, article, footer."""
-    paragraphs = "".join(f"<p>{' '.join(rng.choices(_WORDS, k=rng.randint(25, 60)))}.</p>"
-                         for _ in range(rng.randint(12, 30)))
+    paragraphs = "".join(
+        f"<p>{' '.join(rng.choices(_WORDS, k=rng.randint(25, 60)))}.</p>"
+        for _ in range(rng.randint(12, 30))
+    )
     links = "".join(f'<li><a href="/section/{n}">Section {n}</a></li>' for n in range(40))
-    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Story {number}'
-            f' | The Daily Example</title><meta property="article:published_time" content="'
-            f'{published.isoformat()}"></head><body><nav><ul>{links}</ul></nav><article>'
-            f"<h1>Story {number}: {' '.join(rng.choices(_WORDS, k=8))}</h1>{paragraphs}"
-            f"</article><footer>© The Daily Example</footer></body></html>").encode()
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Story {number}'
+        f' | The Daily Example</title><meta property="article:published_time" content="'
+        f'{published.isoformat()}"></head><body><nav><ul>{links}</ul></nav><article>'
+        f"<h1>Story {number}: {' '.join(rng.choices(_WORDS, k=8))}</h1>{paragraphs}"
+        f"</article><footer>© The Daily Example</footer></body></html>"
+    ).encode()
 
 
 def write_cc_news(path: Path, records: int, seed: int = 7) -> None:
@@ -86,12 +92,21 @@ def write_cc_news(path: Path, records: int, seed: int = 7) -> None:
             elif kind < 0.98:
                 status, headers, body = "404 Not Found", [("Content-Type", "text/html")], b"-"
             else:
-                status, headers, body = "200 OK", [("Content-Type", "application/pdf")], bytes(
-                    rng.randrange(256) for _ in range(5000))
+                status, headers, body = (
+                    "200 OK",
+                    [("Content-Type", "application/pdf")],
+                    bytes(rng.randrange(256) for _ in range(5000)),
+                )
             http = StatusAndHeaders(status, headers, protocol="HTTP/1.1")
-            writer.write_record(writer.create_warc_record(
-                url, "response", payload=io.BytesIO(body), http_headers=http,
-                warc_headers_dict={"WARC-Date": fetched.strftime("%Y-%m-%dT%H:%M:%SZ")}))
+            writer.write_record(
+                writer.create_warc_record(
+                    url,
+                    "response",
+                    payload=io.BytesIO(body),
+                    http_headers=http,
+                    warc_headers_dict={"WARC-Date": fetched.strftime("%Y-%m-%dT%H:%M:%SZ")},
+                )
+            )
 
 
 def warcio_rate(path: Path) -> float:
@@ -159,15 +174,19 @@ def run(records: int, say: Callable[[str], None] = print) -> dict[str, object]:
         say(f"generated {records:,} records, {path.stat().st_size / 1e6:,.1f} MB")
         warcio = warcio_rate(path)
         reader, counts = reader_rate(path)
-        filtered, _ = reader_rate(path, Selection(since=datetime(2024, 1, 1, tzinfo=UTC),
-                                                  languages=("en",)))
+        filtered, _ = reader_rate(
+            path, Selection(since=datetime(2024, 1, 1, tzinfo=UTC), languages=("en",))
+        )
         published_rate, published = publish_rate(path)
         peaks = reader_peak_memory(path, {min(count, records) for count in MEMORY_AT_RECORDS})
     first = min(peaks)
     table_bytes = SeenContent(Settings().replay_seen_articles).nbytes
     report: dict[str, object] = {
-        "records": records, "articles": published, "skipped": dict(counts.skipped),
-        "warcio_records_per_s": round(warcio), "reader_records_per_s": round(reader),
+        "records": records,
+        "articles": published,
+        "skipped": dict(counts.skipped),
+        "warcio_records_per_s": round(warcio),
+        "reader_records_per_s": round(reader),
         "reader_to_warcio_ratio": round(reader / warcio, 3),
         "reader_filtered_records_per_s": round(filtered),
         "read_and_publish_records_per_s": round(published_rate),
@@ -175,26 +194,36 @@ def run(records: int, say: Callable[[str], None] = print) -> dict[str, object]:
         "reader_table_bytes": table_bytes,
         "reader_peak_bytes": {str(count): peak for count, peak in peaks.items()},
         "reader_peak_growth_bytes_per_record": round(
-            (peaks[records] - peaks[first]) / max(records - first, 1)),
+            (peaks[records] - peaks[first]) / max(records - first, 1)
+        ),
     }
     say(f"warcio iteration:  {warcio:,.0f} records/s")
     say(f"replay reader:     {reader:,.0f} records/s ({reader / warcio:.2f} x warcio)")
     say(f"with --since --language: {filtered:,.0f} records/s")
-    say(f"read and publish:  {published_rate:,.0f} records/s ({published:,} articles); "
-        f"required {PIPELINE_ARTICLES_PER_S * REQUIRED_FACTOR:,.0f}")
-    say("reader peak memory: " + ", ".join(f"{peak / 1e6:,.2f} MB over {count:,} records"
-                                            for count, peak in peaks.items())
-        + f", besides its fixed table of {table_bytes / 1e6:,.0f} MB")
+    say(
+        f"read and publish:  {published_rate:,.0f} records/s ({published:,} articles); "
+        f"required {PIPELINE_ARTICLES_PER_S * REQUIRED_FACTOR:,.0f}"
+    )
+    say(
+        "reader peak memory: "
+        + ", ".join(f"{peak / 1e6:,.2f} MB over {count:,} records" for count, peak in peaks.items())
+        + f", besides its fixed table of {table_bytes / 1e6:,.0f} MB"
+    )
     return report
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: ``python -m newswire.replay.bench [--records N] [--json FILE]``."""
-    parser = argparse.ArgumentParser(prog="python -m newswire.replay.bench",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("--records", type=int, default=10_000,
-                        help="records in the generated archive (default 10,000; 100,000 "
-                             "to see the reader's memory at 1,000, 10,000 and 100,000)")
+    parser = argparse.ArgumentParser(
+        prog="python -m newswire.replay.bench", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--records",
+        type=int,
+        default=10_000,
+        help="records in the generated archive (default 10,000; 100,000 "
+        "to see the reader's memory at 1,000, 10,000 and 100,000)",
+    )
     parser.add_argument("--json", type=Path, help="also write the report as JSON")
     args = parser.parse_args(argv)
     report = run(args.records)

@@ -40,10 +40,12 @@ class Selection:
 
     def key(self) -> str:
         """The selection in one canonical line: what a checkpoint belongs to."""
-        parts = [f"since={self.since.isoformat()}" if self.since else "",
-                 f"until={self.until.isoformat()}" if self.until else "",
-                 "hosts=" + ",".join(sorted(h.lower() for h in self.hosts)) if self.hosts else "",
-                 "languages=" + ",".join(sorted(self.languages)) if self.languages else ""]
+        parts = [
+            f"since={self.since.isoformat()}" if self.since else "",
+            f"until={self.until.isoformat()}" if self.until else "",
+            "hosts=" + ",".join(sorted(h.lower() for h in self.hosts)) if self.hosts else "",
+            "languages=" + ",".join(sorted(self.languages)) if self.languages else "",
+        ]
         return " ".join(part for part in parts if part)
 
     def rejection(self, article: RawArticle, content_language: str | None = None) -> str | None:
@@ -62,8 +64,10 @@ class Selection:
 
     def _takes_host(self, host: str | None) -> bool:
         host = (host or "").lower()
-        return any(fnmatchcase(host, pattern) or fnmatchcase(host, f"*.{pattern}")
-                   for pattern in (p.lower().removeprefix("www.") for p in self.hosts))
+        return any(
+            fnmatchcase(host, pattern) or fnmatchcase(host, f"*.{pattern}")
+            for pattern in (p.lower().removeprefix("www.") for p in self.hosts)
+        )
 
 
 def article_language(article: RawArticle, content_language: str | None = None) -> str | None:

@@ -75,8 +75,14 @@ SEND_BATCH_BYTES = 16_000_000
 """Messages (and bytes of them) sent before waiting for the broker to have them all."""
 _READ_CHUNK = 1 << 20
 _GZIP_MAGIC = b"\x1f\x8b"
-_JSON_KINDS = {list: "an array", str: "a string", bool: "a boolean", int: "a number",
-               float: "a number", type(None): "null"}
+_JSON_KINDS = {
+    list: "an array",
+    str: "a string",
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+    type(None): "null",
+}
 
 
 @dataclass(frozen=True)
@@ -114,9 +120,14 @@ class Refused:
     def dead_letter(self, max_payload_bytes: int) -> DeadLetter:
         """The dead letter (stage ``replay``) of this refusal."""
         return DeadLetter.of(
-            self.value, max_payload_bytes=max_payload_bytes, stage="replay",
-            reason=self.reason, error_type=self.error_type, location=self.location,
-            article_id=self.article_id, failed_at=datetime.now(UTC),
+            self.value,
+            max_payload_bytes=max_payload_bytes,
+            stage="replay",
+            reason=self.reason,
+            error_type=self.error_type,
+            location=self.location,
+            article_id=self.article_id,
+            failed_at=datetime.now(UTC),
         )
 
 
@@ -139,11 +150,12 @@ class ReplayCounts:
 
     def summary(self) -> str:
         """The counts in one line."""
-        skipped = "".join(f", {count} {reason}" for reason, count in
-                          sorted(self.skipped.items()))
-        return (f"newswire: published {self.published} articles ({self.revisions} revisions), "
-                f"dead-lettered {self.dead_lettered.total()}{_by_reason(self.dead_lettered)}, "
-                f"skipped {self.repeats} repeats{skipped}")
+        skipped = "".join(f", {count} {reason}" for reason, count in sorted(self.skipped.items()))
+        return (
+            f"newswire: published {self.published} articles ({self.revisions} revisions), "
+            f"dead-lettered {self.dead_lettered.total()}{_by_reason(self.dead_lettered)}, "
+            f"skipped {self.repeats} repeats{skipped}"
+        )
 
 
 def _by_reason(counts: Counter[str]) -> str:
@@ -172,20 +184,31 @@ def input_files(paths: Iterable[Path]) -> list[Path]:
         if path == STDIN:
             files.append(path)
             continue
-        matches = [path] if path.exists() else [
-            Path(match) for match in sorted(glob.glob(str(path), recursive=True))
-            if _is_glob(path)]
+        matches = (
+            [path]
+            if path.exists()
+            else [
+                Path(match)
+                for match in sorted(glob.glob(str(path), recursive=True))
+                if _is_glob(path)
+            ]
+        )
         if not matches:
             raise ValueError(f"{path}: no such file or directory")
         for match in matches:
             if match.is_dir():
-                files.extend(file for file in sorted(match.rglob("*"))
-                             if file.is_file() and _article_suffix(file))
+                files.extend(
+                    file
+                    for file in sorted(match.rglob("*"))
+                    if file.is_file() and _article_suffix(file)
+                )
             elif _article_suffix(match) is not None:
                 files.append(match)
             elif match == path:
-                raise ValueError(f"{path}: not an article file (expected "
-                                 f"{', '.join(ARTICLE_SUFFIXES)} or .gz of those)")
+                raise ValueError(
+                    f"{path}: not an article file (expected "
+                    f"{', '.join(ARTICLE_SUFFIXES)} or .gz of those)"
+                )
     return files
 
 
@@ -268,8 +291,10 @@ class Reader:
         if first is not None and last is not None:
             # The last refusal is shown too: damage that ends the reading comes last.
             problems = _describe(first) + ("" if last is first else f" ... {_describe(last)}")
-            self.report(f"newswire: {problems} ({articles} articles read from {path}, "
-                        f"{refused} dead-lettered)")
+            self.report(
+                f"newswire: {problems} ({articles} articles read from {path}, "
+                f"{refused} dead-lettered)"
+            )
 
     def _resume_position(self, path: Path) -> FilePosition | None:
         """Where the last replay of ``path`` stopped (and say so), if it has a checkpoint."""
@@ -279,11 +304,14 @@ class Reader:
         if start is None or start.offset == 0:
             return None
         if start.complete:
-            self.report(f"newswire: {path} was replayed to its end already "
-                        "(--from-start replays it again)")
+            self.report(
+                f"newswire: {path} was replayed to its end already (--from-start replays it again)"
+            )
         else:
-            self.report(f"newswire: resuming {path} after {start.records:,} records "
-                        f"(byte {start.offset:,}; --from-start reads it all again)")
+            self.report(
+                f"newswire: resuming {path} after {start.records:,} records "
+                f"(byte {start.offset:,}; --from-start reads it all again)"
+            )
         return start
 
     def _advance(self, end: int, file_offset: int | None = None) -> None:
@@ -315,8 +343,7 @@ class Reader:
             return
         if suffix == ".json":
             with _open(path) as stream:
-                yield from self._json(path, JsonText(cast(BinaryIO, stream), start.offset),
-                                      start)
+                yield from self._json(path, JsonText(cast(BinaryIO, stream), start.offset), start)
             return
         data, refused = _read_page(path, self.max_article_bytes)
         self._advance(path.stat().st_size)
@@ -337,8 +364,9 @@ class Reader:
             lines = gzip.GzipFile(fileobj=stream) if gzipped else stream
             yield from self._jsonl(STDIN, lines, FilePosition(STDIN, 0, 0))
 
-    def _warc(self, path: Path,
-              stream: BinaryIO | io.BufferedIOBase) -> Iterator[Outbound | Refused]:
+    def _warc(
+        self, path: Path, stream: BinaryIO | io.BufferedIOBase
+    ) -> Iterator[Outbound | Refused]:
         try:
             for item in read_warc(stream, self.max_article_bytes):
                 self._advance(item.end)
@@ -349,9 +377,12 @@ class Reader:
                 else:
                     self._skip(item.reason)
         except WarcDamage as damage:
-            yield Refused(b"", f"{path}@{damage.offset}", damage.error_type,
-                          f"the WARC cannot be read from byte {damage.offset:,} on: "
-                          f"{damage.reason}")
+            yield Refused(
+                b"",
+                f"{path}@{damage.offset}",
+                damage.error_type,
+                f"the WARC cannot be read from byte {damage.offset:,} on: {damage.reason}",
+            )
 
     def _warc_page(self, path: Path, page: WarcPage) -> Outbound | Refused | None:
         location = f"{path}@{page.offset}"
@@ -362,8 +393,13 @@ class Reader:
             html = decode_html(page.body, charset)
         except Rejected as error:
             return Refused(page.body, location, error.code, error.reason, article_id)
-        article = RawArticle(id=article_id, url=page.url, source=url_host(page.url), html=html,
-                             fetched_at=page.fetched_at)
+        article = RawArticle(
+            id=article_id,
+            url=page.url,
+            source=url_host(page.url),
+            html=html,
+            fetched_at=page.fetched_at,
+        )
         return self._admit(article, page.body, location, f"file:{location}", page.language)
 
     def _page(self, path: Path, data: bytes, is_text: bool) -> Outbound | Refused | None:
@@ -376,8 +412,9 @@ class Reader:
         article = RawArticle(id=article_id, fetched_at=datetime.now(UTC), **fields)
         return self._admit(article, data, str(path), f"file:{path}")
 
-    def _json(self, path: Path, text: JsonText,
-              start: FilePosition) -> Iterator[Outbound | Refused]:
+    def _json(
+        self, path: Path, text: JsonText, start: FilePosition
+    ) -> Iterator[Outbound | Refused]:
         """A JSON document: the elements of a list one by one as they are read (from
         ``start``, just after an element), or the one article it is."""
         number = start.records
@@ -390,10 +427,15 @@ class Reader:
             if start.offset == 0:
                 text.skip()
             for number, (record, value) in enumerate(
-                    list_items(text, start.offset > 0, self.max_article_bytes), start.records):
+                list_items(text, start.offset > 0, self.max_article_bytes), start.records
+            ):
                 self._advance(text.offset)
-                message = self._record(record, value.encode("utf-8", "surrogatepass"),
-                                       f"{path}#/{number}", f"file:{path}")
+                message = self._record(
+                    record,
+                    value.encode("utf-8", "surrogatepass"),
+                    f"{path}#/{number}",
+                    f"file:{path}",
+                )
                 if message is not None:
                     yield message
         except JsonDamage as damage:
@@ -414,8 +456,9 @@ class Reader:
         if message is not None:
             yield message
 
-    def _jsonl(self, path: Path, stream: Iterable[bytes],
-               start: FilePosition) -> Iterator[Outbound | Refused]:
+    def _jsonl(
+        self, path: Path, stream: Iterable[bytes], start: FilePosition
+    ) -> Iterator[Outbound | Refused]:
         number, offset = start.records, start.offset
         compressed = cast(BinaryIO, stream.fileobj) if isinstance(stream, gzip.GzipFile) else None
         try:
@@ -437,30 +480,45 @@ class Reader:
             return Refused(line, location, *describe_error(error))
         return self._record(record, line, location, f"file:{path}:{number}")
 
-    def _record(self, record: Any, value: bytes, location: str,
-                provenance: str) -> Outbound | Refused | None:
+    def _record(
+        self, record: Any, value: bytes, location: str, provenance: str
+    ) -> Outbound | Refused | None:
         """The article of one JSON value; ``value`` is how the input gave it."""
         if not isinstance(record, dict):
-            return Refused(value, location, "invalid_record",
-                           f"an article is a JSON object, not {_JSON_KINDS[type(record)]}")
+            return Refused(
+                value,
+                location,
+                "invalid_record",
+                f"an article is a JSON object, not {_JSON_KINDS[type(record)]}",
+            )
         given = {key: field for key, field in record.items() if field is not None}
         known_id = _given_id(given)
         try:
             # Placeholders for what newswire fills in: errors name only the user's fields.
             article = RawArticle.model_validate(
-                {"id": "", "fetched_at": datetime.now(UTC), **given})
+                {"id": "", "fetched_at": datetime.now(UTC), **given}
+            )
         except ValidationError as error:
             return Refused(value, location, *describe_error(error), article_id=known_id)
         site_name = given.get("site_name")
-        article = article.model_copy(update={
-            "id": known_id or stable_id(content=_content(article)),
-            "source": article.source or (site_name if isinstance(site_name, str) else None)
-            or url_host(article.url),
-        })
+        article = article.model_copy(
+            update={
+                "id": known_id or stable_id(content=_content(article)),
+                "source": article.source
+                or (site_name if isinstance(site_name, str) else None)
+                or url_host(article.url),
+            }
+        )
         return self._admit(article, value, location, provenance)
 
-    def _admit(self, article: RawArticle, value: bytes, location: str, provenance: str,
-               content_language: str | None = None) -> Outbound | Refused | None:
+    def _admit(
+        self,
+        article: RawArticle,
+        value: bytes,
+        location: str,
+        provenance: str,
+        content_language: str | None = None,
+    ) -> Outbound | Refused | None:
         """The message of ``article``, numbered as a revision; None for a repeat or an
         article the selection leaves out."""
         left_out = self.selection.rejection(article, content_language)
@@ -473,12 +531,18 @@ class Reader:
             self.counts.repeats += 1
             return None
         article = article.model_copy(
-            update={"revision": revision, "content_hash": digest, "provenance": provenance})
+            update={"revision": revision, "content_hash": digest, "provenance": provenance}
+        )
         message = Outbound.of(article, location)
         if len(message.value) > self.max_article_bytes:
-            return Refused(value, location, "too_large",
-                           f"article of {len(message.value):,} bytes is over the limit of "
-                           f"{self.max_article_bytes:,} bytes", article.id)
+            return Refused(
+                value,
+                location,
+                "too_large",
+                f"article of {len(message.value):,} bytes is over the limit of "
+                f"{self.max_article_bytes:,} bytes",
+                article.id,
+            )
         self._seen.add(article.id, digest)
         return message
 
@@ -524,12 +588,17 @@ def _read_page(path: Path, most_bytes: int) -> tuple[bytes, Refused | None]:
 
 
 def _too_large(path: Path, size: str, most_bytes: int) -> Refused:
-    return Refused(b"", str(path), "too_large", f"a file of {size} is over the limit of "
-                   f"{most_bytes:,} bytes of an article; it is not read")
+    return Refused(
+        b"",
+        str(path),
+        "too_large",
+        f"a file of {size} is over the limit of {most_bytes:,} bytes of an article; it is not read",
+    )
 
 
-def _damage(path: Path, error: BaseException, offset: int, part: str,
-            value: bytes = b"") -> Refused:
+def _damage(
+    path: Path, error: BaseException, offset: int, part: str, value: bytes = b""
+) -> Refused:
     """The refusal of a file's unreadable rest, from ``offset`` (decompressed) on."""
     if isinstance(error, EOFError):
         error_type = "truncated"
@@ -556,8 +625,6 @@ def _given_id(record: dict[str, Any]) -> str | None:
 def _content(article: RawArticle) -> str:
     """What the id and content hash are taken of: the HTML, else the text."""
     return article.html if article.html is not None else article.text or ""
-
-
 
 
 class RawPublisher:
@@ -626,8 +693,11 @@ class RawPublisher:
                 await self._pacer.wait()
             try:
                 delivery = await self._producer.send(
-                    self.topic, key=message.key.encode(), value=message.value,
-                    partition=self._next_partition())
+                    self.topic,
+                    key=message.key.encode(),
+                    value=message.value,
+                    partition=self._next_partition(),
+                )
             except KafkaError as error:
                 refused.append(_refused_by_broker(message, error))
             else:
@@ -654,8 +724,10 @@ class RawPublisher:
     async def _dead_letter(self, refused: list[Refused]) -> None:
         deliveries = [
             await self._producer.send(
-                self.dead_letter_topic, key=(message.article_id or message.location or "").encode(),
-                value=message.dead_letter(self._payload_bytes).to_json())
+                self.dead_letter_topic,
+                key=(message.article_id or message.location or "").encode(),
+                value=message.dead_letter(self._payload_bytes).to_json(),
+            )
             for message in refused
         ]
         for delivery in deliveries:
@@ -668,8 +740,13 @@ class RawPublisher:
 
 
 def _refused_by_broker(message: Outbound, error: KafkaError) -> Refused:
-    return Refused(message.value, message.location, type(error).__name__,
-                   f"the broker refused the article: {error}", message.key)
+    return Refused(
+        message.value,
+        message.location,
+        type(error).__name__,
+        f"the broker refused the article: {error}",
+        message.key,
+    )
 
 
 class Pacer:

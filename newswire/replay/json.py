@@ -18,8 +18,9 @@ _DECODER = json.JSONDecoder()
 class JsonDamage(Exception):
     """The rest of a JSON document cannot be read: it is not JSON, or too large."""
 
-    def __init__(self, error_type: str, reason: str, line: int | None, offset: int,
-                 rest: str) -> None:
+    def __init__(
+        self, error_type: str, reason: str, line: int | None, offset: int, rest: str
+    ) -> None:
         super().__init__(reason)
         self.error_type = error_type
         self.reason = reason
@@ -73,24 +74,27 @@ class JsonText:
             else:
                 # A number read to the buffer's end may go on in the next chunk.
                 if end < len(self._buffer) or self._ended:
-                    text = self._buffer[self._at:end]
+                    text = self._buffer[self._at : end]
                     self._consume(end)
                     return parsed, text
             if len(self._buffer) - self._at > most_bytes:
-                raise self.damage("too_large", f"a value is over the limit of {most_bytes:,} "
-                                  "bytes; the rest of the document is not read")
+                raise self.damage(
+                    "too_large",
+                    f"a value is over the limit of {most_bytes:,} "
+                    "bytes; the rest of the document is not read",
+                )
             if not self._read_more() and error is not None:
-                raise self.damage("invalid_json", f"value is not JSON: {error.msg}",
-                                  error.pos)
+                raise self.damage("invalid_json", f"value is not JSON: {error.msg}", error.pos)
 
     def rest(self, most_bytes: int) -> str:
         """All the text left; :class:`JsonDamage` if longer than ``most_bytes``."""
         while len(self._buffer) - self._at <= most_bytes and self._read_more():
             pass
         if len(self._buffer) - self._at > most_bytes:
-            raise self.damage("too_large", f"the document is over the limit of "
-                              f"{most_bytes:,} bytes")
-        text = self._buffer[self._at:]
+            raise self.damage(
+                "too_large", f"the document is over the limit of {most_bytes:,} bytes"
+            )
+        text = self._buffer[self._at :]
         self._consume(len(self._buffer))
         return text
 
@@ -98,14 +102,14 @@ class JsonText:
         """The damage of the document from here on (at ``position`` of the buffer)."""
         line = self.line
         if position is not None and line is not None:
-            before = self._buffer[self._at:position]
+            before = self._buffer[self._at : position]
             line += before.count("\n")
             column = len(before) - before.rfind("\n")
             reason = f"{reason}: line {line} column {column}"
-        return JsonDamage(error_type, reason, line, self.offset, self._buffer[self._at:])
+        return JsonDamage(error_type, reason, line, self.offset, self._buffer[self._at :])
 
     def _consume(self, end: int) -> None:
-        consumed = self._buffer[self._at:end]
+        consumed = self._buffer[self._at : end]
         self.offset += len(consumed.encode("utf-8", "surrogatepass"))
         if self.line is not None:
             self.line += consumed.count("\n")
@@ -119,9 +123,8 @@ class JsonText:
         try:
             text = self._decoder.decode(chunk, final=not chunk)
         except UnicodeDecodeError as error:
-            raise self.damage("invalid_json",
-                              f"the document is not UTF-8 text: {error}") from error
-        self._buffer = self._buffer[self._at:] + text
+            raise self.damage("invalid_json", f"the document is not UTF-8 text: {error}") from error
+        self._buffer = self._buffer[self._at :] + text
         self._at = 0
         self._ended = not chunk
         return bool(chunk)
@@ -134,8 +137,7 @@ def list_items(text: JsonText, resumed: bool, most_bytes: int) -> Iterator[tuple
     while (char := text.peek()) != "]":
         if after_item:
             if char != ",":
-                raise text.damage("invalid_json", "value is not JSON: expecting ',' or ']'",
-                                  None)
+                raise text.damage("invalid_json", "value is not JSON: expecting ',' or ']'", None)
             text.skip()
             text.peek()
         yield text.value(most_bytes)

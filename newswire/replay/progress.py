@@ -18,8 +18,13 @@ class ReplayProgress:
     ``sizes`` are the input files' sizes in bytes, for the overall ETA.
     """
 
-    def __init__(self, counts: ReplayCounts, status: StatusLine, sizes: dict[Path, int],
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        counts: ReplayCounts,
+        status: StatusLine,
+        sizes: dict[Path, int],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.counts = counts
         self.status = status
         self._sizes = sizes
@@ -46,16 +51,20 @@ class ReplayProgress:
         counts = self.counts
         elapsed = max(self._clock() - self._started, 1e-9)
         skipped = ", ".join(f"{n:,} {reason}" for reason, n in counts.skipped.most_common())
-        text = (f"newswire: {counts.read:,} records read, {counts.published:,} published "
-                f"({counts.published / elapsed:,.0f}/s), {counts.skipped.total():,} skipped"
-                f"{f' ({skipped})' if skipped else ''}")
+        text = (
+            f"newswire: {counts.read:,} records read, {counts.published:,} published "
+            f"({counts.published / elapsed:,.0f}/s), {counts.skipped.total():,} skipped"
+            f"{f' ({skipped})' if skipped else ''}"
+        )
         if self._path is None:
             return text
         size = self._sizes.get(self._path)
         if size is None:
             return f"{text}; {self._path} at {_mb(self._offset)}"
-        text += (f"; {self._path.name} {self._offset / max(size, 1):.0%} "
-                 f"({_mb(self._offset)} of {_mb(size)})")
+        text += (
+            f"; {self._path.name} {self._offset / max(size, 1):.0%} "
+            f"({_mb(self._offset)} of {_mb(size)})"
+        )
         remaining = sum(self._sizes.values()) - self._done_bytes - self._offset
         if self._read_bytes and remaining > 0:
             text += f", ETA {_duration(remaining * elapsed / self._read_bytes)}"

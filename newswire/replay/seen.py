@@ -50,8 +50,9 @@ class SeenContent:
     @property
     def nbytes(self) -> int:
         """The table's size in bytes."""
-        return sum(table.nbytes for table in (self._ids, self._revisions, self._last_added,
-                                              self._contents))
+        return sum(
+            table.nbytes for table in (self._ids, self._revisions, self._last_added, self._contents)
+        )
 
     def revision(self, article_id: str, content: str) -> int | None:
         """The revision ``content`` (a content hash) would be under ``article_id``; None

@@ -49,10 +49,14 @@ class ReplayCheckpoints:
         except (OSError, orjson.JSONDecodeError):
             return None
         if (saved.get("path"), saved.get("size"), saved.get("mtime_ns")) != (
-                str(path.resolve()), stat.st_size, stat.st_mtime_ns):
+            str(path.resolve()),
+            stat.st_size,
+            stat.st_mtime_ns,
+        ):
             return None
-        return FilePosition(path, int(saved["offset"]), int(saved["records"]),
-                            bool(saved.get("complete")))
+        return FilePosition(
+            path, int(saved["offset"]), int(saved["records"]), bool(saved.get("complete"))
+        )
 
     def save(self, position: FilePosition) -> None:
         """Record that ``position`` is published (atomically: a temporary file renamed)."""
@@ -60,12 +64,19 @@ class ReplayCheckpoints:
         self.directory.mkdir(parents=True, exist_ok=True)
         target = self._file(position.path)
         temporary = target.with_suffix(".tmp")
-        temporary.write_bytes(orjson.dumps({
-            "path": str(position.path.resolve()), "size": stat.st_size,
-            "mtime_ns": stat.st_mtime_ns, "offset": position.offset,
-            "records": position.records, "complete": position.complete,
-            "selection": self.selection,
-        }))
+        temporary.write_bytes(
+            orjson.dumps(
+                {
+                    "path": str(position.path.resolve()),
+                    "size": stat.st_size,
+                    "mtime_ns": stat.st_mtime_ns,
+                    "offset": position.offset,
+                    "records": position.records,
+                    "complete": position.complete,
+                    "selection": self.selection,
+                }
+            )
+        )
         os.replace(temporary, target)
 
     def _file(self, path: Path) -> Path:

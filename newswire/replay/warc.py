@@ -69,7 +69,8 @@ class WarcDamage(Exception):
 
 
 def read_warc(
-    stream: BinaryIO | io.BufferedIOBase, max_body_bytes: int,
+    stream: BinaryIO | io.BufferedIOBase,
+    max_body_bytes: int,
 ) -> Iterator[WarcPage | WarcSkip]:
     """The pages and skipped records of the WARC ``stream``, from where it is on.
 
@@ -85,8 +86,11 @@ def read_warc(
             offset = records.offset
             page_or_reason = _page_or_reason(record, max_body_bytes)
             records.read_to_end(record)
-            if (record.rec_type is None or record.rec_headers.get_header("Content-Length") is None
-                    or record.raw_stream.limit):
+            if (
+                record.rec_type is None
+                or record.rec_headers.get_header("Content-Length") is None
+                or record.raw_stream.limit
+            ):
                 raise EOFError("the file ends inside a record")
             if isinstance(page_or_reason, str):
                 yield WarcSkip(page_or_reason, offset, records.offset)
@@ -129,9 +133,13 @@ def _page_or_reason(record: ArcWarcRecord, max_body_bytes: int) -> bytes | str:
 def _page(record: ArcWarcRecord, body: bytes, offset: int, end: int) -> WarcPage:
     http = record.http_headers
     return WarcPage(
-        url=_target(record), fetched_at=_warc_date(record.rec_headers.get_header("WARC-Date")),
-        body=body, charset=_charset(http.get_header("Content-Type") or ""),
-        language=http.get_header("Content-Language"), offset=offset, end=end,
+        url=_target(record),
+        fetched_at=_warc_date(record.rec_headers.get_header("WARC-Date")),
+        body=body,
+        charset=_charset(http.get_header("Content-Type") or ""),
+        language=http.get_header("Content-Language"),
+        offset=offset,
+        end=end,
     )
 
 

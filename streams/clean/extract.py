@@ -603,8 +603,9 @@ def clean_html(html: str, url: str | None = None) -> Extraction:
         # Measured on trafilatura's evaluation pages: leaving readers' comments
         # out raises precision; ``fast`` (no fallback extractors) keeps F1 above
         # trafilatura's defaults at about 1.5 times the speed, paying for metadata.
-        structured_data = [script.text or "" for script in tree.iterfind(
-            './/script[@type="application/ld+json"]')]  # before trafilatura prunes the tree
+        structured_data = [
+            script.text or "" for script in tree.iterfind('.//script[@type="application/ld+json"]')
+        ]  # before trafilatura prunes the tree
         document = trafilatura.bare_extraction(tree, url=url, fast=True, include_comments=False)
         headings = [heading.text_content() for heading in tree.iterfind(".//h1")]
         metadata = page_metadata(tree, url)
@@ -619,9 +620,13 @@ def clean_html(html: str, url: str | None = None) -> Extraction:
     blocks = split_paragraphs(extracted.replace("\n", "\n\n"))
     paragraphs = [par for par in blocks if junk_rule_for(par, HTML_JUNK_RULES) is None]
     if not paragraphs:  # e.g. a page that renders its body from data: schema.org's copy
-        paragraphs = [par for par in split_paragraphs(
-            structured_article_body(structured_data).replace("\n", "\n\n"))
-            if junk_rule_for(par, HTML_JUNK_RULES) is None]
+        paragraphs = [
+            par
+            for par in split_paragraphs(
+                structured_article_body(structured_data).replace("\n", "\n\n")
+            )
+            if junk_rule_for(par, HTML_JUNK_RULES) is None
+        ]
     if not paragraphs:
         raise Rejected("no_main_text", "no main text in the page (only boilerplate or captions)")
     authors = [

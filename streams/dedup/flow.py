@@ -45,8 +45,7 @@ def _arrival(record: DedupProbe | DedupReport) -> Arrival:
 
 
 def _revision(record: DedupProbe | DedupReport) -> Revision:
-    return Revision(record.revision, record.fetched_at or record.arrived_at,
-                    record.content_hash)
+    return Revision(record.revision, record.fetched_at or record.arrived_at, record.content_hash)
 
 
 def _carried_article(
@@ -56,8 +55,10 @@ def _carried_article(
     if probe.article is None:
         return None
     if partition != home or probe.shards_total is None:
-        raise ValueError(f"a probe carrying its article must come with shards_total to its "
-                         f"home partition {home} (came to {partition})")
+        raise ValueError(
+            f"a probe carrying its article must come with shards_total to its "
+            f"home partition {home} (came to {partition})"
+        )
     return probe.article, probe.shards_total
 
 
@@ -124,11 +125,19 @@ class DedupFlow(Generic[HeldT]):
         arrival = self.clock.stamp(article.fetched_at, offset)
         if self.partitions == 1:
             revision = Revision.of(article)
-            matches = self._shard(0).probe(article.id, arrival, signature,
-                                           probe_keys(signature), revision)
-            return self._deduped(self._collector(0).add_article(
-                article.id, arrival, revision, 1, article.model_dump(mode="json"),
-                home_report=(0, matches)))
+            matches = self._shard(0).probe(
+                article.id, arrival, signature, probe_keys(signature), revision
+            )
+            return self._deduped(
+                self._collector(0).add_article(
+                    article.id,
+                    arrival,
+                    revision,
+                    1,
+                    article.model_dump(mode="json"),
+                    home_report=(0, matches),
+                )
+            )
         return self._probes(article, arrival, signature)
 
     def _probes(
@@ -143,9 +152,13 @@ class DedupFlow(Generic[HeldT]):
         for partition in sorted(probed):
             at_home = partition == home
             probe = DedupProbe(
-                article_id=article.id, keys=shards.get(partition, []),
-                signature=signature_record, arrived_at=arrival.time, sequence=arrival.seq,
-                revision=article.revision, content_hash=article.content_hash,
+                article_id=article.id,
+                keys=shards.get(partition, []),
+                signature=signature_record,
+                arrived_at=arrival.time,
+                sequence=arrival.seq,
+                revision=article.revision,
+                content_hash=article.content_hash,
                 fetched_at=article.fetched_at,
                 article=article if at_home else None,
                 shards_total=len(shards) if at_home else None,
@@ -160,29 +173,47 @@ class DedupFlow(Generic[HeldT]):
         carried = _carried_article(probe, partition, home)
         arrival, revision = _arrival(probe), _revision(probe)
         signature = Signature.from_json(probe.signature.model_dump())
-        matches = self._shard(partition).probe(probe.article_id, arrival, signature,
-                                               probe.keys, revision)
+        matches = self._shard(partition).probe(
+            probe.article_id, arrival, signature, probe.keys, revision
+        )
         if carried is None:
             if not probe.keys:  # sent only to drop an earlier revision's keys
                 return []
-            report = DedupReport(article_id=probe.article_id, arrived_at=probe.arrived_at,
-                                 sequence=probe.sequence, shard=partition,
-                                 revision=probe.revision, content_hash=probe.content_hash,
-                                 fetched_at=probe.fetched_at, matches=matches)
+            report = DedupReport(
+                article_id=probe.article_id,
+                arrived_at=probe.arrived_at,
+                sequence=probe.sequence,
+                shard=partition,
+                revision=probe.revision,
+                content_hash=probe.content_hash,
+                fetched_at=probe.fetched_at,
+                matches=matches,
+            )
             return [Outgoing(DEDUP_REPORTS, report.article_id, report.to_json(), home)]
         article, shards_total = carried
-        return self._deduped(self._collector(partition).add_article(
-            probe.article_id, arrival, revision, shards_total, article.model_dump(mode="json"),
-            home_report=(partition, matches) if probe.keys else None,
-        ))
+        return self._deduped(
+            self._collector(partition).add_article(
+                probe.article_id,
+                arrival,
+                revision,
+                shards_total,
+                article.model_dump(mode="json"),
+                home_report=(partition, matches) if probe.keys else None,
+            )
+        )
 
     def decide(self, report: DedupReport, partition: int) -> list[Outgoing]:
         """What ``report``, read on ``partition``, sends: the verdict, once the article and
         all its reports are in."""
-        return self._deduped(self._collector(partition).add_report(
-            report.article_id, _arrival(report), _revision(report), report.shard,
-            report.matches,
-        ))
+        return self._deduped(
+            self._collector(partition).add_report(
+                report.article_id,
+                _arrival(report),
+                _revision(report),
+                report.shard,
+                report.matches,
+            )
+        )
 
     @staticmethod
     def _deduped(decided: VerdictWithArticle | None) -> list[Outgoing]:
@@ -194,15 +225,16 @@ class DedupFlow(Generic[HeldT]):
 
     def _shard(self, partition: int) -> KeyShard:
         if partition not in self._shards:
-            self._shards[partition] = KeyShard(self.rules, retention=self.retention,
-                                               articles=self.shard_entries(partition))
+            self._shards[partition] = KeyShard(
+                self.rules, retention=self.retention, articles=self.shard_entries(partition)
+            )
         return self._shards[partition]
 
     def _collector(self, partition: int) -> ShardReportCollector:
         if partition not in self._collectors:
             self._collectors[partition] = ShardReportCollector(
-                retention=self.retention, entries=self.decisions,
-                ids=[i for i in self.decisions
-                     if key_partition(i, self.partitions) == partition],
+                retention=self.retention,
+                entries=self.decisions,
+                ids=[i for i in self.decisions if key_partition(i, self.partitions) == partition],
             )
         return self._collectors[partition]

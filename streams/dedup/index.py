@@ -92,7 +92,7 @@ STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 _WORD = re.compile(r"\w+")
 _TOKEN = re.compile(r"\w+|[^\w\s]|\n")
-_SENTENCE_END = frozenset(".!?\n:;\"")
+_SENTENCE_END = frozenset('.!?\n:;"')
 _MASK64 = (1 << 64) - 1
 
 
@@ -107,9 +107,7 @@ _EMPTY_SIGNATURE = np.full(NUM_PERM, np.iinfo(np.uint32).max, dtype=np.uint32)
 
 
 def _token_hashes(tokens: Sequence[str]) -> np.ndarray:
-    return np.fromiter(
-        map(zlib.crc32, map(str.encode, tokens)), dtype=np.uint64, count=len(tokens)
-    )
+    return np.fromiter(map(zlib.crc32, map(str.encode, tokens)), dtype=np.uint64, count=len(tokens))
 
 
 def _gram_hashes(
@@ -135,7 +133,7 @@ def _gram_hashes(
     combined *= np.uint64(0x94D049BB133111EB)
     combined ^= combined >> np.uint64(31)
     if blocks is not None:
-        within = blocks[: count] == blocks[size - 1 :]
+        within = blocks[:count] == blocks[size - 1 :]
         if within.any():
             combined = combined[within]
     return np.unique(combined)
@@ -316,15 +314,22 @@ class ShardArticle:
 
     def to_json(self) -> dict[str, Any]:
         """JSON-able form."""
-        return {**self.arrival.to_json(), "keys": list(self.keys),
-                "signature": self.signature.to_json(), **self.revision.to_json()}
+        return {
+            **self.arrival.to_json(),
+            "keys": list(self.keys),
+            "signature": self.signature.to_json(),
+            **self.revision.to_json(),
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ShardArticle:
         """Inverse of :meth:`to_json`."""
-        return cls(Arrival.from_json(data), tuple(data["keys"]),
-                   Signature.from_json(data["signature"]),
-                   Revision.from_json(data))
+        return cls(
+            Arrival.from_json(data),
+            tuple(data["keys"]),
+            Signature.from_json(data["signature"]),
+            Revision.from_json(data),
+        )
 
 
 class KeyShard(KeyBuckets[ShardArticle]):
@@ -346,8 +351,12 @@ class KeyShard(KeyBuckets[ShardArticle]):
         max_candidates: int = 32,
         articles: MutableMapping[str, ShardArticle] | None = None,
     ) -> None:
-        super().__init__(retention=retention, max_bucket=max_bucket,
-                         max_candidates=max_candidates, articles=articles)
+        super().__init__(
+            retention=retention,
+            max_bucket=max_bucket,
+            max_candidates=max_candidates,
+            articles=articles,
+        )
         self.rules = rules
 
     def probe(
@@ -374,8 +383,11 @@ class KeyShard(KeyBuckets[ShardArticle]):
         if not keys:
             return []
         found = self.enter(article_id, ShardArticle(arrival, tuple(keys), signature, revision))
-        return [match for candidate in found
-                if (match := self._compare(signature, candidate)) is not None]
+        return [
+            match
+            for candidate in found
+            if (match := self._compare(signature, candidate)) is not None
+        ]
 
     def _compare(
         self, signature: Signature, candidate: Candidate[ShardArticle]
@@ -385,8 +397,14 @@ class KeyShard(KeyBuckets[ShardArticle]):
         if found is None:
             return None
         kind, method, score = found
-        return DedupMatch(article_id=candidate.article_id, arrived_at=held.arrival.time,
-                          sequence=held.arrival.seq, kind=kind, method=method, score=score)
+        return DedupMatch(
+            article_id=candidate.article_id,
+            arrived_at=held.arrival.time,
+            sequence=held.arrival.seq,
+            kind=kind,
+            method=method,
+            score=score,
+        )
 
 
 _KIND_RANK: dict[DuplicateKind, int] = {"exact": 0, "near": 1, "spun": 2, "original": 3}
@@ -399,16 +417,27 @@ def decide(article_id: str, arrival: Arrival, matches: Iterable[DedupMatch]) -> 
     exact match beats a near one, which beats a spun one, then the higher score.
     """
     earlier = [
-        match for match in matches
+        match
+        for match in matches
         if match.article_id != article_id and Arrival(match.arrived_at, match.sequence) < arrival
     ]
     if not earlier:
         return DedupVerdict(article_id=article_id)
-    best = min(earlier, key=lambda match: (
-        Arrival(match.arrived_at, match.sequence), _KIND_RANK[match.kind], -match.score
-    ))
-    return DedupVerdict(article_id=article_id, duplicate_of=best.article_id, kind=best.kind,
-                        method=best.method, score=round(best.score, 4))
+    best = min(
+        earlier,
+        key=lambda match: (
+            Arrival(match.arrived_at, match.sequence),
+            _KIND_RANK[match.kind],
+            -match.score,
+        ),
+    )
+    return DedupVerdict(
+        article_id=article_id,
+        duplicate_of=best.article_id,
+        kind=best.kind,
+        method=best.method,
+        score=round(best.score, 4),
+    )
 
 
 @dataclass(frozen=True)
@@ -448,8 +477,10 @@ class ShardReportCollector:
         self.retention = retention
         self.max_overdue = max_overdue
         self.entries: MutableMapping[str, dict[str, Any]] = {} if entries is None else entries
-        held = sorted((self._arrival_of(article_id), article_id)
-                      for article_id in (self.entries.keys() if ids is None else ids))
+        held = sorted(
+            (self._arrival_of(article_id), article_id)
+            for article_id in (self.entries.keys() if ids is None else ids)
+        )
         self._order: deque[tuple[datetime, str]] = deque(
             (arrival.time, article_id) for arrival, article_id in held
         )
@@ -483,8 +514,11 @@ class ShardReportCollector:
         it holds keys of the article: both are then stored in one write.
         """
         entry = self.entries.get(article_id)
-        if entry is not None and "verdict" in entry and (
-                Revision.from_json(entry).content_hash == revision.content_hash):
+        if (
+            entry is not None
+            and "verdict" in entry
+            and (Revision.from_json(entry).content_hash == revision.content_hash)
+        ):
             return VerdictWithArticle(DedupVerdict.model_validate(entry["verdict"]), payload)
         state = self._state(article_id, arrival, revision)
         if state is None:
@@ -541,8 +575,11 @@ class ShardReportCollector:
                 return None
             arrival = Arrival.from_json(entry)
         return {
-            **arrival.to_json(), **revision.to_json(),
-            "shards_total": None, "shards": [], "matches": [],
+            **arrival.to_json(),
+            **revision.to_json(),
+            "shards_total": None,
+            "shards": [],
+            "matches": [],
         }
 
     def _settle(self, article_id: str, state: dict[str, Any]) -> VerdictWithArticle | None:
@@ -554,8 +591,10 @@ class ShardReportCollector:
         matches = [DedupMatch.model_validate(match) for match in state["matches"]]
         verdict = decide(article_id, Arrival.from_json(state), matches)
         self.entries[article_id] = {
-            "arrived_at": state["arrived_at"], "sequence": state["sequence"],
-            **Revision.from_json(state).to_json(), "verdict": verdict.model_dump(mode="json"),
+            "arrived_at": state["arrived_at"],
+            "sequence": state["sequence"],
+            **Revision.from_json(state).to_json(),
+            "verdict": verdict.model_dump(mode="json"),
         }
         if article_id in self._overdue:  # decided at last, and already out of the window
             self._forget(article_id)
@@ -613,8 +652,13 @@ class DedupIndex:
         :param max_bucket: entries kept per candidate key (the most recent), which
             bounds the work per article when a key is common.
         """
-        rules = MatchRules(near_jaccard, near_containment, min_containment_jaccard,
-                           spun_containment, min_shared_anchors)
+        rules = MatchRules(
+            near_jaccard,
+            near_containment,
+            min_containment_jaccard,
+            spun_containment,
+            min_shared_anchors,
+        )
         self.shard = KeyShard(rules, retention=retention, max_bucket=max_bucket)
         self.decider = ShardReportCollector(retention=retention)
         self._clock = ArrivalClock()
@@ -635,9 +679,9 @@ class DedupIndex:
             return known
         arrival = self._clock.stamp(seen_at)
         signature = Signature.of(article.text, article.fingerprint)
-        matches = self.shard.probe(article.id, arrival, signature, probe_keys(signature),
-                                   revision)
-        decided = self.decider.add_article(article.id, arrival, revision, 1, None,
-                                           home_report=(0, matches))
+        matches = self.shard.probe(article.id, arrival, signature, probe_keys(signature), revision)
+        decided = self.decider.add_article(
+            article.id, arrival, revision, 1, None, home_report=(0, matches)
+        )
         assert decided is not None, "the only shard has reported"
         return decided.verdict

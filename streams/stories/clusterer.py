@@ -89,12 +89,24 @@ _STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 _TOKEN = re.compile(r"[^\W_]+(?:[.'-][^\W_]+)*")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
 _MONTH_NAMES = (
-    "January", "February", "March", "April", "May", "June",
-    "July", "August", "September", "October", "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 )
-_MONTH_NUMBER = {name: i for i, name in enumerate(_MONTH_NAMES, 1)} | {
-    name[:3]: i for i, name in enumerate(_MONTH_NAMES, 1)
-} | {"Sept": 9}
+_MONTH_NUMBER = (
+    {name: i for i, name in enumerate(_MONTH_NAMES, 1)}
+    | {name[:3]: i for i, name in enumerate(_MONTH_NAMES, 1)}
+    | {"Sept": 9}
+)
 _MONTH = r"(" + "|".join(sorted(_MONTH_NUMBER, key=len, reverse=True)) + r")\.?"
 _DAY = r"(\d{1,2})(?:st|nd|rd|th)?"
 _QUANTITY_SENTENCES = 4
@@ -520,8 +532,13 @@ def story_index(
     term) is not looked up: like a stop word, it would find recent articles of
     unrelated stories, whose scoring is most of the stage's cost.
     """
-    return KeyBuckets(retention=cold_after, max_bucket=16, max_candidates=48,
-                      common_key_articles=256, articles=articles)
+    return KeyBuckets(
+        retention=cold_after,
+        max_bucket=16,
+        max_candidates=48,
+        common_key_articles=256,
+        articles=articles,
+    )
 
 
 CLOCK_SKEW = timedelta(days=1)
@@ -718,8 +735,9 @@ class StoryClusterer:
         if not keys:
             return []
         arrival = self._clock.stamp(self.clock_time(article, seen_at))
-        found = enter_revision(index, article.id,
-                               IndexedArticle(arrival, tuple(keys), article.revision))
+        found = enter_revision(
+            index, article.id, IndexedArticle(arrival, tuple(keys), article.revision)
+        )
         return [(candidate.article_id, candidate.shared_keys) for candidate in found]
 
     def _local_index(self) -> KeyBuckets[IndexedArticle]:
@@ -727,9 +745,7 @@ class StoryClusterer:
             raise RuntimeError("this clusterer has no in-process index (local_index=False)")
         return self._index
 
-    def index_keys(
-        self, articles: Sequence[DedupedArticle], seen_at: datetime
-    ) -> list[list[str]]:
+    def index_keys(self, articles: Sequence[DedupedArticle], seen_at: datetime) -> list[list[str]]:
         """The keys to look each article up under in the story index, in order.
 
         An original article is admitted: it counts in the term statistics from now
@@ -743,9 +759,12 @@ class StoryClusterer:
         keys: list[list[str]] = []
         for article in articles:
             original = article.duplicate_of
-            if ((self._known(article.id) is not None and not self._updates(article))
-                    or article.id in self._admitted
-                    or original in self._story_of or original in self._admitted):
+            if (
+                (self._known(article.id) is not None and not self._updates(article))
+                or article.id in self._admitted
+                or original in self._story_of
+                or original in self._admitted
+            ):
                 keys.append([])
                 continue
             self._advance(self.clock_time(article, seen_at))
@@ -966,10 +985,18 @@ class StoryClusterer:
             return self._publish(story)
         assert story.record is not None
         story.version += 1
-        story.record = story.record.model_copy(update={
-            "version": story.version, "article_ids": [], "duplicates": {}, "members": [],
-            "entities": [], "sources": [], "article_count": 0, "unique_article_count": 0,
-        })
+        story.record = story.record.model_copy(
+            update={
+                "version": story.version,
+                "article_ids": [],
+                "duplicates": {},
+                "members": [],
+                "entities": [],
+                "sources": [],
+                "article_count": 0,
+                "unique_article_count": 0,
+            }
+        )
         self._retire(story)
         return story.record
 
@@ -1109,8 +1136,7 @@ class StoryClusterer:
     def _rebuild(self, story: _LiveStory) -> None:
         """Recompute a story's aggregates from its members (after one has left)."""
         members = story.members
-        story.text, story.titles, story.entities = (
-            Profile(self.profile_terms) for _ in range(3))
+        story.text, story.titles, story.entities = (Profile(self.profile_terms) for _ in range(3))
         story.founders, story.merged_entities = [], StoryEntityMerge()
         story.specifics, story.slots, story.core, story.originals = Counter(), {}, frozenset(), 0
         story.first_time = story.last_time = None
@@ -1132,9 +1158,7 @@ class StoryClusterer:
     def _publish(self, story: _LiveStory) -> Story:
         story.version += 1
         members = [m.record for m in story.members]
-        published = [
-            moment for m in members if (moment := news_time(m.published_at, m.first_seen))
-        ]
+        published = [moment for m in members if (moment := news_time(m.published_at, m.first_seen))]
         story.record = Story(
             story_id=story.story_id,
             version=story.version,

@@ -112,10 +112,21 @@ class StoryFlow(Generic[HeldT]):
         arrival = self.clock.stamp(self.clusterer.clock_time(article, seen_at), offset)
         shards = keys_by_partition(keys, self.partitions)
         self.waiting.append(Waiting(held, article, seen_at, now, set(shards)))
-        return [Outgoing(STORY_INDEX, article.id, StoryIndexEntry(
-                    article_id=article.id, arrived_at=arrival.time, sequence=arrival.seq,
-                    revision=article.revision, keys=shard_keys).to_json(), partition)
-                for partition, shard_keys in shards.items()]
+        return [
+            Outgoing(
+                STORY_INDEX,
+                article.id,
+                StoryIndexEntry(
+                    article_id=article.id,
+                    arrived_at=arrival.time,
+                    sequence=arrival.seq,
+                    revision=article.revision,
+                    keys=shard_keys,
+                ).to_json(),
+                partition,
+            )
+            for partition, shard_keys in shards.items()
+        ]
 
     def withdraw(self, held: HeldT, article_id: str) -> None:
         """Undo the admission of ``article_id`` (held as ``held``), which failed."""
@@ -146,9 +157,10 @@ class StoryFlow(Generic[HeldT]):
             return waiting, None
         self.clusterer.discard(waiting.article.id)
         missing = ", ".join(map(str, sorted(waiting.shards)))
-        return waiting, Rejected("story_index_timeout",
-                                 f"no reply from story-index partition(s) {missing} "
-                                 f"within {self.reply_timeout:g} s")
+        return waiting, Rejected(
+            "story_index_timeout",
+            f"no reply from story-index partition(s) {missing} within {self.reply_timeout:g} s",
+        )
 
     def place(self, waiting: Waiting[HeldT]) -> list[Outgoing]:
         """Place a ready article: its story (and any it left), then the enriched article."""
@@ -163,8 +175,10 @@ class StoryFlow(Generic[HeldT]):
             self.log.append(article.id, self.clusterer.entry(article.id))
         # A redelivered article sends its story again: the story state may have kept the
         # article while the story's send was lost with a killed worker.
-        outgoing = [Outgoing(STORIES, changed_story.story_id, changed_story.to_json())
-                    for changed_story in [story, *self.clusterer.left_stories()]]
+        outgoing = [
+            Outgoing(STORIES, changed_story.story_id, changed_story.to_json())
+            for changed_story in [story, *self.clusterer.left_stories()]
+        ]
         # Members of retired stories are not needed to rebuild the live ones.
         self.log.prune(keep=self.clusterer.__contains__)
         enriched = extended_json(article.model_dump(mode="json"), story_id=story.story_id)
@@ -173,15 +187,20 @@ class StoryFlow(Generic[HeldT]):
     def index(self, entry: StoryIndexEntry, partition: int) -> list[Outgoing]:
         """The reply of index ``partition`` to ``entry``: the earlier articles sharing the
         most keys (the article is added, once)."""
-        held = IndexedArticle(Arrival(entry.arrived_at, entry.sequence), tuple(entry.keys),
-                              entry.revision)
+        held = IndexedArticle(
+            Arrival(entry.arrived_at, entry.sequence), tuple(entry.keys), entry.revision
+        )
         found = enter_revision(self._shard(partition), entry.article_id, held)
-        reply = StoryIndexReply(article_id=entry.article_id, shard=partition, candidates=[
-            StoryCandidate(article_id=c.article_id, shared_keys=c.shared_keys) for c in found])
+        reply = StoryIndexReply(
+            article_id=entry.article_id,
+            shard=partition,
+            candidates=[
+                StoryCandidate(article_id=c.article_id, shared_keys=c.shared_keys) for c in found
+            ],
+        )
         return [Outgoing(STORY_CANDIDATES, entry.article_id, reply.to_json())]
 
     def _shard(self, partition: int) -> KeyBuckets[IndexedArticle]:
         if partition not in self._shards:
-            self._shards[partition] = story_index(self.cold_after,
-                                                  self.index_entries(partition))
+            self._shards[partition] = story_index(self.cold_after, self.index_entries(partition))
         return self._shards[partition]

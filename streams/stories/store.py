@@ -131,9 +131,7 @@ class SQLiteStoryStore:
                         ).fetchall()
                     ],
                 )
-            self._db.execute(
-                "CREATE INDEX IF NOT EXISTS stories_news_last ON stories (news_last)"
-            )
+            self._db.execute("CREATE INDEX IF NOT EXISTS stories_news_last ON stories (news_last)")
 
     def _enable_fts(self) -> bool:
         try:
@@ -173,9 +171,7 @@ class SQLiteStoryStore:
     def _write(self, story: Story) -> None:
         content = _searchable_text(story)
         entity_keys = {
-            key.casefold()
-            for e in story.entities
-            for key in (e.id, e.name, *e.surface_forms)
+            key.casefold() for e in story.entities for key in (e.id, e.name, *e.surface_forms)
         }
         news_first, news_last = news_span(story)
         self._db.execute(

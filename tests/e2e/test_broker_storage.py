@@ -38,8 +38,7 @@ async def write_and_commit(url: str) -> None:
             await producer.send_and_wait(TOPIC, value)
     finally:
         await producer.stop()
-    consumer = AIOKafkaConsumer(bootstrap_servers=servers, group_id=GROUP,
-                                enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=servers, group_id=GROUP, enable_auto_commit=False)
     await consumer.start()
     try:
         consumer.assign([PARTITION])
@@ -59,8 +58,7 @@ async def read_back(url: str) -> tuple[list[str], int | None, list[bytes]]:
         await admin.close()
     if TOPIC not in topics:
         return topics, None, []
-    consumer = AIOKafkaConsumer(bootstrap_servers=servers, group_id=GROUP,
-                                enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=servers, group_id=GROUP, enable_auto_commit=False)
     await consumer.start()
     try:
         consumer.assign([PARTITION])
@@ -93,8 +91,10 @@ def test_a_broker_in_memory_forgets_on_a_restart() -> None:
 
 
 def test_one_data_directory_serves_one_broker(tmp_path: Path) -> None:
-    with (EmbeddedBroker(storage_dir=tmp_path / "broker"),
-          pytest.raises(BrokerStartError, match="another newswire broker is running")):
+    with (
+        EmbeddedBroker(storage_dir=tmp_path / "broker"),
+        pytest.raises(BrokerStartError, match="another newswire broker is running"),
+    ):
         EmbeddedBroker(storage_dir=tmp_path / "broker").start()
 
 
@@ -112,8 +112,12 @@ time.sleep(600)
 def test_the_broker_and_its_object_store_die_with_the_process_that_started_them(
     tmp_path: Path,
 ) -> None:
-    owner = subprocess.Popen([sys.executable, "-c", STARTER, str(tmp_path / "broker")],
-                             cwd=PROJECT, stdout=subprocess.PIPE, text=True)
+    owner = subprocess.Popen(
+        [sys.executable, "-c", STARTER, str(tmp_path / "broker")],
+        cwd=PROJECT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert owner.stdout is not None and owner.stdout.readline() == "started\n"
         helpers = psutil.Process(owner.pid).children()

@@ -22,7 +22,10 @@ class Command:
 
     def __init__(self, *args: str, env: dict[str, str], stream: str = "stderr") -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "newswire.cli", *args], cwd=PROJECT, env=env, text=True,
+            [sys.executable, "-m", "newswire.cli", *args],
+            cwd=PROJECT,
+            env=env,
+            text=True,
             stdout=subprocess.PIPE if stream == "stdout" else subprocess.DEVNULL,
             stderr=subprocess.PIPE if stream == "stderr" else subprocess.DEVNULL,
         )
@@ -88,8 +91,14 @@ def test_a_worker_on_newswire_broker_uses_the_tansu_profile_and_its_port_stays_i
     commands.append(worker)
     assert "Tansu profile on" in worker.wait_for("newswire: worker on")
 
-    second = subprocess.run([sys.executable, "-m", "newswire.cli", "broker", "--port", str(port)],
-                            cwd=PROJECT, env=env, capture_output=True, text=True, timeout=60)
+    second = subprocess.run(
+        [sys.executable, "-m", "newswire.cli", "broker", "--port", str(port)],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert second.returncode == 1, second
     assert f"port {port}" in second.stderr and "Traceback" not in second.stderr
     assert len(second.stderr.splitlines()) == 1, second.stderr
@@ -101,8 +110,12 @@ def test_an_explicit_profile_setting_wins_over_detection(
 ) -> None:
     port = free_port()
     start_broker(port, env, commands)
-    worker = Command("worker", "--broker", f"kafka://127.0.0.1:{port}",
-                     env={**env, "NEWSWIRE_EMBEDDED_PROFILE": "false"})
+    worker = Command(
+        "worker",
+        "--broker",
+        f"kafka://127.0.0.1:{port}",
+        env={**env, "NEWSWIRE_EMBEDDED_PROFILE": "false"},
+    )
     commands.append(worker)
     assert "Tansu profile off" in worker.wait_for("newswire: worker on")
 

@@ -29,8 +29,9 @@ from tests.conftest import PROJECT, SEEDS
 from tests.e2e.conftest import watch_until
 from tests.unit.test_entities_seeds import expected_story_problems
 
-SEED_IDS = {path.name[:3]: stable_id(content=path.read_bytes())
-            for path in sorted(SEEDS.glob("*.txt"))}
+SEED_IDS = {
+    path.name[:3]: stable_id(content=path.read_bytes()) for path in sorted(SEEDS.glob("*.txt"))
+}
 
 OTHER_EVENT = """Wildfire forces evacuation of mountain villages in southern Chile
 
@@ -60,14 +61,19 @@ def _run_once(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env["NEWSWIRE_DATA_DIR"] = str(tmp_path / "data")
     return subprocess.run(
         [sys.executable, "-m", "newswire.cli", "run", "--once", "--timeout", "300", *args],
-        cwd=PROJECT, env=env, capture_output=True, text=True, timeout=400,
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=400,
     )
 
 
 def test_run_once_groups_the_seeds_into_one_story(tmp_path: Path) -> None:
     stories_out, articles_out = tmp_path / "s.jsonl", tmp_path / "a.jsonl"
-    result = _run_once(tmp_path, "--stories-out", str(stories_out),
-                       "--articles-out", str(articles_out))
+    result = _run_once(
+        tmp_path, "--stories-out", str(stories_out), "--articles-out", str(articles_out)
+    )
     assert result.returncode == 0, result.stderr[-3000:]
 
     articles = {row["id"]: row for row in map(orjson.loads, articles_out.read_text().splitlines())}
@@ -93,25 +99,34 @@ def test_run_once_groups_the_seeds_into_one_story(tmp_path: Path) -> None:
     # The seeds are plain text files: their publishers are unknown, and not counted.
     assert f"story {story['story_id']} v1 · 1 article (0 duplicates)\n" in result.stdout
     assert " 1 articles" not in result.stdout and " 1 sources" not in result.stdout
-    for waiting_for in ("warming up the stage process", "starting the embedded broker",
-                        "joining the consumer group", "worker ready", "stage process warm"):
+    for waiting_for in (
+        "warming up the stage process",
+        "starting the embedded broker",
+        "joining the consumer group",
+        "worker ready",
+        "stage process warm",
+    ):
         assert f"newswire: {waiting_for}" in result.stderr
     summary = result.stdout.splitlines()[-1]
-    assert re.fullmatch(r"newswire: done in [0-9.]+ s: 5 articles · 5 in 1 story · 1 copy · "
-                        r"0 revisions · 0 dead letters", summary), summary
+    assert re.fullmatch(
+        r"newswire: done in [0-9.]+ s: 5 articles · 5 in 1 story · 1 copy · "
+        r"0 revisions · 0 dead letters",
+        summary,
+    ), summary
 
 
-def test_run_once_quiet_prints_the_summary_and_exits_3_for_a_dead_letter(
-    tmp_path: Path
-) -> None:
+def test_run_once_quiet_prints_the_summary_and_exits_3_for_a_dead_letter(tmp_path: Path) -> None:
     inputs = tmp_path / "inputs"
     shutil.copytree(SEEDS, inputs)
     (inputs / "broken.jsonl").write_text("{not json\n")
     result = _run_once(tmp_path, "--quiet", "--replay", str(inputs))
     assert result.returncode == 3, result.stderr[-3000:]
     (summary,) = result.stdout.splitlines()
-    assert re.fullmatch(r"newswire: done in [0-9.]+ s: 5 articles · 5 in 1 story · 1 copy · "
-                        r"0 revisions · 1 dead letter \(replay/invalid_json 1\)", summary), summary
+    assert re.fullmatch(
+        r"newswire: done in [0-9.]+ s: 5 articles · 5 in 1 story · 1 copy · "
+        r"0 revisions · 1 dead letter \(replay/invalid_json 1\)",
+        summary,
+    ), summary
     # No progress, no start-up lines: only the one line that reports the damaged file.
     (error,) = [line for line in result.stderr.splitlines() if line.startswith("newswire:")]
     assert "broken.jsonl:1" in error
@@ -143,13 +158,17 @@ def test_malformed_message_is_dead_lettered_and_the_next_good_one_goes_through(
 ) -> None:
     start_worker()
     good = _other_event_message()
-    _publish(pipeline_settings, [
-        Outbound("bad-json", b"{not json"),
-        Outbound("bad-record", orjson.dumps({"id": "bad-record", "text": "x"})),
-        good,
-    ])
-    board = watch_until(pipeline_settings, lambda b: b.done_with(["bad-json", "bad-record",
-                                                                   good.key]))
+    _publish(
+        pipeline_settings,
+        [
+            Outbound("bad-json", b"{not json"),
+            Outbound("bad-record", orjson.dumps({"id": "bad-record", "text": "x"})),
+            good,
+        ],
+    )
+    board = watch_until(
+        pipeline_settings, lambda b: b.done_with(["bad-json", "bad-record", good.key])
+    )
     letters = {letter.article_id: letter for letter in board.dead_letters}
     assert letters["bad-json"].stage == "clean"
     assert letters["bad-json"].error_type == "invalid_json"
@@ -183,8 +202,10 @@ def test_dedup_and_story_state_survive_a_worker_restart(
     start_worker()
     copy = next(m for m in read_inputs([SEEDS]) if m.key == SEED_IDS["002"])
     _publish(pipeline_settings, [copy, _other_event_message()])
-    after = watch_until(pipeline_settings, lambda board: board.deliveries[SEED_IDS["002"]] >= 2
-                        and board.done_with(["chile-fire"]))
+    after = watch_until(
+        pipeline_settings,
+        lambda board: board.deliveries[SEED_IDS["002"]] >= 2 and board.done_with(["chile-fire"]),
+    )
     replayed = after.articles[SEED_IDS["002"]]
     assert replayed.duplicate_of == SEED_IDS["000"]
     assert replayed.story_id == seed_story
@@ -215,38 +236,50 @@ def test_two_workers_split_the_stages(
     board = watch_until(pipeline_settings, lambda b: b.done_with(SEED_IDS.values()))
     # seeds/EXPECTED.md: 002 is a copy of 000, every other seed an original.
     duplicates = {number: board.articles[seed].duplicate_of for number, seed in SEED_IDS.items()}
-    assert duplicates == {"000": None, "001": None, "002": SEED_IDS["000"], "003": None,
-                          "004": None}
+    assert duplicates == {
+        "000": None,
+        "001": None,
+        "002": SEED_IDS["000"],
+        "003": None,
+        "004": None,
+    }
     # The two single-partition stages (dedup routing, stories) run on different workers,
     # and the story worker leaves the dedup shards, decisions and story store to the other.
     prefix = pipeline_settings.topic_prefix
     tagged, deduped = (f"{prefix}.articles.{name}" for name in ("tagged", "deduped"))
     light = {f"{prefix}.{name}" for name in ("dedup.probes", "dedup.reports", "stories")}
     actives = [_active_topics(port) for port in web_ports]
-    assert [tagged in topics for topics in actives] == [deduped not in topics
-                                                        for topics in actives]
+    assert [tagged in topics for topics in actives] == [deduped not in topics for topics in actives]
     assert sum(tagged in topics for topics in actives) == 1
     story_worker, other_worker = sorted(actives, key=lambda topics: deduped not in topics)
     assert not story_worker.keys() & light
-    assert {topic: partitions for topic, partitions in other_worker.items() if topic in light} \
-        == {topic: [0, 1] for topic in light}
+    assert {topic: partitions for topic, partitions in other_worker.items() if topic in light} == {
+        topic: [0, 1] for topic in light
+    }
 
 
 def _active_topics(web_port: int) -> dict[str, list[int]]:
     """The partitions a worker consumes by topic, from its faust web view of the assignment."""
     url = f"http://127.0.0.1:{web_port}/assignment/"
     with urllib.request.urlopen(url, timeout=10) as response:
-        return {topic: sorted(partitions)
-                for topic, partitions in orjson.loads(response.read())["actives"].items()
-                if partitions}
+        return {
+            topic: sorted(partitions)
+            for topic, partitions in orjson.loads(response.read())["actives"].items()
+            if partitions
+        }
 
 
 def test_ctrl_c_stops_the_pipeline_and_its_embedded_broker(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSWIRE_")}
     env["NEWSWIRE_DATA_DIR"] = str(tmp_path / "data")
     process = subprocess.Popen(
-        [sys.executable, "-m", "newswire.cli", "run"], cwd=PROJECT, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True,
+        [sys.executable, "-m", "newswire.cli", "run"],
+        cwd=PROJECT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
     )
     try:
         assert process.stdout is not None

@@ -51,8 +51,9 @@ class Crash:
     """Kill the last worker with SIGKILL once ``after`` articles are placed and start
     another; record how many are placed over time after that."""
 
-    def __init__(self, worker: subprocess.Popen[bytes], after: int,
-                 replace: Callable[[], object]) -> None:
+    def __init__(
+        self, worker: subprocess.Popen[bytes], after: int, replace: Callable[[], object]
+    ) -> None:
         self.worker, self.after, self.replace = worker, after, replace
         self.killed_at: float | None = None
         self.placed_at_kill = 0
@@ -72,10 +73,15 @@ class Crash:
     def recovery(self) -> tuple[float, float]:
         """Seconds from the kill to the first article placed after the records in flight,
         and to the last article placed."""
-        settled = max([placed for since, placed in self.timeline if since < IN_FLIGHT_SECONDS],
-                      default=self.placed_at_kill)
-        after = [since for since, placed in self.timeline
-                 if since >= IN_FLIGHT_SECONDS and placed > settled]
+        settled = max(
+            [placed for since, placed in self.timeline if since < IN_FLIGHT_SECONDS],
+            default=self.placed_at_kill,
+        )
+        after = [
+            since
+            for since, placed in self.timeline
+            if since >= IN_FLIGHT_SECONDS and placed > settled
+        ]
         return after[0], self.timeline[-1][0]
 
 
@@ -86,30 +92,43 @@ def _placed(board: StoryBoard) -> int:
 @pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize("crash", [False, True], ids=["uninterrupted", "worker-killed"])
 def test_every_planted_copy_points_at_its_original(
-    pipeline_settings: Settings, start_worker: Callable[..., subprocess.Popen[bytes]],
-    tmp_path: Path, workers: int, crash: bool,
+    pipeline_settings: Settings,
+    start_worker: Callable[..., subprocess.Popen[bytes]],
+    tmp_path: Path,
+    workers: int,
+    crash: bool,
 ) -> None:
-    _planted_copies_keep_their_originals(pipeline_settings, start_worker, tmp_path, workers,
-                                         crash)
+    _planted_copies_keep_their_originals(pipeline_settings, start_worker, tmp_path, workers, crash)
 
 
 def test_plain_mode_survives_a_killed_worker(
-    pipeline_settings: Settings, start_worker: Callable[..., subprocess.Popen[bytes]],
+    pipeline_settings: Settings,
+    start_worker: Callable[..., subprocess.Popen[bytes]],
     tmp_path: Path,
 ) -> None:
     """Workers on a configured broker without the embedded profile (faust's timeouts,
     shortened as a user would for a quick recovery): the surviving worker goes on."""
-    plain = {"NEWSWIRE_EMBEDDED_PROFILE": "false", "BROKER_SESSION_TIMEOUT": "10",
-             "BROKER_HEARTBEAT_INTERVAL": "2"}
+    plain = {
+        "NEWSWIRE_EMBEDDED_PROFILE": "false",
+        "BROKER_SESSION_TIMEOUT": "10",
+        "BROKER_HEARTBEAT_INTERVAL": "2",
+    }
     survivor, _replacement = _planted_copies_keep_their_originals(
-        pipeline_settings, functools.partial(start_worker, more_env=plain), tmp_path,
-        workers=2, crash=True)
+        pipeline_settings,
+        functools.partial(start_worker, more_env=plain),
+        tmp_path,
+        workers=2,
+        crash=True,
+    )
     assert survivor.poll() is None, f"the surviving worker exited ({survivor.returncode})"
 
 
 def _planted_copies_keep_their_originals(
-    settings: Settings, start_worker: Callable[[], subprocess.Popen[bytes]], tmp_path: Path,
-    workers: int, crash: bool,
+    settings: Settings,
+    start_worker: Callable[[], subprocess.Popen[bytes]],
+    tmp_path: Path,
+    workers: int,
+    crash: bool,
 ) -> list[subprocess.Popen[bytes]]:
     """Replay planted copies through ``workers`` workers (one killed and replaced if
     ``crash``): no copy inverted or missed. The workers left running."""
@@ -123,8 +142,11 @@ def _planted_copies_keep_their_originals(
     assert replay.returncode == 0, replay.stderr
 
     verdicts = Verdicts()
-    killing = Crash(running.pop(), KILL_AFTER_PLACED,
-                    lambda: running.append(start_worker())) if crash else None
+    killing = (
+        Crash(running.pop(), KILL_AFTER_PLACED, lambda: running.append(start_worker()))
+        if crash
+        else None
+    )
 
     def all_placed(board: StoryBoard) -> bool:
         verdicts.take(board)
@@ -135,13 +157,15 @@ def _planted_copies_keep_their_originals(
     board = watch_until(settings, all_placed, timeout=180)
     if killing:
         first, last = killing.recovery()
-        print(f"\n{workers} worker(s), one killed with {killing.placed_at_kill} of {len(ids)} "
-              f"placed: the next placed {first:.1f} s after the kill, the last {last:.1f} s")
+        print(
+            f"\n{workers} worker(s), one killed with {killing.placed_at_kill} of {len(ids)} "
+            f"placed: the next placed {first:.1f} s after the kill, the last {last:.1f} s"
+        )
     assert not board.dead_letters
-    inverted = sorted(original for original in copies.values() if verdicts.given[original]
-                      != {None})
-    missed = sorted(copy for copy, original in copies.items()
-                    if verdicts.given[copy] != {original})
+    inverted = sorted(
+        original for original in copies.values() if verdicts.given[original] != {None}
+    )
+    missed = sorted(copy for copy, original in copies.items() if verdicts.given[copy] != {original})
     print(f"{len(copies)} planted copies: {len(inverted)} inverted, {len(missed)} missed")
     assert (inverted, missed) == ([], [])
     return running

@@ -44,8 +44,12 @@ def _run_until_placed_then_stop(data_dir: Path, inputs: Path, stop: signal.Signa
     must be gone after."""
     wanted = {SEED_IDS[number] for number in FIRST}
     process = subprocess.Popen(
-        [sys.executable, "-m", "newswire.cli", "run", "--replay", str(inputs)], cwd=PROJECT,
-        env=_env(data_dir), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        [sys.executable, "-m", "newswire.cli", "run", "--replay", str(inputs)],
+        cwd=PROJECT,
+        env=_env(data_dir),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
         start_new_session=True,
     )
     try:
@@ -69,19 +73,39 @@ def _run_until_placed_then_stop(data_dir: Path, inputs: Path, stop: signal.Signa
             process.wait()
 
 
-def _run_once(data_dir: Path, out: Path, *args: str, env: dict[str, str] | None = None
-              ) -> tuple[dict[str, dict], dict[str, dict]]:
+def _run_once(
+    data_dir: Path, out: Path, *args: str, env: dict[str, str] | None = None
+) -> tuple[dict[str, dict], dict[str, dict]]:
     """`newswire run --once ARGS` (in ``env``, else a user's who sets only the data
     directory): the stories and articles it wrote, by id."""
     stories, articles = out / "stories.jsonl", out / "articles.jsonl"
     result = subprocess.run(
-        [sys.executable, "-m", "newswire.cli", "run", "--once", "--quiet", "--timeout", "300",
-         "--stories-out", str(stories), "--articles-out", str(articles), *args],
-        cwd=PROJECT, env=env or _env(data_dir), capture_output=True, text=True, timeout=400,
+        [
+            sys.executable,
+            "-m",
+            "newswire.cli",
+            "run",
+            "--once",
+            "--quiet",
+            "--timeout",
+            "300",
+            "--stories-out",
+            str(stories),
+            "--articles-out",
+            str(articles),
+            *args,
+        ],
+        cwd=PROJECT,
+        env=env or _env(data_dir),
+        capture_output=True,
+        text=True,
+        timeout=400,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    return ({row["story_id"]: row for row in map(orjson.loads, stories.read_text().splitlines())},
-            {row["id"]: row for row in map(orjson.loads, articles.read_text().splitlines())})
+    return (
+        {row["story_id"]: row for row in map(orjson.loads, stories.read_text().splitlines())},
+        {row["id"]: row for row in map(orjson.loads, articles.read_text().splitlines())},
+    )
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGKILL], ids=["clean", "sigkill"])
@@ -93,8 +117,9 @@ def test_a_restarted_run_goes_on_from_the_decisions_before_it(
 
     out = tmp_path / "second-run"
     out.mkdir()
-    stories, articles = _run_once(data_dir, out, "--replay",
-                                  str(_inputs(tmp_path / "second", SECOND)))
+    stories, articles = _run_once(
+        data_dir, out, "--replay", str(_inputs(tmp_path / "second", SECOND))
+    )
     # The copy points at the original from before the restart, the follow-up joins its story.
     assert articles[SEED_IDS["002"]]["duplicate_of"] == SEED_IDS["000"]
     story_id = articles[SEED_IDS["000"]]["story_id"]
@@ -111,11 +136,11 @@ def test_a_restarted_run_goes_on_from_the_decisions_before_it(
     # A replay of all five, from the start of each file, adds nothing.
     again = tmp_path / "replay-run"
     again.mkdir()
-    replayed, replayed_articles = _run_once(data_dir, again, "--from-start", "--replay",
-                                            str(SEEDS))
+    replayed, replayed_articles = _run_once(data_dir, again, "--from-start", "--replay", str(SEEDS))
     assert replayed == stories
     assert {seed: replayed_articles[seed]["story_id"] for seed in SEED_IDS.values()} == {
-        seed: story_id for seed in SEED_IDS.values()}
+        seed: story_id for seed in SEED_IDS.values()
+    }
     assert replayed_articles[SEED_IDS["002"]]["duplicate_of"] == SEED_IDS["000"]
 
     # The story database holds what the stories topic holds.

@@ -26,16 +26,32 @@ def test_each_html_page_of_a_warc_reaches_its_story(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSWIRE_")}
     env["NEWSWIRE_DATA_DIR"] = str(tmp_path / "data")
     result = subprocess.run(
-        [sys.executable, "-m", "newswire.cli", "run", "--once", "--timeout", "300",
-         "--replay", str(archive), "--articles-out", str(articles_out)],
-        cwd=PROJECT, env=env, capture_output=True, text=True, timeout=400,
+        [
+            sys.executable,
+            "-m",
+            "newswire.cli",
+            "run",
+            "--once",
+            "--timeout",
+            "300",
+            "--replay",
+            str(archive),
+            "--articles-out",
+            str(articles_out),
+        ],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=400,
     )
     # The truncated last record is dead-lettered: exit 3, once every page is in its story.
     assert result.returncode == 3, result.stderr[-3000:]
     assert f"{archive}@" in result.stderr and "truncated" in result.stderr
     # The reader's count once all is published: 12 whole records, 7 of them not pages.
-    assert re.search(r"newswire: 12 records read, 5 published \([0-9,]+/s\), 7 skipped \(",
-                     result.stderr), result.stderr[-3000:]
+    assert re.search(
+        r"newswire: 12 records read, 5 published \([0-9,]+/s\), 7 skipped \(", result.stderr
+    ), result.stderr[-3000:]
     enriched = {row["id"]: row for row in map(orjson.loads, articles_out.read_text().splitlines())}
     assert set(enriched) == {stable_id(url=url) for url in urls}
     assert all(row["story_id"] for row in enriched.values())
@@ -50,7 +66,12 @@ def test_replay_resumes_where_it_stopped(pipeline_settings: Settings, tmp_path: 
     def replay(*flags: str) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             [sys.executable, "-m", "newswire.cli", "replay", str(archive), *flags],
-            cwd=PROJECT, env=env, capture_output=True, text=True, timeout=120)
+            cwd=PROJECT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert result.returncode == 0, result.stderr[-3000:]
         return result
 

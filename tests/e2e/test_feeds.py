@@ -43,8 +43,13 @@ def test_run_publishes_each_entry_once_to_the_raw_topic(
     async def follow_then_read() -> list[tuple[bytes | None, bytes]]:
         stop = asyncio.Event()
         async with RawPublisher(settings) as publisher:
-            follower = FeedFollower(settings, [site.url("/rss.xml"), site.url("/atom.xml")],
-                                    publisher, interval=0.05, report=lines.append)
+            follower = FeedFollower(
+                settings,
+                [site.url("/rss.xml"), site.url("/atom.xml")],
+                publisher,
+                interval=0.05,
+                report=lines.append,
+            )
             running = asyncio.create_task(follower.run(stop))
             while min(site.hits("/rss.xml"), site.hits("/atom.xml")) < 3:  # three polls each
                 await asyncio.sleep(0.02)
@@ -67,4 +72,5 @@ def test_run_publishes_each_entry_once_to_the_raw_topic(
     published = {RawArticle.from_json(value).url: key for key, value in records}
     assert published == {url: stable_id(url=url).encode() for url in urls}
     assert sorted(line for line in lines if "published" in line) == sorted(
-        f"newswire: published {url} (revision 1)" for url in urls)
+        f"newswire: published {url} (revision 1)" for url in urls
+    )

@@ -21,8 +21,10 @@ def test_publishing_deals_the_articles_to_the_raw_partitions_in_turn(
     pipeline_settings: Settings,
 ) -> None:
     fetched = datetime(2026, 1, 1, tzinfo=UTC)
-    messages = [Outbound.of(RawArticle(id=f"article-{n}", text=f"Article {n}.", fetched_at=fetched))
-                for n in range(20)]
+    messages = [
+        Outbound.of(RawArticle(id=f"article-{n}", text=f"Article {n}.", fetched_at=fetched))
+        for n in range(20)
+    ]
     topic = RAW.name(pipeline_settings.topic_prefix)
 
     async def publish_then_read() -> dict[bytes, int]:
@@ -30,16 +32,22 @@ def test_publishing_deals_the_articles_to_the_raw_partitions_in_turn(
         assert pipeline_settings.broker_url
         consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers(pipeline_settings.broker_url),
-            enable_auto_commit=False, auto_offset_reset="earliest")
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
         await consumer.start()
         try:
-            consumer.assign([TopicPartition(topic, number)
-                             for number in range(pipeline_settings.partitions)])
+            consumer.assign(
+                [TopicPartition(topic, number) for number in range(pipeline_settings.partitions)]
+            )
             partition_of: dict[bytes, int] = {}
             while len(partition_of) < len(messages):
                 for records in (await consumer.getmany(timeout_ms=500)).values():
-                    partition_of.update((record.key, record.partition) for record in records
-                                        if record.key is not None)
+                    partition_of.update(
+                        (record.key, record.partition)
+                        for record in records
+                        if record.key is not None
+                    )
             return partition_of
         finally:
             await consumer.stop()

@@ -20,8 +20,17 @@ from tests.conftest import PROJECT, SEEDS
 from tests.e2e.conftest import settings_env, watch_until
 from tests.e2e.test_e2e import _other_event_message, _publish
 
-STAGES = ("clean", "tag", "dedup-route", "dedup-shard", "dedup-decide", "story",
-          "story-index", "story-place", "store")
+STAGES = (
+    "clean",
+    "tag",
+    "dedup-route",
+    "dedup-shard",
+    "dedup-decide",
+    "story",
+    "story-index",
+    "story-place",
+    "store",
+)
 
 
 def _get(port: int, path: str) -> tuple[int, bytes]:
@@ -54,15 +63,21 @@ def _wait_for(check: Callable[[], bool], what: str, timeout: float = 30.0) -> No
 def _samples(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     status, body = _get(port, "/metrics")
     assert status == 200
-    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
-            for family in text_string_to_metric_families(body.decode())
-            for sample in family.samples}
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(body.decode())
+        for sample in family.samples
+    }
 
 
-def _by_stage(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float],
-              name: str) -> dict[str, float]:
-    return {dict(labels)["stage"]: value for (sample, labels), value in samples.items()
-            if sample == name}
+def _by_stage(
+    samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str
+) -> dict[str, float]:
+    return {
+        dict(labels)["stage"]: value
+        for (sample, labels), value in samples.items()
+        if sample == name
+    }
 
 
 def test_metrics_count_each_stage_and_the_dead_letter_and_lag_falls_to_0(
@@ -78,8 +93,9 @@ def test_metrics_count_each_stage_and_the_dead_letter_and_lag_falls_to_0(
 
     seeds = read_inputs([SEEDS])
     _publish(pipeline_settings, [*seeds, Outbound("bad-json", b"{not json")])
-    watch_until(pipeline_settings,
-                lambda board: board.done_with([m.key for m in seeds] + ["bad-json"]))
+    watch_until(
+        pipeline_settings, lambda board: board.done_with([m.key for m in seeds] + ["bad-json"])
+    )
 
     samples = _samples(port)
     records_in = _by_stage(samples, "newswire_records_in_total")
@@ -88,25 +104,35 @@ def test_metrics_count_each_stage_and_the_dead_letter_and_lag_falls_to_0(
     assert records_out["clean"] == records_in["tag"] == len(seeds)
     assert all(records_in[stage] > 0 for stage in STAGES), records_in
     assert all(records_out[stage] > 0 for stage in STAGES if stage != "store"), records_out
-    assert samples[("newswire_dead_letters_total",
-                    (("reason", "invalid_json"), ("stage", "clean")))] == 1
+    assert (
+        samples[("newswire_dead_letters_total", (("reason", "invalid_json"), ("stage", "clean")))]
+        == 1
+    )
     timed = _by_stage(samples, "newswire_processing_seconds_count")
     assert {"clean", "tag", "dedup-shard", "dedup-decide", "story", "store"} <= set(timed)
     assert samples[("newswire_live_stories", ())] >= 1
     assert samples[("newswire_stage_processes_up", ())] == 1
 
     def lag_is_0() -> bool:
-        lags = [value for (name, _), value in _samples(port).items()
-                if name == "newswire_consumer_lag_records"]
+        lags = [
+            value
+            for (name, _), value in _samples(port).items()
+            if name == "newswire_consumer_lag_records"
+        ]
         return bool(lags) and not any(lags)
 
     _wait_for(lag_is_0, "at lag 0")
 
 
 def _deadletter(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "newswire.cli", "deadletter", *args],
-                          cwd=PROJECT, env=settings_env(settings), capture_output=True,
-                          text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "newswire.cli", "deadletter", *args],
+        cwd=PROJECT,
+        env=settings_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_a_dead_letter_sent_again_after_the_fix_is_in_its_story_once(
@@ -131,11 +157,14 @@ def test_a_dead_letter_sent_again_after_the_fix_is_in_its_story_once(
         sent = _deadletter(pipeline_settings, "--resend", "--reason", "too_large")
         assert sent.returncode == 0, sent.stderr
         assert sent.stdout.strip() == "sent 1 dead letters again"
-    board = watch_until(pipeline_settings,
-                        lambda b: article.key in b.articles
-                        and bool(b.articles[article.key].story_id))
-    _wait_for(lambda: _by_stage(_samples(port), "newswire_records_in_total")["dedup-route"] == 2,
-              "through dedup twice")
+    board = watch_until(
+        pipeline_settings,
+        lambda b: article.key in b.articles and bool(b.articles[article.key].story_id),
+    )
+    _wait_for(
+        lambda: _by_stage(_samples(port), "newswire_records_in_total")["dedup-route"] == 2,
+        "through dedup twice",
+    )
     time.sleep(2)  # what the repeat would change downstream
     board = watch_until(pipeline_settings, lambda b: bool(b.stories))
     holding = [story for story in board.stories.values() if article.key in story.article_ids]

@@ -18,12 +18,12 @@ async def _configs(settings: Settings, topic: str) -> dict[str, str]:
     await admin.start()
     try:
         (response,) = await admin.describe_configs(
-            [ConfigResource(ConfigResourceType.TOPIC, topic)])
+            [ConfigResource(ConfigResourceType.TOPIC, topic)]
+        )
     finally:
         await admin.close()
     ((*_, entries),) = response.resources
     return {entry[0]: entry[1] for entry in entries}
-
 
 
 def test_topics_are_created_with_their_configuration(pipeline_settings: Settings) -> None:

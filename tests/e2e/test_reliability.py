@@ -36,8 +36,9 @@ from tests.conftest import PROJECT, SEEDS
 from tests.corpora import GOOD_ARTICLE, news_stream, write_bad_inputs
 from tests.e2e.conftest import settings_env, watch_until
 
-SEED_IDS = {path.name[:3]: stable_id(content=path.read_bytes())
-            for path in sorted(SEEDS.glob("*.txt"))}
+SEED_IDS = {
+    path.name[:3]: stable_id(content=path.read_bytes()) for path in sorted(SEEDS.glob("*.txt"))
+}
 
 
 @pytest.fixture
@@ -45,9 +46,16 @@ def pipeline_settings(broker: EmbeddedBroker, tmp_path: Path) -> Settings:
     """The test's own topics with the default partitioning of the dedup index (one
     partition) and the story index (in-process), as a user runs the pipeline."""
     name = f"r{uuid.uuid4().hex[:8]}"
-    settings = Settings(broker_url=broker.url, app_id=name, topic_prefix=name, partitions=2,
-                        dedup_partitions=1, story_index_partitions=0,
-                        data_dir=tmp_path / "data", embedded_profile=True)
+    settings = Settings(
+        broker_url=broker.url,
+        app_id=name,
+        topic_prefix=name,
+        partitions=2,
+        dedup_partitions=1,
+        story_index_partitions=0,
+        data_dir=tmp_path / "data",
+        embedded_profile=True,
+    )
     ensure_topics_sync(settings)
     return settings
 
@@ -56,7 +64,11 @@ def _replay(settings: Settings, *paths: Path) -> subprocess.CompletedProcess[str
     """``newswire replay PATH...`` against the test's broker, as a user runs it."""
     return subprocess.run(
         [sys.executable, "-m", "newswire.cli", "replay", *map(str, paths)],
-        cwd=PROJECT, env=settings_env(settings), capture_output=True, text=True, timeout=300,
+        cwd=PROJECT,
+        env=settings_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -72,8 +84,10 @@ def _raw_revisions(settings: Settings) -> dict[str, int]:
         )
         await consumer.start()
         try:
-            partitions = [TopicPartition(topic, number)
-                          for number in consumer.partitions_for_topic(topic) or ()]
+            partitions = [
+                TopicPartition(topic, number)
+                for number in consumer.partitions_for_topic(topic) or ()
+            ]
             ends = await tansu_end_offsets(consumer, partitions)
             consumer.assign(list(ends))
             await consumer.seek_to_beginning(*ends)
@@ -83,8 +97,7 @@ def _raw_revisions(settings: Settings) -> dict[str, int]:
                 for partition, records in (await consumer.getmany(timeout_ms=500)).items():
                     for record in records:
                         article = RawArticle.from_json(record.value)
-                        revisions[article.id] = max(article.revision,
-                                                    revisions.get(article.id, 1))
+                        revisions[article.id] = max(article.revision, revisions.get(article.id, 1))
                     if records[-1].offset + 1 >= ends[partition]:
                         pending.discard(partition)
             return revisions
@@ -105,12 +118,17 @@ def _accounting(board: StoryBoard, published: dict[str, int]) -> dict[str, int]:
     dead = {letter.article_id for letter in board.dead_letters}
     placed = {article_id for story in board.stories.values() for article_id in story.article_ids}
     unique = set(published)
-    return {"published": len(unique), "in stories": len(unique & placed),
-            "dead letters": len(unique & (dead - placed)), "lost": len(unique - placed - dead)}
+    return {
+        "published": len(unique),
+        "in stories": len(unique & placed),
+        "dead letters": len(unique & (dead - placed)),
+        "lost": len(unique - placed - dead),
+    }
 
 
 def test_bad_input_is_dead_lettered_and_the_seeds_still_form_their_story(
-    pipeline_settings: Settings, start_worker: Callable[..., subprocess.Popen[bytes]],
+    pipeline_settings: Settings,
+    start_worker: Callable[..., subprocess.Popen[bytes]],
     tmp_path: Path,
 ) -> None:
     limit = pipeline_settings.max_article_bytes
@@ -118,8 +136,9 @@ def test_bad_input_is_dead_lettered_and_the_seeds_still_form_their_story(
     worker = start_worker()
     replay = _replay(pipeline_settings, corpus)
     # A producer other than newswire's reader sends what the reader would refuse.
-    oversized = RawArticle(id="oversized", text="x " * (limit // 2 + 1000),
-                           fetched_at=datetime.now(UTC)).to_json()
+    oversized = RawArticle(
+        id="oversized", text="x " * (limit // 2 + 1000), fetched_at=datetime.now(UTC)
+    ).to_json()
     asyncio.run(publish(pipeline_settings, [Outbound("oversized", oversized)]))
     assert replay.returncode in (0, 3), replay.stderr
     assert "Traceback" not in replay.stderr
@@ -130,8 +149,10 @@ def test_bad_input_is_dead_lettered_and_the_seeds_still_form_their_story(
     published = _raw_revisions(pipeline_settings)
     board = watch_until(pipeline_settings, lambda b: b.done_with(published), timeout=400)
     counts = _accounting(board, published)
-    print(f"\nbad-input corpus: {counts}, reader dead letters: "
-          f"{sum(letter.stage == 'replay' for letter in board.dead_letters)}")
+    print(
+        f"\nbad-input corpus: {counts}, reader dead letters: "
+        f"{sum(letter.stage == 'replay' for letter in board.dead_letters)}"
+    )
     assert counts["lost"] == 0
     assert counts["in stories"] >= 10
     for letter in board.dead_letters:
@@ -167,8 +188,12 @@ def test_bad_input_is_dead_lettered_and_the_seeds_still_form_their_story(
     # The large valid article reached its story; the page of links and the tag bomb are
     # refused with their reason.
     assert any(a.title == "A long report" for a in board.articles.values())
-    assert Counter(letter.error_type for letter in board.dead_letters
-                   if letter.stage == "clean")["pathological_html"] == 2
+    assert (
+        Counter(letter.error_type for letter in board.dead_letters if letter.stage == "clean")[
+            "pathological_html"
+        ]
+        == 2
+    )
 
     # No poison pill: a restarted worker on the same group goes on with the next article.
     worker.terminate()
@@ -180,7 +205,8 @@ def test_bad_input_is_dead_lettered_and_the_seeds_still_form_their_story(
 
 
 def test_a_worker_killed_mid_replay_is_replaced_and_every_article_lands_once(
-    pipeline_settings: Settings, start_worker: Callable[..., subprocess.Popen[bytes]],
+    pipeline_settings: Settings,
+    start_worker: Callable[..., subprocess.Popen[bytes]],
     tmp_path: Path,
 ) -> None:
     stream = tmp_path / "stream.jsonl"
@@ -205,9 +231,11 @@ def test_a_worker_killed_mid_replay_is_replaced_and_every_article_lands_once(
     start_worker()
 
     board = watch_until(pipeline_settings, lambda b: b.done_with(ids), timeout=240)
-    print(f"\nafter the kill: all {len(ids)} articles placed in "
-          f"{time.monotonic() - killed_at:.1f} s")
+    print(
+        f"\nafter the kill: all {len(ids)} articles placed in {time.monotonic() - killed_at:.1f} s"
+    )
     assert not board.dead_letters
-    homes = Counter(article_id for story in board.stories.values()
-                    for article_id in story.article_ids)
+    homes = Counter(
+        article_id for story in board.stories.values() for article_id in story.article_ids
+    )
     assert {article_id: homes[article_id] for article_id in ids} == dict.fromkeys(ids, 1)

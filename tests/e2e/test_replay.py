@@ -21,8 +21,9 @@ from tests.conftest import PROJECT
 from tests.e2e.conftest import settings_env
 
 
-def read_topics(settings: Settings, raw: int, dead: int) -> tuple[list[RawArticle],
-                                                                    list[DeadLetter]]:
+def read_topics(
+    settings: Settings, raw: int, dead: int
+) -> tuple[list[RawArticle], list[DeadLetter]]:
     """The first ``raw`` articles and ``dead`` dead letters on the broker."""
     raw_topic = RAW.name(settings.topic_prefix)
     dead_topic = DEAD_LETTERS.name(settings.topic_prefix)
@@ -45,15 +46,21 @@ def read_topics(settings: Settings, raw: int, dead: int) -> tuple[list[RawArticl
 def write_damaged_archive(folder: Path) -> None:
     """Good records among every kind of damage the reader meets."""
     folder.mkdir()
-    (folder / "a-good.jsonl").write_bytes(b"".join(orjson.dumps(record) + b"\n" for record in [
-        {"url": "https://www.example.org/one", "text": "First good article."},
-        "just a string",
-        {"url": 12345},
-        {"url": "https://www.example.org/one", "text": "First good article, updated."},
-    ]))
+    (folder / "a-good.jsonl").write_bytes(
+        b"".join(
+            orjson.dumps(record) + b"\n"
+            for record in [
+                {"url": "https://www.example.org/one", "text": "First good article."},
+                "just a string",
+                {"url": 12345},
+                {"url": "https://www.example.org/one", "text": "First good article, updated."},
+            ]
+        )
+    )
     (folder / "b-binary.html").write_bytes(b"\x00\x01\x02 not a page")
-    lines = b"".join(orjson.dumps({"id": f"cut-{n}", "text": f"Cut {n}. " * 40}) + b"\n"
-                     for n in range(200))
+    lines = b"".join(
+        orjson.dumps({"id": f"cut-{n}", "text": f"Cut {n}. " * 40}) + b"\n" for n in range(200)
+    )
     compressed = gzip.compress(lines)
     (folder / "c-cut.jsonl.gz").write_bytes(compressed[: len(compressed) // 2])
     (folder / "d-broken.json").write_bytes(b'{"text": "never closed"')
@@ -61,13 +68,18 @@ def write_damaged_archive(folder: Path) -> None:
 
 
 def test_replay_publishes_the_good_records_of_a_damaged_directory_and_dead_letters_the_rest(
-    pipeline_settings: Settings, tmp_path: Path,
+    pipeline_settings: Settings,
+    tmp_path: Path,
 ) -> None:
     archive = tmp_path / "archive"
     write_damaged_archive(archive)
     result = subprocess.run(
-        [sys.executable, "-m", "newswire.cli", "replay", str(archive)], cwd=PROJECT,
-        env=settings_env(pipeline_settings), capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "newswire.cli", "replay", str(archive)],
+        cwd=PROJECT,
+        env=settings_env(pipeline_settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     damaged = ["a-good.jsonl", "b-binary.html", "c-cut.jsonl.gz", "d-broken.json"]
@@ -107,8 +119,9 @@ def test_a_message_the_producer_refuses_is_dead_lettered_and_the_next_one_sent(
 ) -> None:
     settings = pipeline_settings.model_copy(update={"max_article_bytes": 1_000})
     fetched = "2026-01-01T00:00:00Z"
-    oversize = Outbound.of(RawArticle(id="oversize", text="x" * 1_100_000, fetched_at=fetched),
-                           location="big.jsonl:1")
+    oversize = Outbound.of(
+        RawArticle(id="oversize", text="x" * 1_100_000, fetched_at=fetched), location="big.jsonl:1"
+    )
     after = Outbound.of(RawArticle(id="after", text="Sent.", fetched_at=fetched))
     counts = ReplayCounts()
     sent = asyncio.run(publish(settings, [oversize, after], counts))
@@ -117,8 +130,11 @@ def test_a_message_the_producer_refuses_is_dead_lettered_and_the_next_one_sent(
 
     (article,), (letter,) = read_topics(settings, raw=1, dead=1)
     assert article.id == "after"
-    assert (letter.stage, letter.article_id, letter.location) == ("replay", "oversize",
-                                                                  "big.jsonl:1")
+    assert (letter.stage, letter.article_id, letter.location) == (
+        "replay",
+        "oversize",
+        "big.jsonl:1",
+    )
     assert letter.payload_truncated and letter.payload_bytes == len(oversize.value)
 
 
@@ -131,11 +147,15 @@ def test_publishing_goes_on_while_the_input_is_still_being_read(
     def articles_as_read() -> Iterator[Outbound]:
         for number in range(3 * SEND_BATCH):
             delivered_when_pulled.append(len(delivered))
-            yield Outbound.of(RawArticle(id=f"n{number}", text=f"Article {number}.",
-                                         fetched_at="2026-01-01T00:00:00Z"))
+            yield Outbound.of(
+                RawArticle(
+                    id=f"n{number}", text=f"Article {number}.", fetched_at="2026-01-01T00:00:00Z"
+                )
+            )
 
-    sent = asyncio.run(publish(pipeline_settings, articles_as_read(),
-                               on_published=delivered.append))
+    sent = asyncio.run(
+        publish(pipeline_settings, articles_as_read(), on_published=delivered.append)
+    )
     assert sent == len(delivered) == 3 * SEND_BATCH
     # The broker had the first batch before the reader was asked for the second.
     assert delivered_when_pulled[SEND_BATCH - 1] == 0

@@ -27,19 +27,30 @@ async def create_and_write_old(url: str) -> None:
     await admin.start()
     timed = {"cleanup.policy": "delete", "retention.ms": str(RETENTION_MS)}
     try:
-        await admin.create_topics([
-            NewTopic(AGED, 1, 1, topic_configs=timed),
-            NewTopic(HELD, 1, 1, topic_configs=timed),
-            NewTopic(SIZED, 1, 1, topic_configs={"cleanup.policy": "delete",
-                                                 "retention.bytes": "3500"}),
-            NewTopic(COMPACTED, 1, 1, topic_configs={"cleanup.policy": "compact",
-                                                     "retention.ms": str(RETENTION_MS)}),
-        ])
+        await admin.create_topics(
+            [
+                NewTopic(AGED, 1, 1, topic_configs=timed),
+                NewTopic(HELD, 1, 1, topic_configs=timed),
+                NewTopic(
+                    SIZED,
+                    1,
+                    1,
+                    topic_configs={"cleanup.policy": "delete", "retention.bytes": "3500"},
+                ),
+                NewTopic(
+                    COMPACTED,
+                    1,
+                    1,
+                    topic_configs={"cleanup.policy": "compact", "retention.ms": str(RETENTION_MS)},
+                ),
+            ]
+        )
     finally:
         await admin.close()
     await write(servers, 5, minutes=-1)
-    consumer = AIOKafkaConsumer(bootstrap_servers=servers, group_id="slow",
-                                enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=servers, group_id="slow", enable_auto_commit=False
+    )
     await consumer.start()
     try:
         consumer.assign([TopicPartition(HELD, 0)])
@@ -67,7 +78,8 @@ async def first_offsets(servers: str) -> dict[str, int]:
     await consumer.start()
     try:
         offsets = await consumer.beginning_offsets(
-            [TopicPartition(topic, 0) for topic in (AGED, SIZED, HELD, COMPACTED)])
+            [TopicPartition(topic, 0) for topic in (AGED, SIZED, HELD, COMPACTED)]
+        )
     finally:
         await consumer.stop()
     return {partition.topic: offset for partition, offset in offsets.items()}
@@ -75,8 +87,9 @@ async def first_offsets(servers: str) -> dict[str, int]:
 
 async def read_from_the_beginning(servers: str, topic: str) -> list[int]:
     """The offsets a new consumer group reads from the beginning of ``topic``."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=servers, group_id=f"new-{topic}",
-                                auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=servers, group_id=f"new-{topic}", auto_offset_reset="earliest"
+    )
     await consumer.start()
     try:
         offsets: list[int] = []

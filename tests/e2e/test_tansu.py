@@ -30,8 +30,11 @@ async def write_and_read_end_offsets(broker: EmbeddedBroker) -> dict[str, tuple[
     producer = ChangelogSplittingProducer(bootstrap_servers=servers, linger_ms=200)
     await producer.start()
     try:
-        sent = [await producer.send(topic, b"value", key=b"key", partition=0)
-                for topic in topics.values() for _ in range(RECORDS)]
+        sent = [
+            await producer.send(topic, b"value", key=b"key", partition=0)
+            for topic in topics.values()
+            for _ in range(RECORDS)
+        ]
         await asyncio.gather(*sent)
     finally:
         await producer.stop()

@@ -37,8 +37,9 @@ async def _changelog_ends(settings: Settings) -> tuple[int, int]:
     producer = cast(Any, app.producer)._new_producer()
     await producer.start()
     try:
-        sent = [await producer.send(topic, b"value", key=b"key", partition=0)
-                for _ in range(RECORDS)]
+        sent = [
+            await producer.send(topic, b"value", key=b"key", partition=0) for _ in range(RECORDS)
+        ]
         await asyncio.gather(*sent)
     finally:
         await producer.stop()
@@ -58,8 +59,13 @@ def test_a_workers_changelog_ends_where_the_broker_says(
     broker: EmbeddedBroker, tmp_path: Path, embedded_profile: bool
 ) -> None:
     name = f"m{uuid.uuid4().hex[:8]}"
-    settings = Settings(broker_url=broker.url, app_id=name, topic_prefix=name,
-                        data_dir=tmp_path, embedded_profile=embedded_profile,
-                        producer_linger_ms=200)
+    settings = Settings(
+        broker_url=broker.url,
+        app_id=name,
+        topic_prefix=name,
+        data_dir=tmp_path,
+        embedded_profile=embedded_profile,
+        producer_linger_ms=200,
+    )
     ensure_topics_sync(settings)
     assert asyncio.run(_changelog_ends(settings)) == (RECORDS, RECORDS)

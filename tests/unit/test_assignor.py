@@ -23,15 +23,17 @@ def _faust_choice(members: list[str]) -> dict[str, ClientAssignment]:
 
 
 def _owners(assignments: dict[str, ClientAssignment], side: str) -> dict[str, list[str]]:
-    return {topic: [m for m, a in assignments.items() if 0 in getattr(a, side)[topic]]
-            for topic in ALL}
+    return {
+        topic: [m for m, a in assignments.items() if 0 in getattr(a, side)[topic]] for topic in ALL
+    }
 
 
 def test_two_workers_get_one_single_partition_stage_each() -> None:
     assignments = _faust_choice(["worker-b", "worker-a"])
     deal_single_partition_stages(assignments, [STORY, ROUTE])
     assert _owners(assignments, "actives") == {
-        "articles.deduped": ["worker-a"], "story-state-changelog": ["worker-a"],
+        "articles.deduped": ["worker-a"],
+        "story-state-changelog": ["worker-a"],
         "articles.tagged": ["worker-b"],
     }
     # The standby of a moved topic went to the worker that gave up the active.
@@ -87,10 +89,16 @@ def _faust_choice_partitioned(members: list[str], partitions: int) -> dict[str, 
     return assignments
 
 
-def _partitions(assignments: dict[str, ClientAssignment], side: str, topic: str,
-                ) -> dict[str, list[int]]:
-    return {m: sorted(getattr(a, side)[topic]) for m, a in assignments.items()
-            if topic in getattr(a, side)}
+def _partitions(
+    assignments: dict[str, ClientAssignment],
+    side: str,
+    topic: str,
+) -> dict[str, list[int]]:
+    return {
+        m: sorted(getattr(a, side)[topic])
+        for m, a in assignments.items()
+        if topic in getattr(a, side)
+    }
 
 
 def test_the_story_worker_hands_its_light_stages_to_the_other_worker() -> None:
@@ -114,8 +122,9 @@ def test_with_more_workers_the_light_stages_go_to_the_least_loaded() -> None:
         standbys = _partitions(assignments, "standbys", topic)
         assert all(not set(standbys[m]) & set(actives[m]) for m in assignments)
     # A stage's topics move together: the shard changelog stays with its input.
-    assert (_partitions(assignments, "actives", SHARDS[0])
-            == _partitions(assignments, "actives", SHARDS[1]))
+    assert _partitions(assignments, "actives", SHARDS[0]) == _partitions(
+        assignments, "actives", SHARDS[1]
+    )
 
 
 def test_one_worker_keeps_its_light_stages() -> None:

@@ -15,5 +15,3 @@ def test_stream_has_originals_copies_html_and_text() -> None:
     warmup = warmup_stream(stream)
     assert not {raw.id for raw in warmup} & {raw.id for raw in stream}
     assert any(raw.html for raw in warmup) and any(raw.text for raw in warmup)
-
-

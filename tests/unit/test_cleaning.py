@@ -292,12 +292,18 @@ def test_html_without_main_text_is_rejected() -> None:
 
 
 def test_body_rendered_from_data_falls_back_to_the_json_ld_article_body() -> None:
-    body = ("The council approved the new harbour plan on Monday after a long debate.\n"
-            "Work on the first pier will start in spring, the mayor said.")
-    structured = json.dumps({"@graph": [
-        {"@type": "NewsArticle", "headline": "Harbour plan approved", "articleBody": body},
-        {"@type": "NewsArticle", "articleBody": "Short teaser."},
-    ]})
+    body = (
+        "The council approved the new harbour plan on Monday after a long debate.\n"
+        "Work on the first pier will start in spring, the mayor said."
+    )
+    structured = json.dumps(
+        {
+            "@graph": [
+                {"@type": "NewsArticle", "headline": "Harbour plan approved", "articleBody": body},
+                {"@type": "NewsArticle", "articleBody": "Short teaser."},
+            ]
+        }
+    )
     page = (
         "<html><head><title>Harbour plan approved</title>"
         '<script type="application/ld+json">{not json</script>'

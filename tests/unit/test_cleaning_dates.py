@@ -45,8 +45,12 @@ def test_a_millisecond_epoch_in_the_far_future_is_dropped_with_the_reason() -> N
 
 @pytest.mark.parametrize(
     ("published_at", "shown"),
-    [(-1, "1969-12-31T23:59:59Z"), (0, "1970-01-01T00:00:00Z"),
-     ("0001-01-01", "0001-01-01T00:00:00Z"), ("1989-12-31T23:59:59Z", "1989-12-31T23:59:59Z")],
+    [
+        (-1, "1969-12-31T23:59:59Z"),
+        (0, "1970-01-01T00:00:00Z"),
+        ("0001-01-01", "0001-01-01T00:00:00Z"),
+        ("1989-12-31T23:59:59Z", "1989-12-31T23:59:59Z"),
+    ],
 )
 def test_a_date_before_1990_is_dropped_with_the_reason(published_at: object, shown: str) -> None:
     article = cleaned(raw_from_json(published_at=published_at))
@@ -63,8 +67,11 @@ def test_a_date_beyond_what_a_datetime_holds_is_an_invalid_record_naming_the_fie
 
 @pytest.mark.parametrize(
     "published_at",
-    [datetime(1990, 1, 1, tzinfo=UTC), datetime(2013, 5, 3, 9, 30, tzinfo=UTC),
-     FETCHED_AT + timedelta(hours=23)],  # a publisher's clock or zone a few hours off
+    [
+        datetime(1990, 1, 1, tzinfo=UTC),
+        datetime(2013, 5, 3, 9, 30, tzinfo=UTC),
+        FETCHED_AT + timedelta(hours=23),
+    ],  # a publisher's clock or zone a few hours off
 )
 def test_plausible_dates_are_kept(published_at: datetime) -> None:
     article = cleaned(raw_from_json(published_at=published_at.isoformat()))
@@ -73,8 +80,9 @@ def test_plausible_dates_are_kept(published_at: datetime) -> None:
 
 
 def test_naive_dates_are_taken_as_utc() -> None:
-    article = cleaned(raw_from_json(published_at="2026-03-01T08:00:00",
-                                    fetched_at="2026-03-02T11:00:00"))
+    article = cleaned(
+        raw_from_json(published_at="2026-03-01T08:00:00", fetched_at="2026-03-02T11:00:00")
+    )
     assert article.published_at == datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
     assert article.published_at.tzinfo is not None
     assert article.fetched_at == FETCHED_AT and article.fetched_at.tzinfo is not None
@@ -83,8 +91,11 @@ def test_naive_dates_are_taken_as_utc() -> None:
 @pytest.mark.parametrize(
     ("line", "reason"),
     [
-        ("Published: 2999-01-01", "date in the text 2999-01-01T00:00:00Z is after the fetch time "
-                                  "2026-03-02T11:00:00Z; dropped"),
+        (
+            "Published: 2999-01-01",
+            "date in the text 2999-01-01T00:00:00Z is after the fetch time "
+            "2026-03-02T11:00:00Z; dropped",
+        ),
         ("Published: 0001-01-01", "date in the text 0001-01-01T00:00:00Z is before 1990; dropped"),
     ],
 )
@@ -114,15 +125,15 @@ def test_a_page_date_far_outside_never_becomes_the_publication_time(date: str) -
 
 
 def test_a_future_fetch_time_is_replaced_by_the_cleaning_time() -> None:
-    article = cleaned(raw_from_json(fetched_at="2027-01-01T00:00:00Z",
-                                    published_at="2026-12-31T00:00:00Z"))
+    article = cleaned(
+        raw_from_json(fetched_at="2027-01-01T00:00:00Z", published_at="2026-12-31T00:00:00Z")
+    )
     assert article.fetched_at == NOW
     assert article.published_at is None  # after the fetch time once that is corrected
     assert article.dropped_dates == [
         "fetched_at 2027-01-01T00:00:00Z is after the cleaning time 2026-03-02T12:00:00Z; "
         "replaced by it",
-        "published_at 2026-12-31T00:00:00Z is after the fetch time 2026-03-02T12:00:00Z; "
-        "dropped",
+        "published_at 2026-12-31T00:00:00Z is after the fetch time 2026-03-02T12:00:00Z; dropped",
     ]
 
 

@@ -17,9 +17,7 @@ T0 = datetime(2020, 5, 28, 12, 0, tzinfo=UTC)
 
 
 def article(article_id: str, text: str) -> TaggedArticle:
-    return TaggedArticle(
-        id=article_id, text=text, fingerprint=fingerprint(text), fetched_at=T0
-    )
+    return TaggedArticle(id=article_id, text=text, fingerprint=fingerprint(text), fetched_at=T0)
 
 
 def seed_article(path: Path) -> TaggedArticle:
@@ -36,9 +34,7 @@ def seeds() -> dict[str, TaggedArticle]:
 
 
 def run(index: DedupIndex, articles: list[TaggedArticle]) -> dict[str, DedupVerdict]:
-    return {
-        a.id: index.check(a, T0 + timedelta(minutes=n)) for n, a in enumerate(articles)
-    }
+    return {a.id: index.check(a, T0 + timedelta(minutes=n)) for n, a in enumerate(articles)}
 
 
 def relations(verdicts: dict[str, DedupVerdict]) -> dict[str, str | None]:

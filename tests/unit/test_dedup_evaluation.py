@@ -14,8 +14,10 @@ from tests.conftest import SEEDS
 
 @pytest.fixture(scope="module")
 def articles() -> list[dict[str, str]]:
-    return [{"id": path.stem, "text": path.read_text(encoding="utf-8")}
-            for path in sorted(SEEDS.glob("*.txt"))]
+    return [
+        {"id": path.stem, "text": path.read_text(encoding="utf-8")}
+        for path in sorted(SEEDS.glob("*.txt"))
+    ]
 
 
 @pytest.mark.parametrize("generator", sorted(GENERATORS))
@@ -23,7 +25,9 @@ def test_each_copy_follows_its_original(articles: list[dict[str, str]], generato
     stream = build_stream(articles, seed=4, generator=generator)
     kinds = GENERATORS[generator][0]
     assert Counter(item.kind for item in stream) == {
-        "original": len(articles), **dict.fromkeys(kinds, len(articles))}
+        "original": len(articles),
+        **dict.fromkeys(kinds, len(articles)),
+    }
     seen: set[str] = set()
     for item in stream:
         assert item.source_id is None or item.source_id in seen

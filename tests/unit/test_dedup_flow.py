@@ -23,15 +23,24 @@ FETCHED = datetime(2020, 5, 28, tzinfo=UTC)
 def seed(number: str, seconds: int = 0) -> TaggedArticle:
     (path,) = SEEDS.glob(f"{number}_*.txt")
     text = path.read_text()
-    return TaggedArticle(id=number, text=text, fingerprint=fingerprint(text),
-                         fetched_at=FETCHED + timedelta(seconds=seconds))
+    return TaggedArticle(
+        id=number,
+        text=text,
+        fingerprint=fingerprint(text),
+        fetched_at=FETCHED + timedelta(seconds=seconds),
+    )
 
 
 def flow(partitions: int, sources: int = 1) -> DedupFlow[str]:
     shards: dict[int, dict[str, ShardArticle]] = {}
-    return DedupFlow(partitions=partitions, retention=timedelta(days=7), sources=sources,
-                     max_wait=60.0, shard_entries=lambda p: shards.setdefault(p, {}),
-                     decisions={})
+    return DedupFlow(
+        partitions=partitions,
+        retention=timedelta(days=7),
+        sources=sources,
+        max_wait=60.0,
+        shard_entries=lambda p: shards.setdefault(p, {}),
+        decisions={},
+    )
 
 
 def duplicate_of(outgoing: list[Outgoing]) -> dict[str, Any]:
@@ -42,11 +51,15 @@ def duplicate_of(outgoing: list[Outgoing]) -> dict[str, Any]:
 
 def through_shards(dedup: DedupFlow[str], articles: list[TaggedArticle]) -> list[Outgoing]:
     """Route ``articles``, then deliver every probe and report as the broker would."""
-    probes = [sent for offset, article in enumerate(articles)
-              for sent in dedup.route(article, offset)]
+    probes = [
+        sent for offset, article in enumerate(articles) for sent in dedup.route(article, offset)
+    ]
     assert {record.topic for record in probes} == {DEDUP_PROBES}
-    answers = [sent for probe in probes
-               for sent in dedup.shard(DedupProbe.from_json(probe.value), probe.partition or 0)]
+    answers = [
+        sent
+        for probe in probes
+        for sent in dedup.shard(DedupProbe.from_json(probe.value), probe.partition or 0)
+    ]
     reports = [record for record in answers if record.topic == DEDUP_REPORTS]
     decided = [record for record in answers if record.topic == DEDUPED]
     for report in reports:
@@ -57,8 +70,11 @@ def through_shards(dedup: DedupFlow[str], articles: list[TaggedArticle]) -> list
 
 def test_one_partition_decides_at_once_and_sends_only_the_deduped_article() -> None:
     dedup = flow(1)
-    sent = [record for offset, number in enumerate(("000", "001", "002"))
-            for record in dedup.route(seed(number), offset)]
+    sent = [
+        record
+        for offset, number in enumerate(("000", "001", "002"))
+        for record in dedup.route(seed(number), offset)
+    ]
     assert duplicate_of(sent) == {"000": None, "001": None, "002": "000"}
     assert all(record.partition is None for record in sent)
 
@@ -83,8 +99,11 @@ def test_the_home_probe_carries_the_article_and_the_others_only_keys() -> None:
 def test_a_probe_carrying_its_article_away_from_home_is_refused() -> None:
     dedup = flow(4)
     article = seed("000")
-    (home_probe,) = [record for record in dedup.route(article, 0)
-                     if DedupProbe.from_json(record.value).article is not None]
+    (home_probe,) = [
+        record
+        for record in dedup.route(article, 0)
+        if DedupProbe.from_json(record.value).article is not None
+    ]
     away = (key_partition(article.id, 4) + 1) % 4
     with pytest.raises(ValueError, match="home partition"):
         dedup.shard(DedupProbe.from_json(home_probe.value), away)

@@ -22,9 +22,14 @@ def seed_text(number: str) -> str:
 
 
 def article(article_id: str, text: str, revision: int = 1, minutes: int = 0) -> TaggedArticle:
-    return TaggedArticle(id=article_id, text=text, fingerprint=fingerprint(text),
-                         revision=revision, content_hash=content_hash(text),
-                         fetched_at=T0 + timedelta(minutes=minutes))
+    return TaggedArticle(
+        id=article_id,
+        text=text,
+        fingerprint=fingerprint(text),
+        revision=revision,
+        content_hash=content_hash(text),
+        fetched_at=T0 + timedelta(minutes=minutes),
+    )
 
 
 def check(index: DedupIndex, record: TaggedArticle) -> str | None:
@@ -91,25 +96,42 @@ def test_a_shard_drops_the_old_revisions_keys_and_keeps_its_arrival() -> None:
     old_text, new_text = seed_text("000"), seed_text("004")
     first = Revision(1, T0, content_hash(old_text))
     second = Revision(2, T0 + DAY / 2, content_hash(new_text))
-    shard.probe("a", Arrival(T0, 0), Signature.of(old_text, fingerprint(old_text)),
-                ["k1", "k2"], first)
-    shard.probe("a", Arrival(T0 + DAY / 2, 5), Signature.of(new_text, fingerprint(new_text)),
-                ["k2", "k3"], second)
+    shard.probe(
+        "a", Arrival(T0, 0), Signature.of(old_text, fingerprint(old_text)), ["k1", "k2"], first
+    )
+    shard.probe(
+        "a",
+        Arrival(T0 + DAY / 2, 5),
+        Signature.of(new_text, fingerprint(new_text)),
+        ["k2", "k3"],
+        second,
+    )
     assert sorted(shard.buckets) == ["k2", "k3"]
     assert shard.articles["a"].arrival == Arrival(T0, 0)
     assert shard.articles["a"].revision == second
     # The first revision's place in the arrival order expires without taking the
     # second's entries (under the same arrival) twice.
-    shard.probe("late", Arrival(T0 + 2 * DAY, 6), Signature.of(old_text, fingerprint(old_text)),
-                ["k4"], Revision(1, T0 + 2 * DAY, "late"))
+    shard.probe(
+        "late",
+        Arrival(T0 + 2 * DAY, 6),
+        Signature.of(old_text, fingerprint(old_text)),
+        ["k4"],
+        Revision(1, T0 + 2 * DAY, "late"),
+    )
     assert sorted(shard.buckets) == ["k4"] and set(shard.articles) == {"late"}
 
 
 def test_the_decider_takes_an_updates_reports_and_ignores_a_stale_ones() -> None:
     decider = ShardReportCollector(retention=DAY)
     first, second = Revision(1, T0, "one"), Revision(2, T0 + DAY / 4, "two")
-    match = DedupMatch(article_id="orig", arrived_at=T0 - DAY / 4, sequence=0, kind="near",
-                       method="test", score=0.9)
+    match = DedupMatch(
+        article_id="orig",
+        arrived_at=T0 - DAY / 4,
+        sequence=0,
+        kind="near",
+        method="test",
+        score=0.9,
+    )
     decided = decider.add_article("a", Arrival(T0, 3), first, 0, {"revision": 1})
     assert decided is not None and decided.verdict.duplicate_of is None
     # The update's report comes before the update itself.

@@ -39,8 +39,9 @@ def shard(**options: Any) -> KeyShard:
 
 
 def match(article_id: str, seq: int, kind: str = "near", score: float = 0.9) -> DedupMatch:
-    return DedupMatch(article_id=article_id, arrived_at=T0, sequence=seq, kind=kind,
-                      method="test", score=score)
+    return DedupMatch(
+        article_id=article_id, arrived_at=T0, sequence=seq, kind=kind, method="test", score=score
+    )
 
 
 def test_probe_matches_earlier_entries_then_adds_the_article() -> None:
@@ -89,10 +90,15 @@ def test_a_shard_rebuilt_from_its_json_state_forgets_the_same() -> None:
     keys.probe("old", Arrival(T0, 0), signature("001"), ["k1"], REV)
     keys.probe("new", Arrival(T0 + DAY / 2, 1), signature("003"), ["k1", "k2"], REV)
     keys.probe("newer", Arrival(T0 + DAY / 2, 2), signature("004"), ["k2"], REV)
-    stored = {article_id: json.loads(json.dumps(held.to_json()))
-              for article_id, held in keys.articles.items()}
-    rebuilt = shard(retention=DAY, max_bucket=2, articles={
-        article_id: ShardArticle.from_json(data) for article_id, data in stored.items()})
+    stored = {
+        article_id: json.loads(json.dumps(held.to_json()))
+        for article_id, held in keys.articles.items()
+    }
+    rebuilt = shard(
+        retention=DAY,
+        max_bucket=2,
+        articles={article_id: ShardArticle.from_json(data) for article_id, data in stored.items()},
+    )
     assert rebuilt.buckets == keys.buckets
     rebuilt.probe("newest", Arrival(T0 + 1.5 * DAY, 3), signature("000"), ["k3"], REV)
     assert sorted(rebuilt.buckets) == ["k1", "k2", "k3"] and "old" not in rebuilt.articles
@@ -134,8 +140,9 @@ def test_an_article_is_compared_once_with_each_candidate() -> None:
     keys.probe("001", Arrival(T0, 1), other, shared, REV)
     found = keys.probe("002", Arrival(T0, 2), copy, shared, REV)
     # Two candidates under three shared keys: two comparisons, one match.
-    assert sorted(rules.pairs[-2:]) == sorted([(copy.fingerprint, original.fingerprint),
-                                               (copy.fingerprint, other.fingerprint)])
+    assert sorted(rules.pairs[-2:]) == sorted(
+        [(copy.fingerprint, original.fingerprint), (copy.fingerprint, other.fingerprint)]
+    )
     assert len(rules.pairs) == 3  # and 001 against 000, once
     assert [match.article_id for match in found] == ["000"]
     assert keys.probe("002", Arrival(T0, 2), copy, shared, REV) == found  # redelivered
@@ -143,8 +150,16 @@ def test_an_article_is_compared_once_with_each_candidate() -> None:
 
 def test_decide_earliest_arrival_wins_and_never_itself() -> None:
     arrival = Arrival(T0, 10)
-    verdict = decide("me", arrival, [match("me", 1, "exact", 1.0), match("b", 5, "exact", 1.0),
-                                     match("a", 3, "spun", 0.6), match("later", 12, "exact")])
+    verdict = decide(
+        "me",
+        arrival,
+        [
+            match("me", 1, "exact", 1.0),
+            match("b", 5, "exact", 1.0),
+            match("a", 3, "spun", 0.6),
+            match("later", 12, "exact"),
+        ],
+    )
     assert (verdict.duplicate_of, verdict.kind, verdict.score) == ("a", "spun", 0.6)
     assert decide("me", arrival, [match("me", 1), match("later", 12)]).duplicate_of is None
 
@@ -169,20 +184,26 @@ def test_decider_waits_for_every_report_and_is_idempotent() -> None:
     again = decider.add_article("x", Arrival(T0, 9), REV, 2, {"id": "x", "replayed": True})
     assert again is not None and again.verdict == decided.verdict
     assert decider.add_report("x", arrival, REV, 2, []) is None
-    assert decider.entries["x"] == {"arrived_at": T0.isoformat(), "sequence": 4,
-                                    **REV.to_json(),
-                                    "verdict": decided.verdict.model_dump(mode="json")}
+    assert decider.entries["x"] == {
+        "arrived_at": T0.isoformat(),
+        "sequence": 4,
+        **REV.to_json(),
+        "verdict": decided.verdict.model_dump(mode="json"),
+    }
 
 
 def test_decider_takes_the_home_shards_matches_with_the_article() -> None:
     alone = ShardReportCollector(retention=DAY)
-    decided = alone.add_article("x", Arrival(T0, 4), REV, 1, {"id": "x"},
-                                home_report=(0, [match("a", 1)]))
+    decided = alone.add_article(
+        "x", Arrival(T0, 4), REV, 1, {"id": "x"}, home_report=(0, [match("a", 1)])
+    )
     assert decided is not None and decided.verdict.duplicate_of == "a"
     waiting = ShardReportCollector(retention=DAY)
     arrival = Arrival(T0, 4)
-    assert waiting.add_article("x", arrival, REV, 2, {"id": "x"},
-                               home_report=(0, [match("a", 2)])) is None
+    assert (
+        waiting.add_article("x", arrival, REV, 2, {"id": "x"}, home_report=(0, [match("a", 2)]))
+        is None
+    )
     assert waiting.add_report("x", arrival, REV, 0, [match("b", 1)]) is None  # home again: ignored
     decided = waiting.add_report("x", arrival, REV, 1, [])
     assert decided is not None and decided.verdict.duplicate_of == "a"

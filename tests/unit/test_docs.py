@@ -19,8 +19,11 @@ DEVELOPMENT_WORDS = re.compile(r"\bsessions?\b(?![ _]timeout)|the issue's", re.I
 
 
 def test_ci_runs_exactly_the_readme_commands() -> None:
-    ci_lines = [line for line in (PROJECT / ".ci" / "run").read_text().splitlines()
-                if line.startswith((".venv/", "python3 -m venv"))]
+    ci_lines = [
+        line
+        for line in (PROJECT / ".ci" / "run").read_text().splitlines()
+        if line.startswith((".venv/", "python3 -m venv"))
+    ]
     assert len(ci_lines) == 2
     for line in ci_lines:
         assert f"\n{line}\n" in README, f"README does not show: {line}"
@@ -71,7 +74,8 @@ def test_tests_cite_the_seed_spec_where_it_is() -> None:
 
 @pytest.mark.parametrize("document", DOCUMENTS, ids=lambda path: path.name)
 def test_every_file_the_documents_name_exists(document: Path) -> None:
-    named = re.findall(r"`((?:newswire|streams|agents|schemas|tests|seeds|docs)/[\w/.-]+)`",
-                       document.read_text())
+    named = re.findall(
+        r"`((?:newswire|streams|agents|schemas|tests|seeds|docs)/[\w/.-]+)`", document.read_text()
+    )
     assert named or document.name != "README.md"
     assert [path for path in named if not (PROJECT / path).exists()] == []

@@ -29,10 +29,16 @@ def test_reads_documents_sentences_and_iob1_spans(documents: list[Document]) -> 
     assert first.text == "Peter Blackburn visited Paris .\nThe European Commission said ."
     assert first.tokens == 10 and second.tokens == 8
     assert {(first.text[s:e], t) for s, e, t in first.gold} == {
-        ("Peter Blackburn", "PER"), ("Paris", "LOC"), ("European Commission", "ORG")}
+        ("Peter Blackburn", "PER"),
+        ("Paris", "LOC"),
+        ("European Commission", "ORG"),
+    }
     # B-PER starts a second person right after the first; MISC is not scored.
     assert sorted((second.text[s:e], t) for s, e, t in second.gold) == [
-        ("Bonn", "LOC"), ("Kohl", "PER"), ("Schroeder", "PER")]
+        ("Bonn", "LOC"),
+        ("Kohl", "PER"),
+        ("Schroeder", "PER"),
+    ]
     assert read_conll(MINI, limit_docs=1) == [first]
 
 
@@ -76,8 +82,9 @@ def test_known_mistakes_give_the_hand_computed_scores(documents: list[Document])
     assert (org["tp"], org["fp"], org["fn"], org["f1"]) == (0, 0, 1, 0.0)
 
 
-def test_main_scores_both_systems_and_writes_json(tmp_path: Path,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_main_scores_both_systems_and_writes_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "scores.json"
     assert main([str(MINI), "--json", str(out)]) == 0
     printed = capsys.readouterr().out

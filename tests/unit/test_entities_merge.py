@@ -22,14 +22,15 @@ class Real:
     variant: str | None = None  # another transliteration of a person's full name
 
 
-
 def _people() -> list[Real]:
     """People whose first names and surnames all sound different (distinct consonants), each
     with a transliteration variant that changes only vowels ('Bali Pored', 'Baly Pured')."""
     firsts = [f"{a}a{b}i" for a, b in product("BDFJ", "lmnr")]
     lasts = [f"{a}o{b}e{c}" for a, b, c in product("PTV", "rsx", "dnz")]
-    return [Real("PERSON", f"{first} {last}", last, f"{first[:-1]}y {last[0]}u{last[2:]}")
-            for first, last in zip(firsts, lasts[:len(firsts)], strict=True)]
+    return [
+        Real("PERSON", f"{first} {last}", last, f"{first[:-1]}y {last[0]}u{last[2:]}")
+        for first, last in zip(firsts, lasts[: len(firsts)], strict=True)
+    ]
 
 
 def _organisations() -> list[Real]:
@@ -69,8 +70,9 @@ def _mention(real: Real, rng: random.Random, first_pass: bool) -> tuple[str, Ent
     return real.name, real.type
 
 
-def synthetic_story(members: int, per_member: int, seed: int = 0
-                    ) -> tuple[list[list[Entity]], dict[Real, Seen]]:
+def synthetic_story(
+    members: int, per_member: int, seed: int = 0
+) -> tuple[list[list[Entity]], dict[Real, Seen]]:
     """Entities of ``members`` articles, and per real entity how the story names it.
 
     The first articles name every entity in full, so each short form has its full name
@@ -82,16 +84,23 @@ def synthetic_story(members: int, per_member: int, seed: int = 0
     for member in range(members):
         start = member * per_member
         if start < len(REALS):
-            chosen = REALS[start:start + per_member]
+            chosen = REALS[start : start + per_member]
         else:
             chosen = rng.sample(REALS, per_member)
         weights = [rng.randint(1, 5) for _ in chosen]
         entities = []
         for real, weight in zip(chosen, weights, strict=True):
             name, entity_type = _mention(real, rng, first_pass=start < len(REALS))
-            entities.append(Entity(id=entity_id(entity_type, name), name=name, type=entity_type,
-                                   surface_forms=[name], mentions=weight,
-                                   salience=weight / sum(weights)))
+            entities.append(
+                Entity(
+                    id=entity_id(entity_type, name),
+                    name=name,
+                    type=entity_type,
+                    surface_forms=[name],
+                    mentions=weight,
+                    salience=weight / sum(weights),
+                )
+            )
             seen = truth.setdefault(real, Seen())
             seen.mentions += weight
             seen.articles += 1
@@ -174,5 +183,6 @@ def test_merging_article_by_article_gives_the_merge_of_the_articles_so_far(seed:
     for count, entities in enumerate(story, 1):
         merge.add(entities)
         assert merge.entities() == merge_story_entities(story[:count])
-    assert_merged_as_truth(merge.entities(), synthetic_story(members=40, per_member=12,
-                                                             seed=seed)[1])
+    assert_merged_as_truth(
+        merge.entities(), synthetic_story(members=40, per_member=12, seed=seed)[1]
+    )

@@ -49,8 +49,13 @@ def seed_article(path: Path) -> CleanArticle:
     text = path.read_text(encoding="utf-8")
     first_line = text.strip().splitlines()[0].strip()
     title = None if re.match(r"date \d{4}-\d{2}-\d{2}", first_line) else first_line
-    return CleanArticle(id=path.stem, text=text, title=title, fetched_at=datetime.now(UTC),
-                        fingerprint=fingerprint(text))
+    return CleanArticle(
+        id=path.stem,
+        text=text,
+        title=title,
+        fetched_at=datetime.now(UTC),
+        fingerprint=fingerprint(text),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +78,9 @@ def entity_problems(
         return [f"{name}: {len(matches)} entities hold it: {[m.name for m in matches]}"]
     (found,) = matches
     problems = [] if found.type == entity_type else [f"{name}: typed {found.type}"]
-    problems += [f"{name}: {form} is elsewhere" for form in forms
-                 if holding(story, form) != [found]]
+    problems += [
+        f"{name}: {form} is elsewhere" for form in forms if holding(story, form) != [found]
+    ]
     if not (found.count >= 1 + len(forms) and 1 <= found.articles <= 5):
         problems.append(f"{name}: counts {found.count} mentions, {found.articles} articles")
     return problems
@@ -85,22 +91,34 @@ def mistake_problems(story: list[StoryEntity]) -> list[str]:
     mistakes = [
         *(f"Bani Walid as {e.type}" for e in holding(story, "Bani Walid") if e.type == "PERSON"),
         *(f"Haftar as {e.type}" for e in holding(story, "Haftar") if e.type == "ORG"),
-        *(f"{f} as ORG" for f in ("Jufra", "Tarhouna") for e in holding(story, f)
-          if e.type == "ORG"),
+        *(
+            f"{f} as ORG"
+            for f in ("Jufra", "Tarhouna")
+            for e in holding(story, f)
+            if e.type == "ORG"
+        ),
         *(f"Bloomberg as {e.type}" for e in holding(story, "Bloomberg") if e.type == "LOC"),
     ]
     for e in story:
         for form in [e.name, *e.surface_forms]:
-            if ("/" in form or "ILNITSKY" in form.upper() or "\n" in form
-                    or re.match(r"(?i)the\s", form) or re.search(r"['’]s\b", form)):
+            if (
+                "/" in form
+                or "ILNITSKY" in form.upper()
+                or "\n" in form
+                or re.match(r"(?i)the\s", form)
+                or re.search(r"['’]s\b", form)
+            ):
                 mistakes.append(f"bad name form {form!r}")
     return mistakes
 
 
 def expected_story_problems(story: list[StoryEntity]) -> list[str]:
     """Everything in ``story`` that contradicts seeds/EXPECTED.md's entities."""
-    found = [problem for name, entity_type, forms in EXPECTED
-             for problem in entity_problems(story, name, entity_type, forms)]
+    found = [
+        problem
+        for name, entity_type, forms in EXPECTED
+        for problem in entity_problems(story, name, entity_type, forms)
+    ]
     return found + mistake_problems(story)
 
 

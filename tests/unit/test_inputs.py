@@ -55,7 +55,10 @@ def test_jsonl_gz_with_ids_urls_and_a_broken_line(tmp_path: Path) -> None:
     # Unreadable records are refused where they are, with file and line, for the dead letters.
     assert isinstance(broken, Refused) and isinstance(wrong, Refused)
     assert (broken.location, broken.error_type, broken.value) == (
-        f"{path}:3", "invalid_json", b"{not json")
+        f"{path}:3",
+        "invalid_json",
+        b"{not json",
+    )
     assert (wrong.location, wrong.error_type) == (f"{path}:4", "invalid_record")
     assert "text" in wrong.reason
 
@@ -79,5 +82,3 @@ def test_unknown_file_type_is_a_clear_error(tmp_path: Path) -> None:
 def test_missing_path_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no such file or directory"):
         read(tmp_path / "missing.jsonl")
-
-

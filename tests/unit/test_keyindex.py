@@ -11,8 +11,9 @@ T0 = datetime(2020, 5, 28, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
 
 
-def enter(index: KeyBuckets[IndexedArticle], article_id: str, seq: int, *keys: str,
-          at: datetime = T0) -> dict[str, int]:
+def enter(
+    index: KeyBuckets[IndexedArticle], article_id: str, seq: int, *keys: str, at: datetime = T0
+) -> dict[str, int]:
     """Enter an article; the earlier ones it found, with the keys they share."""
     found = index.enter(article_id, IndexedArticle(Arrival(at, seq), keys))
     return {candidate.article_id: candidate.shared_keys for candidate in found}

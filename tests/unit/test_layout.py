@@ -19,8 +19,11 @@ def module_name(path: Path) -> str:
 
 def project_modules() -> dict[str, Path]:
     """Every module of the four layers, by dotted name."""
-    return {module_name(path): path
-            for layer in LAYERS for path in sorted((PROJECT / layer).rglob("*.py"))}
+    return {
+        module_name(path): path
+        for layer in LAYERS
+        for path in sorted((PROJECT / layer).rglob("*.py"))
+    }
 
 
 def imported(path: Path, modules: dict[str, Path]) -> set[str]:
@@ -47,8 +50,12 @@ def layer(module: str) -> int:
 
 def upward_imports(graph: dict[str, set[str]]) -> list[str]:
     """Each import of a module from a layer above its own."""
-    return sorted(f"{module} imports {target}" for module, targets in graph.items()
-                  for target in targets if layer(target) > layer(module))
+    return sorted(
+        f"{module} imports {target}"
+        for module, targets in graph.items()
+        for target in targets
+        if layer(target) > layer(module)
+    )
 
 
 def cycle(graph: dict[str, set[str]]) -> list[str]:
@@ -74,11 +81,13 @@ def test_no_modules_import_each_other() -> None:
 
 
 def test_an_upward_import_and_a_cycle_are_found(tmp_path: Path) -> None:
-    sources = {"streams.first": "from streams import second\n",
-               "streams.second": "def late():\n    import streams.first\n",
-               "agents.app": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
-                             "    from newswire.cli import main\n",
-               "newswire.cli": "main = None\n"}
+    sources = {
+        "streams.first": "from streams import second\n",
+        "streams.second": "def late():\n    import streams.first\n",
+        "agents.app": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+        "    from newswire.cli import main\n",
+        "newswire.cli": "main = None\n",
+    }
     modules = {name: tmp_path / f"{name}.py" for name in sources}
     for name, path in modules.items():
         path.write_text(sources[name])

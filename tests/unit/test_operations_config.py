@@ -29,20 +29,40 @@ COMPOSE_SPEC = orjson.loads((PROJECT / "tests/data/compose_spec.json").read_byte
 
 
 def test_json_logs_are_one_object_a_line_with_the_record_context() -> None:
-    record = logging.LogRecord("agents.runtime.app", logging.WARNING, __file__, 1,
-                               "dead letter from %s:\n%s", ("clean", "too large"), None)
+    record = logging.LogRecord(
+        "agents.runtime.app",
+        logging.WARNING,
+        __file__,
+        1,
+        "dead letter from %s:\n%s",
+        ("clean", "too large"),
+        None,
+    )
     record.stage, record.article_id, record.partition, record.offset = "clean", "a1", 0, 7
     line = JSONFormatter().format(record)
     assert "\n" not in line
     assert orjson.loads(line) | {"time": None} == {
-        "time": None, "level": "warning", "logger": "agents.runtime.app",
-        "message": "dead letter from clean:\ntoo large", "stage": "clean",
-        "article_id": "a1", "partition": 0, "offset": 7}
+        "time": None,
+        "level": "warning",
+        "logger": "agents.runtime.app",
+        "message": "dead letter from clean:\ntoo large",
+        "stage": "clean",
+        "article_id": "a1",
+        "partition": 0,
+        "offset": 7,
+    }
 
 
 def _letter(value: bytes, max_payload_bytes: int = 65536, **fields: object) -> DeadLetter:
-    return DeadLetter.of(value, max_payload_bytes=max_payload_bytes, stage="clean",
-                         reason="r", error_type="e", failed_at=datetime.now(UTC), **fields)
+    return DeadLetter.of(
+        value,
+        max_payload_bytes=max_payload_bytes,
+        stage="clean",
+        reason="r",
+        error_type="e",
+        failed_at=datetime.now(UTC),
+        **fields,
+    )
 
 
 def test_a_dead_letter_goes_back_to_its_topic_with_its_key_and_value() -> None:
@@ -60,8 +80,9 @@ def test_a_truncated_dead_letter_is_refused() -> None:
 
 def test_a_readers_dead_letter_goes_to_the_raw_topic_only_if_it_now_parses() -> None:
     article = RawArticle(id="r1", text="text", fetched_at=datetime.now(UTC))
-    resend = resend_of(_letter(article.to_json(), location="in.jsonl:3"),
-                       Settings(topic_prefix="p"))
+    resend = resend_of(
+        _letter(article.to_json(), location="in.jsonl:3"), Settings(topic_prefix="p")
+    )
     assert (resend.topic, resend.key) == ("p.articles.raw", b"r1")
     with pytest.raises(Refused, match="still not a raw article"):
         resend_of(_letter(b'{"id": "r2"}', location="in.jsonl:4"), Settings())
@@ -75,8 +96,11 @@ def test_compose_file_follows_the_compose_specification() -> None:
     # Where Debian's docker-compose is installed, it reads the file as `docker compose` does
     # (interpolation, anchors, volumes and networks declared).
     if docker_compose := shutil.which("docker-compose"):
-        checked = subprocess.run([docker_compose, "-f", str(PROJECT / "docker-compose.yml"),
-                                  "config", "--quiet"], capture_output=True, text=True)
+        checked = subprocess.run(
+            [docker_compose, "-f", str(PROJECT / "docker-compose.yml"), "config", "--quiet"],
+            capture_output=True,
+            text=True,
+        )
         assert checked.returncode == 0, checked.stderr
 
 
@@ -90,8 +114,9 @@ def test_compose_kafka_keeps_its_data_on_the_volume_and_listens_for_the_host() -
     host_port = advertised["HOST"].removeprefix("localhost:")
     assert listeners["HOST"] == f":{host_port}"
     assert f"{host_port}:{host_port}" in kafka["ports"]
-    protocols = dict(item.split(":") for item in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"]
-                     .split(","))
+    protocols = dict(
+        item.split(":") for item in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(",")
+    )
     assert set(listeners) == set(protocols)
 
 
@@ -115,7 +140,7 @@ def test_image_installs_dependencies_first_and_runs_as_its_own_user() -> None:
     lines = (PROJECT / "Dockerfile").read_text().splitlines()
     copies = [n for n, line in enumerate(lines) if line.startswith("COPY")]
     assert lines[copies[0]] == "COPY pyproject.toml ./"
-    dependency_layer = "\n".join(lines[copies[0]:copies[1]])
+    dependency_layer = "\n".join(lines[copies[0] : copies[1]])
     assert "'pip', 'install'" in dependency_layer and "['dependencies']" in dependency_layer
     assert any(line.startswith("USER ") and "root" not in line for line in lines)
     ignored = (PROJECT / ".dockerignore").read_text().splitlines()
@@ -128,8 +153,9 @@ def test_image_installs_dependencies_first_and_runs_as_its_own_user() -> None:
 def test_the_compose_kafka_takes_the_largest_record_of_its_worker() -> None:
     services = yaml.safe_load((PROJECT / "docker-compose.yml").read_text())["services"]
     worker_env = services["worker"]["environment"]
-    max_article_bytes = worker_env.get("NEWSWIRE_MAX_ARTICLE_BYTES",
-                                       Settings.model_fields["max_article_bytes"].default)
+    max_article_bytes = worker_env.get(
+        "NEWSWIRE_MAX_ARTICLE_BYTES", Settings.model_fields["max_article_bytes"].default
+    )
     largest = Settings(max_article_bytes=int(max_article_bytes)).max_record_bytes
     kafka_env = services["kafka"]["environment"]
     for limit in ("KAFKA_MESSAGE_MAX_BYTES", "KAFKA_REPLICA_FETCH_MAX_BYTES"):

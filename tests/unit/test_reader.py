@@ -54,7 +54,8 @@ def test_json_values_that_are_not_objects_are_refused_line_by_line(tmp_path: Pat
     assert [a.text for a in articles(messages)] == ["A real article."]
     refused = refusals(messages)
     assert [(r.location, r.error_type) for r in refused] == [
-        (f"{path}:{line}", "invalid_record") for line in range(1, 6)]
+        (f"{path}:{line}", "invalid_record") for line in range(1, 6)
+    ]
     assert [r.value for r in refused] == [b'"text"', b"12", b"null", b"true", b"[1]"]
     assert "not a string" in refused[0].reason and "not an array" in refused[4].reason
     (report,) = replay.reports
@@ -68,7 +69,10 @@ def test_elements_of_a_json_list_that_are_not_objects_are_refused(tmp_path: Path
     assert [a.text for a in articles(messages)] == ["First.", "Third."]
     (refused,) = refusals(messages)
     assert (refused.location, refused.error_type, refused.value) == (
-        f"{path}#/1", "invalid_record", b'"oops"')
+        f"{path}#/1",
+        "invalid_record",
+        b'"oops"',
+    )
 
 
 def test_a_binary_html_file_is_refused_and_the_next_file_read(tmp_path: Path) -> None:
@@ -98,8 +102,10 @@ def test_a_nul_filled_file_is_refused(tmp_path: Path, name: str) -> None:
 
 
 def test_a_truncated_jsonl_gz_gives_the_lines_before_the_damage(tmp_path: Path) -> None:
-    lines = [orjson.dumps({"url": f"https://example.org/{n}", "text": f"Story {n}. " * 30})
-             for n in range(300)]
+    lines = [
+        orjson.dumps({"url": f"https://example.org/{n}", "text": f"Story {n}. " * 30})
+        for n in range(300)
+    ]
     whole = gzip.compress(b"".join(line + b"\n" for line in lines))
     path = tmp_path / "cut.jsonl.gz"
     path.write_bytes(whole[: len(whole) // 2])
@@ -130,7 +136,8 @@ def test_a_corrupt_gz_is_refused_and_its_directory_read_on(tmp_path: Path) -> No
     assert [a.text for a in articles(messages)] == ["Read, then its checksum fails.", "Kept."]
     assert [(r.location, r.error_type) for r in refusals(messages)] == [
         (f"{corrupt}@0", "corrupt_gzip"),
-        (f"{tmp_path / 'b.jsonl.gz'}@{len(line)}", "corrupt_gzip")]
+        (f"{tmp_path / 'b.jsonl.gz'}@{len(line)}", "corrupt_gzip"),
+    ]
     assert "CRC check failed" in refusals(messages)[1].reason
     assert len(replay.reports) == 2
 
@@ -151,8 +158,12 @@ def test_a_malformed_json_list_gives_the_elements_before_the_damage(tmp_path: Pa
 
 
 def test_a_wrong_field_type_is_blamed_on_that_field_only(tmp_path: Path) -> None:
-    path = jsonl(tmp_path / "wrong.jsonl", {"url": 12345}, {"text": ["a", "list"]},
-                 {"url": "https://example.org/x", "published_at": "yesterday-ish"})
+    path = jsonl(
+        tmp_path / "wrong.jsonl",
+        {"url": 12345},
+        {"text": ["a", "list"]},
+        {"url": "https://example.org/x", "published_at": "yesterday-ish"},
+    )
     url, text, date = Replay().read(path)
     assert isinstance(url, Refused) and isinstance(text, Refused) and isinstance(date, Refused)
     # One problem each, in the field the user wrote (not the id or fetch time newswire fills).
@@ -165,14 +176,20 @@ def test_a_wrong_field_type_is_blamed_on_that_field_only(tmp_path: Path) -> None
 
 def test_new_content_under_a_known_url_is_the_next_revision(tmp_path: Path) -> None:
     url = "https://example.org/live"
-    path = jsonl(tmp_path / "live.jsonl", {"url": url, "text": "Update one."},
-                 {"url": url, "text": "Update two."}, {"url": url, "text": "Update one."},
-                 {"url": url, "text": "Update three."})
+    path = jsonl(
+        tmp_path / "live.jsonl",
+        {"url": url, "text": "Update one."},
+        {"url": url, "text": "Update two."},
+        {"url": url, "text": "Update one."},
+        {"url": url, "text": "Update three."},
+    )
     replay = Replay()
     read = articles(replay.read(path))
     assert [(a.id, a.revision, a.text) for a in read] == [
-        (stable_id(url=url), 1, "Update one."), (stable_id(url=url), 2, "Update two."),
-        (stable_id(url=url), 3, "Update three.")]
+        (stable_id(url=url), 1, "Update one."),
+        (stable_id(url=url), 2, "Update two."),
+        (stable_id(url=url), 3, "Update three."),
+    ]
     assert [a.content_hash for a in read] == [sha16(a.text or "") for a in read]
     assert replay.counts.repeats == 1
 
@@ -188,21 +205,26 @@ def test_the_same_content_twice_is_one_article(tmp_path: Path) -> None:
 
 
 def test_the_source_is_the_publisher_and_the_file_is_the_provenance(tmp_path: Path) -> None:
-    path = jsonl(tmp_path / "outlets.jsonl",
-                 {"url": "https://www.bbc.co.uk/news/1", "text": "One.", "source": "BBC News"},
-                 {"url": "https://www.reuters.com/world/2", "text": "Two.", "site_name": "Reuters"},
-                 {"url": "https://WWW.apnews.com/article/3", "text": "Three."},
-                 {"text": "Four."})
+    path = jsonl(
+        tmp_path / "outlets.jsonl",
+        {"url": "https://www.bbc.co.uk/news/1", "text": "One.", "source": "BBC News"},
+        {"url": "https://www.reuters.com/world/2", "text": "Two.", "site_name": "Reuters"},
+        {"url": "https://WWW.apnews.com/article/3", "text": "Three."},
+        {"text": "Four."},
+    )
     (tmp_path / "page.txt").write_text("Five.")
     read = articles(Replay().read(path, tmp_path / "page.txt"))
     assert [a.source for a in read] == ["BBC News", "Reuters", "apnews.com", None, None]
     assert [a.provenance for a in read] == [
-        *(f"file:{path}:{line}" for line in range(1, 5)), f"file:{tmp_path / 'page.txt'}"]
+        *(f"file:{path}:{line}" for line in range(1, 5)),
+        f"file:{tmp_path / 'page.txt'}",
+    ]
 
 
 def test_a_record_over_the_size_limit_is_refused_not_sent(tmp_path: Path) -> None:
-    path = jsonl(tmp_path / "big.jsonl", {"id": "big", "text": "x" * 5000},
-                 {"id": "small", "text": "Small."})
+    path = jsonl(
+        tmp_path / "big.jsonl", {"id": "big", "text": "x" * 5000}, {"id": "small", "text": "Small."}
+    )
     big, small = Replay(Settings(max_article_bytes=2000)).read(path)
     assert isinstance(big, Refused) and isinstance(small, Outbound)
     assert (big.error_type, big.article_id, big.location) == ("too_large", "big", f"{path}:1")
@@ -226,11 +248,12 @@ def test_reading_streams_a_large_input(tmp_path: Path) -> None:
     assert peak < input_bytes / 10, f"peak {peak:,} bytes for {input_bytes:,} of input"
 
 
-def test_the_readers_memory_is_the_same_for_10_000_articles_as_for_1_000(
-        tmp_path: Path) -> None:
+def test_the_readers_memory_is_the_same_for_10_000_articles_as_for_1_000(tmp_path: Path) -> None:
     def peak_bytes(records: int) -> int:
-        path = jsonl(tmp_path / f"{records}.jsonl",
-                     *({"id": f"a{n}", "text": f"Article {n}."} for n in range(records)))
+        path = jsonl(
+            tmp_path / f"{records}.jsonl",
+            *({"id": f"a{n}", "text": f"Article {n}."} for n in range(records)),
+        )
         reader = Reader(Settings(replay_seen_articles=20_000))  # its table: fixed, outside
         tracemalloc.start()
         try:
@@ -247,8 +270,12 @@ def big_json_list(path: Path, count: int) -> Path:
     body = "A sentence of the article body. " * 60
     with gzip.open(path, "wb") if path.suffix == ".gz" else path.open("wb") as out:
         out.write(b"[\n")
-        out.write(b",\n".join(orjson.dumps({"id": f"a{n}", "text": f"{n} {body}", "n": n / 3})
-                              for n in range(count)))
+        out.write(
+            b",\n".join(
+                orjson.dumps({"id": f"a{n}", "text": f"{n} {body}", "n": n / 3})
+                for n in range(count)
+            )
+        )
         out.write(b"\n]\n")
     return path
 
@@ -277,7 +304,8 @@ def test_a_json_list_resumes_after_the_last_element_published(tmp_path: Path) ->
     checkpoints.save(last.position)  # what the publisher does once the broker has them
     rest = list(Reader(Settings(), checkpoints=checkpoints).read([path]))
     assert [(m.key, m.location) for m in rest if isinstance(m, Outbound)] == [
-        (f"a{n}", f"{path}#/{n}") for n in range(2, 5)]
+        (f"a{n}", f"{path}#/{n}") for n in range(2, 5)
+    ]
 
 
 @pytest.mark.parametrize("name", ["huge.txt", "huge.html.gz", "huge.json"])

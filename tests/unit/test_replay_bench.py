@@ -17,5 +17,3 @@ def test_the_generated_archive_is_read_as_cc_news_is(tmp_path: Path) -> None:
     assert counts.read == 200 and counts.skipped["warcinfo"] == 1
     assert len(messages) + counts.skipped.total() == 200
     assert {"redirect", "http_error", "not_html"} <= set(counts.skipped)
-
-

@@ -17,7 +17,12 @@ def seen(table: SeenContent, article_id: str, text: str) -> int | None:
 def test_new_content_is_the_next_revision_and_known_content_a_repeat() -> None:
     table = SeenContent(100)
     assert [seen(table, "a", text) for text in ["one", "two", "one", "three", "two"]] == [
-        1, 2, None, 3, None]
+        1,
+        2,
+        None,
+        3,
+        None,
+    ]
     assert seen(table, "b", "one") == 1
 
 

@@ -14,18 +14,21 @@ NOW_MS = 1_800_000_000_000
 
 def batch_file(folder: Path, base: int, records: int, max_timestamp: int, size: int) -> BatchFile:
     """A batch object as Tansu writes it: a Kafka v2 record batch header, padded."""
-    header = struct.pack(">qiiBIhiqq", 0, size - 12, -1, 2, 0, 0, records - 1,
-                         max_timestamp - 5, max_timestamp)
+    header = struct.pack(
+        ">qiiBIhiqq", 0, size - 12, -1, 2, 0, 0, records - 1, max_timestamp - 5, max_timestamp
+    )
     path = folder / f"{base:020d}.batch"
     path.write_bytes(header.ljust(size, b"\0"))
     return BatchFile(path, base, size)
 
 
 def test_a_topic_has_a_retention_only_with_the_delete_policy_and_a_limit() -> None:
-    assert Retention.of({"cleanup.policy": "delete", "retention.ms": "2000",
-                         "retention.bytes": "-1"}) == Retention(2000, None)
+    assert Retention.of(
+        {"cleanup.policy": "delete", "retention.ms": "2000", "retention.bytes": "-1"}
+    ) == Retention(2000, None)
     assert Retention.of({"cleanup.policy": "delete", "retention.bytes": "500"}) == Retention(
-        None, 500)
+        None, 500
+    )
     assert Retention.of({"cleanup.policy": "compact", "retention.ms": "2000"}) is None
     assert Retention.of({"retention.ms": "2000"}) is None
     assert Retention.of({"cleanup.policy": "delete", "retention.ms": "-1"}) is None
@@ -35,9 +38,13 @@ def test_the_oldest_batches_past_the_retention_time_go_up_to_the_first_young_one
     tmp_path: Path,
 ) -> None:
     old, young = NOW_MS - 10_000, NOW_MS - 1_000
-    batches = [batch_file(tmp_path, 0, 3, old, 100), batch_file(tmp_path, 3, 2, old, 100),
-               batch_file(tmp_path, 5, 1, young, 100), batch_file(tmp_path, 6, 1, old, 100),
-               batch_file(tmp_path, 7, 1, young, 100)]
+    batches = [
+        batch_file(tmp_path, 0, 3, old, 100),
+        batch_file(tmp_path, 3, 2, old, 100),
+        batch_file(tmp_path, 5, 1, young, 100),
+        batch_file(tmp_path, 6, 1, old, 100),
+        batch_file(tmp_path, 7, 1, young, 100),
+    ]
     going = expired(batches, Retention(5_000, None), NOW_MS, committed=None)
     assert [batch.base_offset for batch in going] == [0, 3]
     assert [batch.last_offset for batch in going] == [2, 4]
@@ -58,8 +65,10 @@ def test_a_partition_over_its_bytes_drops_its_oldest_batches_until_it_fits(
 
 
 def test_nothing_a_consumer_group_has_not_committed_past_goes(tmp_path: Path) -> None:
-    batches = [batch_file(tmp_path, 0, 2, NOW_MS - 60_000, 100),
-               batch_file(tmp_path, 2, 2, NOW_MS - 60_000, 100),
-               batch_file(tmp_path, 4, 1, NOW_MS - 60_000, 100)]
+    batches = [
+        batch_file(tmp_path, 0, 2, NOW_MS - 60_000, 100),
+        batch_file(tmp_path, 2, 2, NOW_MS - 60_000, 100),
+        batch_file(tmp_path, 4, 1, NOW_MS - 60_000, 100),
+    ]
     going = expired(batches, Retention(5_000, None), NOW_MS, committed=3)
     assert [batch.base_offset for batch in going] == [0]

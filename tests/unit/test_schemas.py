@@ -26,14 +26,19 @@ def test_every_topic_has_a_distinct_name_and_schema() -> None:
 
 def test_an_index_in_process_has_no_topics() -> None:
     index_topics = {"dedup.probes", "dedup.reports", "stories.index", "stories.candidates"}
-    in_process = {topic.role for topic in topics_used(dedup_partitions=1,
-                                                      story_index_partitions=0)}
+    in_process = {topic.role for topic in topics_used(dedup_partitions=1, story_index_partitions=0)}
     assert in_process == {topic.role for topic in ALL_TOPICS} - index_topics
     assert topics_used(dedup_partitions=2, story_index_partitions=1) == ALL_TOPICS
-    partitioned = {topic.role: topic.partition_count(4, 3, 2)
-                   for topic in topics_used(dedup_partitions=3, story_index_partitions=2)}
+    partitioned = {
+        topic.role: topic.partition_count(4, 3, 2)
+        for topic in topics_used(dedup_partitions=3, story_index_partitions=2)
+    }
     assert {role: partitioned[role] for role in index_topics} == {
-        "dedup.probes": 3, "dedup.reports": 3, "stories.index": 2, "stories.candidates": 1}
+        "dedup.probes": 3,
+        "dedup.reports": 3,
+        "stories.index": 2,
+        "stories.candidates": 1,
+    }
 
 
 def test_records_serialise_to_json_that_their_schema_accepts() -> None:
@@ -52,6 +57,7 @@ def test_records_serialise_to_json_that_their_schema_accepts() -> None:
 
 
 def test_records_round_trip_through_json() -> None:
-    verdict = DedupVerdict(article_id="b", duplicate_of="a", kind="spun", method="anchors",
-                           score=0.7)
+    verdict = DedupVerdict(
+        article_id="b", duplicate_of="a", kind="spun", method="anchors", score=0.7
+    )
     assert DedupVerdict.from_json(verdict.to_json()) == verdict

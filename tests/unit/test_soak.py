@@ -68,15 +68,19 @@ def test_generated_articles_are_written_one_a_line_and_counted_on_disk(tmp_path:
 
 
 def test_the_rate_and_the_memory_per_article_come_from_the_samples() -> None:
-    samples = [sample(0, 0, 500), sample(10, 100, 520), sample(20, 300, 540),
-               sample(30, 500, 560)]
+    samples = [sample(0, 0, 500), sample(10, 100, 520), sample(20, 300, 540), sample(30, 500, 560)]
     assert sustained_rate(samples) == 400 / 20
     assert memory_per_article(samples) == 40 * MIB / 400
 
 
 def test_after_a_kill_the_memory_per_article_is_that_of_the_last_start() -> None:
-    samples = [sample(0, 100, 500), sample(10, 300, 900), sample(20, 300, 400, start=1),
-               sample(30, 400, 410, start=1), sample(40, 600, 430, start=1)]
+    samples = [
+        sample(0, 100, 500),
+        sample(10, 300, 900),
+        sample(20, 300, 400, start=1),
+        sample(30, 400, 410, start=1),
+        sample(40, 600, 430, start=1),
+    ]
     assert memory_per_article(samples) == 30 * MIB / 300
     assert memory_per_article(samples[:3]) is None
 
@@ -88,10 +92,10 @@ def test_a_long_series_is_condensed_to_its_first_last_and_evenly_spaced_samples(
 
 
 def test_the_table_puts_the_modes_side_by_side() -> None:
-    disk = ModeResult("disk", [sample(0, 0, 500), sample(10, 200, 510)], 20.0,
-                      10 * MIB / 200, 7.5)
-    memory = ModeResult("memory", [sample(0, 0, 500), sample(10, 200, 505)], 25.0,
-                        5 * MIB / 200, None)
+    disk = ModeResult("disk", [sample(0, 0, 500), sample(10, 200, 510)], 20.0, 10 * MIB / 200, 7.5)
+    memory = ModeResult(
+        "memory", [sample(0, 0, 500), sample(10, 200, 505)], 25.0, 5 * MIB / 200, None
+    )
     table = format_table([disk, memory]).splitlines()
     assert table[0] == "| | disk | memory |"
     assert "| sustained rate (articles/s) | 20.0 | 25.0 |" in table

@@ -39,8 +39,13 @@ def tagger() -> EntityTagger:
 
 def clean(article_id: str, text: str, title: str | None, published_at: datetime) -> CleanArticle:
     return CleanArticle(
-        id=article_id, title=title, text=text, published_at=published_at,
-        fetched_at=published_at, fingerprint=fingerprint(text), source=f"{article_id}.example",
+        id=article_id,
+        title=title,
+        text=text,
+        published_at=published_at,
+        fetched_at=published_at,
+        fingerprint=fingerprint(text),
+        source=f"{article_id}.example",
     )
 
 
@@ -113,11 +118,10 @@ def test_every_version_of_the_seed_story_is_what_its_members_give(
         assert story.entities == merge_story_entities(a.entities for a in members)
         assert story.sources == list(dict.fromkeys(a.source for a in members if a.source))
         assert (story.first_seen, story.last_seen) == (
-            START + timedelta(minutes=1), START + timedelta(minutes=count)
+            START + timedelta(minutes=1),
+            START + timedelta(minutes=count),
         )
-        assert story.duplicates == {
-            a.id: a.duplicate_of for a in members if a.duplicate_of in ids
-        }
+        assert story.duplicates == {a.id: a.duplicate_of for a in members if a.duplicate_of in ids}
         assert story.unique_article_count == sum(a.duplicate_of is None for a in members)
 
 
@@ -130,10 +134,17 @@ def test_a_copy_seen_before_its_original_is_listed_once_the_original_joins() -> 
 
     def article(article_id: str, duplicate_of: str | None) -> DedupedArticle:
         return DedupedArticle(
-            id=article_id, title="Ravensholm approves harbour bridge", text=text,
-            fetched_at=START, fingerprint=fingerprint(text), entities=[],
-            dedup=DedupVerdict(article_id=article_id, duplicate_of=duplicate_of,
-                               kind="near" if duplicate_of else "original"),
+            id=article_id,
+            title="Ravensholm approves harbour bridge",
+            text=text,
+            fetched_at=START,
+            fingerprint=fingerprint(text),
+            entities=[],
+            dedup=DedupVerdict(
+                article_id=article_id,
+                duplicate_of=duplicate_of,
+                kind="near" if duplicate_of else "original",
+            ),
             duplicate_of=duplicate_of,
         )
 
@@ -193,8 +204,10 @@ def quake_articles(tagger: EntityTagger) -> list[DedupedArticle]:
     ]
     return deduped(
         tagger,
-        [clean(i, text, title, START + timedelta(hours=n))
-         for n, (i, title, text) in enumerate(texts)],
+        [
+            clean(i, text, title, START + timedelta(hours=n))
+            for n, (i, title, text) in enumerate(texts)
+        ],
     )
 
 
@@ -408,12 +421,24 @@ def test_an_article_weeks_later_about_the_same_people_opens_a_new_story(
     articles = deduped(
         tagger,
         [
-            clean("first", PEOPLE_TEXT.format(day="Monday", topic="a recovery fund"),
-                  "Merkel and Macron agree on recovery fund", START),
-            clean("same-day", PEOPLE_TEXT.format(day="Monday", topic="a recovery fund"),
-                  "Merkel, Macron back EU recovery fund", START + timedelta(hours=3)),
-            clean("weeks-later", PEOPLE_TEXT.format(day="Friday", topic="farm subsidies"),
-                  "Merkel and Macron discuss farm subsidies", later),
+            clean(
+                "first",
+                PEOPLE_TEXT.format(day="Monday", topic="a recovery fund"),
+                "Merkel and Macron agree on recovery fund",
+                START,
+            ),
+            clean(
+                "same-day",
+                PEOPLE_TEXT.format(day="Monday", topic="a recovery fund"),
+                "Merkel, Macron back EU recovery fund",
+                START + timedelta(hours=3),
+            ),
+            clean(
+                "weeks-later",
+                PEOPLE_TEXT.format(day="Friday", topic="farm subsidies"),
+                "Merkel and Macron discuss farm subsidies",
+                later,
+            ),
         ],
     )
     clusterer = StoryClusterer()
@@ -472,8 +497,10 @@ def test_a_restart_after_stories_retired_rebuilds_the_same_statistics(
     restored = StoryClusterer()
     for entry in entries:
         restored.restore(entry)
-    for original, rebuilt in ((clusterer._term_df, restored._term_df),
-                              (clusterer._entity_df, restored._entity_df)):
+    for original, rebuilt in (
+        (clusterer._term_df, restored._term_df),
+        (clusterer._entity_df, restored._entity_df),
+    ):
         assert (original.documents, original.counts) == (rebuilt.documents, rebuilt.counts)
     last = quakes[-1].model_copy(update={"published_at": later})
     assert restored.add(last, later) == clusterer.add(last, later)
@@ -529,15 +556,19 @@ def test_an_index_split_by_key_finds_the_same_stories_in_batches(
         found = []
         for article, keys in zip(batch, clusterer.index_keys(batch, START), strict=True):
             arrival = clock.stamp(START)
-            found.append(merge_candidates(
-                (candidate.article_id, candidate.shared_keys)
-                for partition, part in keys_by_partition(keys, partitions).items()
-                for candidate in shards[partition].enter(
-                    article.id, IndexedArticle(arrival, tuple(part))
+            found.append(
+                merge_candidates(
+                    (candidate.article_id, candidate.shared_keys)
+                    for partition, part in keys_by_partition(keys, partitions).items()
+                    for candidate in shards[partition].enter(
+                        article.id, IndexedArticle(arrival, tuple(part))
+                    )
                 )
-            ))
-        placed += [clusterer.place(article, START, candidates)[0].story_id
-                   for article, candidates in zip(batch, found, strict=True)]
+            )
+        placed += [
+            clusterer.place(article, START, candidates)[0].story_id
+            for article, candidates in zip(batch, found, strict=True)
+        ]
     assert placed == expected
     assert len(set(expected)) > 2  # the seed story and the quakes
 

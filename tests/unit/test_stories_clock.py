@@ -14,20 +14,25 @@ SEEN_AFTER = timedelta(minutes=5)
 
 TEXTS = {
     "quay": "The harbour authority reopened the northern quay after repairs to the sea wall. "
-            "Fishing boats returned to the quay and the harbour master praised the engineers.",
+    "Fishing boats returned to the quay and the harbour master praised the engineers.",
     "vote": "The regional parliament passed the water budget after a long debate on reservoirs. "
-            "Opposition members said the reservoir plan leaves farmers without irrigation.",
+    "Opposition members said the reservoir plan leaves farmers without irrigation.",
     "bridge": "Engineers closed the old river bridge after inspectors found cracks in its piers. "
-              "Commuters crossed the river by ferry while the bridge piers were surveyed.",
+    "Commuters crossed the river by ferry while the bridge piers were surveyed.",
 }
 
 
 def article(article_id: str, topic: str, published_at: datetime | None) -> DedupedArticle:
     text = TEXTS[topic] + f" Update {article_id}."
     return DedupedArticle(
-        id=article_id, text=text, fingerprint=fingerprint(text), source=f"{article_id}.example",
-        published_at=published_at, fetched_at=published_at or START,
-        dedup=DedupVerdict(article_id=article_id), entities=[],
+        id=article_id,
+        text=text,
+        fingerprint=fingerprint(text),
+        source=f"{article_id}.example",
+        published_at=published_at,
+        fetched_at=published_at or START,
+        dedup=DedupVerdict(article_id=article_id),
+        entities=[],
     )
 
 
@@ -35,11 +40,21 @@ def stream(bad_date: datetime | None) -> list[tuple[DedupedArticle, datetime]]:
     """Three stories over four days, each article seen five minutes after it was published;
     on day two an article of the vote story carries ``bad_date``, seen like the others."""
     day = timedelta(days=1)
-    planned = [("quay-1", "quay", 0), ("vote-1", "vote", 0), ("quay-2", "quay", 1),
-               ("vote-2", "vote", 1), ("quay-3", "quay", 3), ("vote-3", "vote", 3),
-               ("bridge-1", "bridge", 3), ("bridge-2", "bridge", 4), ("quay-4", "quay", 11)]
-    arrivals = [(article(i, topic, START + days * day), START + days * day + SEEN_AFTER)
-                for i, topic, days in planned]
+    planned = [
+        ("quay-1", "quay", 0),
+        ("vote-1", "vote", 0),
+        ("quay-2", "quay", 1),
+        ("vote-2", "vote", 1),
+        ("quay-3", "quay", 3),
+        ("vote-3", "vote", 3),
+        ("bridge-1", "bridge", 3),
+        ("bridge-2", "bridge", 4),
+        ("quay-4", "quay", 11),
+    ]
+    arrivals = [
+        (article(i, topic, START + days * day), START + days * day + SEEN_AFTER)
+        for i, topic, days in planned
+    ]
     bad_seen = START + 2 * day + SEEN_AFTER
     arrivals.insert(4, (article("vote-bad", "vote", bad_date), bad_seen))
     return arrivals
@@ -51,8 +66,15 @@ def placed(arrivals: list[tuple[DedupedArticle, datetime]]) -> dict[str, Story]:
 
 
 def summary(story: Story) -> tuple[object, ...]:
-    return (story.story_id, story.version, story.article_ids, story.first_seen,
-            story.last_seen, story.first_published, story.last_published)
+    return (
+        story.story_id,
+        story.version,
+        story.article_ids,
+        story.first_seen,
+        story.last_seen,
+        story.first_published,
+        story.last_published,
+    )
 
 
 def test_an_article_dated_5138_changes_no_story_after_it() -> None:
@@ -107,8 +129,9 @@ def test_a_replayed_archive_with_undated_articles_keeps_its_stories() -> None:
     first = article("dated", "quay", datetime(2020, 5, 28, tzinfo=UTC))
     first_story, _ = clusterer.add(first, replayed_at)
     for number in range(3):
-        story, _ = clusterer.add(article(f"undated-{number}", "quay", None),
-                                 replayed_at + timedelta(seconds=number + 1))
+        story, _ = clusterer.add(
+            article(f"undated-{number}", "quay", None), replayed_at + timedelta(seconds=number + 1)
+        )
         assert story.story_id == first_story.story_id
 
 

@@ -66,13 +66,22 @@ def test_the_scale_measurement_reaches_each_number_of_stories() -> None:
 
 
 FIRE_ROWS = [
-    {"doc_id": f"fire-{place}-{n}", "topic": "fire", "event": f"fire-{place}", "url": None,
-     "text": text}
+    {
+        "doc_id": f"fire-{place}-{n}",
+        "topic": "fire",
+        "event": f"fire-{place}",
+        "url": None,
+        "text": text,
+    }
     for place, texts in {
-        "lyon": ["A fire destroyed a warehouse in Lyon on Monday; 40 firefighters fought it.",
-                 "The Lyon warehouse fire was put out by 40 firefighters, the mayor said."],
-        "porto": ["Fire swept through a hotel in Porto on Friday, injuring nine guests.",
-                  "Nine guests were hurt when fire swept through the Porto hotel."],
+        "lyon": [
+            "A fire destroyed a warehouse in Lyon on Monday; 40 firefighters fought it.",
+            "The Lyon warehouse fire was put out by 40 firefighters, the mayor said.",
+        ],
+        "porto": [
+            "Fire swept through a hotel in Porto on Friday, injuring nine guests.",
+            "Nine guests were hurt when fire swept through the Porto hotel.",
+        ],
     }.items()
     for n, text in enumerate(texts)
 ]
@@ -113,8 +122,7 @@ def test_the_held_out_protocol_scores_each_half_tuned_on_the_other(tmp_path: Pat
     out = tmp_path / "result.json"
     assert main([str(corpus), "--split", "1", "--orders", "1", "--json", str(out)]) == 0
     results = json.loads(out.read_text())["held_out"]
-    assert sorted(tuple(result["held_out_topics"]) for result in results) == [
-        ("fire",), ("quake",)]
+    assert sorted(tuple(result["held_out_topics"]) for result in results) == [("fire",), ("quake",)]
     for result in results:
         size = {"fire": 4, "quake": 6}[result["held_out_topics"][0]]
         assert (result["articles"], result["gold_stories"]) == (size, 2)

@@ -30,8 +30,13 @@ def revised(
 ) -> DedupedArticle:
     """``article``'s next revision, with other text, tagged."""
     (tagged,) = deduped(tagger, [clean(article.id, text, title, article.published_at or START)])
-    return tagged.model_copy(update={"revision": revision, "content_hash": f"rev-{revision}",
-                                     "fetched_at": article.fetched_at + timedelta(hours=revision)})
+    return tagged.model_copy(
+        update={
+            "revision": revision,
+            "content_hash": f"rev-{revision}",
+            "fetched_at": article.fetched_at + timedelta(hours=revision),
+        }
+    )
 
 
 def place_all(clusterer: StoryClusterer, articles: list[DedupedArticle]) -> dict[str, str]:

@@ -35,14 +35,24 @@ class Log:
 def seed(number: str) -> DedupedArticle:
     (path,) = SEEDS.glob(f"{number}_*.txt")
     text = path.read_text()
-    return DedupedArticle(id=number, text=text, fingerprint=fingerprint(text), fetched_at=SEEN,
-                          dedup=DedupVerdict(article_id=number, kind="original"))
+    return DedupedArticle(
+        id=number,
+        text=text,
+        fingerprint=fingerprint(text),
+        fetched_at=SEEN,
+        dedup=DedupVerdict(article_id=number, kind="original"),
+    )
 
 
 def flow(partitions: int, log: Log | None = None) -> StoryFlow[str]:
     index: dict[int, dict[str, IndexedArticle]] = {}
-    return StoryFlow(partitions=partitions, cold_after=timedelta(days=3), reply_timeout=10.0,
-                     log=log or Log(), index_entries=lambda p: index.setdefault(p, {}))
+    return StoryFlow(
+        partitions=partitions,
+        cold_after=timedelta(days=3),
+        reply_timeout=10.0,
+        log=log or Log(),
+        index_entries=lambda p: index.setdefault(p, {}),
+    )
 
 
 def test_in_process_an_article_is_ready_at_once_and_placed_with_its_story() -> None:

@@ -22,12 +22,25 @@ DAY = datetime(2020, 5, 25, tzinfo=UTC)
 def story(story_id: str, version: int, headline: str, entity: str, day: int) -> Story:
     seen = DAY + timedelta(days=day)
     return Story(
-        story_id=story_id, version=version, headline=headline, summary=f"Summary of {headline}.",
+        story_id=story_id,
+        version=version,
+        headline=headline,
+        summary=f"Summary of {headline}.",
         article_ids=[f"{story_id}-a"],
         members=[StoryMember(id=f"{story_id}-a", title=headline, first_seen=seen)],
-        entities=[StoryEntity(id=f"person:{entity.lower()}", name=entity, type="PERSON",
-                              surface_forms=[entity.split()[-1]], count=2, articles=1)],
-        first_seen=seen, last_seen=seen + timedelta(hours=5), article_count=1,
+        entities=[
+            StoryEntity(
+                id=f"person:{entity.lower()}",
+                name=entity,
+                type="PERSON",
+                surface_forms=[entity.split()[-1]],
+                count=2,
+                articles=1,
+            )
+        ],
+        first_seen=seen,
+        last_seen=seen + timedelta(hours=5),
+        article_count=1,
         unique_article_count=1,
     )
 
@@ -58,12 +71,14 @@ def test_the_highest_version_wins(store: SQLiteStoryStore) -> None:
 
 def test_a_batch_keeps_the_highest_version_of_each_story(store: SQLiteStoryStore) -> None:
     store.upsert(story("s1", 5, "Stored already", "Khalifa Haftar", 0))
-    stored = store.upsert_many([
-        story("s2", 2, "Quake shakes Chile", "Michelle Bachelet", 1),
-        story("s2", 3, "Quake in Chile kills three", "Michelle Bachelet", 1),
-        story("s2", 1, "Quake", "Michelle Bachelet", 1),
-        story("s1", 4, "Older than the stored one", "Khalifa Haftar", 0),
-    ])
+    stored = store.upsert_many(
+        [
+            story("s2", 2, "Quake shakes Chile", "Michelle Bachelet", 1),
+            story("s2", 3, "Quake in Chile kills three", "Michelle Bachelet", 1),
+            story("s2", 1, "Quake", "Michelle Bachelet", 1),
+            story("s1", 4, "Older than the stored one", "Khalifa Haftar", 0),
+        ]
+    )
     assert stored == 1
     # most recently active first: s2 is a day later
     assert [(s.story_id, s.version) for s in store.search(limit=10)] == [("s2", 3), ("s1", 5)]
@@ -108,8 +123,12 @@ def test_workers_opening_a_new_database_together_all_start(tmp_path: Path) -> No
         "for n in range(30): SQLiteStoryStore(f'{sys.argv[1]}/stories-{n}.sqlite').close()\n"
     )
     start = str(time.time() + 2)  # every process starts on a new file at once
-    openers = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path), start],
-                                stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    openers = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(tmp_path), start], stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(4)
+    ]
     for opener in openers:
         _, errors = opener.communicate(timeout=120)
         assert opener.returncode == 0, errors
@@ -127,16 +146,18 @@ def test_search_by_time_is_by_news_time_falling_back_to_the_seen_time(
 ) -> None:
     may_2013 = datetime(2013, 5, 3, tzinfo=UTC)
     store.upsert(published("summit", "Summit in Berlin", may_2013, may_2013 + timedelta(days=2)))
-    store.upsert(published("budget", "Budget passed", may_2013 + timedelta(days=20),
-                           may_2013 + timedelta(days=21)))
+    store.upsert(
+        published(
+            "budget", "Budget passed", may_2013 + timedelta(days=20), may_2013 + timedelta(days=21)
+        )
+    )
     store.upsert(story("undated", 1, "Quake shakes Chile", "Michelle Bachelet", 3))  # seen only
 
     def ids(found: list[Story]) -> list[str]:
         return [s.story_id for s in found]
 
     assert ids(store.search(since=may_2013, until=may_2013 + timedelta(days=10))) == ["summit"]
-    assert ids(store.search(since=may_2013 + timedelta(days=1))) == ["undated", "budget",
-                                                                      "summit"]
+    assert ids(store.search(since=may_2013 + timedelta(days=1))) == ["undated", "budget", "summit"]
     assert ids(store.search(until=datetime(2014, 1, 1, tzinfo=UTC))) == ["budget", "summit"]
     assert ids(store.search(since=DAY)) == ["undated"]  # the archive was seen on DAY too
     assert ids(store.search(since=DAY + timedelta(days=3), until=DAY + timedelta(days=4))) == [
@@ -157,14 +178,25 @@ CREATE TABLE story_entities (story_id TEXT NOT NULL, entity_key TEXT NOT NULL,
 def test_a_file_from_before_news_times_gains_them_from_its_records(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite"
     may_2013 = datetime(2013, 5, 3, tzinfo=UTC)
-    old_stories = [published("summit", "Summit in Berlin", may_2013, may_2013),
-                   story("undated", 1, "Quake shakes Chile", "Michelle Bachelet", 3)]
+    old_stories = [
+        published("summit", "Summit in Berlin", may_2013, may_2013),
+        story("undated", 1, "Quake shakes Chile", "Michelle Bachelet", 3),
+    ]
     with contextlib.closing(sqlite3.connect(path)) as old, old:
         old.executescript(OLD_SCHEMA)
         old.executemany(
             "INSERT INTO stories VALUES (?, ?, ?, ?, ?, ?)",
-            [(s.story_id, s.version, s.first_seen.isoformat(), s.last_seen.isoformat(),
-              s.headline, s.to_json().decode()) for s in old_stories],
+            [
+                (
+                    s.story_id,
+                    s.version,
+                    s.first_seen.isoformat(),
+                    s.last_seen.isoformat(),
+                    s.headline,
+                    s.to_json().decode(),
+                )
+                for s in old_stories
+            ],
         )
     for _ in range(2):  # the second opening finds the columns there
         with SQLiteStoryStore(path) as store:
@@ -174,6 +206,7 @@ def test_a_file_from_before_news_times_gains_them_from_its_records(tmp_path: Pat
             assert [s.story_id for s in store.search(since=DAY)] == ["undated"]
             assert store.get("summit") == old_stories[0]
     with SQLiteStoryStore(path) as store:
-        store.upsert(published("summit", "Summit ends", may_2013, may_2013).model_copy(
-            update={"version": 2}))
+        store.upsert(
+            published("summit", "Summit ends", may_2013, may_2013).model_copy(update={"version": 2})
+        )
         assert [s.headline for s in store.search(until=may_2013)] == ["Summit ends"]

@@ -24,8 +24,15 @@ from schemas.records import RawArticle
 from schemas.settings import Settings
 from tests.warc_files import WARC_DATE, WarcFile, seed_pages, write_mixed_archive
 
-SKIPPED = {"warcinfo": 1, "request": 1, "metadata": 1, "revisit": 1, "http_error": 1,
-           "redirect": 1, "not_html": 1}
+SKIPPED = {
+    "warcinfo": 1,
+    "request": 1,
+    "metadata": 1,
+    "revisit": 1,
+    "http_error": 1,
+    "redirect": 1,
+    "not_html": 1,
+}
 
 
 def read(*paths: Path, **options: object) -> tuple[list[object], ReplayCounts, list[str]]:
@@ -40,7 +47,8 @@ def articles(messages: list[object]) -> list[RawArticle]:
 
 @pytest.mark.parametrize("name", ["mixed.warc.gz", "mixed.warc"])
 def test_each_html_response_is_an_article_and_the_rest_is_counted_by_reason(
-    tmp_path: Path, name: str,
+    tmp_path: Path,
+    name: str,
 ) -> None:
     path = tmp_path / name
     warc, urls = write_mixed_archive(path, gzipped=name.endswith(".gz"))
@@ -72,7 +80,7 @@ def test_a_corrupt_record_stops_the_file_at_its_offset(tmp_path: Path) -> None:
         warc.response(f"https://example.org/{number}", page)
     warc.close()
     data = bytearray(path.read_bytes())
-    data[warc.offsets[2] + 30: warc.offsets[2] + 60] = b"x" * 30
+    data[warc.offsets[2] + 30 : warc.offsets[2] + 60] = b"x" * 30
     path.write_bytes(bytes(data))
     messages, _counts, reports = read(path)
     assert len(articles(messages)) == 2
@@ -86,10 +94,16 @@ def test_the_page_charset_wins_and_the_http_one_is_for_pages_without(tmp_path: P
     path = tmp_path / "charsets.warc"
     warc = WarcFile(path, gzip=False)
     declared = '<html><head><meta charset="utf-8"></head><body><p>Zürich</p></body></html>'
-    warc.response("https://a.example/1", declared.encode(),
-                  headers=(("Content-Type", "text/html; charset=iso-8859-1"),))
-    warc.response("https://a.example/2", "<html><body><p>Zürich</p></body></html>"
-                  .encode("latin-1"), headers=(("Content-Type", "text/html; charset=latin-1"),))
+    warc.response(
+        "https://a.example/1",
+        declared.encode(),
+        headers=(("Content-Type", "text/html; charset=iso-8859-1"),),
+    )
+    warc.response(
+        "https://a.example/2",
+        "<html><body><p>Zürich</p></body></html>".encode("latin-1"),
+        headers=(("Content-Type", "text/html; charset=latin-1"),),
+    )
     warc.close()
     first, second = articles(read(path)[0])
     assert "Zürich" in (first.html or "") and "Zürich" in (second.html or "")
@@ -99,10 +113,14 @@ def test_host_language_and_date_filters_and_a_limit(tmp_path: Path) -> None:
     path = tmp_path / "filters.warc.gz"
     warc = WarcFile(path)
     english = seed_pages()[0][1]
-    german = ("<html lang='de'><body><p>Die Regierung hat am Montag beschlossen, dass die "
-              "Schulen wieder geöffnet werden.</p></body></html>").encode()
-    dated = english.replace(b"<head>", b'<head><meta property="article:published_time" '
-                            b'content="2019-03-02T08:00:00+00:00">')
+    german = (
+        "<html lang='de'><body><p>Die Regierung hat am Montag beschlossen, dass die "
+        "Schulen wieder geöffnet werden.</p></body></html>"
+    ).encode()
+    dated = english.replace(
+        b"<head>",
+        b'<head><meta property="article:published_time" content="2019-03-02T08:00:00+00:00">',
+    )
     warc.response("https://news.bbc.example/1", english)
     warc.response("https://www.other.example/2", english + b" ")
     warc.response("https://www.bbc.example/3", german)
@@ -111,7 +129,10 @@ def test_host_language_and_date_filters_and_a_limit(tmp_path: Path) -> None:
 
     by_host, counts, _ = read(path, selection=Selection(hosts=("bbc.example",)))
     assert [a.url for a in articles(by_host)] == [
-        "https://news.bbc.example/1", "https://www.bbc.example/3", "https://bbc.example/4"]
+        "https://news.bbc.example/1",
+        "https://www.bbc.example/3",
+        "https://bbc.example/4",
+    ]
     assert counts.skipped == {"other_host": 1}
     wildcard = read(path, selection=Selection(hosts=("OTHER.*",)))[0]
     assert [a.url for a in articles(wildcard)] == ["https://www.other.example/2"]
@@ -123,8 +144,7 @@ def test_host_language_and_date_filters_and_a_limit(tmp_path: Path) -> None:
     # The page's date, not the record's: published 2019, archived 2020.
     until_2019 = read(path, selection=Selection(until=datetime(2019, 12, 31, tzinfo=UTC)))[0]
     assert [a.url for a in articles(until_2019)] == ["https://bbc.example/4"]
-    since_2020, counts, _ = read(path, selection=Selection(
-        since=datetime(2020, 1, 1, tzinfo=UTC)))
+    since_2020, counts, _ = read(path, selection=Selection(since=datetime(2020, 1, 1, tzinfo=UTC)))
     assert len(articles(since_2020)) == 3 and counts.skipped == {"before_since": 1}
 
     limited, counts, _ = read(path, limit=2)
@@ -142,10 +162,10 @@ def test_a_checkpoint_resumes_after_the_last_record_published(tmp_path: Path) ->
     checkpoints.save(last.position)  # what the publisher does once the broker has them
 
     rest, _, reports = read(path, checkpoints=ReplayCheckpoints(tmp_path / "replay"))
-    assert [a.url for a in articles(rest)] == [f"https://www.news{n}.example/world/{n}"
-                                               for n in range(2, 5)]
-    assert any(f"resuming {path} after {last.position.records} records" in line
-               for line in reports)
+    assert [a.url for a in articles(rest)] == [
+        f"https://www.news{n}.example/world/{n}" for n in range(2, 5)
+    ]
+    assert any(f"resuming {path} after {last.position.records} records" in line for line in reports)
     # The file read to its end (damage included) is given back for its checkpoint.
     done = rest[-1]
     assert isinstance(done, FilePosition) and done.complete and done.path == path
@@ -153,8 +173,7 @@ def test_a_checkpoint_resumes_after_the_last_record_published(tmp_path: Path) ->
     again, _, reports = read(path, checkpoints=ReplayCheckpoints(tmp_path / "replay"))
     assert again == [] and any("replayed to its end already" in line for line in reports)
 
-    from_start = read(path, checkpoints=ReplayCheckpoints(tmp_path / "replay",
-                                                          from_start=True))[0]
+    from_start = read(path, checkpoints=ReplayCheckpoints(tmp_path / "replay", from_start=True))[0]
     assert len(articles(from_start)) == 5
     # Another selection has checkpoints of its own.
     other = read(path, checkpoints=ReplayCheckpoints(tmp_path / "replay", "hosts=x"))[0]
@@ -180,15 +199,22 @@ def test_a_jsonl_resumes_at_its_line(tmp_path: Path) -> None:
     import orjson
 
     path = tmp_path / "lines.jsonl.gz"
-    path.write_bytes(gzip.compress(b"".join(
-        orjson.dumps({"id": f"n{n}", "text": f"Article {n}."}) + b"\n" for n in range(6))))
+    path.write_bytes(
+        gzip.compress(
+            b"".join(
+                orjson.dumps({"id": f"n{n}", "text": f"Article {n}."}) + b"\n" for n in range(6)
+            )
+        )
+    )
     checkpoints = ReplayCheckpoints(tmp_path / "replay")
     first = read(path, limit=4, checkpoints=checkpoints)[0]
     assert isinstance(first[-1], Outbound) and first[-1].position is not None
     checkpoints.save(first[-1].position)
     rest = read(path, checkpoints=checkpoints)[0]
     assert [(a.id, a.provenance) for a in articles(rest)] == [
-        ("n4", f"file:{path}:5"), ("n5", f"file:{path}:6")]
+        ("n4", f"file:{path}:5"),
+        ("n5", f"file:{path}:6"),
+    ]
 
 
 def test_standard_input_and_globs(tmp_path: Path) -> None:

@@ -25,29 +25,58 @@ SETTINGS = Settings(topic_prefix="t")
 START = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 
 
-def _story(story_id: str, article_ids: list[str], *, sources: int = 1, copies: int = 0,
-           version: int = 1, last_seen: datetime = START) -> Story:
+def _story(
+    story_id: str,
+    article_ids: list[str],
+    *,
+    sources: int = 1,
+    copies: int = 0,
+    version: int = 1,
+    last_seen: datetime = START,
+) -> Story:
     return Story(
-        story_id=story_id, version=version, headline=f"Headline of {story_id}",
-        article_ids=article_ids, sources=[f"source-{n}" for n in range(sources)],
-        first_seen=START, last_seen=last_seen, article_count=len(article_ids),
+        story_id=story_id,
+        version=version,
+        headline=f"Headline of {story_id}",
+        article_ids=article_ids,
+        sources=[f"source-{n}" for n in range(sources)],
+        first_seen=START,
+        last_seen=last_seen,
+        article_count=len(article_ids),
         unique_article_count=len(article_ids) - copies,
     )
 
 
-def _article(article_id: str, story_id: str, *, duplicate_of: str | None = None,
-             revision: int = 1) -> bytes:
+def _article(
+    article_id: str, story_id: str, *, duplicate_of: str | None = None, revision: int = 1
+) -> bytes:
     return EnrichedArticle(
-        id=article_id, fetched_at=START, text="Some text.", fingerprint="f",
-        revision=revision, dedup=DedupVerdict(article_id=article_id, duplicate_of=duplicate_of),
-        duplicate_of=duplicate_of, story_id=story_id,
+        id=article_id,
+        fetched_at=START,
+        text="Some text.",
+        fingerprint="f",
+        revision=revision,
+        dedup=DedupVerdict(article_id=article_id, duplicate_of=duplicate_of),
+        duplicate_of=duplicate_of,
+        story_id=story_id,
     ).to_json()
 
 
-def _letter(article_id: str | None, *, stage: str = "clean", error_type: str = "invalid_json",
-            failed_at: datetime = START) -> bytes:
-    return DeadLetter.of(b"{not json", stage=stage, reason="not JSON", error_type=error_type,
-                         article_id=article_id, failed_at=failed_at).to_json()
+def _letter(
+    article_id: str | None,
+    *,
+    stage: str = "clean",
+    error_type: str = "invalid_json",
+    failed_at: datetime = START,
+) -> bytes:
+    return DeadLetter.of(
+        b"{not json",
+        stage=stage,
+        reason="not JSON",
+        error_type=error_type,
+        article_id=article_id,
+        failed_at=failed_at,
+    ).to_json()
 
 
 def _board(*records: tuple[str, bytes]) -> StoryBoard:
@@ -91,10 +120,20 @@ def test_summary_counts_the_run_articles_stories_copies_revisions_and_dead_lette
     )
     summary = summarize(board, ["a", "b", "c", "bad-1", "bad-2", "late"], START, seconds=7.94)
     assert summary == RunSummary(
-        articles=6, placed=3, stories=2, copies=1, revisions=1,
-        dead_letters=Counter({("clean", "invalid_json"): 1, ("clean", "invalid_record"): 1,
-                              ("tag", "stage_process_died"): 1}),
-        unsettled=1, seconds=7.94,
+        articles=6,
+        placed=3,
+        stories=2,
+        copies=1,
+        revisions=1,
+        dead_letters=Counter(
+            {
+                ("clean", "invalid_json"): 1,
+                ("clean", "invalid_record"): 1,
+                ("tag", "stage_process_died"): 1,
+            }
+        ),
+        unsettled=1,
+        seconds=7.94,
     )
     assert format_summary(summary) == (
         "newswire: done in 7.9 s: 6 articles · 3 in 2 stories · 1 copy · 1 revision · "
@@ -124,9 +163,11 @@ def test_an_article_counts_as_placed_only_once_its_story_lists_it() -> None:
 
 def test_progress_line() -> None:
     assert format_progress(462, 120, 1) == (
-        "newswire: 462 articles published · 120 in stories · 1 dead-lettered")
+        "newswire: 462 articles published · 120 in stories · 1 dead-lettered"
+    )
     assert format_progress(1, 0, 0) == (
-        "newswire: 1 article published · 0 in stories · 0 dead-lettered")
+        "newswire: 1 article published · 0 in stories · 0 dead-lettered"
+    )
 
 
 def test_largest_stories_first_then_the_most_recent() -> None:
@@ -136,8 +177,7 @@ def test_largest_stories_first_then_the_most_recent() -> None:
         _story("medium-old", ["e", "f"], last_seen=START),
         _story("medium-new", ["g", "h"], last_seen=START + timedelta(hours=1)),
     ]
-    assert [s.story_id for s in largest_stories(stories, 3)] == ["big", "medium-new",
-                                                                 "medium-old"]
+    assert [s.story_id for s in largest_stories(stories, 3)] == ["big", "medium-new", "medium-old"]
 
 
 class FakeClock:
@@ -181,7 +221,9 @@ def test_progress_on_a_terminal_is_rewritten_in_place_and_cleared_for_other_line
     clock.now = 1.4
     status.update("13 published")
     assert stream.getvalue() == (
-        "\r10 published\x1b[K" "\r12 published\x1b[K"
-        "\r\x1b[K" "newswire: worker ready\n"
+        "\r10 published\x1b[K"
+        "\r12 published\x1b[K"
+        "\r\x1b[K"
+        "newswire: worker ready\n"
         "\r13 published\x1b[K"
     )
