@@ -35,6 +35,8 @@ from newswire.evaluation.synthetic import article
 MODES = ("disk", "memory")
 TABLE_ROWS = 8
 """Samples a mode's time series is condensed to in the table."""
+RUN_LOG = "run.log"
+"""The file of the data directory the run's stderr goes to."""
 RECOVERY_TICK = 0.5
 """Seconds between looks at the story database while a kill waits for its recovery."""
 
@@ -216,7 +218,7 @@ class Soak:
         }
         database = data_dir / "stories.sqlite"
         started = time.monotonic()
-        process = self._start(env)
+        process = self._start(env, data_dir)
         start, versions_at_kill = 0, 0
         killed_at: float | None = None
         try:
@@ -244,9 +246,11 @@ class Soak:
                 if placed >= self.count:
                     break
                 if process.poll() is not None:
+                    log = (data_dir / RUN_LOG).read_text(errors="replace")
+                    log = log[max(0, log.find("Traceback")) :][:3000]  # the first error
                     raise RuntimeError(
                         f"newswire run exited {process.returncode} in {mode} "
-                        f"mode with {placed} of {self.count} placed"
+                        f"mode with {placed} of {self.count} placed:\n{log}"
                     )
                 if (
                     mode == "disk"
@@ -257,7 +261,7 @@ class Soak:
                     os.killpg(process.pid, signal.SIGKILL)
                     process.wait()
                     killed_at, versions_at_kill, start = time.monotonic(), versions, start + 1
-                    process, recovering = self._start(env), True
+                    process, recovering = self._start(env, data_dir), True
                 time.sleep(RECOVERY_TICK if recovering else self.sample_seconds)
             else:
                 raise TimeoutError(f"{mode}: {self.count} articles not placed in {self.timeout} s")
@@ -273,24 +277,26 @@ class Soak:
         result.memory_per_article = memory_per_article(result.samples)
         return result
 
-    def _start(self, env: dict[str, str]) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "newswire.cli",
-                "run",
-                "--replay",
-                str(self.articles),
-                "--rate",
-                str(self.rate),
-                "--quiet",
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+    def _start(self, env: dict[str, str], data_dir: Path) -> subprocess.Popen[bytes]:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        with (data_dir / RUN_LOG).open("ab") as log:
+            return subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "newswire.cli",
+                    "run",
+                    "--replay",
+                    str(self.articles),
+                    "--rate",
+                    str(self.rate),
+                    "--quiet",
+                ],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                start_new_session=True,
+            )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
