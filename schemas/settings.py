@@ -174,12 +174,13 @@ class Settings(BaseSettings):
         ),
     )
     retention_sweep_seconds: float = Field(
-        default=60.0,
-        gt=0,
+        default=0.0,
+        ge=0,
         description=(
             "How often the embedded broker on disk deletes the records past their topic's "
             "retention (Tansu does not): whole batches, oldest first, none a consumer group "
-            "has not committed past."
+            "has not committed past. 0 (the default): never; under load its deletes "
+            "stalled the broker (docs/embedded-broker.md)."
         ),
     )
     embedded_profile: bool | None = Field(

@@ -57,8 +57,9 @@ class EmbeddedBroker:
 
     With a ``storage_dir`` it keeps its topics, consumer groups and committed offsets
     there, through an S3 server on that folder (``rclone serve s3``), and starts again
-    where it stopped, and enforces the topics' retention every ``retention_sweep_seconds``
-    (:mod:`agents.runtime.retention`); without one it keeps everything in memory. Use as a
+    where it stopped, and, if ``retention_sweep_seconds`` is not 0, enforces the topics'
+    retention that often (:mod:`agents.runtime.retention`); without one it keeps everything
+    in memory. Use as a
     context manager; ``url`` is the ``kafka://`` URL once started.
     """
 
@@ -67,7 +68,7 @@ class EmbeddedBroker:
         port: int | None = None,
         start_timeout: float = 10.0,
         storage_dir: Path | None = None,
-        retention_sweep_seconds: float = 60.0,
+        retention_sweep_seconds: float = 0.0,
     ) -> None:
         self.port = port or free_port()
         self.url = f"kafka://127.0.0.1:{self.port}"
@@ -112,9 +113,10 @@ class EmbeddedBroker:
                     "AWS_ALLOW_HTTP": "true",
                     "AWS_DEFAULT_REGION": store.region,
                 }
-                self._sweeper = RetentionSweeper(
-                    self.storage_dir / BUCKET, store, self._retention_sweep_seconds
-                )
+                if self._retention_sweep_seconds:
+                    self._sweeper = RetentionSweeper(
+                        self.storage_dir / BUCKET, store, self._retention_sweep_seconds
+                    )
             self._process = start_listening(
                 "embedded broker", command, self.port, self._start_timeout, env
             )
