@@ -45,9 +45,12 @@ def test_progress_is_the_articles_placed_and_the_story_versions_of_the_database(
 
 
 def test_the_rss_of_a_process_tree_counts_its_children(tmp_path: Path) -> None:
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(30)"],
+        stdout=subprocess.PIPE,
+    )
     try:
-        psutil.Process(child.pid).memory_info()  # it has started
+        assert child.stdout is not None and child.stdout.readline() == b"up\n"  # running
         me = psutil.Process()
         alone = me.memory_info().rss
         rss = process_rss(me)
