@@ -45,20 +45,31 @@ def test_progress_is_the_articles_placed_and_the_story_versions_of_the_database(
 
 
 def test_the_rss_of_a_process_tree_counts_its_children(tmp_path: Path) -> None:
-    child = subprocess.Popen(
-        [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(30)"],
+    # A parent of its own (this test process may hold a test broker as its child) with
+    # one child, both running Python once the parent prints.
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import subprocess, sys, time; "
+            "c = subprocess.Popen([sys.executable, '-c', 'print(1, flush=True); "
+            "import time; time.sleep(30)'], stdout=subprocess.PIPE); "
+            "c.stdout.readline(); print('up', flush=True); time.sleep(30)",
+        ],
         stdout=subprocess.PIPE,
     )
     try:
-        assert child.stdout is not None and child.stdout.readline() == b"up\n"  # running
-        me = psutil.Process()
-        alone = me.memory_info().rss
-        rss = process_rss(me)
+        assert parent.stdout is not None and parent.stdout.readline() == b"up\n"
+        tree = psutil.Process(parent.pid)
+        alone = tree.memory_info().rss
+        rss = process_rss(tree)
         assert rss["worker"] > alone
         assert rss["broker"] == rss["rclone"] == 0
     finally:
-        child.kill()
-        child.wait()
+        for process in psutil.Process(parent.pid).children():
+            process.kill()
+        parent.kill()
+        parent.wait()
 
 
 def test_generated_articles_are_written_one_a_line_and_counted_on_disk(tmp_path: Path) -> None:
