@@ -39,16 +39,29 @@ def broker() -> Iterator[EmbeddedBroker]:
 @pytest.fixture
 def pipeline_settings(broker: EmbeddedBroker, tmp_path: Path) -> Settings:
     """Settings for one test: its own topics and consumer group on the shared broker."""
-    name = f"t{uuid.uuid4().hex[:8]}"
+    return own_settings(broker, tmp_path, "t", dedup_partitions=2, story_index_partitions=2)
+
+
+def own_settings(
+    broker: EmbeddedBroker,
+    tmp_path: Path,
+    prefix: str,
+    *,
+    dedup_partitions: int,
+    story_index_partitions: int,
+) -> Settings:
+    """A test's own topics (created) and consumer group on ``broker``, 2 raw partitions
+    and the given index partitioning."""
+    name = f"{prefix}{uuid.uuid4().hex[:8]}"
     settings = Settings(
         broker_url=broker.url,
         app_id=name,
         topic_prefix=name,
         partitions=2,
-        dedup_partitions=2,
-        story_index_partitions=2,
         data_dir=tmp_path / "data",
         embedded_profile=True,
+        dedup_partitions=dedup_partitions,
+        story_index_partitions=story_index_partitions,
     )
     ensure_topics_sync(settings)
     return settings

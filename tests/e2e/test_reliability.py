@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -24,7 +23,6 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from agents.runtime.broker import (
     EmbeddedBroker,
     bootstrap_servers,
-    ensure_topics_sync,
     tansu_end_offsets,
 )
 from newswire.replay.inputs import Outbound, publish, stable_id
@@ -34,7 +32,7 @@ from schemas.records import RawArticle
 from schemas.settings import Settings
 from tests.conftest import PROJECT, SEEDS
 from tests.corpora import GOOD_ARTICLE, news_stream, write_bad_inputs
-from tests.e2e.conftest import settings_env, watch_until
+from tests.e2e.conftest import own_settings, settings_env, watch_until
 
 SEED_IDS = {
     path.name[:3]: stable_id(content=path.read_bytes()) for path in sorted(SEEDS.glob("*.txt"))
@@ -45,19 +43,7 @@ SEED_IDS = {
 def pipeline_settings(broker: EmbeddedBroker, tmp_path: Path) -> Settings:
     """The test's own topics with the default partitioning of the dedup index (one
     partition) and the story index (in-process), as a user runs the pipeline."""
-    name = f"r{uuid.uuid4().hex[:8]}"
-    settings = Settings(
-        broker_url=broker.url,
-        app_id=name,
-        topic_prefix=name,
-        partitions=2,
-        dedup_partitions=1,
-        story_index_partitions=0,
-        data_dir=tmp_path / "data",
-        embedded_profile=True,
-    )
-    ensure_topics_sync(settings)
-    return settings
+    return own_settings(broker, tmp_path, "r", dedup_partitions=1, story_index_partitions=0)
 
 
 def _replay(settings: Settings, *paths: Path) -> subprocess.CompletedProcess[str]:
