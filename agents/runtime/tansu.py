@@ -1,8 +1,8 @@
 """newswire's faust transport (``tansu://HOST:PORT``), made for Tansu, used in both modes.
 
 faust's aiokafka transport with three changes. It is registered under the
-``faust.transports`` entry point (see pyproject.toml) and used with the embedded
-profile and with a configured broker alike (:func:`agents.pipeline.faust_options`):
+``faust.transports`` entry point (see pyproject.toml) and used with either broker
+profile, ``tansu`` or ``kafka`` (:func:`agents.runtime.app.faust_options`):
 each change is needed on Tansu (``newswire broker`` included) and harmless on Kafka.
 
 - A partition with no committed offset starts at its beginning after a rebalance

@@ -139,7 +139,9 @@ def limited_pipeline(
     directory: Path, tagger: EntityTagger, limits: dict[str, int], **overrides: float
 ) -> CapturingPipeline:
     """A pipeline whose sends to each role of ``limits`` refuse values over that size."""
-    settings = Settings(broker_url="kafka://127.0.0.1:9", data_dir=directory)
+    settings = Settings(
+        broker_url="kafka://127.0.0.1:9", broker_profile="kafka", data_dir=directory
+    )
     return SizeLimitedPipeline(settings.model_copy(update=overrides), tagger, limits)
 
 

@@ -69,6 +69,7 @@ def test_each_agent_reads_its_declared_input_and_writes_only_declared_outputs(
 ) -> None:
     settings = Settings(
         broker_url="kafka://127.0.0.1:9",
+        broker_profile="kafka",
         data_dir=tmp_path,
         batch_seconds=0.01,
         dedup_partitions=dedup_partitions,

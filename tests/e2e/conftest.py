@@ -59,7 +59,7 @@ def own_settings(
         topic_prefix=name,
         partitions=2,
         data_dir=tmp_path / "data",
-        embedded_profile=True,
+        broker_profile="tansu",
         dedup_partitions=dedup_partitions,
         story_index_partitions=story_index_partitions,
     )
@@ -78,7 +78,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "dedup_partitions",
         "story_index_partitions",
         "data_dir",
-        "embedded_profile",
+        "broker_profile",
     ):
         env[f"NEWSWIRE_{field.upper()}"] = str(getattr(settings, field))
     return env

@@ -62,7 +62,7 @@ class Command:
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    """A user's environment: no NEWSWIRE_EMBEDDED_PROFILE, a data dir of the test's own."""
+    """A user's environment: no NEWSWIRE_BROKER_PROFILE, a data dir of the test's own."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("NEWSWIRE_")}
     return {**clean, "NEWSWIRE_DATA_DIR": str(tmp_path / "data")}
 
@@ -89,7 +89,7 @@ def test_a_worker_on_newswire_broker_uses_the_tansu_profile_and_its_port_stays_i
     start_broker(port, env, commands)
     worker = Command("worker", "--broker", f"kafka://127.0.0.1:{port}", env=env)
     commands.append(worker)
-    assert "Tansu profile on" in worker.wait_for("newswire: worker on")
+    assert "broker profile tansu" in worker.wait_for("newswire: worker on")
 
     second = subprocess.run(
         [sys.executable, "-m", "newswire.cli", "broker", "--port", str(port)],
@@ -114,10 +114,10 @@ def test_an_explicit_profile_setting_wins_over_detection(
         "worker",
         "--broker",
         f"kafka://127.0.0.1:{port}",
-        env={**env, "NEWSWIRE_EMBEDDED_PROFILE": "false"},
+        env={**env, "NEWSWIRE_BROKER_PROFILE": "kafka"},
     )
     commands.append(worker)
-    assert "Tansu profile off" in worker.wait_for("newswire: worker on")
+    assert "broker profile kafka" in worker.wait_for("newswire: worker on")
 
 
 def test_a_lost_broker_is_one_line_and_so_is_its_return(

@@ -1,4 +1,4 @@
-"""The embedded-broker profile's producer against the real Tansu broker: table changelogs
+"""The Tansu broker profile's producer against the real Tansu broker: table changelogs
 one record per batch (so that faust's recovery sees their true end), other topics batched."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""The faust transport of both modes (the embedded profile, and a configured broker
-without it) against the real Tansu broker: a worker's producer writes table changelogs
-so that the end offset the broker reports is their true end. Tansu reports the first
+"""The faust transport of both broker profiles (tansu and kafka) against the real Tansu
+broker: a worker's producer writes table changelogs so that the end offset the broker
+reports is their true end. Tansu reports the first
 offset of a partition's last batch + 1; a batched changelog would make a surviving
 worker's recovery fail with faust's ConsistencyError (its table's offset over that
 end) or lose the records after it."""
@@ -23,7 +23,7 @@ from agents.runtime.broker import (
     ensure_topics_sync,
     tansu_end_offsets,
 )
-from schemas.settings import Settings
+from schemas.settings import BrokerProfile, Settings
 
 RECORDS = 5
 
@@ -54,9 +54,9 @@ async def _changelog_ends(settings: Settings) -> tuple[int, int]:
     return reported[partition], true[partition]
 
 
-@pytest.mark.parametrize("embedded_profile", [True, False], ids=["embedded-profile", "plain"])
+@pytest.mark.parametrize("broker_profile", ["tansu", "kafka"])
 def test_a_workers_changelog_ends_where_the_broker_says(
-    broker: EmbeddedBroker, tmp_path: Path, embedded_profile: bool
+    broker: EmbeddedBroker, tmp_path: Path, broker_profile: BrokerProfile
 ) -> None:
     name = f"m{uuid.uuid4().hex[:8]}"
     settings = Settings(
@@ -64,7 +64,7 @@ def test_a_workers_changelog_ends_where_the_broker_says(
         app_id=name,
         topic_prefix=name,
         data_dir=tmp_path,
-        embedded_profile=embedded_profile,
+        broker_profile=broker_profile,
         producer_linger_ms=200,
     )
     ensure_topics_sync(settings)

@@ -98,6 +98,7 @@ def test_a_bad_value_is_one_line_naming_it(args: list[str], named: list[str]) ->
     ("variable", "value", "command"),
     [
         ("log_level", "bogus", ["worker", "--broker", "kafka://127.0.0.1:9"]),
+        ("broker_profile", "bogus", ["worker", "--broker", "kafka://127.0.0.1:9"]),
         ("broker_url", "notaurl", ["tail", "raw"]),
         ("partitions", "many", ["stories"]),
         ("log_level", "bogus", ["bench", "--help"]),
