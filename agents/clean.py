@@ -52,8 +52,8 @@ class CleanAgent:
     async def _prepare_batch(self, events: list[EventT]) -> None:
         """Clean and tag the raw articles of ``events``, then send each one's records in
         ingest order (``fetched_at``, then id): the clean one to the partition its raw
-        article came from, the tagged one by key, both with that partition and the raw
-        offset as where they were ingested.
+        article came from, the tagged one by key, both with that partition as their
+        ingest partition.
 
         Partitions are consumed in parallel and interleave; sorting each batch keeps
         a replay in the order it was published within the batch (which decides which
@@ -89,7 +89,7 @@ class CleanAgent:
         """Send ``article``'s clean record, then its tagged one (handed to the tag stage);
         dead-letter what cannot go."""
         raw_partition = event.message.partition
-        headers = ingest_headers(raw_partition, event.message.offset)
+        headers = ingest_headers(raw_partition)
         try:
             await self.context.send(
                 CLEAN, article.article_id, article.clean, raw_partition, headers

@@ -38,7 +38,6 @@ are the same, so the index is rebuilt after a restart as on the partitioned path
 
 from __future__ import annotations
 
-import logging
 import time
 from datetime import timedelta
 from typing import Any, cast
@@ -48,14 +47,13 @@ from faust import current_event
 from faust.types import EventT, StreamT, TableT
 
 from agents.runtime.context import StageContext, send_all
-from agents.runtime.headers import ingest_position
+from agents.runtime.headers import ingest_partition
 from agents.runtime.state import PartitionEntries
 from schemas.graph import (
     DECISIONS,
     DEDUP_DECIDE_STAGE,
     DEDUP_ROUTE_STAGE,
     DEDUP_SHARD_STAGE,
-    RAW,
     SHARD_ARTICLES,
     TableSpec,
 )
@@ -63,14 +61,8 @@ from schemas.records import DedupProbe, DedupReport, TaggedArticle
 from streams.dedup.flow import DedupFlow
 from streams.dedup.index import ShardArticle
 
-log = logging.getLogger(__name__)
-
 REORDER_TICK_SECONDS = 0.1
 """How often the reorder buffer is checked for articles whose wait has run out."""
-BACKLOG_CHECK_SECONDS = 0.5
-"""How often the raw partitions behind the reorder buffer are looked at for a backlog."""
-BACKLOG_STALE_SECONDS = 1.5
-"""How long a look at the backlog holds; after that, the partitions behind count as backlogged."""
 
 _Held = tuple[StreamT, EventT, TaggedArticle]
 """An article waiting in the reorder buffer, with the stream and event it came in."""
@@ -104,21 +96,18 @@ class DedupAgents:
             retention=timedelta(days=settings.dedup_retention_days),
             sources=settings.partitions,
             max_wait=settings.reorder_max_wait_seconds,
-            max_backlog_wait=settings.reorder_max_backlog_wait_seconds,
             shard_entries=lambda partition: PartitionEntries(
                 self.shard_articles, partition, ShardArticle.from_json
             ),
             decisions=self.decisions,
         )
         self.reorder = self.flow.reorder
-        self._backlog: tuple[float, set[int], set[int]] = (float("-inf"), set(), set())
         self.agents = {
             DEDUP_ROUTE_STAGE.name: self.route_agent,
             DEDUP_SHARD_STAGE.name: self.shard_agent,
             DEDUP_DECIDE_STAGE.name: self.decide_agent,
         }
         app.timer(REORDER_TICK_SECONDS)(self._route_overdue)
-        app.timer(BACKLOG_CHECK_SECONDS)(self._look_at_backlog)
         app.on_partitions_revoked.connect(self._forget_held)
 
     def _changelogs(self) -> list[str]:
@@ -154,17 +143,16 @@ class DedupAgents:
         """tagged -> dedup.probes (or, with one partition, deduped), in ingest order.
 
         An article carrying the raw partition it was ingested through (the tag stage's
-        headers) waits in the reorder buffer, unacknowledged, until the articles of every
-        partition have caught up with it or ``reorder_max_wait_seconds`` have passed
-        (``reorder_max_backlog_wait_seconds`` while a raw partition behind it still holds
-        records); one without (written by another producer) is routed as it comes.
+        header) waits in the reorder buffer, unacknowledged, until the articles of every
+        partition have caught up with it or ``reorder_max_wait_seconds`` have passed; one
+        without (written by another producer) is routed as it comes.
         """
         stream = cast(faust.Stream[bytes], stream).noack()
         async for event in stream.events():
             if article := await self._read(stream, event):
                 await self._route_released(
                     self.flow.hold(
-                        ingest_position(event),
+                        ingest_partition(event),
                         article,
                         event.message.offset,
                         (stream, event, article),
@@ -183,26 +171,8 @@ class DedupAgents:
             return None
 
     async def _route_overdue(self, *_: object) -> None:
-        """Route the articles whose wait in the reorder buffer has run out: longer for
-        those a raw partition with a backlog is behind (until a look says otherwise)."""
-        now = time.monotonic()
-        behind = self.reorder.behind(now)
-        looked_at, looked, pending = self._backlog
-        fresh = now - looked_at < BACKLOG_STALE_SECONDS and behind <= looked
-        await self._route_released(self.flow.overdue(now, pending if fresh else behind))
-
-    async def _look_at_backlog(self, *_: object) -> None:
-        """Find which raw partitions that hold back an article still hold records not
-        passed on; all of them if the broker cannot tell."""
-        behind = self.reorder.behind(time.monotonic())
-        if not behind:
-            return
-        try:
-            pending = await self.pipeline.pending_partitions(RAW, behind, self.reorder.next_offsets)
-        except Exception as exc:
-            log.debug("raw backlog unknown (%s): waiting for %s", exc, sorted(behind))
-            pending = behind
-        self._backlog = (time.monotonic(), behind, pending)
+        """Route the articles whose wait in the reorder buffer has run out."""
+        await self._route_released(self.flow.overdue(time.monotonic()))
 
     async def _forget_held(self, *_: object, **__: object) -> None:
         """On a rebalance: the held articles were not acknowledged, so they come again."""

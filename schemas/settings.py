@@ -161,15 +161,6 @@ class Settings(BaseSettings):
             "routes each as it comes."
         ),
     )
-    reorder_max_backlog_wait_seconds: float = Field(
-        default=60.0,
-        ge=0,
-        description=(
-            "How long the dedup stage holds an article for a raw partition behind it that "
-            "still holds records (its worker slow, killed or being replaced), before "
-            "judging the article as it comes."
-        ),
-    )
     dedup_retention_days: float = Field(
         default=14.0, gt=0, description="Articles older than this leave the dedup index."
     )

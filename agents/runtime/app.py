@@ -9,7 +9,7 @@ delivery is at-least-once and archives get replayed.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
@@ -21,7 +21,6 @@ from prometheus_client import CollectorRegistry
 from agents.clean import CleanAgent
 from agents.dedup import DedupAgents
 from agents.runtime.assignor import stage_spreading_assignor
-from agents.runtime.backlog import PartitionBacklog
 from agents.runtime.broker import bootstrap_servers
 from agents.runtime.health import Health, add_web_views
 from agents.runtime.logs import LOG_CONTEXT_FIELDS
@@ -155,14 +154,7 @@ class Pipeline:
             {**self.clean.agents, **self.dedup.agents, **self.stories.agents, **self.store.agents}
         )
         self.log_dead_letters = log_dead_letters
-        self.backlog = PartitionBacklog(
-            bootstrap_servers(settings.broker_url or ""), settings.app_id
-        )
-        self.app.on_before_shutdown.connect(self._stop_backlog)
         self._monitor()
-
-    async def _stop_backlog(self, *_: object, **__: object) -> None:
-        await self.backlog.stop()
 
     def _add_agents(self, agents: Mapping[str, Callable[[StreamT], Awaitable[None]]]) -> None:
         """One agent per stage of the graph (:data:`schemas.graph.STAGES`), named as the
@@ -327,15 +319,6 @@ class Pipeline:
                     await self.dead_letter(stage, event, exc)
             if parsed:
                 yield parsed
-
-    async def pending_partitions(
-        self, topic: TopicSpec, partitions: Iterable[int], passed: Mapping[int, int]
-    ) -> set[int]:
-        """The ``partitions`` of ``topic`` that still hold records at or after ``passed``
-        (per partition) and the app's committed offset: those not yet passed on."""
-        return await self.backlog.pending(
-            topic.name(self.settings.topic_prefix), partitions, passed
-        )
 
     def check_size(self, event: EventT) -> None:
         """Refuse a message over ``max_article_bytes`` before parsing it."""

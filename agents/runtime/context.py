@@ -61,12 +61,6 @@ class StageContext(Protocol):
     ) -> None:
         """Handle each event of ``stream`` with :meth:`guarded`."""
 
-    async def pending_partitions(
-        self, topic: TopicSpec, partitions: Iterable[int], passed: Mapping[int, int]
-    ) -> set[int]:
-        """The ``partitions`` of ``topic`` that still hold records at or after ``passed``
-        (per partition) and the app's committed offset: those not yet passed on."""
-
     def check_size(self, event: EventT) -> None:
         """Refuse a message over ``max_article_bytes`` before parsing it."""
 

@@ -11,7 +11,7 @@ the home partition, or at home decides; :meth:`DedupFlow.decide` takes a report.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, MutableMapping
+from collections.abc import Callable, MutableMapping
 from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
@@ -34,7 +34,7 @@ from streams.dedup.index import (
 )
 from streams.keyindex import Arrival, ArrivalClock, key_partition, keys_by_partition
 from streams.outgoing import Outgoing
-from streams.reorder import IngestPosition, ReorderBuffer
+from streams.reorder import ReorderBuffer
 from streams.revisions import Revision
 
 HeldT = TypeVar("HeldT")
@@ -68,8 +68,7 @@ class DedupFlow(Generic[HeldT]):
 
     Articles ingested through ``sources`` raw partitions wait (as ``HeldT``, what the
     agent needs to handle them later) in the reorder buffer until every source has
-    caught up, or ``max_wait`` seconds (``max_backlog_wait`` for a source behind that
-    still holds records).
+    caught up, or ``max_wait`` seconds.
     """
 
     def __init__(
@@ -79,7 +78,6 @@ class DedupFlow(Generic[HeldT]):
         retention: timedelta,
         sources: int,
         max_wait: float,
-        max_backlog_wait: float,
         shard_entries: Callable[[int], MutableMapping[str, ShardArticle]],
         decisions: MutableMapping[str, Any],
     ) -> None:
@@ -87,9 +85,7 @@ class DedupFlow(Generic[HeldT]):
         self.retention = retention
         self.rules = MatchRules()
         self.clock = ArrivalClock()
-        self.reorder: ReorderBuffer[HeldT] = ReorderBuffer(
-            sources=sources, max_wait=max_wait, max_backlog_wait=max_backlog_wait
-        )
+        self.reorder: ReorderBuffer[HeldT] = ReorderBuffer(sources=sources, max_wait=max_wait)
         self.shard_entries = shard_entries
         self.decisions = decisions
         self._shards: dict[int, KeyShard] = {}
@@ -98,24 +94,18 @@ class DedupFlow(Generic[HeldT]):
     # -- ingest order ----------------------------------------------------------
 
     def hold(
-        self,
-        ingested: IngestPosition | None,
-        article: TaggedArticle,
-        offset: int,
-        held: HeldT,
-        now: float,
+        self, source: int | None, article: TaggedArticle, offset: int, held: HeldT, now: float
     ) -> list[HeldT]:
-        """Add ``held`` (``article`` at ``offset``, ingested where ``ingested`` says) to
-        the reorder buffer; what it releases, in ingest order. An article with no known
-        source is released at once."""
-        if ingested is None:
+        """Add ``held`` (``article`` at ``offset``, ingested through raw partition
+        ``source``) to the reorder buffer; what it releases, in ingest order. An article
+        with no known source is released at once."""
+        if source is None:
             return [held]
-        return self.reorder.add(ingested, article.fetched_at, offset, held, now)
+        return self.reorder.add(source, article.fetched_at, offset, held, now)
 
-    def overdue(self, now: float, backlogged: Collection[int] = ()) -> list[HeldT]:
-        """What has waited in the reorder buffer long enough, the raw partitions in
-        ``backlogged`` still holding records."""
-        return self.reorder.due(now, backlogged) if len(self.reorder) else []
+    def overdue(self, now: float) -> list[HeldT]:
+        """What has waited in the reorder buffer for ``max_wait`` seconds."""
+        return self.reorder.due(now) if len(self.reorder) else []
 
     def forget_held(self) -> None:
         """Drop what the reorder buffer holds (its messages come again)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -52,15 +52,6 @@ class CapturingPipeline(Pipeline):
         self.sent: list[tuple[str, str, dict[str, Any]]] = []
         self.partitions: list[int | None] = []
         self.headers: list[dict[str, bytes]] = []
-        self.pending: set[int] = set()
-        """The raw partitions that hold records not passed on, as the broker would say."""
-        self.backlog_asked: list[tuple[str, set[int], dict[int, int]]] = []
-
-    async def pending_partitions(
-        self, topic: TopicSpec, partitions: Iterable[int], passed: Mapping[int, int]
-    ) -> set[int]:
-        self.backlog_asked.append((topic.role, set(partitions), dict(passed)))
-        return self.pending & set(partitions)
 
     async def send(
         self,
@@ -397,8 +388,8 @@ def test_clean_agent_tags_each_article_and_sends_both_records_with_the_ingest_pa
     assert [role for role, _, _ in pipeline.sent] == ["clean", "tagged"]
     (clean,), (tagged,) = pipeline.records("clean"), pipeline.records("tagged")
     assert pipeline.partitions == [3, None]  # the tagged topic has one partition
-    # With the partition and offset it came through, for the reorder buffer before dedup.
-    assert pipeline.headers == [ingest_headers(3, 0)] * 2
+    # With the partition it came through, for the reorder buffer before dedup.
+    assert pipeline.headers == [ingest_headers(3)] * 2
     article = TaggedArticle.model_validate(tagged)
     assert (
         article.model_dump(exclude={"entities"}) == CleanArticle.model_validate(clean).model_dump()
@@ -499,11 +490,11 @@ def test_the_dedup_route_restores_ingest_order_across_raw_partitions(
 
     async def run() -> None:
         async with pipeline.app.agents["dedup-route"].test_context() as agent:
-            for article, raw_partition, offset in ((copy, 1, 0), (original, 0, 0), (later, 0, 1)):
+            for article, raw_partition in ((copy, 1), (original, 0), (later, 0)):
                 await agent.put(
                     article.to_json(),
                     key=article.id.encode(),
-                    headers=ingest_headers(raw_partition, offset),
+                    headers=ingest_headers(raw_partition),
                 )
 
     _run(run())
@@ -561,53 +552,15 @@ def test_an_article_whose_reorder_wait_runs_out_is_decided_in_process(
 
     async def scenario() -> None:
         async with pipeline.app.agents["dedup-route"].test_context() as agent:
-            await agent.put(article.to_json(), key=b"001", headers=ingest_headers(0, 0))
+            await agent.put(article.to_json(), key=b"001", headers=ingest_headers(0))
             assert len(pipeline.dedup.reorder) == 1  # partition 1 has not caught up
         await asyncio.sleep(0.1)
-        await pipeline.dedup._route_overdue()  # what the timers run
-        assert verdicts(pipeline) == []  # until a look at partition 1's backlog
-        await pipeline.dedup._look_at_backlog()
-        await pipeline.dedup._route_overdue()
+        await pipeline.dedup._route_overdue()  # what the timer runs
 
     _run(scenario())
     assert [verdict.article_id for verdict in verdicts(pipeline)] == ["001"]
     assert not pipeline.records("deadletter")
     assert list(pipeline.dedup.decisions.keys()) == ["001"]
-    # It asked whether partition 1, behind it, still held records.
-    assert pipeline.backlog_asked == [("raw", {1}, {0: 1})]
-
-
-def test_an_article_waits_on_while_a_raw_partition_behind_it_holds_records(
-    tmp_path: Path, tagger: EntityTagger
-) -> None:
-    """Partition 1's worker was killed with records left (they come once another takes
-    over): the article ingested after them through partition 0 waits for them past
-    ``reorder_max_wait_seconds``, and goes once partition 1 holds nothing more."""
-    pipeline = make_pipeline(
-        tmp_path,
-        tagger,
-        partitions=2,
-        dedup_partitions=1,
-        reorder_max_wait_seconds=0.05,
-        reorder_max_backlog_wait_seconds=60,
-    )
-    pipeline.pending = {1}
-    article = seed_tagged("001")
-
-    async def scenario() -> None:
-        async with pipeline.app.agents["dedup-route"].test_context() as agent:
-            await agent.put(article.to_json(), key=b"001", headers=ingest_headers(0, 4))
-        await asyncio.sleep(0.1)
-        await pipeline.dedup._look_at_backlog()
-        await pipeline.dedup._route_overdue()
-        assert verdicts(pipeline) == [] and len(pipeline.dedup.reorder) == 1
-        pipeline.pending = set()
-        await pipeline.dedup._look_at_backlog()
-        await pipeline.dedup._route_overdue()
-
-    _run(scenario())
-    assert [verdict.article_id for verdict in verdicts(pipeline)] == ["001"]
-    assert pipeline.backlog_asked == [("raw", {1}, {0: 5})] * 2
 
 
 def test_the_in_process_and_the_partitioned_dedup_give_the_same_verdicts(

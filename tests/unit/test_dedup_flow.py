@@ -14,7 +14,6 @@ from streams.dedup.flow import DedupFlow
 from streams.dedup.index import ShardArticle
 from streams.keyindex import key_partition
 from streams.outgoing import Outgoing
-from streams.reorder import IngestPosition
 from streams.text import fingerprint
 from tests.conftest import SEEDS
 
@@ -39,7 +38,6 @@ def flow(partitions: int, sources: int = 1) -> DedupFlow[str]:
         retention=timedelta(days=7),
         sources=sources,
         max_wait=60.0,
-        max_backlog_wait=120.0,
         shard_entries=lambda p: shards.setdefault(p, {}),
         decisions={},
     )
@@ -113,13 +111,8 @@ def test_a_probe_carrying_its_article_away_from_home_is_refused() -> None:
 
 def test_an_article_waits_until_every_source_has_caught_up_or_its_wait_runs_out() -> None:
     dedup = flow(1, sources=2)
-    assert dedup.hold(IngestPosition(1, 0), seed("002", 1), 0, "copy", now=0.0) == []
-    assert dedup.hold(IngestPosition(0, 0), seed("000", 0), 0, "original", now=0.0) == ["original"]
+    assert dedup.hold(1, seed("002", 1), 0, "copy", now=0.0) == []
+    assert dedup.hold(0, seed("000", 0), 0, "original", now=0.0) == ["original"]
     assert dedup.hold(None, seed("001", 5), 0, "unknown source", now=0.0) == ["unknown source"]
     assert dedup.overdue(now=1.0) == []
-    # Partition 0 still holds records: the copy waits on past max_wait, up to max_backlog_wait.
-    assert dedup.overdue(now=61.0, backlogged={0}) == []
-    assert dedup.overdue(now=61.0, backlogged={1}) == ["copy"]  # partition 1 is not behind
-    other = flow(1, sources=2)
-    other.hold(IngestPosition(1, 0), seed("002", 1), 0, "copy", now=0.0)
-    assert other.overdue(now=120.0, backlogged={0}) == ["copy"]
+    assert dedup.overdue(now=61.0) == ["copy"]

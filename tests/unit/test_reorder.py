@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from streams.reorder import IngestPosition, ReorderBuffer
+from streams.reorder import ReorderBuffer
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -13,76 +13,48 @@ def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-def source(number: int, offset: int | None = None) -> IngestPosition:
-    return IngestPosition(number, offset)
-
-
 def test_items_of_interleaved_sources_come_out_in_ingest_order() -> None:
-    buffer: ReorderBuffer[str] = ReorderBuffer(sources=2, max_wait=10, max_backlog_wait=60)
+    buffer: ReorderBuffer[str] = ReorderBuffer(sources=2, max_wait=10)
     # Source 1 runs ahead of source 0: its items wait for source 0 to catch up.
-    assert buffer.add(source(1), at(2), "b", "b", now=0) == []
-    assert buffer.add(source(1), at(4), "d", "d", now=0) == []
-    assert buffer.add(source(0), at(1), "a", "a", now=0) == ["a"]
-    assert buffer.add(source(0), at(3), "c", "c", now=0) == ["b", "c"]
-    assert buffer.add(source(0), at(5), "e", "e", now=0) == ["d"]
+    assert buffer.add(1, at(2), "b", "b", now=0) == []
+    assert buffer.add(1, at(4), "d", "d", now=0) == []
+    assert buffer.add(0, at(1), "a", "a", now=0) == ["a"]
+    assert buffer.add(0, at(3), "c", "c", now=0) == ["b", "c"]
+    assert buffer.add(0, at(5), "e", "e", now=0) == ["d"]
     assert len(buffer) == 1
 
 
 def test_an_idle_source_holds_nothing_longer_than_the_wait() -> None:
-    buffer: ReorderBuffer[str] = ReorderBuffer(sources=3, max_wait=1.0, max_backlog_wait=60)
-    assert buffer.add(source(0), at(2), "b", "b", now=0.0) == []
-    assert buffer.add(source(1), at(1), "a", "a", now=0.5) == []
+    buffer: ReorderBuffer[str] = ReorderBuffer(sources=3, max_wait=1.0)
+    assert buffer.add(0, at(2), "b", "b", now=0.0) == []
+    assert buffer.add(1, at(1), "a", "a", now=0.5) == []
+    assert buffer.next_due() == 1.0
     assert buffer.due(now=0.9) == []
     # The first item's wait has run out: it goes, and so does every item before it.
     assert buffer.due(now=1.0) == ["a", "b"]
-    assert len(buffer) == 0
-
-
-def test_a_source_behind_with_a_backlog_holds_items_up_to_the_backlog_wait() -> None:
-    buffer: ReorderBuffer[str] = ReorderBuffer(sources=2, max_wait=1.0, max_backlog_wait=30)
-    assert buffer.add(source(1, 7), at(2), "copy", "copy", now=0.0) == []
-    assert buffer.behind(now=0.5) == set()  # no wait has run out yet
-    assert buffer.behind(now=1.0) == {0}
-    # Source 0 still holds records (its worker is being replaced): the copy waits.
-    assert buffer.due(now=1.0, backlogged={0}) == []
-    assert buffer.due(now=29.0, backlogged={0}) == []
-    # Its original comes: both go in ingest order, as the watermark says.
-    assert buffer.add(source(0, 3), at(1), "original", "original", now=29.5) == ["original"]
-    assert buffer.add(source(0, 4), at(3), "later", "later", now=29.5) == ["copy"]
-    assert buffer.due(now=31.0, backlogged={1}) == []  # 1 is behind it, with a backlog
-    assert buffer.due(now=31.0, backlogged={0}) == ["later"]  # 0 is not behind it
-    assert buffer.next_offsets == {0: 5, 1: 8}
-
-
-def test_a_backlog_holds_no_item_past_the_backlog_wait() -> None:
-    buffer: ReorderBuffer[str] = ReorderBuffer(sources=2, max_wait=1.0, max_backlog_wait=30)
-    buffer.add(source(1), at(2), "copy", "copy", now=0.0)
-    assert buffer.due(now=30.0, backlogged={0}) == ["copy"]
-    # The original after it is late: released at once, and counted.
-    assert buffer.add(source(0), at(1), "original", "original", now=31.0) == ["original"]
-    assert buffer.late == 1
+    assert buffer.next_due() is None
 
 
 def test_a_late_item_is_released_at_once_and_counted() -> None:
-    buffer: ReorderBuffer[str] = ReorderBuffer(sources=2, max_wait=1.0, max_backlog_wait=60)
-    buffer.add(source(0), at(5), "e", "e", now=0)
+    buffer: ReorderBuffer[str] = ReorderBuffer(sources=2, max_wait=1.0)
+    buffer.add(0, at(5), "e", "e", now=0)
     assert buffer.due(now=2) == ["e"]
-    assert buffer.add(source(1), at(1), "a", "a", now=3) == ["a"]
+    assert buffer.add(1, at(1), "a", "a", now=3) == ["a"]
     assert buffer.late == 1
 
 
 def test_ties_in_time_are_broken_by_the_tie_break() -> None:
-    buffer: ReorderBuffer[str] = ReorderBuffer(sources=1, max_wait=1.0, max_backlog_wait=60)
-    assert buffer.add(source(0), at(1), 7, "seven", now=0) == ["seven"]
-    buffer2: ReorderBuffer[str] = ReorderBuffer(sources=2, max_wait=1.0, max_backlog_wait=60)
-    buffer2.add(source(0), at(1), 7, "seven", now=0)
-    buffer2.add(source(0), at(1), 3, "three", now=0)
+    buffer: ReorderBuffer[str] = ReorderBuffer(sources=1, max_wait=1.0)
+    assert buffer.add(0, at(1), 7, "seven", now=0) == ["seven"]
+    buffer2: ReorderBuffer[str] = ReorderBuffer(sources=2, max_wait=1.0)
+    buffer2.add(0, at(1), 7, "seven", now=0)
+    buffer2.add(0, at(1), 3, "three", now=0)
     assert buffer2.due(now=5) == ["three", "seven"]
 
 
 def test_clear_gives_back_what_was_held() -> None:
-    buffer: ReorderBuffer[str] = ReorderBuffer(sources=2, max_wait=1.0, max_backlog_wait=60)
-    buffer.add(source(0), at(2), "b", "b", now=0)
-    buffer.add(source(0), at(1), "a", "a", now=0)
+    buffer: ReorderBuffer[str] = ReorderBuffer(sources=2, max_wait=1.0)
+    buffer.add(0, at(2), "b", "b", now=0)
+    buffer.add(0, at(1), "a", "a", now=0)
     assert buffer.clear() == ["a", "b"]
     assert len(buffer) == 0
