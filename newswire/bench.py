@@ -47,7 +47,7 @@ import psutil
 
 from schemas.graph import RAW, STORIES
 from schemas.records import DedupedArticle, RawArticle, TaggedArticle
-from schemas.settings import Settings
+from schemas.settings import Settings, env_variable
 
 # Kafka, faust, spaCy and the stages are imported where they are used: `newswire bench
 # --help` stays fast.
@@ -420,7 +420,7 @@ def _start_worker(settings: Settings, core: int) -> subprocess.Popen[bytes]:
         "data_dir",
         "broker_profile",
     ):
-        env[f"NEWSWIRE_{name.upper()}"] = str(getattr(settings, name))
+        env[env_variable(name)] = str(getattr(settings, name))
     return subprocess.Popen(
         [sys.executable, "-m", "newswire.cli", "worker"],
         env=env,

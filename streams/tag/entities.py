@@ -204,7 +204,7 @@ def _gazetteer() -> dict[str, EntityType]:
 
 
 # --- context cues ------------------------------------------------------------------------------
-_PLACE_NOUNS = frozenset(
+_PLACES = frozenset(
     {
         "town",
         "city",
@@ -217,44 +217,25 @@ _PLACE_NOUNS = frozenset(
         "port",
         "state",
         "county",
-        "country",
-        "area",
-        "neighbourhood",
-        "neighborhood",
-        "municipality",
-        "governorate",
-        "island",
-        "oasis",
-        "enclave",
-        "outskirts",
-        "airport",
-        "airbase",
-        "base",
-    }
-)
-_PLACE_OF = frozenset(
-    {
-        "town",
-        "city",
-        "village",
-        "district",
-        "province",
-        "region",
-        "capital",
-        "suburb",
-        "port",
-        "state",
-        "county",
-        "mayor",
-        "governor",
-        "outskirts",
-        "streets",
-        "residents",
-        "airport",
         "municipality",
         "island",
+        "outskirts",
+        "airport",
     }
 )
+"""Words for a place, as in "the town of Ajdabiya" and "Ajdabiya, a town east of ..."."""
+_PLACE_NOUNS = _PLACES | {
+    "country",
+    "area",
+    "neighbourhood",
+    "neighborhood",
+    "governorate",
+    "oasis",
+    "enclave",
+    "airbase",
+    "base",
+}
+_PLACE_OF = _PLACES | {"mayor", "governor", "streets", "residents"}
 _PLACE_OWNED = frozenset(
     {
         "mayor",

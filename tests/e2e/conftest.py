@@ -16,7 +16,7 @@ import pytest
 from agents.runtime.broker import EmbeddedBroker, ensure_topics_sync
 from newswire.watch import StoryBoard, consume
 from schemas.graph import DEAD_LETTERS, ENRICHED, STORIES
-from schemas.settings import Settings
+from schemas.settings import Settings, env_variable
 from tests.conftest import PROJECT
 
 HERE = Path(__file__).resolve().parent
@@ -80,7 +80,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         "data_dir",
         "broker_profile",
     ):
-        env[f"NEWSWIRE_{field.upper()}"] = str(getattr(settings, field))
+        env[env_variable(field)] = str(getattr(settings, field))
     return env
 
 
