@@ -82,10 +82,11 @@ class Site:
 def handler_for(site: Site) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        answered = 0.0
 
         def do_GET(self) -> None:
             host = self.headers.get("Host", "").split(":")[0] or self.connection.getsockname()[0]
-            started = time.monotonic()
+            started = self.answered = time.monotonic()
             with site.lock:
                 site.active[host] += 1
                 site.most_active[host] = max(site.most_active[host], site.active[host])
@@ -96,7 +97,7 @@ def handler_for(site: Site) -> type[BaseHTTPRequestHandler]:
                     site.active[host] -= 1
                     site.log.append(
                         Request(
-                            host, self.path, started, time.monotonic(), dict(self.headers), status
+                            host, self.path, started, self.answered, dict(self.headers), status
                         )
                     )
 
@@ -131,6 +132,9 @@ def handler_for(site: Site) -> type[BaseHTTPRequestHandler]:
             for name, value in headers.items():
                 self.send_header(name, value)
             self.end_headers()
+            # Timed before the last write: the client can have the answer as soon as it is
+            # written, while this thread may wait a GIL switch (5 ms) to read the clock again.
+            self.answered = time.monotonic()
             with suppress(BrokenPipeError, ConnectionResetError):
                 self.wfile.write(body)
 
