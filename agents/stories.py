@@ -78,7 +78,8 @@ class StoryAgents:
         self.story_log = ArrivalLog(
             app.Table(
                 STORY_STATE.name,
-                schema=json_schema,
+                value_type=bytes,
+                schema=faust.Schema(key_serializer="json", value_serializer="raw"),
                 partitions=STORY_STATE.partition_count(settings.dedup_partitions, self.partitions),
             )
         )

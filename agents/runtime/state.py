@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import zlib
 from collections import deque
 from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any, Protocol, TypeVar
 
+import orjson
 from faust.types import TableT
 
 
@@ -16,9 +18,13 @@ class ArrivalLog:
     (one JSON entry per article) to this table, whose changelog topic survives
     a worker restart. Entries the stage has forgotten (retention) are deleted,
     so the table stays as bounded as the stage itself.
+
+    The table's values are raw bytes: each ``{"seq", "entry"}`` as zlib-compressed
+    JSON, a few KB held per article where the decoded form would take several
+    times that. Plain JSON values (as earlier versions wrote) are read too.
     """
 
-    def __init__(self, table: TableT[str, dict[str, Any]]) -> None:
+    def __init__(self, table: TableT[str, bytes]) -> None:
         self.table = table
         self._order: deque[str] = deque()
         self._next_seq = 0
@@ -26,13 +32,18 @@ class ArrivalLog:
     def append(self, article_id: str, entry: dict[str, Any]) -> None:
         """Record ``article_id``'s entry: a new article's last in arrival order; a known
         one's (an update) in place of its entry, where it was in that order."""
-        held = self.table.get(article_id)
+        held = self.held(article_id)
         if held is not None:
-            self.table[article_id] = {"seq": held["seq"], "entry": entry}
+            self.table[article_id] = _encoded({"seq": held["seq"], "entry": entry})
             return
-        self.table[article_id] = {"seq": self._next_seq, "entry": entry}
+        self.table[article_id] = _encoded({"seq": self._next_seq, "entry": entry})
         self._order.append(article_id)
         self._next_seq += 1
+
+    def held(self, article_id: str) -> dict[str, Any] | None:
+        """The ``{"seq", "entry"}`` held for ``article_id``, or None."""
+        value = self.table.get(article_id)
+        return None if value is None else _decoded(value)
 
     def prune(self, keep: Callable[[str], bool]) -> None:
         """Delete the oldest entries for as long as the stage no longer ``keep``s them."""
@@ -41,10 +52,23 @@ class ArrivalLog:
 
     def recovered_entries(self) -> list[dict[str, Any]]:
         """Every entry in arrival order, after the table has been recovered."""
-        items = sorted(self.table.items(), key=lambda item: item[1]["seq"])
+        items = sorted(
+            ((article_id, _decoded(value)) for article_id, value in self.table.items()),
+            key=lambda item: item[1]["seq"],
+        )
         self._order = deque(article_id for article_id, _ in items)
         self._next_seq = items[-1][1]["seq"] + 1 if items else 0
         return [value["entry"] for _, value in items]
+
+
+def _encoded(value: dict[str, Any]) -> bytes:
+    return zlib.compress(orjson.dumps(value), 1)
+
+
+def _decoded(value: bytes) -> dict[str, Any]:
+    """A value as held: zlib-compressed JSON, or plain JSON (``{`` first)."""
+    decoded: dict[str, Any] = orjson.loads(value if value[:1] == b"{" else zlib.decompress(value))
+    return decoded
 
 
 class JSONable(Protocol):

@@ -58,13 +58,14 @@ import hashlib
 import heapq
 import math
 import re
+import sys
+from array import array
 from collections import Counter, OrderedDict, deque
-from collections.abc import Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import islice
-from operator import mul
-from typing import Any
+from typing import Any, Protocol
 
 from schemas.records import DedupedArticle, Entity, Story, StoryMember
 from streams.keyindex import Arrival, ArrivalClock, Candidate, KeyBuckets
@@ -128,7 +129,8 @@ def terms(text: str) -> Counter[str]:
     """Counts of the content terms of ``text``: stems and adjacent stem pairs.
 
     Matching form, stop words out, light stemming; a pair (``a_b``) joins two
-    content words not separated by a stop word, so names and phrases count.
+    content words not separated by a stop word, so names and phrases count. The
+    terms are interned: the many articles that hold one term share its string.
     """
     counts: Counter[str] = Counter()
     previous = None
@@ -137,10 +139,10 @@ def terms(text: str) -> Counter[str]:
         if len(token) <= 1 or token in _STOPWORDS:
             previous = None
             continue
-        stem = _stem(token)
+        stem = sys.intern(_stem(token))
         counts[stem] += 1
         if previous is not None:
-            counts[f"{previous}_{stem}"] += 1
+            counts[sys.intern(f"{previous}_{stem}")] += 1
         previous = stem
     return counts
 
@@ -240,6 +242,54 @@ def _sublinear(counts: Mapping[str, float]) -> dict[str, float]:
     return {key: w / norm for key, w in weights.items()}
 
 
+class Weighted(Protocol):
+    """Weights by key, iterated in order: a dict, or :class:`PackedWeights`."""
+
+    def __iter__(self) -> Iterator[str]: ...
+
+    def __len__(self) -> int: ...
+
+    def items(self) -> Iterable[tuple[str, float]]: ...
+
+
+class PackedWeights:
+    """Weights by key, in order, packed for holding: the keys in a tuple (shared
+    with another vector of the same keys, if given), the weights in a float64
+    array. About a quarter of a dict's memory; iterated, never looked up."""
+
+    __slots__ = ("keys", "values")
+
+    def __init__(self, weights: Mapping[str, float], keys: tuple[str, ...] | None = None) -> None:
+        self.keys = tuple(weights) if keys is None else keys
+        self.values = array("d", map(weights.__getitem__, self.keys))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, PackedWeights)
+            and self.keys == other.keys
+            and self.values == other.values
+        )
+
+    def items(self) -> Iterator[tuple[str, float]]:
+        """(key, weight) pairs in order."""
+        return zip(self.keys, self.values, strict=True)
+
+    def to_json(self) -> dict[str, float]:
+        """The weights as a dict (JSON-able)."""
+        return dict(self.items())
+
+
+def packed(weights: Mapping[str, float]) -> PackedWeights:
+    """``weights`` packed, their keys interned (weights read back from JSON)."""
+    return PackedWeights({sys.intern(key): weight for key, weight in weights.items()})
+
+
 class DocumentFrequency:
     """Document frequencies over a changing set of documents, for IDF weights.
 
@@ -291,7 +341,7 @@ class Profile:
         self.weights: dict[str, float] = {}
         self._norm: float | None = None
 
-    def add(self, weights: Mapping[str, float], df: DocumentFrequency) -> None:
+    def add(self, weights: Weighted, df: DocumentFrequency) -> None:
         """Add one member's weights, keeping the ``max_keys`` heaviest keys by TF-IDF."""
         merged = self.weights
         for key, weight in weights.items():
@@ -307,30 +357,28 @@ class Profile:
             self._norm = math.sqrt(sum((w * df.idf(k)) ** 2 for k, w in self.weights.items()))
         return self._norm
 
-    def cosine(self, vector: Mapping[str, float], df: DocumentFrequency) -> float:
+    def cosine(self, vector: Weighted, df: DocumentFrequency) -> float:
         """Cosine between a unit TF-IDF vector, IDF-weighted once more, and this centroid.
 
         The centroid keeps raw weights; multiplying the article's side by IDF
         applies the current IDF to the centroid's side of each shared key.
         """
         weights = self.weights
-        shared = list(filter(weights.__contains__, vector))  # in the article's order
-        dot = sum(map(mul, map(vector.__getitem__, shared), map(weights.__getitem__, shared)))
+        dot = sum(weight * weights[key] for key, weight in vector.items() if key in weights)
         return dot / self.norm(df) if dot else 0.0
 
 
-def tfidf(weights: Mapping[str, float], df: DocumentFrequency, limit: int) -> dict[str, float]:
+def tfidf(weights: Weighted, df: DocumentFrequency, limit: int) -> dict[str, float]:
     """Unit TF-IDF vector of the ``limit`` heaviest keys of sub-linear ``weights``."""
     scored = sorted(((w * df.idf(k), k) for k, w in weights.items()), reverse=True)[:limit]
     norm = math.sqrt(sum(w * w for w, _ in scored)) or 1.0
     return {k: w / norm for w, k in scored}
 
 
-def text_cosine(vector: Mapping[str, float], other: Mapping[str, float]) -> float:
-    """Cosine of two unit vectors (dot product over the shorter one's keys)."""
-    if len(other) < len(vector):
-        vector, other = other, vector
-    return sum(weight * other.get(key, 0.0) for key, weight in vector.items())
+def text_cosine(vector: Mapping[str, float], other: Weighted) -> float:
+    """Cosine of two unit vectors (dot product over ``other``'s keys)."""
+    weight_of = vector.get
+    return sum(weight * weight_of(key, 0.0) for key, weight in other.items())
 
 
 def idf_weighted(vector: Mapping[str, float], df: DocumentFrequency) -> dict[str, float]:
@@ -382,20 +430,20 @@ def compare_slots(named: Mapping[str, set[str]], specifics: Iterable[str]) -> tu
 
 
 def _entity_key(entity_id: str) -> str:
-    return f"entity:{entity_id}"
+    return sys.intern(f"entity:{entity_id}")
 
 
 def _term_key(term: str) -> str:
-    return f"term:{term}"
+    return sys.intern(f"term:{term}")
 
 
 @dataclass
 class _Features:
     """What the clusterer keeps of an article: all it needs to re-add it."""
 
-    text_terms: dict[str, float]
-    title_terms: dict[str, float]
-    entity_weights: dict[str, float]
+    text_terms: PackedWeights
+    title_terms: PackedWeights
+    entity_weights: PackedWeights
     lead: str
     first_sentence: str
     dates: list[str] = field(default_factory=list)
@@ -409,9 +457,9 @@ class _Features:
         salience = {e.id: max(e.salience, 0.05) for e in article.entities}
         first = next(iter(sentences(text)), "")
         return cls(
-            text_terms=_sublinear(counts),
-            title_terms=_sublinear(terms(title)) if title else {},
-            entity_weights=_unit(salience),
+            text_terms=PackedWeights(_sublinear(counts)),
+            title_terms=PackedWeights(_sublinear(terms(title)) if title else {}),
+            entity_weights=PackedWeights(_unit(salience)),
             lead=lead(text, title=title),
             first_sentence=first[:160],
             dates=date_marks(text),
@@ -424,14 +472,27 @@ class _Features:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "text_terms": self.text_terms,
-            "title_terms": self.title_terms,
-            "entity_weights": self.entity_weights,
+            "text_terms": self.text_terms.to_json(),
+            "title_terms": self.title_terms.to_json(),
+            "entity_weights": self.entity_weights.to_json(),
             "lead": self.lead,
             "first_sentence": self.first_sentence,
             "dates": self.dates,
             "quantities": self.quantities,
         }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> _Features:
+        """Inverse of :meth:`to_json`."""
+        return cls(
+            text_terms=packed(data["text_terms"]),
+            title_terms=packed(data["title_terms"]),
+            entity_weights=packed(data["entity_weights"]),
+            lead=data["lead"],
+            first_sentence=data["first_sentence"],
+            dates=data["dates"],
+            quantities=data["quantities"],
+        )
 
 
 def _unit(weights: Mapping[str, float]) -> dict[str, float]:
@@ -463,9 +524,8 @@ class _Member:
     seen_at: datetime
     is_original: bool
     revision: Revision
-    text_vector: dict[str, float] = field(default_factory=dict)
-    unit_text: dict[str, float] = field(default_factory=dict)  # founders only (_linkage)
-    founder: bool = False
+    text_vector: PackedWeights = field(default_factory=lambda: PackedWeights({}))
+    unit_text: PackedWeights | None = None  # founders only (_linkage)
     versions: dict[str, int] = field(default_factory=dict)  # story id -> version published
     index_keys: list[str] = field(default_factory=list)  # originals only
 
@@ -479,7 +539,7 @@ class _LiveStory:
     titles: Profile
     entities: Profile
     members: list[_Member] = field(default_factory=list)
-    founders: list[_Member] = field(default_factory=list)
+    founders: list[PackedWeights] = field(default_factory=list)  # their unit text vectors
     merged_entities: StoryEntityMerge = field(default_factory=StoryEntityMerge)
     specifics: Counter[str] = field(default_factory=Counter)
     core: frozenset[str] = frozenset()
@@ -843,7 +903,7 @@ class StoryClusterer:
                 "dedup": {"article_id": data["id"], "duplicate_of": data["duplicate_of"]},
             }
         )
-        features = _Features(**entry["features"])
+        features = _Features.from_json(entry["features"])
         seen_at = datetime.fromisoformat(entry["seen_at"])
         self._place(article, seen_at, restored=(features, entry["story_id"]))
         # Updates published versions that re-adding the members does not count again.
@@ -1045,9 +1105,7 @@ class StoryClusterer:
     def _linkage(self, story: _LiveStory, unit_text: Mapping[str, float]) -> float:
         """Complete linkage: the lowest text cosine between the article and the story's
         first ``linkage_members`` originals (its founders)."""
-        return min(
-            (text_cosine(unit_text, founder.unit_text) for founder in story.founders), default=0.0
-        )
+        return min((text_cosine(unit_text, founder) for founder in story.founders), default=0.0)
 
     def _evidence(self, story: _LiveStory, vectors: _Vectors) -> float:
         """:meth:`_score`, raised by how much of the story's core the article names
@@ -1099,11 +1157,10 @@ class StoryClusterer:
     def _join(self, story: _LiveStory, member: _Member, vectors: _Vectors | None) -> None:
         """Add ``member``; ``vectors`` (originals only) update the centroids and keys."""
         if vectors is not None:
-            member.text_vector = vectors.text
+            member.text_vector = PackedWeights(vectors.text)
             member.index_keys = vectors.keys
             if len(story.founders) < self.linkage_members:
-                member.unit_text = vectors.unit_text
-                member.founder = True
+                member.unit_text = PackedWeights(vectors.unit_text, member.text_vector.keys)
         story.members.append(member)
         self._story_of[member.record.id] = story.story_id
         self._take_in(story, member)
@@ -1122,8 +1179,8 @@ class StoryClusterer:
         if not member.is_original:
             return
         features = member.features
-        if member.founder:
-            story.founders.append(member)
+        if member.unit_text is not None:
+            story.founders.append(member.unit_text)
         story.text.add(features.text_terms, self._term_df)
         story.titles.add(features.title_terms, self._title_df)
         story.entities.add(features.entity_weights, self._entity_df)
