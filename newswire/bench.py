@@ -54,6 +54,7 @@ from schemas.settings import Settings, env_variable
 if TYPE_CHECKING:
     from agents.runtime.broker import EmbeddedBroker
     from newswire.evaluation.variants import VariantKind
+    from streams.dedup.index import DedupIndex
     from streams.stories.clusterer import StoryClusterer
 
 COPY_KINDS: tuple[VariantKind, ...] = ("boilerplate", "truncated", "spun")
@@ -255,12 +256,12 @@ def measure_stages(raws: Sequence[RawArticle], settings: Settings) -> tuple[Stag
         TaggedArticle(**clean.model_dump(), entities=found)
         for clean, found in zip(cleans, entities, strict=True)
     ]
-    _cluster_all(_dedup_all(tagged[:2]))
-    deduped, dedup_cost = _timed(lambda: _dedup_all(tagged))
+    _cluster_all(_dedup_all(tagged[:2])[1])
+    (_, deduped), dedup_cost = _timed(lambda: _dedup_all(tagged))
     _, story_cost = _timed(lambda: _cluster_all(deduped))
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
-    state = (_dedup_all(tagged), _cluster_all(deduped))
+    state = (_dedup_all(tagged)[0], _cluster_all(deduped))  # the indexes, not the records
     state_bytes = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
     del state
@@ -276,7 +277,7 @@ def _timed(work: Callable[[], Any]) -> tuple[Any, float]:
     return result, time.process_time() - start
 
 
-def _dedup_all(tagged: Sequence[TaggedArticle]) -> list[DedupedArticle]:
+def _dedup_all(tagged: Sequence[TaggedArticle]) -> tuple[DedupIndex, list[DedupedArticle]]:
     from streams.dedup.index import DedupIndex
 
     index = DedupIndex()
@@ -286,7 +287,7 @@ def _dedup_all(tagged: Sequence[TaggedArticle]) -> list[DedupedArticle]:
         deduped.append(
             DedupedArticle(**article.model_dump(), dedup=verdict, duplicate_of=verdict.duplicate_of)
         )
-    return deduped
+    return index, deduped
 
 
 def _cluster_all(deduped: Sequence[DedupedArticle]) -> StoryClusterer:
