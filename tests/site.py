@@ -96,9 +96,7 @@ def handler_for(site: Site) -> type[BaseHTTPRequestHandler]:
                 with site.lock:
                     site.active[host] -= 1
                     site.log.append(
-                        Request(
-                            host, self.path, started, self.answered, dict(self.headers), status
-                        )
+                        Request(host, self.path, started, self.answered, dict(self.headers), status)
                     )
 
         def _answer(self, route: Route | None) -> int:
