@@ -13,9 +13,9 @@ send is decided in :class:`streams.dedup.flow.DedupFlow`.
   article has left every bucket there). The buckets (key -> most recent
   articles) live in memory, rebuilt from the table after a recovery; the table
   holds each entry decoded (:class:`streams.dedup.index.ShardArticle`, written to
-  its changelog as JSON), the one copy the shard reads. The earlier articles a probe's article copies go to its home
-  partition: on ``dedup.reports``, or, at home, straight to its report collector with the
-  article.
+  its changelog as JSON), the one copy the shard reads. The earlier articles a
+  probe's article copies go to its home partition: on ``dedup.reports``, or, at
+  home, straight to its report collector with the article.
 - **decide** (``dedup.reports``): :class:`streams.dedup.index.ShardReportCollector` per
   partition, on the ``dedup-decisions`` table (article id -> pending state with the article, then
   the verdict in its place); once the article and all its reports are in, the

@@ -686,6 +686,41 @@ def test_a_shard_partition_writes_each_article_once(
         assert sorted(stored) == sorted(keys)
 
 
+def test_dedup_entries_recovered_as_json_are_held_decoded_without_changelog_writes(
+    pipeline: CapturingPipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original, copy = seed_tagged("000"), seed_tagged("002", FETCHED + timedelta(minutes=1))
+    _run(dedup_stage(pipeline, [original]))
+    tables = (pipeline.dedup.shard_articles, pipeline.dedup.decisions)
+    recovered = [{key: written(value) for key, value in table.items()} for table in tables]
+    for table, values in zip(tables, recovered, strict=True):
+        table.data.update(values)  # what a recovery from the changelogs leaves in memory
+    written_keys: list[str] = []
+    for table in tables:
+
+        def counting(
+            partition: int | None,
+            key: Any,
+            value: Any,
+            *args: Any,
+            send: Any = table.send_changelog,
+        ) -> Any:
+            written_keys.append(key)
+            return send(partition, key, value, *args)
+
+        monkeypatch.setattr(table, "send_changelog", counting)
+    _run(pipeline.dedup._forget_partitions())  # the tables' on_recover callback
+    pipeline.take("deduped")
+    _run(dedup_stage(pipeline, [copy]))
+    assert verdicts(pipeline)[0].duplicate_of == "000"
+    assert not any(key.endswith("000") for key in written_keys)  # the recovered entries
+    assert all(not isinstance(value, dict) for table in tables for value in table.data.values())
+    assert [
+        {key: written(table.data[key]) for key in values}
+        for table, values in zip(tables, recovered, strict=True)
+    ] == recovered
+
+
 def test_a_redelivered_article_gets_the_same_verdict(pipeline: CapturingPipeline) -> None:
     original, copy = seed_tagged("000"), seed_tagged("002")
     _run(dedup_stage(pipeline, [original, copy]))

@@ -16,7 +16,9 @@ from streams.dedup.index import (
     ShardReportCollector,
     Signature,
     decide,
+    key_text,
     probe_keys,
+    shard_key,
 )
 from streams.keyindex import Arrival, ArrivalClock
 from streams.revisions import Revision
@@ -72,6 +74,15 @@ def test_exact_copies_match_under_the_fingerprint_key() -> None:
     keys.probe("004", Arrival(T0, 0), original, [key], REV)
     (found,) = keys.probe("copy", Arrival(T0, 1), original, [key], REV)
     assert (found.article_id, found.kind, found.score) == ("004", "exact", 1.0)
+
+
+def test_a_shard_holds_probe_keys_as_numbers_and_gives_them_back_as_they_were() -> None:
+    keys = probe_keys(signature("000"))
+    held = [shard_key(key) for key in keys]
+    assert all(isinstance(key, int) for key in held) and len(set(held)) == len(keys)
+    assert [key_text(key) for key in held] == keys
+    for other in ("k", "0123456789ABCDEF", "fp:short", "0123456789abcdef0"):
+        assert shard_key(other) == other and key_text(other) == other
 
 
 def test_buckets_keep_the_most_recent_entries_and_forget_old_ones() -> None:
