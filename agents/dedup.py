@@ -11,10 +11,11 @@ send is decided in :class:`streams.dedup.flow.DedupFlow`.
   the ``dedup-shard-articles`` table (``"partition/article id"`` -> arrival, keys
   and signature: written once per article and partition, deleted when the
   article has left every bucket there). The buckets (key -> most recent
-  articles) and the decoded signatures live in memory, rebuilt from the table
-  after a recovery. The earlier articles a probe's article copies go to its home
-  partition: on ``dedup.reports``, or, at home, straight to its report collector with the
-  article.
+  articles) live in memory, rebuilt from the table after a recovery; the table
+  holds each entry decoded (:class:`streams.dedup.index.ShardArticle`, written to
+  its changelog as JSON), the one copy the shard reads. The earlier articles a
+  probe's article copies go to its home partition: on ``dedup.reports``, or, at
+  home, straight to its report collector with the article.
 - **decide** (``dedup.reports``): :class:`streams.dedup.index.ShardReportCollector` per
   partition, on the ``dedup-decisions`` table (article id -> pending state with the article, then
   the verdict in its place); once the article and all its reports are in, the
@@ -48,7 +49,7 @@ from faust.types import EventT, StreamT, TableT
 
 from agents.runtime.context import StageContext, send_all
 from agents.runtime.headers import ingest_partition
-from agents.runtime.state import PartitionEntries
+from agents.runtime.state import PartitionEntries, compact_recovered
 from schemas.graph import (
     DECISIONS,
     DEDUP_DECIDE_STAGE,
@@ -59,7 +60,7 @@ from schemas.graph import (
 )
 from schemas.records import DedupProbe, DedupReport, TaggedArticle
 from streams.dedup.flow import DedupFlow
-from streams.dedup.index import ShardArticle
+from streams.dedup.index import ShardArticle, compact_decision
 
 REORDER_TICK_SECONDS = 0.1
 """How often the reorder buffer is checked for articles whose wait has run out."""
@@ -134,7 +135,9 @@ class DedupAgents:
         ]
 
     async def _forget_partitions(self) -> None:
-        """After a recovery (or rebalance): rebuild each partition's state from the tables."""
+        """After a recovery (or rebalance): rebuild each partition's state from the tables,
+        the decisions recovered as JSON held as :class:`streams.dedup.index.Decision`."""
+        compact_recovered(self.decisions, compact_decision)
         self.flow.forget_partitions()
 
     # -- route -----------------------------------------------------------------

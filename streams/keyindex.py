@@ -6,14 +6,16 @@ enters under its keys, and it finds the earlier articles that share the most key
 with it. Each key keeps only its most recent articles and entries expire with a
 retention window, so the work per article and the state stay bounded however many
 articles have been seen. Keys are plain strings, so the index can be split by
-:func:`key_partition` over Kafka partitions: one :class:`KeyBuckets` per partition.
+:func:`key_partition` over Kafka partitions: one :class:`KeyBuckets` per partition
+(an index may hold them in memory in any hashable form, see
+:class:`streams.dedup.index.ShardArticle`).
 """
 
 from __future__ import annotations
 
 import zlib
 from collections import Counter, deque
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Hashable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Generic, Protocol, TypeVar
@@ -78,18 +80,10 @@ class IndexEntry(Protocol):
     def arrival(self) -> Arrival: ...
 
     @property
-    def keys(self) -> tuple[str, ...]: ...
+    def keys(self) -> tuple[Hashable, ...]: ...
 
 
 IndexEntryT = TypeVar("IndexEntryT", bound=IndexEntry)
-
-
-@dataclass(frozen=True, slots=True)
-class BucketEntry:
-    """An article under one key."""
-
-    article_id: str
-    arrival: Arrival
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +102,9 @@ class KeyBuckets(Generic[IndexEntryT]):
     table in the pipeline): one write when an article enters, one delete when it
     has left every bucket. The buckets are derived from it in memory, and rebuilt
     in arrival order when the index is created from a filled mapping (which must
-    hold only this partition's articles).
+    hold only this partition's articles). Most keys are held by one article, so a
+    bucket is the article id itself until a second article enters under its key,
+    then a list of ids (see :meth:`bucket`).
 
     Each bucket keeps at most ``max_bucket`` entries (the most recent), and an
     article finds at most ``max_candidates`` earlier ones (those sharing the most
@@ -133,10 +129,11 @@ class KeyBuckets(Generic[IndexEntryT]):
         self.max_candidates = max_candidates
         self.common_key_articles = common_key_articles
         self.articles: MutableMapping[str, IndexEntryT] = {} if articles is None else articles
-        self.buckets: dict[str, list[BucketEntry]] = {}
-        self._order: deque[tuple[Arrival, str, tuple[str, ...]]] = deque()  # one per article
+        self.buckets: dict[Hashable, str | list[str]] = {}
+        self._order: deque[tuple[Arrival, str, tuple[Hashable, ...]]] = deque()  # one per article
         self._holders: Counter[str] = Counter()
-        self._entered: Counter[str] = Counter()  # key -> its entries within the retention
+        self._entered: Counter[Hashable] = Counter()  # key -> its entries within the retention
+        # (counted only when common keys are skipped)
         self._newest: datetime | None = None
         for article_id, held in sorted(self.articles.items(), key=lambda item: item[1].arrival):
             self._newest = held.arrival.time
@@ -154,10 +151,10 @@ class KeyBuckets(Generic[IndexEntryT]):
         before = held.arrival if own is None else own.arrival
         limit = self.common_key_articles
         shared = Counter(
-            entry.article_id
+            entry
             for key in held.keys
             if limit is None or self._entered[key] <= limit
-            for entry in self.buckets.get(key, ())
+            for entry in self.bucket(key)
         )
         # Usually all but the article itself are earlier: rank only the top first.
         found = self._earlier(shared.most_common(self.max_candidates + 1), before)
@@ -168,6 +165,13 @@ class KeyBuckets(Generic[IndexEntryT]):
             self._place(article_id, held)
         return found
 
+    def bucket(self, key: Hashable) -> list[str]:
+        """The ids of the articles under ``key``, oldest first."""
+        bucket = self.buckets.get(key)
+        if bucket is None:
+            return []
+        return [bucket] if isinstance(bucket, str) else bucket
+
     def remove(self, article_id: str) -> None:
         """Take ``article_id`` out of every bucket and of ``articles`` (before a new
         revision of it enters under its own keys)."""
@@ -175,12 +179,7 @@ class KeyBuckets(Generic[IndexEntryT]):
         if held is None:
             return
         for key in held.keys:
-            bucket = self.buckets.get(key, [])
-            kept = [entry for entry in bucket if entry.article_id != article_id]
-            if kept:
-                self.buckets[key] = kept
-            elif bucket:
-                del self.buckets[key]
+            self._drop(key, article_id)
         self._holders.pop(article_id, None)
 
     def _earlier(
@@ -199,13 +198,43 @@ class KeyBuckets(Generic[IndexEntryT]):
     def _place(self, article_id: str, held: IndexEntryT) -> None:
         """Put the article under its keys, pushing the oldest out of full buckets."""
         self._order.append((held.arrival, article_id, held.keys))
+        counted = self.common_key_articles is not None
         for key in held.keys:
-            bucket = self.buckets.setdefault(key, [])
-            bucket.append(BucketEntry(article_id, held.arrival))
+            bucket = self.buckets.get(key)
+            if bucket is None:
+                self.buckets[key] = bucket = article_id
+            elif isinstance(bucket, str):
+                self.buckets[key] = bucket = [bucket, article_id]
+            else:
+                bucket.append(article_id)
             self._holders[article_id] += 1
-            self._entered[key] += 1
-            if len(bucket) > self.max_bucket:
-                self._release(bucket.pop(0).article_id)
+            if counted:
+                self._entered[key] += 1
+            if not isinstance(bucket, str) and len(bucket) > self.max_bucket:
+                self._release(self._pop_oldest(key))
+
+    def _pop_oldest(self, key: Hashable) -> str:
+        """Take the oldest article out of the (full) bucket of ``key``."""
+        bucket = self.buckets[key]
+        assert isinstance(bucket, list), "a bucket over its limit holds two articles or more"
+        oldest = bucket.pop(0)
+        if len(bucket) == 1:
+            self.buckets[key] = bucket[0]
+        return oldest
+
+    def _drop(self, key: Hashable, article_id: str) -> bool:
+        """Take ``article_id`` out of the bucket of ``key``; whether it was there."""
+        bucket = self.bucket(key)
+        kept = [entry for entry in bucket if entry != article_id]
+        if len(kept) == len(bucket):
+            return False
+        if len(kept) > 1:
+            self.buckets[key] = kept
+        elif kept:
+            self.buckets[key] = kept[0]
+        else:
+            del self.buckets[key]
+        return True
 
     def _release(self, article_id: str) -> None:
         """One bucket less holds ``article_id``; the index forgets it with the last one."""
@@ -227,20 +256,13 @@ class KeyBuckets(Generic[IndexEntryT]):
             # A revision that entered since holds the buckets now: its entries stay.
             replaced = held is not None and (held.keys != keys or held.arrival != arrival)
             for key in keys:
-                self._entered[key] -= 1
-                if not self._entered[key]:
-                    del self._entered[key]
-                if replaced:
-                    continue
-                bucket = self.buckets.get(key, [])
-                kept = [entry for entry in bucket if entry.article_id != article_id]
-                if len(kept) == len(bucket):
-                    continue  # pushed out of the bucket earlier
-                self._release(article_id)
-                if kept:
-                    self.buckets[key] = kept
-                else:
-                    del self.buckets[key]
+                if key in self._entered:
+                    self._entered[key] -= 1
+                    if not self._entered[key]:
+                        del self._entered[key]
+                # not if pushed out of the bucket earlier
+                if not replaced and self._drop(key, article_id):
+                    self._release(article_id)
 
 
 def merge_candidates(found: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:

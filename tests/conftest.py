@@ -6,13 +6,21 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import orjson
 import pytest
+from faust.utils import json as faust_json
 
 from tests.site import Site, serving
 
 PROJECT = Path(__file__).resolve().parent.parent
 SEEDS = PROJECT / "seeds"
+
+
+def written(value: Any) -> Any:
+    """A table value as faust writes it to the changelog (its JSON), read back."""
+    return orjson.loads(faust_json.dumps(value))
 
 
 @pytest.fixture

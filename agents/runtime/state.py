@@ -81,35 +81,42 @@ ValueT = TypeVar("ValueT", bound=JSONable)
 
 
 class PartitionEntries(MutableMapping[str, ValueT]):
-    """One partition's entries of a partitioned index table: JSON in the table,
-    decoded in memory.
+    """One partition's entries of a partitioned index table, decoded in memory.
 
     The table key is ``"partition/article id"`` (an article has an entry in each
     partition that holds one of its keys), so each partition's state can be told
-    apart when it is rebuilt after a recovery. The partition's entries are decoded
-    once, when the mapping is created; then reads come from memory and writes go
-    to both.
+    apart when it is rebuilt after a recovery. The partition's entries recovered as
+    JSON are decoded once, when the mapping is created; then reads come from memory
+    and writes go to both.
+
+    A value faust can write itself (it has ``__json__``) is what the table holds,
+    so it is held once: a recovered entry's decoded value takes the place of its
+    JSON in the table's memory (no changelog write). Any other value is held
+    decoded here and as its ``to_json()`` in the table.
     """
 
     def __init__(
         self,
-        table: TableT[str, dict[str, Any]],
+        table: TableT[str, Any],
         partition: int,
         decode: Callable[[dict[str, Any]], ValueT],
     ) -> None:
         self.table = table
         self.prefix = f"{partition}/"
-        self._decoded = {
-            key.removeprefix(self.prefix): decode(value)
-            for key, value in list(table.items())
-            if key.startswith(self.prefix)
-        }
+        self._decoded: dict[str, ValueT] = {}
+        for key, value in list(table.items()):
+            if not key.startswith(self.prefix):
+                continue
+            decoded = decode(value) if isinstance(value, dict) else value
+            if isinstance(value, dict) and _writes_itself(decoded):
+                table.data[key] = decoded
+            self._decoded[key.removeprefix(self.prefix)] = decoded
 
     def __getitem__(self, article_id: str) -> ValueT:
         return self._decoded[article_id]
 
     def __setitem__(self, article_id: str, value: ValueT) -> None:
-        self.table[self.prefix + article_id] = value.to_json()
+        self.table[self.prefix + article_id] = value if _writes_itself(value) else value.to_json()
         self._decoded[article_id] = value
 
     def __delitem__(self, article_id: str) -> None:
@@ -121,3 +128,15 @@ class PartitionEntries(MutableMapping[str, ValueT]):
 
     def __len__(self) -> int:
         return len(self._decoded)
+
+
+def compact_recovered(table: TableT[str, Any], compact: Callable[[Any], Any]) -> None:
+    """Replace each value of ``table`` by ``compact(value)`` in its memory only (no
+    changelog write): values recovered as JSON take the form the stage holds."""
+    for key, value in list(table.data.items()):
+        table.data[key] = compact(value)
+
+
+def _writes_itself(value: object) -> bool:
+    """Whether faust writes ``value`` to a changelog as JSON itself (its ``__json__``)."""
+    return hasattr(value, "__json__")

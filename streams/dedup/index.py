@@ -28,7 +28,7 @@ keys, and a spun copy keeps its anchor keys. MinHash (128 permutations) is kept
 per article to estimate similarity, not for retrieval.
 
 The index is a :class:`KeyShard` (or several, each holding a share of the keys):
-buckets of small entries (article id, arrival) per key, at most ``max_bucket``
+buckets of article ids per key, at most ``max_bucket``
 (the most recent), so the work per article does not grow with the index; and
 each article's :class:`Signature` once per shard. An article is compared at most
 once with each candidate of a shard, however many keys they share. A
@@ -175,7 +175,7 @@ def _sample(hashes: np.ndarray, modulus: int, limit: int) -> np.ndarray:
     return hashes[hashes % np.uint64(modulus) == 0][:limit]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Signature:
     """The compact features of one text that the dedup tests compare."""
 
@@ -302,31 +302,73 @@ class MatchRules:
         return None
 
 
-@dataclass(frozen=True)
-class ShardArticle:
-    """What a shard keeps of one article: its arrival, its keys there, its signature,
-    and which revision of it they are of."""
+_HEX_KEY = re.compile(r"(fp:)?([0-9a-f]{16})")
+_FINGERPRINT_KEY = 1 << 64
+"""Added to a fingerprint key's number, to tell it from the 64-bit hash keys."""
 
-    arrival: Arrival
-    keys: tuple[str, ...]
-    signature: Signature
-    revision: Revision
+ShardKey = int | str
+"""A probe key as a shard holds it: the number a key of :func:`probe_keys` spells
+(hex, or ``fp:`` and hex), smaller than its text; any other key as is."""
+
+
+def shard_key(key: str) -> ShardKey:
+    """The form a shard holds ``key`` in (the inverse of :func:`key_text`)."""
+    spelled = _HEX_KEY.fullmatch(key)
+    if spelled is None:
+        return key
+    fingerprint, digits = spelled.groups()
+    return int(digits, 16) + (_FINGERPRINT_KEY if fingerprint else 0)
+
+
+def key_text(key: ShardKey) -> str:
+    """The probe key a shard's ``key`` stands for."""
+    if isinstance(key, str):
+        return key
+    if key >= _FINGERPRINT_KEY:
+        return f"fp:{key - _FINGERPRINT_KEY:016x}"
+    return f"{key:016x}"
+
+
+class ShardArticle:
+    """What a shard keeps of one article: its arrival, its keys there (as
+    :data:`ShardKey`), its signature, and which revision of it they are of.
+
+    The shard's table holds it as is (faust writes its :meth:`to_json` to the
+    changelog through ``__json__``), so the index and the table share one copy.
+    Not a dataclass: faust's JSON writer (orjson) would write a dataclass's fields.
+    """
+
+    __slots__ = ("arrival", "keys", "revision", "signature")
+
+    def __init__(
+        self,
+        arrival: Arrival,
+        keys: tuple[ShardKey, ...],
+        signature: Signature,
+        revision: Revision,
+    ) -> None:
+        self.arrival = arrival
+        self.keys = keys
+        self.signature = signature
+        self.revision = revision
 
     def to_json(self) -> dict[str, Any]:
-        """JSON-able form."""
+        """JSON-able form (the keys as probe keys)."""
         return {
             **self.arrival.to_json(),
-            "keys": list(self.keys),
+            "keys": [key_text(key) for key in self.keys],
             "signature": self.signature.to_json(),
             **self.revision.to_json(),
         }
+
+    __json__ = to_json
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ShardArticle:
         """Inverse of :meth:`to_json`."""
         return cls(
             Arrival.from_json(data),
-            tuple(data["keys"]),
+            tuple(map(shard_key, data["keys"])),
             Signature.from_json(data["signature"]),
             Revision.from_json(data),
         )
@@ -382,7 +424,8 @@ class KeyShard(KeyBuckets[ShardArticle]):
             arrival = held.arrival
         if not keys:
             return []
-        found = self.enter(article_id, ShardArticle(arrival, tuple(keys), signature, revision))
+        held = ShardArticle(arrival, tuple(map(shard_key, keys)), signature, revision)
+        found = self.enter(article_id, held)
         return [
             match
             for candidate in found
@@ -440,6 +483,77 @@ def decide(article_id: str, arrival: Arrival, matches: Iterable[DedupMatch]) -> 
     )
 
 
+class Decision:
+    """A decided article's entry in the decisions table: the arrival and revision
+    decided, and the verdict.
+
+    The table holds it as is, as :class:`ShardArticle`; its JSON
+    (:meth:`to_json`) is the arrival and revision fields and ``verdict``. Not a
+    dataclass, for the same reason.
+    """
+
+    __slots__ = ("arrival", "article_id", "duplicate_of", "kind", "method", "revision", "score")
+
+    def __init__(self, arrival: Arrival, revision: Revision, verdict: DedupVerdict) -> None:
+        self.arrival = arrival
+        self.revision = revision
+        self.article_id = verdict.article_id
+        self.duplicate_of = verdict.duplicate_of
+        self.kind: DuplicateKind = verdict.kind
+        self.method = verdict.method
+        self.score = verdict.score
+
+    @property
+    def verdict(self) -> DedupVerdict:
+        """The verdict decided."""
+        return DedupVerdict(
+            article_id=self.article_id,
+            duplicate_of=self.duplicate_of,
+            kind=self.kind,
+            method=self.method,
+            score=self.score,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-able form."""
+        return {
+            **self.arrival.to_json(),
+            **self.revision.to_json(),
+            "verdict": self.verdict.model_dump(mode="json"),
+        }
+
+    __json__ = to_json
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Decision:
+        """Inverse of :meth:`to_json`."""
+        return cls(
+            Arrival.from_json(data),
+            Revision.from_json(data),
+            DedupVerdict.model_validate(data["verdict"]),
+        )
+
+
+DecisionEntry = dict[str, Any] | Decision
+"""An entry of the decisions table: a pending state (JSON), or a :class:`Decision`
+(as JSON when recovered from the changelog, see :func:`compact_decision`)."""
+
+
+def compact_decision(entry: DecisionEntry) -> DecisionEntry:
+    """``entry`` with a decision as JSON decoded (held in less memory), else as is."""
+    if isinstance(entry, dict) and "verdict" in entry:
+        return Decision.from_json(entry)
+    return entry
+
+
+def _revision_of(entry: DecisionEntry) -> Revision:
+    return entry.revision if isinstance(entry, Decision) else Revision.from_json(entry)
+
+
+def _arrival_of(entry: DecisionEntry) -> Arrival:
+    return entry.arrival if isinstance(entry, Decision) else Arrival.from_json(entry)
+
+
 @dataclass(frozen=True)
 class VerdictWithArticle:
     """A verdict and the payload the routing stage attached to its article."""
@@ -454,11 +568,11 @@ class ShardReportCollector:
     One partition of the decision stage, on one mapping (a changelog-backed table
     in the pipeline) keyed by article id. An entry is first the pending state
     (arrival, revision, shard reports expected, shards reported, matches so far, and
-    the article once it is in), then, in its place, the verdict with the arrival and
-    the revision it is of (kept for idempotency: a redelivered article gets its
-    verdict again). An update of the article (:mod:`streams.revisions`) starts a new
-    pending state in place of the entry, with the first revision's arrival; parts
-    of a stale revision change nothing. An article thus
+    the article once it is in), then, in its place, a :class:`Decision`: the verdict
+    with the arrival and the revision it is of (kept for idempotency: a redelivered
+    article gets its verdict again). An update of the article
+    (:mod:`streams.revisions`) starts a new pending state in place of the entry, with
+    the first revision's arrival; parts of a stale revision change nothing. An article thus
     costs one write per part that arrives and none to clear. VerdictWithArticle articles that
     arrived more than ``retention`` before the newest are forgotten; one still
     waiting for a part is forgotten once decided, or when more than
@@ -470,13 +584,13 @@ class ShardReportCollector:
         self,
         *,
         retention: timedelta,
-        entries: MutableMapping[str, dict[str, Any]] | None = None,
+        entries: MutableMapping[str, DecisionEntry] | None = None,
         ids: Iterable[str] | None = None,
         max_overdue: int = 10_000,
     ) -> None:
         self.retention = retention
         self.max_overdue = max_overdue
-        self.entries: MutableMapping[str, dict[str, Any]] = {} if entries is None else entries
+        self.entries: MutableMapping[str, DecisionEntry] = {} if entries is None else entries
         held = sorted(
             (self._arrival_of(article_id), article_id)
             for article_id in (self.entries.keys() if ids is None else ids)
@@ -491,12 +605,10 @@ class ShardReportCollector:
     def verdict(self, article_id: str, revision: Revision) -> DedupVerdict | None:
         """The verdict held for ``article_id`` if ``revision`` does not update it (a
         redelivery, or a stale revision: the held one's verdict), else None."""
-        entry = self.entries.get(article_id)
-        if entry is None or "verdict" not in entry:
+        decided = self._decided(article_id)
+        if decided is None or revision.updates(decided.revision):
             return None
-        if revision.updates(Revision.from_json(entry)):
-            return None
-        return DedupVerdict.model_validate(entry["verdict"])
+        return decided.verdict
 
     def add_article(
         self,
@@ -513,13 +625,9 @@ class ShardReportCollector:
         ``home_report`` is the report (shard, matches) of the shard that decides, when
         it holds keys of the article: both are then stored in one write.
         """
-        entry = self.entries.get(article_id)
-        if (
-            entry is not None
-            and "verdict" in entry
-            and (Revision.from_json(entry).content_hash == revision.content_hash)
-        ):
-            return VerdictWithArticle(DedupVerdict.model_validate(entry["verdict"]), payload)
+        decided = self._decided(article_id)
+        if decided is not None and decided.revision.content_hash == revision.content_hash:
+            return VerdictWithArticle(decided.verdict, payload)
         state = self._state(article_id, arrival, revision)
         if state is None:
             return None
@@ -568,12 +676,13 @@ class ShardReportCollector:
             self._order.append((arrival.time, article_id))
         entry = self.entries.get(article_id)
         if entry is not None:
-            held = Revision.from_json(entry)
+            held = _revision_of(entry)
             if held.content_hash == revision.content_hash:
-                return None if "verdict" in entry else entry
+                pending = compact_decision(entry)
+                return pending if isinstance(pending, dict) else None
             if not revision.updates(held):
                 return None
-            arrival = Arrival.from_json(entry)
+            arrival = _arrival_of(entry)
         return {
             **arrival.to_json(),
             **revision.to_json(),
@@ -589,19 +698,21 @@ class ShardReportCollector:
             self.entries[article_id] = state
             return None
         matches = [DedupMatch.model_validate(match) for match in state["matches"]]
-        verdict = decide(article_id, Arrival.from_json(state), matches)
-        self.entries[article_id] = {
-            "arrived_at": state["arrived_at"],
-            "sequence": state["sequence"],
-            **Revision.from_json(state).to_json(),
-            "verdict": verdict.model_dump(mode="json"),
-        }
+        arrival = Arrival.from_json(state)
+        verdict = decide(article_id, arrival, matches)
+        self.entries[article_id] = Decision(arrival, Revision.from_json(state), verdict)
         if article_id in self._overdue:  # decided at last, and already out of the window
             self._forget(article_id)
         return VerdictWithArticle(verdict, state["payload"])
 
     def _arrival_of(self, article_id: str) -> Arrival:
-        return Arrival.from_json(self.entries[article_id])
+        return _arrival_of(self.entries[article_id])
+
+    def _decided(self, article_id: str) -> Decision | None:
+        """The decision held for ``article_id``; None if none, or it is pending."""
+        entry = self.entries.get(article_id)
+        decided = None if entry is None else compact_decision(entry)
+        return decided if isinstance(decided, Decision) else None
 
     def _evict(self, time: datetime) -> None:
         if self._newest is None or time > self._newest:
@@ -610,7 +721,7 @@ class ShardReportCollector:
         while self._order and self._order[0][0] < horizon:
             _, article_id = self._order.popleft()
             entry = self.entries.get(article_id)
-            if entry is None or "verdict" in entry:
+            if entry is None or not isinstance(compact_decision(entry), dict):
                 self._forget(article_id)
             else:
                 # Still waiting for a part in flight (a replay can jump ahead in time):

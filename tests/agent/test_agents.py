@@ -38,7 +38,7 @@ from streams.dedup.index import Signature, probe_keys
 from streams.keyindex import key_partition
 from streams.tag.entities import EntityTagger
 from streams.text import fingerprint
-from tests.conftest import SEEDS
+from tests.conftest import SEEDS, written
 from tests.unit.test_story_store import story
 
 FETCHED = datetime(2020, 5, 28, tzinfo=UTC)
@@ -472,7 +472,7 @@ def verdicts(pipeline: CapturingPipeline) -> list[DedupVerdict]:
 def only_verdicts(pipeline: CapturingPipeline) -> bool:
     """Whether every decision entry is a verdict: nothing is left pending."""
     return all(
-        set(entry)
+        set(written(entry))
         == {"arrived_at", "sequence", "revision", "fetched_at", "content_hash", "verdict"}
         for entry in pipeline.dedup.decisions.values()
     )
@@ -655,12 +655,12 @@ def test_a_probe_carrying_its_article_away_from_home_is_dead_lettered_untouched(
 def test_a_shard_partition_writes_each_article_once(
     pipeline: CapturingPipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    written: list[str] = []
+    written_keys: list[str] = []
     table = pipeline.dedup.shard_articles
     send_changelog = table.send_changelog
 
     def counting(partition: int | None, key: Any, value: Any, *args: Any) -> Any:
-        written.append(key)
+        written_keys.append(key)
         return send_changelog(partition, key, value, *args)
 
     monkeypatch.setattr(table, "send_changelog", counting)
@@ -674,16 +674,51 @@ def test_a_shard_partition_writes_each_article_once(
         for article in articles
         for key in probe_keys(signature_of(article))
     }
-    assert sorted(written) == sorted(expected)
+    assert sorted(written_keys) == sorted(expected)
     assert set(table.keys()) == expected
     for article in articles:
         keys = probe_keys(signature_of(article))
         stored = [
             key
             for partition in range(partitions)
-            for key in table.get(f"{partition}/{article.id}", {}).get("keys", [])
+            for key in written(table.get(f"{partition}/{article.id}", {})).get("keys", [])
         ]
         assert sorted(stored) == sorted(keys)
+
+
+def test_dedup_entries_recovered_as_json_are_held_decoded_without_changelog_writes(
+    pipeline: CapturingPipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original, copy = seed_tagged("000"), seed_tagged("002", FETCHED + timedelta(minutes=1))
+    _run(dedup_stage(pipeline, [original]))
+    tables = (pipeline.dedup.shard_articles, pipeline.dedup.decisions)
+    recovered = [{key: written(value) for key, value in table.items()} for table in tables]
+    for table, values in zip(tables, recovered, strict=True):
+        table.data.update(values)  # what a recovery from the changelogs leaves in memory
+    written_keys: list[str] = []
+    for table in tables:
+
+        def counting(
+            partition: int | None,
+            key: Any,
+            value: Any,
+            *args: Any,
+            send: Any = table.send_changelog,
+        ) -> Any:
+            written_keys.append(key)
+            return send(partition, key, value, *args)
+
+        monkeypatch.setattr(table, "send_changelog", counting)
+    _run(pipeline.dedup._forget_partitions())  # the tables' on_recover callback
+    pipeline.take("deduped")
+    _run(dedup_stage(pipeline, [copy]))
+    assert verdicts(pipeline)[0].duplicate_of == "000"
+    assert not any(key.endswith("000") for key in written_keys)  # the recovered entries
+    assert all(not isinstance(value, dict) for table in tables for value in table.data.values())
+    assert [
+        {key: written(table.data[key]) for key in values}
+        for table, values in zip(tables, recovered, strict=True)
+    ] == recovered
 
 
 def test_a_redelivered_article_gets_the_same_verdict(pipeline: CapturingPipeline) -> None:
@@ -888,7 +923,7 @@ def test_a_revision_through_dedup_and_stories_leaves_one_member_of_revision_2(
     )
     assert members == [("000", 2), ("001", 1)]  # one member per article, however it moved
     assert pipeline.records("enriched")[-1]["revision"] == 2
-    assert pipeline.dedup.decisions["000"]["revision"] == 2
+    assert written(pipeline.dedup.decisions["000"])["revision"] == 2
     held = pipeline.stories.story_log.held("000")
     assert held is not None and held["seq"] == 0 and held["entry"]["article"]["revision"] == 2
     log = pipeline.stories.story_log.table

@@ -10,7 +10,7 @@ from streams.dedup.index import DedupIndex, KeyShard, MatchRules, ShardReportCol
 from streams.keyindex import Arrival
 from streams.revisions import Revision
 from streams.text import content_hash, fingerprint
-from tests.conftest import SEEDS
+from tests.conftest import SEEDS, written
 
 T0 = datetime(2020, 5, 28, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -72,12 +72,12 @@ def test_a_stale_revision_changes_nothing() -> None:
     check(index, article("earlier", seed_text("003")))
     check(index, first)
     updated = index.check(second, second.fetched_at)
-    entry = dict(index.decider.entries["a"])
+    entry = written(index.decider.entries["a"])
     assert entry["revision"] == 2 and entry["content_hash"] == second.content_hash
     late = first.model_copy(update={"fetched_at": T0 + timedelta(minutes=5)})  # replayed
     assert index.check(late, late.fetched_at) == updated
     assert index.check(second, second.fetched_at) == updated  # redelivered
-    assert index.decider.entries["a"] == entry
+    assert written(index.decider.entries["a"]) == entry
     # The index still holds the second revision, not the first.
     assert check(index, article("copy-2", seed_text("000"), minutes=6)) == "a"
     assert check(index, article("copy-1", seed_text("001"), minutes=7)) is None
@@ -106,7 +106,7 @@ def test_a_shard_drops_the_old_revisions_keys_and_keeps_its_arrival() -> None:
         ["k2", "k3"],
         second,
     )
-    assert sorted(shard.buckets) == ["k2", "k3"]
+    assert set(shard.buckets) == {"k2", "k3"}
     assert shard.articles["a"].arrival == Arrival(T0, 0)
     assert shard.articles["a"].revision == second
     # The first revision's place in the arrival order expires without taking the
@@ -118,7 +118,7 @@ def test_a_shard_drops_the_old_revisions_keys_and_keeps_its_arrival() -> None:
         ["k4"],
         Revision(1, T0 + 2 * DAY, "late"),
     )
-    assert sorted(shard.buckets) == ["k4"] and set(shard.articles) == {"late"}
+    assert set(shard.buckets) == {"k4"} and set(shard.articles) == {"late"}
 
 
 def test_the_decider_takes_an_updates_reports_and_ignores_a_stale_ones() -> None:
@@ -141,5 +141,5 @@ def test_the_decider_takes_an_updates_reports_and_ignores_a_stale_ones() -> None
     decided = decider.add_article("a", Arrival(T0 + DAY / 4, 9), second, 1, {"revision": 2})
     assert decided is not None and decided.payload == {"revision": 2}
     assert decided.verdict.duplicate_of == "orig"
-    assert decider.entries["a"]["sequence"] == 3  # the first revision's arrival
+    assert written(decider.entries["a"])["sequence"] == 3  # the first revision's arrival
     assert decider.verdict("a", first) == decided.verdict

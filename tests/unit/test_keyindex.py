@@ -29,7 +29,7 @@ def test_a_common_key_is_counted_but_not_looked_up_until_its_entries_expire() ->
     assert enter(index, "b", 3, "common", "rare0") == {"a0": 1, "a1": 1, "a2": 1}
     # four entered (the bucket keeps two): over the limit, only "rare0" finds anything
     assert enter(index, "c", 4, "common", "rare0") == {"a0": 1, "b": 1}
-    assert [entry.article_id for entry in index.buckets["common"]] == ["b", "c"]
+    assert index.bucket("common") == ["b", "c"]
     # a day later the earlier entries have expired: "common" is rare again
     later = T0 + DAY + timedelta(hours=1)
     enter(index, "d", 5, "common", at=later)
