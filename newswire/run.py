@@ -44,7 +44,7 @@ from newswire.watch import (
     summarize,
 )
 from schemas.graph import DEAD_LETTERS, ENRICHED, STORIES
-from schemas.records import Story
+from schemas.records import DeadLetter, Story
 from schemas.settings import Settings
 
 if TYPE_CHECKING:
@@ -105,6 +105,7 @@ class WorkerRun:
         self.status = StatusLine(self.err)
         self._replay_progress = ReplayProgress(self.counts, self.status, {})
         self._reported = False
+        self.board.details = bool(self.stories_out or self.articles_out)
 
     def execute(self) -> int:
         """Run on the configured broker (or an embedded one); return the exit code."""
@@ -214,6 +215,9 @@ class WorkerRun:
         if self.once and not self.board.pending:
             return
         async for topic, _key, value in consume(self.settings, outputs):
+            if self._reported and not (self.stories_out or self.articles_out):
+                self._show_record(topic, value)  # past its replay: shown, not held
+                continue
             story = self.board.apply(self.settings, topic, value)
             if live or self._reported:
                 self._show(topic, story)
@@ -235,6 +239,17 @@ class WorkerRun:
             self._print(format_story(story) + "\n")
         elif topic == DEAD_LETTERS.name(self.settings.topic_prefix):
             self._print(format_dead_letter(self.board.dead_letters[-1]))
+
+    def _show_record(self, topic: str, value: bytes) -> None:
+        """Show a story update or a dead letter without keeping it: a run that watches
+        past its replay holds no output, so its memory does not grow with the stream."""
+        if self.quiet:
+            return
+        prefix = self.settings.topic_prefix
+        if topic == STORIES.name(prefix):
+            self._print(format_story(Story.from_json(value)) + "\n")
+        elif topic == DEAD_LETTERS.name(prefix):
+            self._print(format_dead_letter(DeadLetter.from_json(value)))
 
     def _show_progress(self) -> None:
         if self.quiet or not self.status.due():
@@ -262,7 +277,8 @@ class WorkerRun:
                 if inputs.intersection(story.article_ids)
             ]
             for story in largest_stories(stories, FINAL_STORIES_SHOWN):
-                self._print(format_story(story) + "\n")
+                stored = self.pipeline.story_store.get(story.story_id)  # with its details
+                self._print(format_story(stored or story) + "\n")
             if len(stories) > FINAL_STORIES_SHOWN:
                 more = plural(len(stories) - FINAL_STORIES_SHOWN, "more story", "more stories")
                 self._print(f"... and {more} (--stories-out FILE writes them all)\n")

@@ -76,6 +76,10 @@ class StoryBoard:
     """The articles :meth:`expect` was given that are not yet :meth:`settled`."""
     revisions: dict[str, int] = field(default_factory=dict)
     """The revision :meth:`expect` waits for, of the articles published in several."""
+    details: bool = True
+    """Whether the records held keep their details (an article's text and entities, a
+    story's members, entities and summary); without them a record held costs a few
+    hundred bytes, for a run that only tracks and summarises."""
 
     def apply(self, settings: Settings, topic: str, value: bytes) -> Story | None:
         """Take one output record; return the story if this record changed one."""
@@ -84,14 +88,22 @@ class StoryBoard:
             story: Story = Story.from_json(value)
             current = self.stories.get(story.story_id)
             if current is None or story.version > current.version:
-                self.stories[story.story_id] = story
+                self.stories[story.story_id] = (
+                    story
+                    if self.details
+                    else story.model_copy(update={"members": [], "entities": [], "summary": ""})
+                )
                 self._settle(story.article_ids)
-                return story
+                return story  # with its details
         elif topic == ENRICHED.name(prefix):
             article: EnrichedArticle = EnrichedArticle.from_json(value)
             held = self.articles.get(article.id)
             if held is None or article.revision >= held.revision:  # the latest revision
-                self.articles[article.id] = article
+                self.articles[article.id] = (
+                    article
+                    if self.details
+                    else article.model_copy(update={"text": "", "entities": []})
+                )
             self.deliveries[article.id] += 1
             self._settle([article.id])
         elif topic == DEAD_LETTERS.name(prefix):

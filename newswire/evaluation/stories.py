@@ -37,6 +37,7 @@ import json
 import random
 import sys
 import time
+import tracemalloc
 from collections.abc import Hashable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -493,6 +494,25 @@ def measure_scale(
         state |= {"articles_per_second": sample / elapsed, "ms_per_article": 1e3 * elapsed / sample}
         results.append(state)
     return results
+
+
+def measure_memory(seed: int, stories: int = 10_000) -> dict[str, float]:
+    """Bytes per article held by a clusterer fed the articles of ``stories`` synthetic
+    stories (as :func:`measure_scale` makes them), traced after a garbage collection."""
+    rng = np.random.default_rng(seed)
+    synthetic = SyntheticStories(rng, FIXED_TIME)
+    order = np.repeat(grown := synthetic.new_stories(stories), synthetic.sizes(len(grown)))
+    rng.shuffle(order)
+    gc.collect()
+    tracemalloc.start()
+    clusterer = StoryClusterer()
+    for chunk in range(0, len(order), 10_000):
+        for article in synthetic.articles(order[chunk : chunk + 10_000]):
+            clusterer.add(article, FIXED_TIME)
+    gc.collect()
+    held = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    return {"articles": len(order), "stories": stories, "bytes_per_article": held / len(order)}
 
 
 def _print_runs(

@@ -13,6 +13,7 @@ from newswire.evaluation.stories import (
     STREAM_THRESHOLDS,
     bcubed,
     main,
+    measure_memory,
     measure_scale,
     synthetic_times,
     topic_halves,
@@ -63,6 +64,14 @@ def test_the_scale_measurement_reaches_each_number_of_stories() -> None:
         assert row["articles"] >= size
         assert 1.0 <= row["mean_story_size"] <= row["largest_story"]
         assert row["ms_per_article"] > 0
+
+
+def test_the_memory_measurement_counts_what_the_clusterer_holds() -> None:
+    small, large = measure_memory(seed=5, stories=40), measure_memory(seed=5, stories=400)
+    assert small["articles"] >= 40 and large["articles"] >= 400
+    # Per article the state is a few KB to tens of KB, and does not shrink with more stories.
+    assert 2_000 < small["bytes_per_article"] < 200_000
+    assert large["bytes_per_article"] > 0.5 * small["bytes_per_article"]
 
 
 FIRE_ROWS = [

@@ -18,7 +18,7 @@ from newswire.watch import (
     summarize,
 )
 from schemas.graph import DEAD_LETTERS, ENRICHED, STORIES
-from schemas.records import DeadLetter, DedupVerdict, EnrichedArticle, Story
+from schemas.records import DeadLetter, DedupVerdict, EnrichedArticle, Story, StoryMember
 from schemas.settings import Settings
 
 SETTINGS = Settings(topic_prefix="t")
@@ -159,6 +159,35 @@ def test_an_article_counts_as_placed_only_once_its_story_lists_it() -> None:
     assert board.pending == set()
     assert board.done_with(["a", "gone"])
     assert summarize(board, ["a", "gone"], START, 1.0).placed == 1
+
+
+DETAILS = {
+    "summary": "What happened.",
+    "members": [StoryMember(id="a", first_seen=START), StoryMember(id="b", first_seen=START)],
+}
+
+
+def test_a_board_without_details_tracks_and_summarises_the_same() -> None:
+    records = [
+        (ENRICH, _article("a", "s1")),
+        (ENRICH, _article("b", "s1", duplicate_of="a", revision=2)),
+        (STORY, _story("s1", ["a", "b"], copies=1).model_copy(update=DETAILS).to_json()),
+    ]
+    full, lean = StoryBoard(), StoryBoard(details=False)
+    for board in (full, lean):
+        board.expect({"a": 1, "b": 2})
+        for topic, value in records:
+            board.apply(SETTINGS, topic, value)
+
+    assert lean.pending == full.pending == set()
+    assert summarize(lean, ["a", "b"], START, 1.0) == summarize(full, ["a", "b"], START, 1.0)
+    assert full.articles["a"].text == "Some text."
+    assert [(article.text, article.entities) for article in lean.articles.values()] == [
+        ("", []),
+        ("", []),
+    ]
+    assert full.stories["s1"].summary and full.stories["s1"].members
+    assert (lean.stories["s1"].summary, lean.stories["s1"].members) == ("", [])
 
 
 def test_progress_line() -> None:
