@@ -215,7 +215,7 @@ class WorkerRun:
         if self.once and not self.board.pending:
             return
         async for topic, _key, value in consume(self.settings, outputs):
-            if self._reported and not (self.stories_out or self.articles_out):
+            if self._reported and not self.board.details:
                 self._show_record(topic, value)  # past its replay: shown, not held
                 continue
             story = self.board.apply(self.settings, topic, value)

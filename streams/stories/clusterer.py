@@ -247,8 +247,6 @@ class Weighted(Protocol):
 
     def __iter__(self) -> Iterator[str]: ...
 
-    def __len__(self) -> int: ...
-
     def items(self) -> Iterable[tuple[str, float]]: ...
 
 
@@ -265,16 +263,6 @@ class PackedWeights:
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.keys)
-
-    def __len__(self) -> int:
-        return len(self.keys)
-
-    def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, PackedWeights)
-            and self.keys == other.keys
-            and self.values == other.values
-        )
 
     def items(self) -> Iterator[tuple[str, float]]:
         """(key, weight) pairs in order."""
