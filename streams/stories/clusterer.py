@@ -59,6 +59,7 @@ import heapq
 import math
 import re
 import sys
+import zlib
 from array import array
 from collections import Counter, OrderedDict, deque
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
@@ -66,6 +67,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any, Protocol
+
+import orjson
+from pydantic import TypeAdapter
 
 from schemas.records import DedupedArticle, Entity, Story, StoryMember
 from streams.keyindex import Arrival, ArrivalClock, Candidate, KeyBuckets
@@ -322,22 +326,33 @@ class DocumentFrequency:
 
 
 class Profile:
-    """A story centroid of raw weights; IDF is applied when compared."""
+    """A story centroid of raw weights; IDF is applied when compared.
+
+    A one-member centroid is that member's packed weights, shared, not copied (most
+    stories have one member); the second member turns it into a dict of sums.
+    """
 
     def __init__(self, max_keys: int) -> None:
         self.max_keys = max_keys
-        self.weights: dict[str, float] = {}
+        self.weights: dict[str, float] | PackedWeights = {}
         self._norm: float | None = None
 
-    def add(self, weights: Weighted, df: DocumentFrequency) -> None:
+    def __bool__(self) -> bool:
+        return bool(self.weights) if isinstance(self.weights, dict) else True
+
+    def add(self, weights: PackedWeights, df: DocumentFrequency) -> None:
         """Add one member's weights, keeping the ``max_keys`` heaviest keys by TF-IDF."""
-        merged = self.weights
+        self._norm = None
+        if not self and 0 < len(weights.keys) <= self.max_keys:
+            self.weights = weights
+            return
+        merged = self.weights if isinstance(self.weights, dict) else dict(self.weights.items())
         for key, weight in weights.items():
             merged[key] = merged.get(key, 0.0) + weight
         if len(merged) > self.max_keys:
             kept = heapq.nlargest(self.max_keys, merged, key=lambda k: merged[k] * df.idf(k))
-            self.weights = {k: merged[k] for k in kept}
-        self._norm = None
+            merged = {k: merged[k] for k in kept}
+        self.weights = merged
 
     def norm(self, df: DocumentFrequency) -> float:
         """Length of the IDF-weighted centroid (cached until the next :meth:`add`)."""
@@ -352,7 +367,11 @@ class Profile:
         applies the current IDF to the centroid's side of each shared key.
         """
         weights = self.weights
-        dot = sum(weight * weights[key] for key, weight in vector.items() if key in weights)
+        if isinstance(weights, PackedWeights):
+            lookup = vector if isinstance(vector, Mapping) else dict(vector.items())
+            dot = sum(weight * lookup[key] for key, weight in weights.items() if key in lookup)
+        else:
+            dot = sum(weight * weights[key] for key, weight in vector.items() if key in weights)
         return dot / self.norm(df) if dot else 0.0
 
 
@@ -501,12 +520,15 @@ class _Vectors:
     unit_text: dict[str, float] = field(default_factory=dict)
 
 
+_ENTITY_LIST = TypeAdapter(list[Entity])
+
+
 @dataclass
 class _Member:
-    """One article of a live story."""
+    """One article of a live story; its entities as JSON (read back to rebuild the story)."""
 
     record: StoryMember
-    entities: list[Entity]
+    entities: bytes
     features: _Features
     article_time: datetime
     seen_at: datetime
@@ -538,7 +560,6 @@ class _LiveStory:
     last_time: datetime | None = None
     headline: str = ""
     summary: str = ""
-    record: Story | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -737,7 +758,7 @@ class StoryClusterer:
         self._df_changes = 0
         self._retirements: list[tuple[datetime, str]] = []
         self._watermark: datetime | None = None
-        self._archive: OrderedDict[str, Story] = OrderedDict()
+        self._archive: OrderedDict[str, bytes] = OrderedDict()  # retired: compressed JSON
         self._archived_story_of: dict[str, str] = {}
         self._left: list[Story] = []
         self._version_floor: dict[str, int] = {}  # restored: versions published before
@@ -760,7 +781,10 @@ class StoryClusterer:
     def story(self, story_id: str) -> Story | None:
         """The current record of a live or archived story."""
         live = self._stories.get(story_id)
-        return live.record if live else self._archive.get(story_id)
+        if live is not None:
+            return self._record(live)
+        archived = self._archive.get(story_id)
+        return _archived(archived) if archived else None
 
     def add(self, article: DedupedArticle, seen_at: datetime) -> tuple[Story, bool]:
         """The article's story after adding it, and whether the story changed: the
@@ -865,7 +889,7 @@ class StoryClusterer:
                 "url": record.url,
                 "published_at": record.published_at.isoformat() if record.published_at else None,
                 "duplicate_of": record.duplicate_of,
-                "entities": [e.model_dump(mode="json") for e in member.entities],
+                "entities": orjson.loads(member.entities),
                 **member.revision.to_json(),
             },
             "features": member.features.to_json(),
@@ -898,20 +922,16 @@ class StoryClusterer:
         for story_id, version in entry.get("versions", {}).items():
             self._version_floor[story_id] = max(self._version_floor.get(story_id, 0), version)
             live = self._stories.get(story_id)
-            if live is not None and live.record is not None and version > live.version:
+            if live is not None and version > live.version:
                 live.version = version
-                live.record = live.record.model_copy(update={"version": version})
         if self._index is not None:
             self.look_up(article, entry.get("index_keys") or [], seen_at)
 
     # -- placement -----------------------------------------------------------------
 
     def _known(self, article_id: str) -> Story | None:
-        story_id = self._story_of.get(article_id)
-        if story_id is not None:
-            return self._stories[story_id].record
-        archived = self._archived_story_of.get(article_id)
-        return self._archive.get(archived) if archived else None
+        story_id = self._story_of.get(article_id) or self._archived_story_of.get(article_id)
+        return self.story(story_id) if story_id else None
 
     def _member(self, article_id: str) -> _Member | None:
         story_id = self._story_of.get(article_id)
@@ -999,41 +1019,43 @@ class StoryClusterer:
                 first_seen=seen_at,
                 duplicate_of=article.duplicate_of,
             ),
-            entities=list(article.entities),
+            entities=_ENTITY_LIST.dump_json(article.entities),
             features=features,
             article_time=article_time,
             seen_at=seen_at,
             is_original=is_original,
             revision=Revision.of(article),
         )
-        self._join(story, member, vectors)
+        self._join(story, member, vectors, article.entities)
         placed = self._publish(story)
         if withdrawn is not None:
             member.versions = {**withdrawn[1].versions, story.story_id: placed.version}
             if withdrawn[0] is not story:
-                left = self._leave(withdrawn[0])
+                left = self._leave(withdrawn[0], withdrawn[2])
                 member.versions[left.story_id] = left.version
                 self._left.append(left)
         return placed
 
-    def _withdraw(self, article_id: str) -> tuple[_LiveStory, _Member]:
+    def _withdraw(self, article_id: str) -> tuple[_LiveStory, _Member, Story]:
         """Take an article's member out of its story (for its update to take its place):
-        its features leave the document frequencies and the story's aggregates."""
+        its features leave the document frequencies and the story's aggregates. Returns
+        the story, the member and the story's record as it was."""
         story = self._stories[self._story_of.pop(article_id)]
+        before = self._record(story)
         member = next(m for m in story.members if m.record.id == article_id)
         story.members.remove(member)
         if member.is_original:
             self._count(member.features, add=False)
         self._rebuild(story)
-        return story, member
+        return story, member, before
 
-    def _leave(self, story: _LiveStory) -> Story:
-        """The new version of a story a member has left; one left empty is retired."""
+    def _leave(self, story: _LiveStory, before: Story) -> Story:
+        """The new version of a story a member has left (its record ``before``); one left
+        empty is retired."""
         if story.members:
             return self._publish(story)
-        assert story.record is not None
         story.version += 1
-        story.record = story.record.model_copy(
+        emptied = before.model_copy(
             update={
                 "version": story.version,
                 "article_ids": [],
@@ -1045,8 +1067,8 @@ class StoryClusterer:
                 "unique_article_count": 0,
             }
         )
-        self._retire(story)
-        return story.record
+        self._retire(story, emptied)
+        return emptied
 
     def _best_story(
         self,
@@ -1085,7 +1107,7 @@ class StoryClusterer:
             (self.title_weight, story.titles, vectors.titles, self._title_df),
             (self.entity_weight, story.entities, vectors.entities, self._entity_df),
         ):
-            if article_vector and profile.weights:
+            if article_vector and profile:
                 total += weight * profile.cosine(article_vector, df)
                 weights += weight
         return total / weights if weights else 0.0
@@ -1142,8 +1164,15 @@ class StoryClusterer:
         self._stories[story_id] = story
         return story
 
-    def _join(self, story: _LiveStory, member: _Member, vectors: _Vectors | None) -> None:
-        """Add ``member``; ``vectors`` (originals only) update the centroids and keys."""
+    def _join(
+        self,
+        story: _LiveStory,
+        member: _Member,
+        vectors: _Vectors | None,
+        entities: Sequence[Entity],
+    ) -> None:
+        """Add ``member`` (its ``entities``); ``vectors`` (originals only) update the
+        centroids and keys."""
         if vectors is not None:
             member.text_vector = PackedWeights(vectors.text)
             member.index_keys = vectors.keys
@@ -1151,16 +1180,16 @@ class StoryClusterer:
                 member.unit_text = PackedWeights(vectors.unit_text, member.text_vector.keys)
         story.members.append(member)
         self._story_of[member.record.id] = story.story_id
-        self._take_in(story, member)
+        self._take_in(story, member, entities)
         assert story.last_time is not None
         heapq.heappush(self._retirements, (story.last_time, story.story_id))
         if member.is_original:
             self._choose_headline(story)
 
-    def _take_in(self, story: _LiveStory, member: _Member) -> None:
-        """Add a member of ``story`` to its entities, time span, and, an original, to
-        its founders, centroids, specifics and core."""
-        story.merged_entities.add(member.entities)
+    def _take_in(self, story: _LiveStory, member: _Member, entities: Sequence[Entity]) -> None:
+        """Add a member of ``story`` (its ``entities``) to the story's entities, time span,
+        and, an original, to its founders, centroids, specifics and core."""
+        story.merged_entities.add(entities)
         time = member.article_time
         story.first_time = min(story.first_time or time, time)
         story.last_time = max(story.last_time or time, time)
@@ -1186,7 +1215,7 @@ class StoryClusterer:
         story.specifics, story.slots, story.core, story.originals = Counter(), {}, frozenset(), 0
         story.first_time = story.last_time = None
         for member in members:
-            self._take_in(story, member)
+            self._take_in(story, member, _ENTITY_LIST.validate_json(member.entities))
         if story.originals:
             self._choose_headline(story)
         if story.last_time is not None:
@@ -1202,9 +1231,13 @@ class StoryClusterer:
 
     def _publish(self, story: _LiveStory) -> Story:
         story.version += 1
+        return self._record(story)
+
+    def _record(self, story: _LiveStory) -> Story:
+        """The record of a live story, as last published (built when asked for, not held)."""
         members = [m.record for m in story.members]
         published = [moment for m in members if (moment := news_time(m.published_at, m.first_seen))]
-        story.record = Story(
+        return Story(
             story_id=story.story_id,
             version=story.version,
             headline=story.headline,
@@ -1225,7 +1258,6 @@ class StoryClusterer:
             article_count=len(members),
             unique_article_count=story.originals,
         )
-        return story.record
 
     # -- retirement ----------------------------------------------------------------
 
@@ -1255,18 +1287,23 @@ class StoryClusterer:
                 df.remove(keys)
         self._df_changes += 1
 
-    def _retire(self, story: _LiveStory) -> None:
+    def _retire(self, story: _LiveStory, record: Story | None = None) -> None:
+        """Retire ``story`` into the archive, with its last ``record`` (built if not given)."""
+        record = record or self._record(story)
         del self._stories[story.story_id]
         for member in story.members:
             del self._story_of[member.record.id]
             if member.is_original:
                 self._count(member.features, add=False)
-        if story.record is None:
-            return
-        self._archive[story.story_id] = story.record
+        self._archive[story.story_id] = zlib.compress(record.model_dump_json().encode())
         for member in story.members:
             self._archived_story_of[member.record.id] = story.story_id
         while len(self._archive) > self.archive_size:
             _, dropped = self._archive.popitem(last=False)
-            for article_id in dropped.article_ids:
+            for article_id in _archived(dropped).article_ids:
                 self._archived_story_of.pop(article_id, None)
+
+
+def _archived(compressed: bytes) -> Story:
+    """A retired story's record from the archive's compressed JSON."""
+    return Story.model_validate_json(zlib.decompress(compressed))
