@@ -1047,11 +1047,13 @@ class SpacyTagger:
         segments = [s for i, article in enumerate(articles) for s in _segments(i, article)]
         found: list[list[Mention]] = [[] for _ in articles]
         pairs: list[list[tuple[str, str]]] = [[] for _ in articles]
-        docs = self.nlp.pipe((s.text for s in segments), batch_size=self.batch_size)
-        for segment, doc in zip(segments, docs, strict=True):
-            mentions, acronyms = _mentions_of_doc(doc, segment)
-            found[segment.article].extend(mentions)
-            pairs[segment.article].extend(acronyms)
+        # What spaCy adds to its vocabulary for a batch's texts is freed after it.
+        with self.nlp.memory_zone():
+            docs = self.nlp.pipe((s.text for s in segments), batch_size=self.batch_size)
+            for segment, doc in zip(segments, docs, strict=True):
+                mentions, acronyms = _mentions_of_doc(doc, segment)
+                found[segment.article].extend(mentions)
+                pairs[segment.article].extend(acronyms)
         return [_resolve(m, a) for m, a in zip(found, pairs, strict=True)]
 
 
