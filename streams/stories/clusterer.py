@@ -1036,12 +1036,12 @@ class StoryClusterer:
                 self._left.append(left)
         return placed
 
-    def _withdraw(self, article_id: str) -> tuple[_LiveStory, _Member, Story]:
+    def _withdraw(self, article_id: str) -> tuple[_LiveStory, _Member, Story | None]:
         """Take an article's member out of its story (for its update to take its place):
         its features leave the document frequencies and the story's aggregates. Returns
-        the story, the member and the story's record as it was."""
+        the story, the member and, if the story is left empty, its record as it was."""
         story = self._stories[self._story_of.pop(article_id)]
-        before = self._record(story)
+        before = self._record(story) if len(story.members) == 1 else None
         member = next(m for m in story.members if m.record.id == article_id)
         story.members.remove(member)
         if member.is_original:
@@ -1049,11 +1049,12 @@ class StoryClusterer:
         self._rebuild(story)
         return story, member, before
 
-    def _leave(self, story: _LiveStory, before: Story) -> Story:
-        """The new version of a story a member has left (its record ``before``); one left
-        empty is retired."""
+    def _leave(self, story: _LiveStory, before: Story | None) -> Story:
+        """The new version of a story a member has left; one left empty (its record
+        ``before``) is retired."""
         if story.members:
             return self._publish(story)
+        assert before is not None
         story.version += 1
         emptied = before.model_copy(
             update={
