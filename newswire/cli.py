@@ -287,7 +287,12 @@ def cmd_broker(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         with contextlib.suppress(KeyboardInterrupt):
             code = broker.wait()
-            print(f"newswire: the embedded broker stopped (exit status {code})", file=sys.stderr)
+            said = broker.last_words()
+            print(
+                f"newswire: the embedded broker stopped (exit status {code})"
+                + (f": {said}" if said else ""),
+                file=sys.stderr,
+            )
             return 1
     return 0
 

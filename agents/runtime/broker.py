@@ -20,7 +20,13 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from agents.runtime.processes import BrokerStartError, free_port, start_listening, stop
+from agents.runtime.processes import (
+    BrokerStartError,
+    free_port,
+    last_stderr,
+    start_listening,
+    stop,
+)
 from agents.runtime.retention import ObjectStore, RetentionSweeper
 from schemas.graph import TopicSpec, topics_used
 from schemas.settings import Settings, env_variable
@@ -160,6 +166,11 @@ class EmbeddedBroker:
         """Block until the broker exits; return its exit code."""
         assert self._process, "wait needs a started broker"
         return self._process.wait()
+
+    def last_words(self) -> str:
+        """The last line the broker wrote on stderr ("" if none)."""
+        lines = last_stderr(self._process).splitlines() if self._process else []
+        return lines[-1] if lines else ""
 
     def stop(self) -> None:
         """Stop the broker, then its object store (what it acknowledged is stored: Tansu

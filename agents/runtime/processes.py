@@ -8,8 +8,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections import deque
 from collections.abc import Mapping, Sequence
+from typing import IO
 
 PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
@@ -49,6 +52,39 @@ def _die_with_parent() -> None:
         _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+STDERR_LINES_KEPT = 50
+"""How many of a helper's last stderr lines :class:`StderrTail` keeps."""
+
+
+class StderrTail(threading.Thread):
+    """Reads a helper's stderr as it runs, keeping its last lines, so that a helper that
+    logs much never blocks on a full pipe."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        super().__init__(name="stderr-tail", daemon=True)
+        self._stream = stream
+        self.lines: deque[str] = deque(maxlen=STDERR_LINES_KEPT)
+
+    def run(self) -> None:
+        """Read lines until the helper closes its stderr."""
+        for line in self._stream:
+            self.lines.append(line.decode(errors="replace").rstrip())
+
+
+_tails: dict[int, StderrTail] = {}
+"""The stderr reader of each running helper, by process id."""
+
+
+def last_stderr(process: subprocess.Popen[bytes]) -> str:
+    """The last lines a running (or stopped) helper wrote on stderr."""
+    tail = _tails.get(process.pid)
+    if tail is None:
+        return ""
+    if process.poll() is not None:
+        tail.join(timeout=1.0)  # what it wrote before it exited
+    return "\n".join(tail.lines)
+
+
 def start_listening(
     name: str,
     command: Sequence[str],
@@ -80,16 +116,21 @@ def start_listening(
             raise BrokerStartError(f"{name} exited at start: {stderr.strip()}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return process
+                pass
         except OSError:
             time.sleep(0.02)
+        else:
+            assert process.stderr is not None
+            _tails[process.pid] = StderrTail(process.stderr)
+            _tails[process.pid].start()
+            return process
     stop(process)
     raise BrokerStartError(f"{name} did not answer on port {port}")
 
 
 def stop(process: subprocess.Popen[bytes] | None, grace: float = 0.0) -> None:
     """Stop ``process``: SIGTERM and ``grace`` seconds to exit, else (or with no grace)
-    SIGKILL; then release its stderr pipe."""
+    SIGKILL; then release its stderr pipe once its last lines are read."""
     if process is None:
         return
     if process.poll() is None and grace > 0:
@@ -99,5 +140,8 @@ def stop(process: subprocess.Popen[bytes] | None, grace: float = 0.0) -> None:
     if process.poll() is None:
         process.kill()
         process.wait()
+    tail = _tails.pop(process.pid, None)
+    if tail is not None:
+        tail.join(timeout=1.0)
     if process.stderr:
         process.stderr.close()
