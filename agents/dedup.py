@@ -50,11 +50,13 @@ from faust.types import EventT, StreamT, TableT
 from agents.runtime.context import StageContext, send_all
 from agents.runtime.headers import ingest_partition
 from agents.runtime.state import PartitionEntries, compact_recovered
+from agents.runtime.upstream import UpstreamLag
 from schemas.graph import (
     DECISIONS,
     DEDUP_DECIDE_STAGE,
     DEDUP_ROUTE_STAGE,
     DEDUP_SHARD_STAGE,
+    RAW,
     SHARD_ARTICLES,
     TableSpec,
 )
@@ -64,6 +66,10 @@ from streams.dedup.index import ShardArticle, compact_decision
 
 REORDER_TICK_SECONDS = 0.1
 """How often the reorder buffer is checked for articles whose wait has run out."""
+
+UPSTREAM_PROBE_SECONDS = 0.5
+"""How often, while an article has waited its ``reorder_max_wait_seconds``, the raw
+partitions the workers are behind on are asked of the broker."""
 
 _Held = tuple[StreamT, EventT, TaggedArticle]
 """An article waiting in the reorder buffer, with the stream and event it came in."""
@@ -97,12 +103,21 @@ class DedupAgents:
             retention=timedelta(days=settings.dedup_retention_days),
             sources=settings.partitions,
             max_wait=settings.reorder_max_wait_seconds,
+            stalled_wait=settings.reorder_stalled_wait_seconds,
             shard_entries=lambda partition: PartitionEntries(
                 self.shard_articles, partition, ShardArticle.from_json
             ),
             decisions=self.decisions,
         )
         self.reorder = self.flow.reorder
+        self.upstream = UpstreamLag(
+            settings.broker_url or "",
+            app.conf.id,
+            RAW.name(settings.topic_prefix),
+            settings.partitions,
+            settings.tansu_profile,
+        )
+        self._probed_at = -UPSTREAM_PROBE_SECONDS
         self.agents = {
             DEDUP_ROUTE_STAGE.name: self.route_agent,
             DEDUP_SHARD_STAGE.name: self.shard_agent,
@@ -174,7 +189,12 @@ class DedupAgents:
             return None
 
     async def _route_overdue(self, *_: object) -> None:
-        """Route the articles whose wait in the reorder buffer has run out."""
+        """Route the articles whose wait in the reorder buffer has run out; while one has
+        waited ``reorder_max_wait_seconds``, learn which raw partitions are behind."""
+        now = time.monotonic()
+        if self.reorder.waited_past_max(now) and now - self._probed_at >= UPSTREAM_PROBE_SECONDS:
+            self._probed_at = now
+            self.reorder.behind = await self.upstream.behind()
         await self._route_released(self.flow.overdue(time.monotonic()))
 
     async def _forget_held(self, *_: object, **__: object) -> None:

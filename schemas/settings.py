@@ -161,6 +161,15 @@ class Settings(BaseSettings):
             "routes each as it comes."
         ),
     )
+    reorder_stalled_wait_seconds: float = Field(
+        default=20.0,
+        ge=0,
+        description=(
+            "How long the dedup stage holds an article, at most, while a raw partition "
+            "it waits for has records not yet processed (its worker busy or crashed, "
+            "until another takes it over); at least reorder_max_wait_seconds."
+        ),
+    )
     dedup_retention_days: float = Field(
         default=14.0, gt=0, description="Articles older than this leave the dedup index."
     )
@@ -176,13 +185,14 @@ class Settings(BaseSettings):
         ),
     )
     retention_sweep_seconds: float = Field(
-        default=0.0,
+        default=60.0,
         ge=0,
         description=(
-            "How often the embedded broker on disk deletes the records past their topic's "
-            "retention (Tansu does not): whole batches, oldest first, none a consumer group "
-            "has not committed past. 0 (the default): never; under load its deletes "
-            "stalled the broker (docs/embedded-broker.md)."
+            "How often the embedded broker on disk enforces what Tansu does not: it "
+            "deletes the records past their topic's retention (whole batches, oldest "
+            "first, none a consumer group has not committed past) and compacts the "
+            "compacted topics (the batches whose every record is written again later). "
+            "0: never."
         ),
     )
     broker_profile: BrokerProfile = Field(

@@ -7,8 +7,11 @@ output sees them interleaved. Before a decision that depends on ingest order (wh
 of two copies is the original), :class:`ReorderBuffer` holds each item until every
 source partition has shown an item at or after it (the *watermark*), or until it has
 waited ``max_wait`` seconds (a source may be idle), and releases items in ingest order
-(time, then tie-break). An item that comes after a later one was released (later than
-``max_wait``) is released at once, in arrival order: it is *late*, and counted.
+(time, then tie-break). A source is only idle if nothing is on its way: while a source
+the item waits for is *behind* (its records are upstream, not yet processed, as after a
+worker crash until another worker takes its partitions over), the item is held up to
+``stalled_wait`` seconds instead. An item that comes after a later one was released is
+released at once, in arrival order: it is *late*, and counted.
 """
 
 from __future__ import annotations
@@ -36,11 +39,14 @@ class ReorderBuffer(Generic[ItemT]):
     current (monotonic) time; it and ``due`` return the items now released, in order.
     """
 
-    def __init__(self, sources: int, max_wait: float) -> None:
+    def __init__(self, sources: int, max_wait: float, stalled_wait: float | None = None) -> None:
         if sources < 1:
             raise ValueError("a reorder buffer needs at least one source")
         self.sources = sources
         self.max_wait = max_wait
+        self.stalled_wait = max(max_wait, stalled_wait if stalled_wait is not None else max_wait)
+        self.behind: frozenset[int] = frozenset()
+        """The sources with records upstream not yet processed (set by the owner)."""
         self.late = 0
         self._latest: dict[int, datetime] = {}
         self._held: list[_Held[ItemT]] = []
@@ -67,7 +73,7 @@ class ReorderBuffer(Generic[ItemT]):
         """The items released by the watermark, or by waiting ``max_wait`` until ``now``
         (with every item before them)."""
         watermark = self.watermark()
-        overdue = [held.order for held in self._held if now - held.since >= self.max_wait]
+        overdue = [held.order for held in self._held if self._waited_enough(held, now)]
         limit = max(overdue) if overdue else None
         released: list[ItemT] = []
         while self._held:
@@ -80,15 +86,28 @@ class ReorderBuffer(Generic[ItemT]):
             released.append(first.item)
         return released
 
+    def _waited_enough(self, held: _Held[ItemT], now: float) -> bool:
+        """Whether ``held`` has waited ``max_wait``, or ``stalled_wait`` if a source it
+        still waits for is behind."""
+        waited = now - held.since
+        if waited < self.max_wait:
+            return False
+        if waited >= self.stalled_wait:
+            return True
+        time = held.order[0]
+        return not any(
+            source not in self._latest or self._latest[source] < time for source in self.behind
+        )
+
     def watermark(self) -> datetime | None:
         """The latest time every source has shown an item at or after (None until each has)."""
         if len(self._latest) < self.sources:
             return None
         return min(self._latest.values())
 
-    def next_due(self) -> float | None:
-        """When the first held item's wait runs out (monotonic time), if any is held."""
-        return min(held.since for held in self._held) + self.max_wait if self._held else None
+    def waited_past_max(self, now: float) -> bool:
+        """Whether an item held has waited ``max_wait`` by ``now``."""
+        return any(now - held.since >= self.max_wait for held in self._held)
 
     def clear(self) -> list[ItemT]:
         """Forget every held item (they come again after a rebalance); return them."""

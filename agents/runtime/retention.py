@@ -8,7 +8,15 @@ them now and then (:class:`RetentionSweeper`): for every topic created with
 ``retention.ms`` or over its ``retention.bytes``, through the S3 server (deleting the
 files under it would leave them in its directory cache). It never deletes a
 partition's last batch, nor a batch with a record that a consumer group has committed
-no offset past. Compacted topics (``stories``, the tables' changelogs) are left whole.
+no offset past.
+
+For every topic created with ``cleanup.policy=compact`` (``stories``, the tables'
+changelogs) it compacts instead, a whole batch at a time: it deletes each batch, but the
+last, whose every record is superseded (its key written again in a later batch), or is
+the tombstone of a key no earlier batch holds, older than the topic's
+``delete.retention.ms``. Tansu reads over the gaps as Kafka does over a compacted log
+(a fetch at a deleted offset gets the next batch), and the Tansu profile writes one
+record per changelog batch, so a changelog keeps about one record per live key.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
+from aiokafka.record.default_records import DefaultRecordBatch
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +63,40 @@ class Retention:
         if ms < 0 and size < 0:
             return None
         return cls(ms if ms >= 0 else None, size if size >= 0 else None)
+
+
+DEFAULT_DELETE_RETENTION_MS = 24 * 3600 * 1000
+"""How long a compacted topic keeps a tombstone, unless it sets ``delete.retention.ms``
+(Kafka's default): a reader that saw the key's value before it went sees the delete."""
+
+
+@dataclass(frozen=True)
+class Compaction:
+    """A compacted topic: its tombstones kept ``delete_retention_ms``."""
+
+    delete_retention_ms: int
+
+    @classmethod
+    def of(cls, config: Mapping[str, str]) -> Compaction | None:
+        """The compaction a topic's configuration asks for; None if not compacted."""
+        if "compact" not in config.get("cleanup.policy", "").split(","):
+            return None
+        return cls(int(config.get("delete.retention.ms", DEFAULT_DELETE_RETENTION_MS)))
+
+
+RecordKeys = tuple[tuple[bytes | None, bool], ...]
+"""Each record of a batch: its key, and whether it is a tombstone (no value)."""
+
+
+def record_keys(path: Path) -> RecordKeys:
+    """The records of the batch object at ``path``, read with aiokafka's batch reader; one
+    that cannot be read is kept (as one record with no key)."""
+    try:
+        batch = DefaultRecordBatch(path.read_bytes())
+        return tuple((record.key, record.value is None) for record in batch)
+    except Exception as error:
+        log.warning("compaction keeps %s, which cannot be read: %r", path, error)
+        return ((None, False),)
 
 
 @dataclass(frozen=True)
@@ -104,6 +147,42 @@ def expired(
         going.append(batch)
         held -= batch.size
     return going
+
+
+def compacted(
+    batches: Sequence[BatchFile],
+    keys: Callable[[BatchFile], RecordKeys],
+    compaction: Compaction,
+    now_ms: int,
+    committed: int | None,
+) -> list[BatchFile]:
+    """The batches of a compacted partition that hold nothing a reader still needs: each,
+    but the last, whose every record (``keys`` of it) is superseded by a later batch, or
+    is a tombstone older than ``compaction.delete_retention_ms`` of a key no earlier batch
+    holds; none holding an offset at or past ``committed``."""
+    ordered = sorted(batches, key=lambda batch: batch.base_offset)
+    first: dict[bytes, int] = {}
+    last: dict[bytes, int] = {}
+    for index, batch in enumerate(ordered):
+        for key, _ in keys(batch):
+            if key is not None:
+                first.setdefault(key, index)
+                last[key] = index
+
+    def needless(index: int, batch: BatchFile, key: bytes | None, tombstone: bool) -> bool:
+        if key is None:
+            return False
+        if last[key] > index:
+            return True
+        old = batch.max_timestamp_ms < now_ms - compaction.delete_retention_ms
+        return tombstone and first[key] == index and old
+
+    return [
+        batch
+        for index, batch in enumerate(ordered[:-1])
+        if (committed is None or batch.last_offset < committed)
+        and all(needless(index, batch, key, tombstone) for key, tombstone in keys(batch))
+    ]
 
 
 @dataclass(frozen=True)
@@ -184,24 +263,25 @@ def committed_offsets(cluster_dir: Path) -> dict[tuple[str, int], int]:
     return lowest
 
 
-def topic_retentions(cluster_dir: Path) -> dict[str, Retention]:
-    """The topics of a cluster that have a retention, by name."""
+def topic_policies(cluster_dir: Path) -> dict[str, Retention | Compaction]:
+    """The topics of a cluster that have a retention or are compacted, by name."""
     meta = orjson.loads((cluster_dir / "meta.json").read_bytes())
-    retentions = {}
+    policies: dict[str, Retention | Compaction] = {}
     for name, topic in meta.get("topics", {}).items():
         config = {
             item["name"]: item["value"]
             for item in topic["topic"].get("configs") or []
             if item.get("value") is not None
         }
-        if (retention := Retention.of(config)) is not None:
-            retentions[name] = retention
-    return retentions
+        if (policy := Retention.of(config) or Compaction.of(config)) is not None:
+            policies[name] = policy
+    return policies
 
 
 class RetentionSweeper:
-    """Enforces the delete-policy topics' retention on a broker's storage directory
-    (the bucket's folder), every ``interval`` seconds in a thread of its own."""
+    """Enforces the delete-policy topics' retention and compacts the compacted topics on
+    a broker's storage directory (the bucket's folder), every ``interval`` seconds in a
+    thread of its own."""
 
     def __init__(
         self,
@@ -218,23 +298,35 @@ class RetentionSweeper:
         )
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._keys: dict[Path, RecordKeys] = {}
 
     def sweep(self) -> Swept:
-        """Delete every batch past its topic's retention now; return what went."""
+        """Delete every batch past its topic's retention, or compacted away, now; return
+        what went."""
         now_ms = round(self._clock() * 1000)
         batches = size = 0
         for cluster_dir in (self.bucket_dir / "clusters").glob("*"):
             if not (cluster_dir / "meta.json").exists():
                 continue
             committed = committed_offsets(cluster_dir)
-            for topic, retention in topic_retentions(cluster_dir).items():
+            for topic, policy in topic_policies(cluster_dir).items():
                 for partition, records in _partition_dirs(cluster_dir / "topics" / topic):
-                    for batch in expired(
-                        _batches(records), retention, now_ms, committed.get((topic, partition))
-                    ):
+                    stored, lowest = _batches(records), committed.get((topic, partition))
+                    if isinstance(policy, Retention):
+                        going = expired(stored, policy, now_ms, lowest)
+                    else:
+                        going = compacted(stored, self._record_keys, policy, now_ms, lowest)
+                    for batch in going:
                         self.store.delete(batch.path.relative_to(self.bucket_dir.parent).as_posix())
+                        self._keys.pop(batch.path, None)
                         batches, size = batches + 1, size + batch.size
         return Swept(batches, size)
+
+    def _record_keys(self, batch: BatchFile) -> RecordKeys:
+        """The records of ``batch``, read once (a batch object is never rewritten)."""
+        if (keys := self._keys.get(batch.path)) is None:
+            keys = self._keys[batch.path] = record_keys(batch.path)
+        return keys
 
     def _run(self) -> None:
         while not self._stopping.wait(self.interval):

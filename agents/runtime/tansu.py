@@ -1,12 +1,15 @@
 """newswire's faust transport (``tansu://HOST:PORT``), made for Tansu, used in both modes.
 
-faust's aiokafka transport with three changes. It is registered under the
+faust's aiokafka transport with four changes. It is registered under the
 ``faust.transports`` entry point (see pyproject.toml) and used with either broker
 profile, ``tansu`` or ``kafka`` (:func:`agents.runtime.app.faust_options`):
 each change is needed on Tansu (``newswire broker`` included) and harmless on Kafka.
 
 - A partition with no committed offset starts at its beginning after a rebalance
   (:meth:`TansuConsumerThread.seek_to_committed`).
+- Records fetched across a rebalance or a seek are read again from the committed offsets
+  (:meth:`TansuConsumer._wait_next_records`): faust would skip records of a partition
+  taken over from a killed worker.
 - A short fetch wait (100 ms). Tansu answers a fetch only when its wait time runs
   out, even if records arrive meanwhile; faust waits up to 1.5 s per fetch, which
   would add that much latency to every hop of the pipeline. Each fetch costs the
@@ -24,12 +27,16 @@ each change is needed on Tansu (``newswire broker`` included) and harmless on Ka
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 import aiokafka
+from faust.transport.consumer import RecordMap
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
+
+logger = logging.getLogger(__name__)
 
 TANSU_FETCH_MAX_WAIT_MS = 100
 CHANGELOG_SUFFIX = "-changelog"
@@ -61,10 +68,44 @@ class TansuConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 
 
 class TansuConsumer(faust_aiokafka.Consumer):
-    """faust's aiokafka consumer using :class:`TansuConsumerThread`."""
+    """faust's aiokafka consumer using :class:`TansuConsumerThread`, and reading again
+    what it fetched across a rebalance."""
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return TansuConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    _seeks = 0
+    """Seeks begun and ended (odd while one is under way)."""
+
+    async def perform_seek(self) -> None:
+        """faust's seek of every partition to its committed offset, counted."""
+        self._seeks += 1
+        try:
+            await super().perform_seek()
+        finally:
+            self._seeks += 1
+
+    async def _wait_next_records(self, timeout: float) -> tuple[RecordMap | None, set[TP] | None]:
+        """The next records, unless a rebalance or a seek came while they were fetched:
+        then none, and every partition sought to its committed offset again.
+
+        faust fetches in the consumer's thread and takes the group generation once the
+        records are back, so records fetched before a rebalance's seek can come after
+        it, as if of the new generation. faust then reads on from the last of them and
+        drops the records from the committed offset up to it as already read, although
+        no stage has processed them: the partition skips them, and its commits stop
+        there (a worker killed while another ran lost articles this way).
+        """
+        before = (self.app.consumer_generation_id, self._seeks)
+        records, active = await super()._wait_next_records(timeout)
+        after = (self.app.consumer_generation_id, self._seeks)
+        if records and (after != before or self._seeks % 2):
+            try:
+                await self.perform_seek()
+            except Exception as error:  # in a rebalance, whose own seek comes next
+                logger.warning("seek after a rebalance failed: %r", error)
+            return {}, active
+        return records, active
 
 
 class ChangelogSplittingProducer(aiokafka.AIOKafkaProducer):

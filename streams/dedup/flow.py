@@ -68,7 +68,7 @@ class DedupFlow(Generic[HeldT]):
 
     Articles ingested through ``sources`` raw partitions wait (as ``HeldT``, what the
     agent needs to handle them later) in the reorder buffer until every source has
-    caught up, or ``max_wait`` seconds.
+    caught up, or ``max_wait`` seconds (``stalled_wait`` while a source is behind).
     """
 
     def __init__(
@@ -78,6 +78,7 @@ class DedupFlow(Generic[HeldT]):
         retention: timedelta,
         sources: int,
         max_wait: float,
+        stalled_wait: float | None = None,
         shard_entries: Callable[[int], MutableMapping[str, ShardArticle]],
         decisions: MutableMapping[str, Any],
     ) -> None:
@@ -85,7 +86,9 @@ class DedupFlow(Generic[HeldT]):
         self.retention = retention
         self.rules = MatchRules()
         self.clock = ArrivalClock()
-        self.reorder: ReorderBuffer[HeldT] = ReorderBuffer(sources=sources, max_wait=max_wait)
+        self.reorder: ReorderBuffer[HeldT] = ReorderBuffer(
+            sources=sources, max_wait=max_wait, stalled_wait=stalled_wait
+        )
         self.shard_entries = shard_entries
         self.decisions = decisions
         self._shards: dict[int, KeyShard] = {}

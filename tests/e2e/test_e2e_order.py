@@ -98,14 +98,14 @@ def test_every_planted_copy_points_at_its_original(
     _planted_copies_keep_their_originals(pipeline_settings, start_worker, tmp_path, workers, False)
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 def test_every_planted_copy_points_at_its_original_after_a_killed_worker(
     pipeline_settings: Settings,
     start_worker: Callable[..., subprocess.Popen[bytes]],
     tmp_path: Path,
+    workers: int,
 ) -> None:
-    # With two workers a kill can still flip the verdicts of articles in flight (README,
-    # Known limits): only the one-worker case is held to it here.
-    _planted_copies_keep_their_originals(pipeline_settings, start_worker, tmp_path, 1, True)
+    _planted_copies_keep_their_originals(pipeline_settings, start_worker, tmp_path, workers, True)
 
 
 def _planted_copies_keep_their_originals(

@@ -7,7 +7,17 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
-from agents.runtime.retention import BatchFile, Retention, expired
+from aiokafka.record.default_records import DefaultRecordBatchBuilder
+
+from agents.runtime.retention import (
+    DEFAULT_DELETE_RETENTION_MS,
+    BatchFile,
+    Compaction,
+    Retention,
+    compacted,
+    expired,
+    record_keys,
+)
 
 NOW_MS = 1_800_000_000_000
 
@@ -72,3 +82,61 @@ def test_nothing_a_consumer_group_has_not_committed_past_goes(tmp_path: Path) ->
     ]
     going = expired(batches, Retention(5_000, None), NOW_MS, committed=3)
     assert [batch.base_offset for batch in going] == [0]
+
+
+def record_batch(folder: Path, base: int, records: list[tuple[bytes, bytes | None]]) -> BatchFile:
+    """A batch object of ``records`` (key, value; None for a tombstone), written by
+    aiokafka's batch builder as a producer sends it."""
+    builder = DefaultRecordBatchBuilder(2, 0, 0, -1, -1, -1, 1 << 20)
+    for delta, (key, value) in enumerate(records):
+        builder.append(delta, timestamp=NOW_MS - 10_000, key=key, value=value, headers=[])
+    path = folder / f"{base:020d}.batch"
+    path.write_bytes(bytes(builder.build()))
+    return BatchFile(path, base, path.stat().st_size)
+
+
+def test_a_compacted_partition_loses_each_batch_whose_records_are_all_written_again(
+    tmp_path: Path,
+) -> None:
+    batches = [
+        record_batch(tmp_path, 0, [(b"a", b"1"), (b"b", b"1")]),
+        record_batch(tmp_path, 2, [(b"a", b"2")]),  # b is still live in batch 0
+        record_batch(tmp_path, 3, [(b"c", b"1")]),
+        record_batch(tmp_path, 4, [(b"a", b"3"), (b"b", b"2")]),
+        record_batch(tmp_path, 6, [(b"c", b"2")]),
+    ]
+    going = compacted(batches, lambda batch: record_keys(batch.path), Compaction(0), NOW_MS, None)
+    assert [batch.base_offset for batch in going] == [0, 2, 3]
+    # Nor past what a consumer group has committed.
+    going = compacted(batches, lambda batch: record_keys(batch.path), Compaction(0), NOW_MS, 3)
+    assert [batch.base_offset for batch in going] == [0, 2]
+
+
+def test_a_tombstone_goes_once_alone_and_older_than_the_delete_retention(
+    tmp_path: Path,
+) -> None:
+    def going(batches: list[BatchFile], delete_retention_ms: int) -> list[int]:
+        kept = compacted(
+            batches,
+            lambda batch: record_keys(batch.path),
+            Compaction(delete_retention_ms),
+            NOW_MS,
+            None,
+        )
+        return [batch.base_offset for batch in kept]
+
+    value, tombstone, last = (
+        record_batch(tmp_path, 0, [(b"a", b"1")]),
+        record_batch(tmp_path, 1, [(b"a", None)]),
+        record_batch(tmp_path, 2, [(b"z", b"1")]),
+    )
+    # While the value it deletes is there, the tombstone stays (and the value goes).
+    assert going([value, tombstone, last], 0) == [0]
+    assert going([tombstone, last], 60_000) == []  # written 10 s ago: kept a minute
+    assert going([tombstone, last], 5_000) == [1]
+
+
+def test_a_compacted_topic_is_told_by_its_cleanup_policy() -> None:
+    assert Compaction.of({"cleanup.policy": "compact"}) == Compaction(DEFAULT_DELETE_RETENTION_MS)
+    assert Compaction.of({"cleanup.policy": "compact", "delete.retention.ms": "5"}) == Compaction(5)
+    assert Compaction.of({"cleanup.policy": "delete"}) is None
