@@ -59,6 +59,7 @@ from schemas.graph import (
     RAW,
     SHARD_ARTICLES,
     TableSpec,
+    compacted_config,
 )
 from schemas.records import DedupProbe, DedupReport, TaggedArticle
 from streams.dedup.flow import DedupFlow
@@ -91,6 +92,7 @@ class DedupAgents:
                 partitions=spec.partition_count(
                     settings.dedup_partitions, settings.story_index_partitions
                 ),
+                extra_topic_configs=compacted_config(settings.topic_retention_days),
             )
             created.on_recover(self._forget_partitions)
             return created

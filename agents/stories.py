@@ -56,6 +56,7 @@ from schemas.graph import (
     STORY_PLACE_STAGE,
     STORY_STAGE,
     STORY_STATE,
+    compacted_config,
 )
 from schemas.records import DedupedArticle, StoryIndexEntry, StoryIndexReply
 from streams.stories.clusterer import IndexedArticle, StoryClusterer
@@ -81,6 +82,7 @@ class StoryAgents:
                 value_type=bytes,
                 schema=faust.Schema(key_serializer="json", value_serializer="raw"),
                 partitions=STORY_STATE.partition_count(settings.dedup_partitions, self.partitions),
+                extra_topic_configs=compacted_config(settings.topic_retention_days),
             )
         )
         self.story_log.table.on_recover(self._restore_stories)
@@ -88,7 +90,10 @@ class StoryAgents:
         self.index_articles = None
         if self.partitions:
             self.index_articles = app.Table(
-                STORY_INDEX_ARTICLES.name, schema=json_schema, partitions=self.partitions
+                STORY_INDEX_ARTICLES.name,
+                schema=json_schema,
+                partitions=self.partitions,
+                extra_topic_configs=compacted_config(settings.topic_retention_days),
             )
             self.index_articles.on_recover(self._forget_shards)
         self.flow: StoryFlow[_Held] = StoryFlow(

@@ -5,12 +5,14 @@ within the run), against the same run with the broker in memory.
 ``python -m newswire.soak --articles N --rate R --retention-seconds S --json F``
 samples every few seconds the resident memory of the run's processes (the worker with
 its stage processes, the broker, rclone) and the data directory's size; it reports the
-worker's memory per article held (its growth over the articles placed since its start:
-in a run shorter than the dedup retention every article placed is held), the sustained
+worker's memory per article held (its growth over the articles placed since its start,
+within the first ``--dedup-seconds``: every article placed then is held), the sustained
 rate (articles placed a second, first to last) and, with ``--kill-at``, the recovery
 after a SIGKILL of the run's process group once that share of the articles is placed
 (seconds from the kill to the next story update of the run started again). Progress is
-read from the story database the run keeps, as a user would.
+read from the story database the run keeps, as a user would. ``--dedup-seconds T`` sets
+the dedup retention to T (default: its own, 14 days), so that the dedup state and its
+changelogs stop growing within the run (the story stage's cold time is at least a day).
 """
 
 from __future__ import annotations
@@ -124,11 +126,14 @@ def sustained_rate(samples: Sequence[Sample]) -> float:
     return (placing[-1].placed - placing[0].placed) / (placing[-1].seconds - placing[0].seconds)
 
 
-def memory_per_article(samples: Sequence[Sample]) -> float | None:
+def memory_per_article(samples: Sequence[Sample], window: float | None = None) -> float | None:
     """The worker's resident growth per article placed over its last start (from its
-    first sample with an article placed); None with too few samples."""
+    first sample with an article placed, for ``window`` seconds if given: while every
+    article placed is held); None with too few samples."""
     last_start = [sample for sample in samples if sample.start == samples[-1].start]
     placing = [sample for sample in last_start if sample.placed > 0]
+    if window is not None and placing:
+        placing = [sample for sample in placing if sample.seconds <= placing[0].seconds + window]
     if len(placing) < 2 or placing[-1].placed == placing[0].placed:
         return None
     return (placing[-1].worker_rss - placing[0].worker_rss) / (
@@ -204,6 +209,7 @@ class Soak:
     sample_seconds: float = 5.0
     kill_at: float | None = None
     timeout: float = 3600.0
+    dedup_seconds: float | None = None
 
     def run(self, mode: str, data_dir: Path) -> ModeResult:
         """Run the articles through ``newswire run`` in ``mode``; return its result."""
@@ -216,6 +222,8 @@ class Soak:
             "NEWSWIRE_TOPIC_RETENTION_DAYS": str(self.retention_seconds / 86400),
             "NEWSWIRE_RETENTION_SWEEP_SECONDS": str(max(1.0, self.retention_seconds / 4)),
         }
+        if self.dedup_seconds is not None:
+            env["NEWSWIRE_DEDUP_RETENTION_DAYS"] = str(self.dedup_seconds / 86400)
         database = data_dir / "stories.sqlite"
         started = time.monotonic()
         process = self._start(env, data_dir)
@@ -274,7 +282,7 @@ class Soak:
                     os.killpg(process.pid, signal.SIGKILL)
                     process.wait()
         result.sustained_rate = sustained_rate(result.samples)
-        result.memory_per_article = memory_per_article(result.samples)
+        result.memory_per_article = memory_per_article(result.samples, self.dedup_seconds)
         return result
 
     def _start(self, env: dict[str, str], data_dir: Path) -> subprocess.Popen[bytes]:
@@ -311,6 +319,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--retention-seconds", type=float, default=600.0)
     parser.add_argument("--sample-seconds", type=float, default=5.0)
     parser.add_argument(
+        "--dedup-seconds",
+        type=float,
+        default=None,
+        help="dedup retention (default: its own)",
+    )
+    parser.add_argument(
         "--kill-at",
         type=float,
         default=None,
@@ -337,6 +351,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             options.sample_seconds,
             options.kill_at,
             options.timeout or 2 * options.articles / options.rate + 300,
+            options.dedup_seconds,
         )
         results = [soak.run(mode, Path(folder) / mode) for mode in options.modes]
     print(format_table(results))
@@ -348,6 +363,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "rate": options.rate,
                     "retention_seconds": options.retention_seconds,
                     "kill_at": options.kill_at,
+                    "dedup_seconds": options.dedup_seconds,
                     "modes": [asdict(result) for result in results],
                 },
                 option=orjson.OPT_INDENT_2,

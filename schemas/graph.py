@@ -94,11 +94,12 @@ class TopicSpec:
         max_message_bytes: int,
     ) -> dict[str, str]:
         """The Kafka topic configuration to create it with: a compacted topic keeps the
-        latest record of each key for ever, the others delete what is older than their
-        retention, or over ``retention_bytes`` a partition (-1: no limit)."""
+        latest record of each key for ever (a tombstone for ``retention_days``), the others
+        delete what is older than their retention, or over ``retention_bytes`` a partition
+        (-1: no limit)."""
         config = {"max.message.bytes": str(max_message_bytes)}
         if self.retention == "compacted":
-            return config | {"cleanup.policy": "compact"}
+            return config | compacted_config(retention_days)
         days = dead_letter_retention_days if self.retention == "dead letters" else retention_days
         return config | {
             "cleanup.policy": "delete",
@@ -220,6 +221,12 @@ def topics_used(dedup_partitions: int, story_index_partitions: int) -> tuple[Top
     return tuple(
         topic for topic in ALL_TOPICS if topic.used(dedup_partitions, story_index_partitions)
     )
+
+
+def compacted_config(retention_days: float) -> dict[str, str]:
+    """The configuration of a compacted topic (``stories``, a table's changelog): a
+    tombstone is kept as long as the other topics keep their records."""
+    return {"cleanup.policy": "compact", "delete.retention.ms": str(round(retention_days * DAY_MS))}
 
 
 IndexName = Literal["dedup", "story"]

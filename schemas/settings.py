@@ -87,8 +87,9 @@ class Settings(BaseSettings):
         gt=0,
         description=(
             "How long the article and internal topics keep records (retention.ms of the topics "
-            "newswire creates). The stories topic is compacted instead: it keeps every "
-            "story's latest version."
+            "newswire creates). The stories topic and the tables' changelogs are compacted "
+            "instead: they keep every key's latest record, and a deleted key's tombstone "
+            "this long."
         ),
     )
     dead_letter_retention_days: float = Field(

@@ -85,6 +85,8 @@ def test_the_rate_and_the_memory_per_article_come_from_the_samples() -> None:
     samples = [sample(0, 0, 500), sample(10, 100, 520), sample(20, 300, 540), sample(30, 500, 560)]
     assert sustained_rate(samples) == 400 / 20
     assert memory_per_article(samples) == 40 * MIB / 400
+    # Within a state window of 10 s from the first placed: the growth over 200 articles.
+    assert memory_per_article(samples, window=10) == 20 * MIB / 200
 
 
 def test_after_a_kill_the_memory_per_article_is_that_of_the_last_start() -> None:
