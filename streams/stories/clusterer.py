@@ -74,7 +74,7 @@ from pydantic import TypeAdapter
 from schemas.records import DedupedArticle, Entity, Story, StoryMember
 from streams.keyindex import Arrival, ArrivalClock, Candidate, KeyBuckets
 from streams.revisions import Revision
-from streams.tag.entities import StoryEntityMerge
+from streams.tag.entities import StoryEntityMerge, merge_story_entities
 from streams.text import normalise_display, normalise_for_matching
 
 _STOPWORD_TEXT = """
@@ -550,7 +550,7 @@ class _LiveStory:
     entities: Profile
     members: list[_Member] = field(default_factory=list)
     founders: list[PackedWeights] = field(default_factory=list)  # their unit text vectors
-    merged_entities: StoryEntityMerge = field(default_factory=StoryEntityMerge)
+    merged_entities: StoryEntityMerge | None = None  # None with one member: its entities
     specifics: Counter[str] = field(default_factory=Counter)
     core: frozenset[str] = frozenset()
     slots: dict[str, set[str]] = field(default_factory=dict)
@@ -1188,9 +1188,15 @@ class StoryClusterer:
             self._choose_headline(story)
 
     def _take_in(self, story: _LiveStory, member: _Member, entities: Sequence[Entity]) -> None:
-        """Add a member of ``story`` (its ``entities``) to the story's entities, time span,
-        and, an original, to its founders, centroids, specifics and core."""
-        story.merged_entities.add(entities)
+        """Add a member of ``story`` (its ``entities``) to the story's entities (merged from
+        its second member on), time span, and, an original, to its founders, centroids,
+        specifics and core."""
+        if story.merged_entities is None and member is not story.members[0]:
+            story.merged_entities = StoryEntityMerge()
+            for earlier in story.members[: story.members.index(member)]:
+                story.merged_entities.add(_ENTITY_LIST.validate_json(earlier.entities))
+        if story.merged_entities is not None:
+            story.merged_entities.add(entities)
         time = member.article_time
         story.first_time = min(story.first_time or time, time)
         story.last_time = max(story.last_time or time, time)
@@ -1212,7 +1218,7 @@ class StoryClusterer:
         """Recompute a story's aggregates from its members (after one has left)."""
         members = story.members
         story.text, story.titles, story.entities = (Profile(self.profile_terms) for _ in range(3))
-        story.founders, story.merged_entities = [], StoryEntityMerge()
+        story.founders, story.merged_entities = [], None
         story.specifics, story.slots, story.core, story.originals = Counter(), {}, frozenset(), 0
         story.first_time = story.last_time = None
         for member in members:
@@ -1250,7 +1256,11 @@ class StoryClusterer:
                 if m.duplicate_of and self._story_of.get(m.duplicate_of) == story.story_id
             },
             members=members,
-            entities=story.merged_entities.entities(),
+            entities=story.merged_entities.entities()
+            if story.merged_entities is not None
+            else merge_story_entities(
+                _ENTITY_LIST.validate_json(m.entities) for m in story.members
+            ),
             sources=list(dict.fromkeys(m.source for m in members if m.source)),
             first_seen=min(m.first_seen for m in members),
             last_seen=max(m.first_seen for m in members),
