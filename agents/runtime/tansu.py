@@ -1,6 +1,6 @@
 """newswire's faust transport (``tansu://HOST:PORT``), made for Tansu, used in both modes.
 
-faust's aiokafka transport with four changes. It is registered under the
+faust's aiokafka transport with five changes. It is registered under the
 ``faust.transports`` entry point (see pyproject.toml) and used with either broker
 profile, ``tansu`` or ``kafka`` (:func:`agents.runtime.app.faust_options`):
 each change is needed on Tansu (``newswire broker`` included) and harmless on Kafka.
@@ -10,6 +10,8 @@ each change is needed on Tansu (``newswire broker`` included) and harmless on Ka
 - Records fetched across a rebalance or a seek are read again from the committed offsets
   (:meth:`TansuConsumer._wait_next_records`): faust would skip records of a partition
   taken over from a killed worker.
+- No commit past a delivered record not yet acknowledged
+  (:meth:`TansuConsumer._new_offset`).
 - A short fetch wait (100 ms). Tansu answers a fetch only when its wait time runs
   out, even if records arrive meanwhile; faust waits up to 1.5 s per fetch, which
   would add that much latency to every hop of the pipeline. Each fetch costs the
@@ -73,6 +75,26 @@ class TansuConsumer(faust_aiokafka.Consumer):
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return TansuConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    def _new_offset(self, tp: TP) -> int | None:
+        """faust's next offset to commit for ``tp``, but none while a record of it below
+        the first one acknowledged was delivered and is not acknowledged yet.
+
+        faust allows a head gap of one offset (it takes the committed offset for the
+        last one processed), so a record acknowledged after the next one (the reorder
+        buffer releases in ingest order, not offset order) was committed past while
+        still held, and lost with a crash.
+        """
+        acked = self._acked[tp]
+        if acked:
+            first = min(acked)
+            if any(
+                message.tp == tp and message.offset < first and not message.acked
+                for message in list(self._unacked_messages)
+            ):
+                return None
+        offset: int | None = super()._new_offset(tp)
+        return offset
 
     _seeks = 0
     """Seeks begun and ended (odd while one is under way)."""
