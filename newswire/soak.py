@@ -9,7 +9,8 @@ worker's memory per article held (its growth over the articles placed since its 
 within the first ``--dedup-seconds``: every article placed then is held), the sustained
 rate (articles placed a second, first to last) and, with ``--kill-at``, the recovery
 after a SIGKILL of the run's process group once that share of the articles is placed
-(seconds from the kill to the next story update of the run started again). Progress is
+(seconds from the kill to the next article placed by the run started again, after those
+placed within a second of the kill, which were on their way). Progress is
 read from the story database the run keeps, as a user would. ``--dedup-seconds T`` sets
 the dedup retention to T (default: its own, 14 days), so that the dedup state and its
 changelogs stop growing within the run (the story stage's cold time is at least a day).
@@ -41,6 +42,9 @@ RUN_LOG = "run.log"
 """The file of the data directory the run's stderr goes to."""
 RECOVERY_TICK = 0.5
 """Seconds between looks at the story database while a kill waits for its recovery."""
+
+IN_FLIGHT_SECONDS = 1.0
+"""Articles placed this soon after a kill were on their way before it."""
 
 
 @dataclass(frozen=True)
@@ -94,20 +98,18 @@ def directory_bytes(path: Path) -> int:
     return sum(file.stat().st_size for file in path.rglob("*") if file.is_file())
 
 
-def story_progress(database: Path) -> tuple[int, int]:
-    """Articles placed in the story database and the sum of its stories' versions (it
-    grows with every story update); (0, 0) before it exists or while it is locked."""
+def story_progress(database: Path) -> int:
+    """Articles placed in the story database; 0 before it exists or while it is locked."""
     if not database.exists():
-        return 0, 0
+        return 0
     try:
         with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=1) as db:
-            placed, versions = db.execute(
-                "SELECT coalesce(sum(json_array_length(record, '$.article_ids')), 0),"
-                " coalesce(sum(version), 0) FROM stories"
+            (placed,) = db.execute(
+                "SELECT coalesce(sum(json_array_length(record, '$.article_ids')), 0) FROM stories"
             ).fetchone()
     except sqlite3.OperationalError:
-        return 0, 0
-    return int(placed), int(versions)
+        return 0
+    return int(placed)
 
 
 def write_articles(path: Path, count: int, seed: int) -> Path:
@@ -131,7 +133,8 @@ def memory_per_article(samples: Sequence[Sample], window: float | None = None) -
     first sample with an article placed, for ``window`` seconds if given: while every
     article placed is held); None with too few samples."""
     last_start = [sample for sample in samples if sample.start == samples[-1].start]
-    placing = [sample for sample in last_start if sample.placed > 0]
+    # From the first article it placed itself (a restarted run begins with the earlier ones).
+    placing = [sample for sample in last_start if sample.placed > last_start[0].placed]
     if window is not None and placing:
         placing = [sample for sample in placing if sample.seconds <= placing[0].seconds + window]
     if len(placing) < 2 or placing[-1].placed == placing[0].placed:
@@ -227,17 +230,16 @@ class Soak:
         database = data_dir / "stories.sqlite"
         started = time.monotonic()
         process = self._start(env, data_dir)
-        start, versions_at_kill = 0, 0
+        start, placed_at_kill = 0, 0
         killed_at: float | None = None
         try:
             while (now := time.monotonic()) - started < self.timeout:
-                placed, versions = story_progress(database)
-                if (
-                    killed_at is not None
-                    and result.recovery_seconds is None
-                    and versions > versions_at_kill
-                ):
-                    result.recovery_seconds = now - killed_at
+                placed = story_progress(database)
+                if killed_at is not None and result.recovery_seconds is None:
+                    if now - killed_at < IN_FLIGHT_SECONDS:
+                        placed_at_kill = max(placed_at_kill, placed)
+                    elif placed > placed_at_kill:
+                        result.recovery_seconds = now - killed_at
                 recovering = killed_at is not None and result.recovery_seconds is None
                 rss = process_rss(psutil.Process(process.pid))
                 result.samples.append(
@@ -268,7 +270,7 @@ class Soak:
                 ):
                     os.killpg(process.pid, signal.SIGKILL)
                     process.wait()
-                    killed_at, versions_at_kill, start = time.monotonic(), versions, start + 1
+                    killed_at, placed_at_kill, start = time.monotonic(), placed, start + 1
                     process, recovering = self._start(env, data_dir), True
                 time.sleep(RECOVERY_TICK if recovering else self.sample_seconds)
             else:
