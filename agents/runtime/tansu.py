@@ -70,8 +70,8 @@ class TansuConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
 
 
 class TansuConsumer(faust_aiokafka.Consumer):
-    """faust's aiokafka consumer using :class:`TansuConsumerThread`, and reading again
-    what it fetched across a rebalance."""
+    """faust's aiokafka consumer using :class:`TansuConsumerThread`: it reads again what
+    it fetched across a rebalance or a seek, and commits no offset past a record held."""
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return TansuConsumerThread(self, loop=self.loop, beacon=self.beacon)
