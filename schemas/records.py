@@ -154,6 +154,9 @@ class DedupSignature(Record):
     minhash: str = Field(description="MinHash of the word 5-shingles, uint32 per permutation.")
     shingle_keys: str = Field(description="Sampled word-shingle hashes (candidate keys), uint64.")
     anchor_grams: str = Field(description="Hashes of the anchor trigrams, uint64.")
+    content_words: str = Field(
+        default="", description="Hashes of the content words in order, uint16 (first 1,024)."
+    )
 
 
 class DedupProbe(Record):

@@ -179,7 +179,9 @@ def score_stream(
 def plain_minhash() -> DedupIndex:
     """The baseline: exact fingerprints and MinHash at Jaccard 0.8, nothing else."""
     never = float("inf")
-    return DedupIndex(near_jaccard=0.8, min_containment_jaccard=never, spun_containment=never)
+    return DedupIndex(
+        near_jaccard=0.8, min_containment_jaccard=never, spun_containment=never, spun_aligned=never
+    )
 
 
 def fillers(articles: Sequence[dict[str, Any]], seed: int) -> Iterator[TaggedArticle]:

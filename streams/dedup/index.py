@@ -13,7 +13,13 @@ returns (never against every indexed article):
   capitalised words not at the start of a sentence (adjacent ones merged into one
   name) and its numbers; a copy is spun when one text's anchor trigrams are mostly
   (``spun_containment``) found in the other's. Containment, not a symmetric
-  similarity, because copies are often cut short.
+  similarity, because copies are often cut short. A text with too few names for
+  that (fewer than ``min_shared_anchors`` anchor trigrams) is spun when its
+  *content words* (not function words) line up with the other's in order
+  (``spun_aligned``): a spinner swaps some words for others but leaves the rest
+  where they were, so the words two texts share fall along one diagonal with
+  short, equal gaps, where two reports written apart share words in another order
+  and at other distances (see :func:`aligned_share`).
 
 Rule for the original: the **earliest seen** article of a group is the original;
 a later article that matches it, or matches one of its copies, is a copy of it,
@@ -49,11 +55,13 @@ changes nothing and goes no further.
 from __future__ import annotations
 
 import base64
+import bisect
 import hashlib
+import itertools
 import logging
 import re
 import zlib
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Iterable, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -75,6 +83,8 @@ SHINGLE_SAMPLE = 4
 MAX_SHINGLE_KEYS = 32
 ANCHOR_SAMPLE = 2
 MAX_ANCHOR_KEYS = 16
+MAX_CONTENT_WORDS = 1024
+ALIGNED_GAP = 3
 
 _STOPWORD_TEXT = """a about above across after again against all almost along already also
 although always am among an and another any are around as at away back be because been
@@ -170,6 +180,61 @@ def anchors(text: str) -> list[str]:
     return found
 
 
+def _content_word_hashes(words: Sequence[str], hashes: np.ndarray) -> np.ndarray:
+    """16-bit hashes of the words that are not function words, in order (the first
+    :data:`MAX_CONTENT_WORDS`), from the hashes of all ``words``: what
+    :func:`aligned_share` lines up."""
+    content = np.fromiter((word not in STOPWORDS for word in words), bool, len(words))
+    return hashes[content][:MAX_CONTENT_WORDS].astype(np.uint16)
+
+
+def _alignment(a: np.ndarray, b: np.ndarray) -> list[tuple[int, int]]:
+    """A longest common subsequence of ``a`` and ``b``, as (position in a, position in b)
+    pairs in order (Hunt-Szymanski: work in the number of equal pairs, not len(a) × len(b))."""
+    positions: defaultdict[int, list[int]] = defaultdict(list)
+    for j, value in enumerate(b.tolist()):
+        positions[value].append(j)
+    tails: list[int] = []  # tails[k]: smallest end in b of a common subsequence of k + 1
+    ends: list[tuple[int, int]] = []
+    previous: dict[tuple[int, int], tuple[int, int] | None] = {}
+    for i, value in enumerate(a.tolist()):
+        for j in reversed(positions.get(value, ())):
+            k = bisect.bisect_left(tails, j)
+            previous[(i, j)] = ends[k - 1] if k else None
+            if k == len(tails):
+                tails.append(j)
+                ends.append((i, j))
+            else:
+                tails[k] = j
+                ends[k] = (i, j)
+    pairs: list[tuple[int, int]] = []
+    node = ends[-1] if ends else None
+    while node is not None:
+        pairs.append(node)
+        node = previous[node]
+    return pairs[::-1]
+
+
+def aligned_share(a: np.ndarray, b: np.ndarray, gap: int = ALIGNED_GAP) -> float:
+    """Share of the shorter word sequence that lines up with the other along a diagonal.
+
+    Of a longest common subsequence, a step from one shared word to the next counts
+    when it skips at most ``gap`` words on each side and about as many on both (a
+    word swapped for another, or for two): what a spinner leaves. Two reports of one
+    event share words too, but at unequal distances.
+    """
+    shorter = min(len(a), len(b))
+    if not shorter:
+        return 0.0
+    pairs = _alignment(a, b)
+    steps = sum(
+        1
+        for (i1, j1), (i2, j2) in itertools.pairwise(pairs)
+        if max(i2 - i1, j2 - j1) <= gap and abs((i2 - i1) - (j2 - j1)) <= 1
+    )
+    return steps / shorter
+
+
 def _sample(hashes: np.ndarray, modulus: int, limit: int) -> np.ndarray:
     """The ``limit`` smallest hashes divisible by ``modulus`` (a sample shared by copies)."""
     return hashes[hashes % np.uint64(modulus) == 0][:limit]
@@ -184,6 +249,7 @@ class Signature:
     minhash: np.ndarray
     shingle_keys: np.ndarray
     anchor_grams: np.ndarray
+    content_words: np.ndarray
 
     @classmethod
     def of(cls, text: str, fingerprint: str) -> Signature:
@@ -192,10 +258,12 @@ class Signature:
         words_per_line = [_WORD.findall(line) for line in lines]
         words = [word for line in words_per_line for word in line]
         blocks = np.repeat(np.arange(len(lines)), [len(line) for line in words_per_line])
-        shingles = _gram_hashes(_token_hashes(words), SHINGLE_SIZE, blocks)
+        word_hashes = _token_hashes(words)
+        shingles = _gram_hashes(word_hashes, SHINGLE_SIZE, blocks)
         anchor_grams = _gram_hashes(_token_hashes(anchors(text)), ANCHOR_GRAM)
         keys = _sample(shingles, SHINGLE_SAMPLE, MAX_SHINGLE_KEYS)
-        return cls(fingerprint, len(shingles), _minhash(shingles), keys, anchor_grams)
+        content = _content_word_hashes(words, word_hashes)
+        return cls(fingerprint, len(shingles), _minhash(shingles), keys, anchor_grams, content)
 
     def lsh_keys(self) -> list[int]:
         """Candidate keys: sampled word shingles, then sampled anchor trigrams."""
@@ -210,6 +278,7 @@ class Signature:
             "minhash": _encode(self.minhash, "<u4"),
             "shingle_keys": _encode(self.shingle_keys, "<u8"),
             "anchor_grams": _encode(self.anchor_grams, "<u8"),
+            "content_words": _encode(self.content_words, "<u2"),
         }
 
     @classmethod
@@ -221,6 +290,7 @@ class Signature:
             _decode(data["minhash"], "<u4").astype(np.uint32),
             _decode(data["shingle_keys"], "<u8").astype(np.uint64),
             _decode(data["anchor_grams"], "<u8").astype(np.uint64),
+            _decode(data.get("content_words", ""), "<u2").astype(np.uint16),
         )
 
 
@@ -238,6 +308,13 @@ def _shared_count(sorted_a: np.ndarray, sorted_b: np.ndarray) -> int:
         return 0
     at = np.minimum(np.searchsorted(sorted_b, sorted_a), len(sorted_b) - 1)
     return int(np.count_nonzero(sorted_b[at] == sorted_a))
+
+
+def _found_count(values: np.ndarray, other: np.ndarray) -> int:
+    """How many of ``values`` (repeats counted) occur in ``other``."""
+    ordered = np.sort(other)
+    at = np.minimum(np.searchsorted(ordered, values), len(ordered) - 1)
+    return int(np.count_nonzero(ordered[at] == values))
 
 
 def _containment(shared: int, size: int) -> float:
@@ -269,6 +346,9 @@ class MatchRules:
         other from which a text is a spun copy.
     :param min_shared_anchors: anchor trigrams two texts must share at least to
         be spun copies (short texts have too few names to tell).
+    :param spun_aligned: share of the shorter text's content words lined up with
+        the other's (:func:`aligned_share`) from which a text is a spun copy.
+    :param min_content_words: content words the shorter text needs for that test.
     """
 
     near_jaccard: float = 0.6
@@ -276,6 +356,8 @@ class MatchRules:
     min_containment_jaccard: float = 0.2
     spun_containment: float = 0.5
     min_shared_anchors: int = 4
+    spun_aligned: float = 0.55
+    min_content_words: int = 12
 
     def match(self, new: Signature, old: Signature) -> tuple[DuplicateKind, str, float] | None:
         """(kind, method, score) when ``new`` copies ``old``, else None."""
@@ -291,6 +373,11 @@ class MatchRules:
             containment = min(1.0, _containment(round(shared), smaller))
             if containment >= self.near_containment:
                 return "near", "minhash-containment", containment
+        return self._spun_by_anchors(new, old) or self._spun_by_alignment(new, old)
+
+    def _spun_by_anchors(
+        self, new: Signature, old: Signature
+    ) -> tuple[DuplicateKind, str, float] | None:
         smaller = min(len(new.anchor_grams), len(old.anchor_grams))
         if smaller < self.min_shared_anchors:
             return None
@@ -300,6 +387,21 @@ class MatchRules:
             if containment >= self.spun_containment:
                 return "spun", "anchors", containment
         return None
+
+    def _spun_by_alignment(
+        self, new: Signature, old: Signature
+    ) -> tuple[DuplicateKind, str, float] | None:
+        """For texts with too few names for the anchor test: their words in order."""
+        if min(len(new.anchor_grams), len(old.anchor_grams)) >= self.min_shared_anchors:
+            return None
+        shorter, longer = sorted((new.content_words, old.content_words), key=len)
+        if len(shorter) < self.min_content_words:
+            return None
+        # the share of the shorter text's words found at all bounds the aligned share
+        if _found_count(shorter, longer) < self.spun_aligned * len(shorter):
+            return None
+        share = aligned_share(shorter, longer)
+        return ("spun", "aligned", share) if share >= self.spun_aligned else None
 
 
 _HEX_KEY = re.compile(r"(fp:)?([0-9a-f]{16})")
@@ -753,6 +855,8 @@ class DedupIndex:
         min_containment_jaccard: float = 0.2,
         spun_containment: float = 0.5,
         min_shared_anchors: int = 4,
+        spun_aligned: float = 0.55,
+        min_content_words: int = 12,
         retention: timedelta = timedelta(days=7),
         max_bucket: int = 64,
     ) -> None:
@@ -769,6 +873,8 @@ class DedupIndex:
             min_containment_jaccard,
             spun_containment,
             min_shared_anchors,
+            spun_aligned,
+            min_content_words,
         )
         self.shard = KeyShard(rules, retention=retention, max_bucket=max_bucket)
         self.decider = ShardReportCollector(retention=retention)

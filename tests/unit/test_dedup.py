@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from newswire.evaluation.variants import make_variant
 from schemas.records import DedupVerdict, TaggedArticle
-from streams.dedup.index import DedupIndex, Signature, probe_keys
+from streams.dedup.index import DedupIndex, MatchRules, Signature, aligned_share, probe_keys
 from streams.text import fingerprint
 from tests.conftest import SEEDS
 
@@ -125,3 +126,51 @@ def test_copies_share_a_candidate_key(seeds: dict[str, TaggedArticle]) -> None:
 def test_exact_copies_share_the_fingerprint_key(seeds: dict[str, TaggedArticle]) -> None:
     copy = article("copy", seeds["004"].text.upper())
     assert f"fp:{seeds['004'].fingerprint}" in set(keys_of(seeds["004"])) & set(keys_of(copy))
+
+
+STORM = (
+    "The storm destroyed hundreds of homes along the coast and left thousands of families"
+    " without power or clean water for several days, officials said on Monday, as rescue"
+    " crews searched flooded streets for people trapped in their houses."
+)
+STORM_SPUN = (  # a quarter of its content words swapped, as a spinner does
+    "The tempest wrecked hundreds of houses along the shore and left thousands of families"
+    " without electricity or clean water for several days, authorities said on Monday, as"
+    " rescue crews searched flooded streets for people trapped in their houses."
+)
+STORM_WRITTEN_APART = (  # most of the same words, in another order
+    "Rescue crews searched the streets on Monday. Thousands of people were trapped without"
+    " power after the storm, and hundreds of families left their flooded homes along the"
+    " coast; clean water will be short for several days, officials said."
+)
+
+
+def test_a_spun_copy_with_too_few_names_is_found_by_its_words_in_order() -> None:
+    original, spun = Signature.of(STORM, "a"), Signature.of(STORM_SPUN, "b")
+    assert len(spun.anchor_grams) < MatchRules().min_shared_anchors  # no anchor test
+    found = MatchRules().match(spun, original)
+    assert found is not None
+    assert found[:2] == ("spun", "aligned")
+    assert found[2] > 0.65  # 16 steps between its 23 content words
+
+
+def test_a_report_written_apart_with_the_same_words_is_not_a_copy() -> None:
+    original, other = Signature.of(STORM, "a"), Signature.of(STORM_WRITTEN_APART, "b")
+    assert MatchRules().match(other, original) is None
+    assert aligned_share(other.content_words, original.content_words) < 0.4
+
+
+def test_aligned_share_counts_steps_along_one_diagonal() -> None:
+    words = np.arange(10, dtype=np.uint16)
+    assert aligned_share(words, words) == 0.9  # 9 steps between 10 shared words
+    swapped = words.copy()
+    swapped[[2, 5, 8]] = [100, 101, 102]  # one word in three or four replaced
+    assert aligned_share(swapped, words) == 0.6  # 7 shared words, 6 steps skip one each
+    assert aligned_share(words[::-1].copy(), words) == 0.0  # no two in the same order
+    assert aligned_share(words[:0], words) == 0.0
+
+
+def test_a_signature_without_content_words_from_an_older_changelog_still_loads() -> None:
+    data = Signature.of(STORM, "a").to_json()
+    del data["content_words"]
+    assert len(Signature.from_json(data).content_words) == 0
