@@ -256,14 +256,14 @@ class Weighted(Protocol):
 
 class PackedWeights:
     """Weights by key, in order, packed for holding: the keys in a tuple (shared
-    with another vector of the same keys, if given), the weights in a float64
+    with another vector of the same keys, if given), the weights in a float32
     array. About a quarter of a dict's memory; iterated, never looked up."""
 
     __slots__ = ("keys", "values")
 
     def __init__(self, weights: Mapping[str, float], keys: tuple[str, ...] | None = None) -> None:
         self.keys = tuple(weights) if keys is None else keys
-        self.values = array("d", map(weights.__getitem__, self.keys))
+        self.values = array("f", map(weights.__getitem__, self.keys))
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.keys)
@@ -444,7 +444,7 @@ def _term_key(term: str) -> str:
     return sys.intern(f"term:{term}")
 
 
-@dataclass
+@dataclass(slots=True)
 class _Features:
     """What the clusterer keeps of an article: all it needs to re-add it."""
 
@@ -523,7 +523,7 @@ class _Vectors:
 _ENTITY_LIST = TypeAdapter(list[Entity])
 
 
-@dataclass
+@dataclass(slots=True)
 class _Member:
     """One article of a live story; its entities as JSON (read back to rebuild the story)."""
 
@@ -540,7 +540,7 @@ class _Member:
     index_keys: list[str] = field(default_factory=list)  # originals only
 
 
-@dataclass
+@dataclass(slots=True)
 class _LiveStory:
     """The mutable state of one live story."""
 
