@@ -302,19 +302,13 @@ def _decode(text: str, dtype: str) -> np.ndarray:
     return np.frombuffer(base64.b64decode(text), dtype)
 
 
-def _shared_count(sorted_a: np.ndarray, sorted_b: np.ndarray) -> int:
-    """How many values two sorted arrays of unique values have in common."""
-    if len(sorted_a) == 0 or len(sorted_b) == 0:
+def _shared_count(values: np.ndarray, sorted_other: np.ndarray) -> int:
+    """How many of ``values`` (repeats counted) occur in the sorted array ``sorted_other``;
+    of two arrays of unique values, how many they have in common."""
+    if len(values) == 0 or len(sorted_other) == 0:
         return 0
-    at = np.minimum(np.searchsorted(sorted_b, sorted_a), len(sorted_b) - 1)
-    return int(np.count_nonzero(sorted_b[at] == sorted_a))
-
-
-def _found_count(values: np.ndarray, other: np.ndarray) -> int:
-    """How many of ``values`` (repeats counted) occur in ``other``."""
-    ordered = np.sort(other)
-    at = np.minimum(np.searchsorted(ordered, values), len(ordered) - 1)
-    return int(np.count_nonzero(ordered[at] == values))
+    at = np.minimum(np.searchsorted(sorted_other, values), len(sorted_other) - 1)
+    return int(np.count_nonzero(sorted_other[at] == values))
 
 
 def _containment(shared: int, size: int) -> float:
@@ -373,14 +367,14 @@ class MatchRules:
             containment = min(1.0, _containment(round(shared), smaller))
             if containment >= self.near_containment:
                 return "near", "minhash-containment", containment
-        return self._spun_by_anchors(new, old) or self._spun_by_alignment(new, old)
+        if min(len(new.anchor_grams), len(old.anchor_grams)) >= self.min_shared_anchors:
+            return self._spun_by_anchors(new, old)
+        return self._spun_by_alignment(new, old)
 
     def _spun_by_anchors(
         self, new: Signature, old: Signature
     ) -> tuple[DuplicateKind, str, float] | None:
         smaller = min(len(new.anchor_grams), len(old.anchor_grams))
-        if smaller < self.min_shared_anchors:
-            return None
         shared_anchors = _shared_count(new.anchor_grams, old.anchor_grams)
         if shared_anchors >= self.min_shared_anchors:
             containment = _containment(shared_anchors, smaller)
@@ -392,13 +386,11 @@ class MatchRules:
         self, new: Signature, old: Signature
     ) -> tuple[DuplicateKind, str, float] | None:
         """For texts with too few names for the anchor test: their words in order."""
-        if min(len(new.anchor_grams), len(old.anchor_grams)) >= self.min_shared_anchors:
-            return None
         shorter, longer = sorted((new.content_words, old.content_words), key=len)
         if len(shorter) < self.min_content_words:
             return None
         # the share of the shorter text's words found at all bounds the aligned share
-        if _found_count(shorter, longer) < self.spun_aligned * len(shorter):
+        if _shared_count(shorter, np.sort(longer)) < self.spun_aligned * len(shorter):
             return None
         share = aligned_share(shorter, longer)
         return ("spun", "aligned", share) if share >= self.spun_aligned else None
