@@ -14,6 +14,7 @@ the end. ``quiet`` prints only the summary and errors.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import io
 import sys
@@ -56,6 +57,8 @@ EXIT_TIMEOUT = 1
 """Exit code of ``once`` when some input is not in a story after ``timeout`` seconds."""
 EXIT_DEAD_LETTERED = 3
 """Exit code of ``once`` when every input went through but some were dead-lettered."""
+STORE_WAIT_SECONDS = 5.0
+"""How long a following run waits for the story database before its replay's report."""
 LIVE_OUTPUT_MAX_ARTICLES = 20
 """A replay of at most this many articles prints each story as it changes."""
 FINAL_STORIES_SHOWN = 10
@@ -228,8 +231,16 @@ class WorkerRun:
             elif self.once:
                 break
             else:
+                # Its largest stories are shown from the story database, with details.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._story_store_caught_up(), STORE_WAIT_SECONDS)
                 self._report()
-        while self.once and not self._story_store_is_current():
+        if self.once:
+            await self._story_store_caught_up()
+
+    async def _story_store_caught_up(self) -> None:
+        """Return once the story database holds every story's latest version."""
+        while not self._story_store_is_current():
             await asyncio.sleep(0.05)
 
     def _show(self, topic: str, story: Story | None) -> None:
@@ -272,13 +283,17 @@ class WorkerRun:
         if not self.quiet and len(self.published) > LIVE_OUTPUT_MAX_ARTICLES:
             inputs = set(self.published)
             stories = [
-                story
-                for story in self.board.stories.values()
-                if inputs.intersection(story.article_ids)
+                mark
+                for mark in self.board.story_marks.values()
+                if not inputs.isdisjoint(mark.article_ids)
             ]
-            for story in largest_stories(stories, FINAL_STORIES_SHOWN):
-                stored = self.pipeline.story_store.get(story.story_id)  # with its details
-                self._print(format_story(stored or story) + "\n")
+            for mark in largest_stories(stories, FINAL_STORIES_SHOWN):
+                # Its latest version, as the story database and a --stories-out run hold it.
+                story = self.pipeline.story_store.get(mark.story_id)
+                if story is None or story.version < mark.version:
+                    story = self.board.stories.get(mark.story_id, story)
+                if story is not None:
+                    self._print(format_story(story) + "\n")
             if len(stories) > FINAL_STORIES_SHOWN:
                 more = plural(len(stories) - FINAL_STORIES_SHOWN, "more story", "more stories")
                 self._print(f"... and {more} (--stories-out FILE writes them all)\n")
@@ -300,9 +315,9 @@ class WorkerRun:
 
     def _story_store_is_current(self) -> bool:
         """Whether the story database (written by its own agent) has every latest version."""
-        for story in self.board.stories.values():
-            stored = self.pipeline.story_store.get(story.story_id)
-            if stored is None or stored.version < story.version:
+        for mark in self.board.story_marks.values():
+            stored = self.pipeline.story_store.get(mark.story_id)
+            if stored is None or stored.version < mark.version:
                 return False
         return True
 

@@ -61,12 +61,48 @@ async def _partitions_of(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
     return partitions
 
 
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where the board last saw an article: its story, its revision, the original it copies."""
+
+    story_id: str
+    revision: int
+    duplicate_of: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoryMark:
+    """What the board tracks of a story's latest version."""
+
+    story_id: str
+    version: int
+    article_ids: frozenset[str]
+    article_count: int
+    last_seen: datetime
+
+    @classmethod
+    def of(cls, story: Story) -> StoryMark:
+        """The mark of ``story``."""
+        return cls(
+            story.story_id,
+            story.version,
+            frozenset(story.article_ids),
+            story.article_count,
+            story.last_seen,
+        )
+
+
 @dataclass
 class StoryBoard:
-    """Current state built from the output topics: latest stories and articles."""
+    """Current state built from the output topics: where each article is and each story's
+    latest version, and, with :attr:`details`, their latest records."""
 
+    placements: dict[str, Placement] = field(default_factory=dict)
+    story_marks: dict[str, StoryMark] = field(default_factory=dict)
     stories: dict[str, Story] = field(default_factory=dict)
+    """The latest record of each story (with :attr:`details` only)."""
     articles: dict[str, EnrichedArticle] = field(default_factory=dict)
+    """The latest revision of each article (with :attr:`details` only)."""
     dead_letters: list[DeadLetter] = field(default_factory=list)
     deliveries: Counter[str] = field(default_factory=Counter)
     """How many times each article reached the enriched topic (replays re-deliver)."""
@@ -77,33 +113,31 @@ class StoryBoard:
     revisions: dict[str, int] = field(default_factory=dict)
     """The revision :meth:`expect` waits for, of the articles published in several."""
     details: bool = True
-    """Whether the records held keep their details (an article's text and entities, a
-    story's members, entities and summary); without them a record held costs a few
-    hundred bytes, for a run that only tracks and summarises."""
+    """Whether the records are held too; without them an article costs its placement
+    (a few hundred bytes, with its delivery count), for a run that only tracks and
+    summarises."""
 
     def apply(self, settings: Settings, topic: str, value: bytes) -> Story | None:
         """Take one output record; return the story if this record changed one."""
         prefix = settings.topic_prefix
         if topic == STORIES.name(prefix):
             story: Story = Story.from_json(value)
-            current = self.stories.get(story.story_id)
+            current = self.story_marks.get(story.story_id)
             if current is None or story.version > current.version:
-                self.stories[story.story_id] = (
-                    story
-                    if self.details
-                    else story.model_copy(update={"members": [], "entities": [], "summary": ""})
-                )
+                self.story_marks[story.story_id] = StoryMark.of(story)
+                if self.details:
+                    self.stories[story.story_id] = story
                 self._settle(story.article_ids)
-                return story  # with its details
+                return story
         elif topic == ENRICHED.name(prefix):
             article: EnrichedArticle = EnrichedArticle.from_json(value)
-            held = self.articles.get(article.id)
+            held = self.placements.get(article.id)
             if held is None or article.revision >= held.revision:  # the latest revision
-                self.articles[article.id] = (
-                    article
-                    if self.details
-                    else article.model_copy(update={"text": "", "entities": []})
+                self.placements[article.id] = Placement(
+                    article.story_id, article.revision, article.duplicate_of
                 )
+                if self.details:
+                    self.articles[article.id] = article
             self.deliveries[article.id] += 1
             self._settle([article.id])
         elif topic == DEAD_LETTERS.name(prefix):
@@ -139,10 +173,10 @@ class StoryBoard:
     def placed(self, article_id: str) -> bool:
         """Whether the article (in the revision :meth:`expect` waits for, if any) is
         listed in the current version of its story."""
-        article = self.articles.get(article_id)
-        if article is None or article.revision < self.revisions.get(article_id, 1):
+        placement = self.placements.get(article_id)
+        if placement is None or placement.revision < self.revisions.get(article_id, 1):
             return False
-        story = self.stories.get(article.story_id)
+        story = self.story_marks.get(placement.story_id)
         return story is not None and article_id in story.article_ids
 
     def done_with(self, article_ids: Iterable[str] | Mapping[str, int]) -> bool:
@@ -220,14 +254,14 @@ def summarize(
 ) -> RunSummary:
     """The summary of a run that published ``article_ids`` at ``since``."""
     ids = set(article_ids)
-    placed = [board.articles[article_id] for article_id in ids if board.placed(article_id)]
+    placed = [board.placements[article_id] for article_id in ids if board.placed(article_id)]
     letters = [letter for letter in board.dead_letters if belongs_to_run(letter, ids, since)]
     return RunSummary(
         articles=len(ids),
         placed=len(placed),
-        stories=len({article.story_id for article in placed}),
-        copies=sum(article.duplicate_of is not None for article in placed),
-        revisions=sum(article.revision > 1 for article in placed),
+        stories=len({placement.story_id for placement in placed}),
+        copies=sum(placement.duplicate_of is not None for placement in placed),
+        revisions=sum(placement.revision > 1 for placement in placed),
         dead_letters=Counter((letter.stage, letter.error_type) for letter in letters),
         unsettled=sum(not board.settled(article_id) for article_id in ids),
         seconds=seconds,
@@ -263,7 +297,7 @@ def format_progress(published: int, placed: int, dead_lettered: int) -> str:
     )
 
 
-def largest_stories(stories: Iterable[Story], count: int) -> list[Story]:
+def largest_stories(stories: Iterable[StoryMark], count: int) -> list[StoryMark]:
     """The ``count`` stories with the most articles (the newest first among equals)."""
     return sorted(
         stories,

@@ -120,9 +120,10 @@ class Settings(BaseSettings):
         default=1_000_000,
         ge=1,
         description=(
-            "Article ids a replay remembers, to skip repeats and number revisions: a fixed "
-            "table of 52 bytes an id (52 MB by default). A replay of more distinct articles "
-            "may publish a forgotten one again, as revision 1 (see newswire.replay.seen)."
+            "Article ids a replay remembers, to skip repeats and number revisions: a table "
+            "that grows with the ids it holds, up to 52 bytes an id (rounded up to a power of "
+            "two of buckets: 55 MB by default). A replay of more distinct articles may "
+            "publish a forgotten one again, as revision 1 (see newswire.replay.seen)."
         ),
     )
     dead_letter_payload_bytes: int = Field(

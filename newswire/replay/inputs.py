@@ -216,7 +216,7 @@ class Reader:
     """Reads inputs into messages: articles for the raw topic, and refusals.
 
     One reader per replay: it remembers the content of the ids it has read (in a
-    table of a fixed size, see :mod:`newswire.replay.seen`), to number revisions and
+    table that grows to a bound, see :mod:`newswire.replay.seen`), to number revisions and
     skip repeats across all the inputs. ``report`` gets one
     line per damaged file, and per file resumed from a checkpoint. Only the
     articles ``selection`` takes are published, at most ``limit`` of them;
@@ -246,6 +246,11 @@ class Reader:
         self._seen = SeenContent(settings.replay_seen_articles)
         self._admitted = 0
         self._position: FilePosition | None = None
+
+    @property
+    def table_bytes(self) -> int:
+        """Bytes of its table of content seen, now."""
+        return self._seen.nbytes
 
     def read(self, paths: Iterable[Path]) -> Iterator[Message]:
         """Messages of every article file in ``paths``, in order, as they are read.

@@ -66,7 +66,7 @@ from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequenc
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import islice
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import orjson
 from pydantic import TypeAdapter
@@ -523,11 +523,35 @@ class _Vectors:
 _ENTITY_LIST = TypeAdapter(list[Entity])
 
 
+class _Listing(NamedTuple):
+    """What a story lists of a member, beside its revision and when it was first seen."""
+
+    id: str
+    source: str | None
+    title: str | None
+    url: str | None
+    published_at: datetime | None
+    duplicate_of: str | None
+
+    @classmethod
+    def of(cls, article: DedupedArticle) -> _Listing:
+        """The listing of ``article``."""
+        return cls(
+            article.id,
+            article.source,
+            article.title,
+            article.url,
+            article.published_at,
+            article.duplicate_of,
+        )
+
+
 @dataclass(slots=True)
 class _Member:
-    """One article of a live story; its entities as JSON (read back to rebuild the story)."""
+    """One article of a live story: what the story lists of it (:meth:`record`), its
+    entities as JSON (read back to rebuild the story), and what placed it."""
 
-    record: StoryMember
+    listing: _Listing
     entities: bytes
     features: _Features
     article_time: datetime
@@ -538,6 +562,17 @@ class _Member:
     unit_text: PackedWeights | None = None  # founders only (_linkage)
     versions: dict[str, int] = field(default_factory=dict)  # story id -> version published
     index_keys: list[str] = field(default_factory=list)  # originals only
+
+    @property
+    def id(self) -> str:
+        """The article's id."""
+        return self.listing.id
+
+    def record(self) -> StoryMember:
+        """The member as its story lists it (built when asked for, not held)."""
+        return StoryMember.model_construct(
+            **self.listing._asdict(), revision=self.revision.number, first_seen=self.seen_at
+        )
 
 
 @dataclass(slots=True)
@@ -877,18 +912,14 @@ class StoryClusterer:
     def entry(self, article_id: str) -> dict[str, Any]:
         """JSON-able state needed to re-add one article after a restart."""
         story = self._stories[self._story_of[article_id]]
-        member = next(m for m in story.members if m.record.id == article_id)
-        record = member.record
+        member = next(m for m in story.members if m.id == article_id)
+        listing = member.listing
         return {
             "story_id": story.story_id,
             "seen_at": member.seen_at.isoformat(),
             "article": {
-                "id": record.id,
-                "source": record.source,
-                "title": record.title,
-                "url": record.url,
-                "published_at": record.published_at.isoformat() if record.published_at else None,
-                "duplicate_of": record.duplicate_of,
+                **listing._asdict(),
+                "published_at": listing.published_at and listing.published_at.isoformat(),
                 "entities": orjson.loads(member.entities),
                 **member.revision.to_json(),
             },
@@ -937,7 +968,7 @@ class StoryClusterer:
         story_id = self._story_of.get(article_id)
         if story_id is None:
             return None
-        return next(m for m in self._stories[story_id].members if m.record.id == article_id)
+        return next(m for m in self._stories[story_id].members if m.id == article_id)
 
     def _updates(self, article: DedupedArticle) -> bool:
         """Whether ``article`` is an update of a member of a live story."""
@@ -1009,16 +1040,7 @@ class StoryClusterer:
         if story is None:
             story = self._open(story_id or story_id_for(article.id))
         member = _Member(
-            record=StoryMember(
-                id=article.id,
-                revision=article.revision,
-                source=article.source,
-                title=article.title,
-                url=article.url,
-                published_at=article.published_at,
-                first_seen=seen_at,
-                duplicate_of=article.duplicate_of,
-            ),
+            listing=_Listing.of(article),
             entities=_ENTITY_LIST.dump_json(article.entities),
             features=features,
             article_time=article_time,
@@ -1042,7 +1064,7 @@ class StoryClusterer:
         the story, the member and, if the story is left empty, its record as it was."""
         story = self._stories[self._story_of.pop(article_id)]
         before = self._record(story) if len(story.members) == 1 else None
-        member = next(m for m in story.members if m.record.id == article_id)
+        member = next(m for m in story.members if m.id == article_id)
         story.members.remove(member)
         if member.is_original:
             self._count(member.features, add=False)
@@ -1180,7 +1202,7 @@ class StoryClusterer:
             if len(story.founders) < self.linkage_members:
                 member.unit_text = PackedWeights(vectors.unit_text, member.text_vector.keys)
         story.members.append(member)
-        self._story_of[member.record.id] = story.story_id
+        self._story_of[member.id] = story.story_id
         self._take_in(story, member, entities)
         assert story.last_time is not None
         heapq.heappush(self._retirements, (story.last_time, story.story_id))
@@ -1231,9 +1253,9 @@ class StoryClusterer:
     def _choose_headline(self, story: _LiveStory) -> None:
         """Headline: title of the most central titled original; summary: its lead."""
         originals = [m for m in story.members if m.is_original]
-        titled = [m for m in originals if m.record.title] or originals
+        titled = [m for m in originals if m.listing.title] or originals
         central = max(titled, key=lambda m: story.text.cosine(m.text_vector, self._term_df))
-        story.headline = central.record.title or central.features.first_sentence
+        story.headline = central.listing.title or central.features.first_sentence
         story.summary = central.features.lead
 
     def _publish(self, story: _LiveStory) -> Story:
@@ -1242,7 +1264,7 @@ class StoryClusterer:
 
     def _record(self, story: _LiveStory) -> Story:
         """The record of a live story, as last published (built when asked for, not held)."""
-        members = [m.record for m in story.members]
+        members = [m.record() for m in story.members]
         published = [moment for m in members if (moment := news_time(m.published_at, m.first_seen))]
         return Story(
             story_id=story.story_id,
@@ -1303,12 +1325,12 @@ class StoryClusterer:
         record = record or self._record(story)
         del self._stories[story.story_id]
         for member in story.members:
-            del self._story_of[member.record.id]
+            del self._story_of[member.id]
             if member.is_original:
                 self._count(member.features, add=False)
         self._archive[story.story_id] = zlib.compress(record.model_dump_json().encode())
         for member in story.members:
-            self._archived_story_of[member.record.id] = story.story_id
+            self._archived_story_of[member.id] = story.story_id
         while len(self._archive) > self.archive_size:
             _, dropped = self._archive.popitem(last=False)
             for article_id in _archived(dropped).article_ids:

@@ -22,6 +22,7 @@ import orjson
 import psutil
 
 from agents.runtime.broker import free_port
+from newswire.evaluation.synthetic import article
 from newswire.replay.inputs import Outbound, publish, read_inputs, stable_id
 from schemas.records import RawArticle, StoryEntity
 from schemas.settings import Settings
@@ -113,6 +114,32 @@ def test_run_once_groups_the_seeds_into_one_story(tmp_path: Path) -> None:
         r"0 revisions · 0 dead letters",
         summary,
     ), summary
+
+
+def test_a_large_replay_ends_with_its_largest_stories_from_the_story_database(
+    tmp_path: Path,
+) -> None:
+    inputs = tmp_path / "inputs"
+    shutil.copytree(SEEDS, inputs)
+    others = [article(number, seed=1) for number in range(20)]
+    (inputs / "others.jsonl").write_bytes(b"".join(orjson.dumps(a) + b"\n" for a in others))
+    result = _run_once(tmp_path, "--replay", str(inputs))
+    assert result.returncode == 0, result.stderr[-3000:]
+
+    # More than a screenful: no story as it changes, its largest ones at the end, with
+    # their members (held by the story database, not by the run).
+    shown = result.stdout.split("\n\n")
+    assert re.match(r"story \S+ v\d+ · 5 articles \(1 duplicate\)", shown[0]), shown[0]
+    assert all(f"  - {seed} " in shown[0] for seed in SEED_IDS.values())
+    assert len(re.findall(r"^story ", result.stdout, re.MULTILINE)) == 10
+    more, summary = [line for line in result.stdout.splitlines() if line][-2:]
+    done = re.fullmatch(
+        r"newswire: done in [0-9.]+ s: 25 articles · 25 in (\d+) stories · 1 copy · "
+        r"0 revisions · 0 dead letters",
+        summary,
+    )
+    assert done, summary
+    assert more == f"... and {int(done[1]) - 10} more stories (--stories-out FILE writes them all)"
 
 
 def test_run_once_quiet_prints_the_summary_and_exits_3_for_a_dead_letter(tmp_path: Path) -> None:

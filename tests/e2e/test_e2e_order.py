@@ -85,7 +85,7 @@ class Crash:
 
 
 def _placed(board: StoryBoard) -> int:
-    return sum(board.placed(article_id) for article_id in board.articles)
+    return sum(board.placed(article_id) for article_id in board.placements)
 
 
 @pytest.mark.parametrize("workers", [1, 2])

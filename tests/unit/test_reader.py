@@ -12,9 +12,13 @@ import orjson
 import pytest
 
 from newswire.replay.inputs import Message, Outbound, Reader, Refused, ReplayCounts, stable_id
+from newswire.replay.seen import FIRST_BUCKETS, WAYS
 from newswire.replay.state import ReplayCheckpoints
 from schemas.records import RawArticle
 from schemas.settings import Settings
+
+FULL_TABLE = Settings(replay_seen_articles=FIRST_BUCKETS * WAYS)
+"""A reader's settings whose table of content seen is at its full size from the start."""
 
 
 class Replay:
@@ -237,7 +241,7 @@ def test_reading_streams_a_large_input(tmp_path: Path) -> None:
         for number in range(8000):
             out.write(orjson.dumps({"id": f"a{number}", "text": f"{number} {body}"}) + b"\n")
     input_bytes = 8000 * len(body)
-    reader = Reader(Settings())  # its table of content seen: a fixed size, left out
+    reader = Reader(FULL_TABLE)  # its table of content seen: full size, left out
     tracemalloc.start()
     try:
         count = sum(isinstance(m, Outbound) for m in reader.read([path]))
@@ -254,7 +258,7 @@ def test_the_readers_memory_is_the_same_for_10_000_articles_as_for_1_000(tmp_pat
             tmp_path / f"{records}.jsonl",
             *({"id": f"a{n}", "text": f"Article {n}."} for n in range(records)),
         )
-        reader = Reader(Settings(replay_seen_articles=20_000))  # its table: fixed, outside
+        reader = Reader(FULL_TABLE)  # its table of content seen: full size, left out
         tracemalloc.start()
         try:
             assert sum(isinstance(m, Outbound) for m in reader.read([path])) == records
@@ -283,7 +287,7 @@ def big_json_list(path: Path, count: int) -> Path:
 @pytest.mark.parametrize("name", ["large.json", "large.json.gz"])
 def test_a_json_list_is_streamed_element_by_element(tmp_path: Path, name: str) -> None:
     path = big_json_list(tmp_path / name, 8000)  # 15 MB: elements across read chunks
-    reader = Reader(Settings())  # its table of content seen: a fixed size, left out
+    reader = Reader(FULL_TABLE)  # its table of content seen: full size, left out
     tracemalloc.start()
     try:
         ids = [m.key for m in reader.read([path]) if isinstance(m, Outbound)]

@@ -1,8 +1,8 @@
-"""The replay reader's table of content seen: repeats, revisions, and its fixed bound."""
+"""The replay reader's table of content seen: repeats, revisions, its growth and its bound."""
 
 from __future__ import annotations
 
-from newswire.replay.seen import BYTES_PER_ID, CONTENTS_KEPT, WAYS, SeenContent
+from newswire.replay.seen import BYTES_PER_ID, CONTENTS_KEPT, FIRST_BUCKETS, WAYS, SeenContent
 from streams.text import content_hash
 
 
@@ -47,6 +47,29 @@ def test_the_table_keeps_its_size_and_forgets_the_least_recently_added_ids() -> 
     assert seen(table, "id-2", "first") == 1  # forgotten to make room for id-1
 
 
-def test_a_table_rounds_up_to_whole_buckets() -> None:
+def test_a_table_rounds_up_to_a_power_of_two_of_buckets() -> None:
     assert SeenContent(1).capacity == WAYS
-    assert SeenContent(WAYS * 10 + 1).capacity == WAYS * 11
+    assert SeenContent(WAYS * 10 + 1).capacity == WAYS * 16
+    assert SeenContent(WAYS * 16).capacity == WAYS * 16
+
+
+def test_a_table_starts_small_and_grows_to_its_capacity_without_forgetting() -> None:
+    table = SeenContent(1_000_000)
+    assert table.nbytes == FIRST_BUCKETS * WAYS * BYTES_PER_ID  # about 400 KB, not 54 MB
+    ids = [f"id-{number}" for number in range(30_000)]
+    for article_id in ids:
+        seen(table, article_id, "first")
+    assert FIRST_BUCKETS * WAYS * BYTES_PER_ID < table.nbytes < table.capacity * BYTES_PER_ID
+    assert table.nbytes <= 8 * len(ids) * BYTES_PER_ID
+    assert all(seen(table, article_id, "first") is None for article_id in ids)  # all kept
+    assert [seen(table, article_id, "second") for article_id in ids[:3]] == [2, 2, 2]
+
+
+def test_a_full_size_table_forgets_instead_of_growing() -> None:
+    table = SeenContent(FIRST_BUCKETS * WAYS * 2)
+    ids = [f"id-{number}" for number in range(table.capacity * 2)]
+    for article_id in ids:
+        seen(table, article_id, "first")
+    assert table.nbytes == table.capacity * BYTES_PER_ID
+    forgotten = sum(seen(table, article_id, "first") == 1 for article_id in ids[: len(ids) // 4])
+    assert forgotten > len(ids) // 8

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import io
+import tracemalloc
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from newswire.watch import (
+    Placement,
     RunSummary,
     StatusLine,
     StoryBoard,
+    StoryMark,
     format_progress,
     format_story,
     format_summary,
@@ -181,13 +184,35 @@ def test_a_board_without_details_tracks_and_summarises_the_same() -> None:
 
     assert lean.pending == full.pending == set()
     assert summarize(lean, ["a", "b"], START, 1.0) == summarize(full, ["a", "b"], START, 1.0)
+    assert lean.placements == full.placements
+    assert lean.placements["b"] == Placement("s1", 2, "a")
+    assert lean.story_marks == full.story_marks
+    assert lean.story_marks["s1"].article_ids == {"a", "b"}
     assert full.articles["a"].text == "Some text."
-    assert [(article.text, article.entities) for article in lean.articles.values()] == [
-        ("", []),
-        ("", []),
-    ]
     assert full.stories["s1"].summary and full.stories["s1"].members
-    assert (lean.stories["s1"].summary, lean.stories["s1"].members) == ("", [])
+    assert (lean.articles, lean.stories) == ({}, {})
+
+
+def test_a_board_without_details_holds_under_1_kb_an_article() -> None:
+    count = 2_000
+    records = [
+        record
+        for number in range(count)
+        for record in (
+            (ENRICH, _article(f"article-{number}", f"story-{number}")),
+            (STORY, _story(f"story-{number}", [f"article-{number}"]).to_json()),
+        )
+    ]
+    board = StoryBoard(details=False)
+    tracemalloc.start()
+    try:
+        for topic, value in records:
+            board.apply(SETTINGS, topic, value)
+        held, _peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert sum(map(board.placed, board.placements)) == count
+    assert held / count < 1_000, f"{held / count:,.0f} bytes an article"
 
 
 def test_progress_line() -> None:
@@ -201,10 +226,13 @@ def test_progress_line() -> None:
 
 def test_largest_stories_first_then_the_most_recent() -> None:
     stories = [
-        _story("small", ["a"]),
-        _story("big", ["b", "c", "d"]),
-        _story("medium-old", ["e", "f"], last_seen=START),
-        _story("medium-new", ["g", "h"], last_seen=START + timedelta(hours=1)),
+        StoryMark.of(story)
+        for story in (
+            _story("small", ["a"]),
+            _story("big", ["b", "c", "d"]),
+            _story("medium-old", ["e", "f"], last_seen=START),
+            _story("medium-new", ["g", "h"], last_seen=START + timedelta(hours=1)),
+        )
     ]
     assert [s.story_id for s in largest_stories(stories, 3)] == ["big", "medium-new", "medium-old"]
 
