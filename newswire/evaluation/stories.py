@@ -38,7 +38,7 @@ import random
 import sys
 import time
 import tracemalloc
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -337,12 +337,13 @@ def evaluate(path: Path, orders: int, seed: int, times: bool = False) -> dict[st
     rows = read_articles(path)
     gold = gold_labels(rows)
     articles = tagged_articles(rows)
-    runs = streaming_runs(stream_orders(rows, articles, orders, random.Random(seed), times), gold)
+    streams = stream_orders(rows, articles, orders, random.Random(seed), times)
     return {
         "articles": len(rows),
         "gold_stories": len(set(gold.values())),
-        "streaming": runs,
+        "streaming": streaming_runs(streams, gold),
         "offline": _offline(*offline_baseline(rows)),
+        "bytes_per_article_held": held_bytes_per_article(streams[0][1]),
     }
 
 
@@ -496,23 +497,41 @@ def measure_scale(
     return results
 
 
+def held_bytes_per_article(arrivals: Iterable[tuple[DedupedArticle, datetime]]) -> float:
+    """Bytes a new clusterer holds per article once ``arrivals`` are streamed through it
+    (traced after a garbage collection; the articles themselves are not counted)."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        clusterer = StoryClusterer()
+        count = 0
+        for article, seen_at in arrivals:
+            clusterer.add(article, seen_at)
+            count += 1
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    return held / max(count, 1)
+
+
 def measure_memory(seed: int, stories: int = 10_000) -> dict[str, float]:
     """Bytes per article held by a clusterer fed the articles of ``stories`` synthetic
-    stories (as :func:`measure_scale` makes them), traced after a garbage collection."""
+    stories (as :func:`measure_scale` makes them)."""
     rng = np.random.default_rng(seed)
     synthetic = SyntheticStories(rng, FIXED_TIME)
     order = np.repeat(grown := synthetic.new_stories(stories), synthetic.sizes(len(grown)))
     rng.shuffle(order)
-    gc.collect()
-    tracemalloc.start()
-    clusterer = StoryClusterer()
-    for chunk in range(0, len(order), 10_000):
-        for article in synthetic.articles(order[chunk : chunk + 10_000]):
-            clusterer.add(article, FIXED_TIME)
-    gc.collect()
-    held = tracemalloc.get_traced_memory()[0]
-    tracemalloc.stop()
-    return {"articles": len(order), "stories": stories, "bytes_per_article": held / len(order)}
+    arrivals = (
+        (article, FIXED_TIME)
+        for chunk in range(0, len(order), 10_000)
+        for article in synthetic.articles(order[chunk : chunk + 10_000])
+    )
+    return {
+        "articles": len(order),
+        "stories": stories,
+        "bytes_per_article": held_bytes_per_article(arrivals),
+    }
 
 
 def _print_runs(
@@ -594,7 +613,11 @@ def main(argv: list[str] | None = None) -> int:
     elif args.path is not None:
         quality = evaluate(args.path, args.orders, args.seed, args.times)
         results["quality"] = quality
-        print(f"{quality['articles']} articles, {quality['gold_stories']} gold stories")
+        print(
+            f"{quality['articles']} articles, {quality['gold_stories']} gold stories; "
+            f"{quality['bytes_per_article_held']:,.0f} bytes held per article after the "
+            f"{quality['streaming'][0]['order']} order"
+        )
         _print_runs(quality["streaming"], [("offline tuned on answers", quality["offline"])])
     if args.scale:
         results["scale"] = measure_scale(args.seed)

@@ -15,7 +15,7 @@ import difflib
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, KeysView, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple, Protocol
@@ -721,36 +721,38 @@ class _Group:
     """Mentions (or entities) taken to name one real entity."""
 
     forms: dict[str, int] = field(default_factory=dict)
-    order: list[str] = field(default_factory=list)
+    """Each form's mentions, in the order the forms were first seen."""
     votes: Counter[EntityType] = field(default_factory=Counter)
     mentions: int = 0
-    articles: set[int] = field(default_factory=set)
+    articles: int = 0
+    """A bit for each article (by its number) that names it."""
     salience: float = 0.0
     ids: set[str] = field(default_factory=set)
     body: bool = False
 
+    @property
+    def order(self) -> KeysView[str]:
+        """Its forms, in the order first seen."""
+        return self.forms.keys()
+
     def add_form(self, form: str, count: int) -> None:
-        if form not in self.forms:
-            self.order.append(form)
-            self.forms[form] = 0
-        self.forms[form] += count
+        self.forms[form] = self.forms.get(form, 0) + count
 
     def copy(self) -> _Group:
         """A copy that can absorb others without changing this group."""
         return _Group(
             forms=dict(self.forms),
-            order=list(self.order),
             votes=self.votes.copy(),
             mentions=self.mentions,
-            articles=set(self.articles),
+            articles=self.articles,
             salience=self.salience,
             ids=set(self.ids),
             body=self.body,
         )
 
     def absorb(self, other: _Group, relabel: EntityType | None = None) -> None:
-        for form in other.order:
-            self.add_form(form, other.forms[form])
+        for form, count in other.forms.items():
+            self.add_form(form, count)
         if relabel is None:
             for entity_type, votes in other.votes.items():
                 self.votes[entity_type] += votes
@@ -779,8 +781,10 @@ class _Group:
     def name(self) -> str:
         """Fullest form: not an acronym, most name words, most used, longest, first seen."""
 
+        order = list(self.forms)
+
         def rank(position: int) -> tuple[bool, int, int, int, int]:
-            form = self.order[position]
+            form = order[position]
             return (
                 not _form(form).acronym,
                 _form(form).name_words,
@@ -789,7 +793,7 @@ class _Group:
                 -position,
             )
 
-        return self.order[max(range(len(self.order)), key=rank)]
+        return order[max(range(len(order)), key=rank)]
 
 
 #: Blocking tokens of a group: those it exposes to later groups, and those it looks up.
@@ -1063,7 +1067,7 @@ def _resolve(
     """Group an article's mentions into entities and type every mention by its entity."""
     by_text: dict[str, _Group] = {}
     for mention in mentions:
-        group = by_text.setdefault(mention.text, _Group(articles={0}))
+        group = by_text.setdefault(mention.text, _Group(articles=1))
         group.add_form(mention.text, 1)
         group.votes.update(mention.votes)
         group.mentions += 1
@@ -1154,7 +1158,7 @@ class StoryEntityMerge:
         for entity in entities:
             group = _Group(
                 mentions=entity.mentions,
-                articles={article},
+                articles=1 << article,
                 salience=entity.salience,
                 ids={entity.id},
                 body=True,
@@ -1177,7 +1181,7 @@ class StoryEntityMerge:
                     type=entity_type,
                     surface_forms=list(group.order),
                     count=group.mentions,
-                    articles=len(group.articles),
+                    articles=group.articles.bit_count(),
                     salience=round(group.salience / max(self._articles, 1), 6),
                 )
             )
