@@ -549,7 +549,8 @@ class _Listing(NamedTuple):
 @dataclass(slots=True)
 class _Member:
     """One article of a live story: what the story lists of it (:meth:`record`), its
-    entities as JSON (read back to rebuild the story), and what placed it."""
+    entities as zlib-compressed JSON (read back to rebuild the story, :meth:`entity_list`),
+    and what placed it."""
 
     listing: _Listing
     entities: bytes
@@ -567,6 +568,14 @@ class _Member:
     def id(self) -> str:
         """The article's id."""
         return self.listing.id
+
+    def entities_json(self) -> bytes:
+        """Its entities as JSON."""
+        return zlib.decompress(self.entities)
+
+    def entity_list(self) -> list[Entity]:
+        """Its entities."""
+        return _ENTITY_LIST.validate_json(self.entities_json())
 
     def record(self) -> StoryMember:
         """The member as its story lists it (built when asked for, not held)."""
@@ -920,7 +929,7 @@ class StoryClusterer:
             "article": {
                 **listing._asdict(),
                 "published_at": listing.published_at and listing.published_at.isoformat(),
-                "entities": orjson.loads(member.entities),
+                "entities": orjson.loads(member.entities_json()),
                 **member.revision.to_json(),
             },
             "features": member.features.to_json(),
@@ -1041,7 +1050,7 @@ class StoryClusterer:
             story = self._open(story_id or story_id_for(article.id))
         member = _Member(
             listing=_Listing.of(article),
-            entities=_ENTITY_LIST.dump_json(article.entities),
+            entities=zlib.compress(_ENTITY_LIST.dump_json(article.entities), 1),
             features=features,
             article_time=article_time,
             seen_at=seen_at,
@@ -1216,7 +1225,7 @@ class StoryClusterer:
         if story.merged_entities is None and member is not story.members[0]:
             story.merged_entities = StoryEntityMerge()
             for earlier in story.members[: story.members.index(member)]:
-                story.merged_entities.add(_ENTITY_LIST.validate_json(earlier.entities))
+                story.merged_entities.add(earlier.entity_list())
         if story.merged_entities is not None:
             story.merged_entities.add(entities)
         time = member.article_time
@@ -1244,7 +1253,7 @@ class StoryClusterer:
         story.specifics, story.slots, story.core, story.originals = Counter(), {}, frozenset(), 0
         story.first_time = story.last_time = None
         for member in members:
-            self._take_in(story, member, _ENTITY_LIST.validate_json(member.entities))
+            self._take_in(story, member, member.entity_list())
         if story.originals:
             self._choose_headline(story)
         if story.last_time is not None:
@@ -1280,9 +1289,7 @@ class StoryClusterer:
             members=members,
             entities=story.merged_entities.entities()
             if story.merged_entities is not None
-            else merge_story_entities(
-                _ENTITY_LIST.validate_json(m.entities) for m in story.members
-            ),
+            else merge_story_entities(m.entity_list() for m in story.members),
             sources=list(dict.fromkeys(m.source for m in members if m.source)),
             first_seen=min(m.first_seen for m in members),
             last_seen=max(m.first_seen for m in members),
