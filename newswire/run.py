@@ -108,6 +108,9 @@ class WorkerRun:
         self.status = StatusLine(self.err)
         self._replay_progress = ReplayProgress(self.counts, self.status, {})
         self._reported = False
+        self._publishing = True
+        self._held_back: list[str] | None = []
+        """What a replay small enough to show as it goes has to show once published."""
         self.board.details = bool(self.stories_out or self.articles_out)
 
     def execute(self) -> int:
@@ -198,58 +201,93 @@ class WorkerRun:
             self.status.update(self._replay_progress.line())
 
     async def _watch(self) -> None:
-        """Publish the messages and show the output topics: until the replay is
+        """Publish the messages while following the output topics (a replay's outputs are
+        taken as they come, not read back at its end), and show them: until the replay is
         through with ``once``, else for ever."""
-        if self.messages:
-            await publish(
-                self.settings,
-                self.messages,
-                self.counts,
-                on_published=self._published,
-                checkpoints=self.checkpoints,
-                rate=self.rate,
-            )
-            if not self.quiet:
-                self.status.say(self._replay_progress.line())
-        self.board.expect(self.published)
-        live = len(self.published) <= LIVE_OUTPUT_MAX_ARTICLES
+        following = asyncio.ensure_future(self._follow_outputs())
+        try:
+            if self.messages:
+                await publish(
+                    self.settings,
+                    self.messages,
+                    self.counts,
+                    on_published=self._published,
+                    checkpoints=self.checkpoints,
+                    rate=self.rate,
+                )
+                if not self.quiet:
+                    self.status.say(self._replay_progress.line())
+            self.board.expect(self.published)
+            self._publishing = False
+            for text in self._held_back or ():
+                self._print(text)
+            if not self.board.pending and self.once:
+                return
+            if not self.board.pending:
+                await self._report_replay()
+            await following
+        finally:
+            following.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await following
+            if self.once:
+                await self._story_store_caught_up()
+
+    async def _follow_outputs(self) -> None:
+        """Take the output records as they come: while the replay publishes, into the
+        board (what a small replay will show held back); then shown, until every article
+        is settled (``once``) or for ever."""
         prefix = self.settings.topic_prefix
         outputs = [STORIES.name(prefix), ENRICHED.name(prefix), DEAD_LETTERS.name(prefix)]
-        if self.once and not self.board.pending:
-            return
         async for topic, _key, value in consume(self.settings, outputs):
             if self._reported and not self.board.details:
                 self._show_record(topic, value)  # past its replay: shown, not held
                 continue
             story = self.board.apply(self.settings, topic, value)
-            if live or self._reported:
-                self._show(topic, story)
+            if self._publishing:
+                self._hold_back(topic, story)
+                continue
+            shown = len(self.published) <= LIVE_OUTPUT_MAX_ARTICLES or self._reported
+            if shown and (text := self._shown_text(topic, story)):
+                self._print(text)
             if self._reported:
                 continue
             if self.board.pending:
                 self._show_progress()
             elif self.once:
-                break
+                return
             else:
-                # Its largest stories are shown from the story database, with details.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._story_store_caught_up(), STORE_WAIT_SECONDS)
-                self._report()
-        if self.once:
-            await self._story_store_caught_up()
+                await self._report_replay()
+
+    def _hold_back(self, topic: str, story: Story | None) -> None:
+        """Keep what to show of a record once the replay is published, while the replay
+        may still be one small enough to show as it goes."""
+        if self._held_back is not None and len(self.published) > LIVE_OUTPUT_MAX_ARTICLES:
+            self._held_back = None
+        if self._held_back is not None and (text := self._shown_text(topic, story)):
+            self._held_back.append(text)
+
+    async def _report_replay(self) -> None:
+        """Report a following run's replay, once the story database has caught up (its
+        largest stories are shown from there, with details) or after a short wait."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._story_store_caught_up(), STORE_WAIT_SECONDS)
+        self._report()
 
     async def _story_store_caught_up(self) -> None:
         """Return once the story database holds every story's latest version."""
         while not self._story_store_is_current():
             await asyncio.sleep(0.05)
 
-    def _show(self, topic: str, story: Story | None) -> None:
+    def _shown_text(self, topic: str, story: Story | None) -> str | None:
+        """What a person sees of an output record: a story that changed, or a dead letter."""
         if self.quiet:
-            return
+            return None
         if story is not None:
-            self._print(format_story(story) + "\n")
-        elif topic == DEAD_LETTERS.name(self.settings.topic_prefix):
-            self._print(format_dead_letter(self.board.dead_letters[-1]))
+            return format_story(story) + "\n"
+        if topic == DEAD_LETTERS.name(self.settings.topic_prefix):
+            return format_dead_letter(self.board.dead_letters[-1])
+        return None
 
     def _show_record(self, topic: str, value: bytes) -> None:
         """Show a story update or a dead letter without keeping it: a run that watches
