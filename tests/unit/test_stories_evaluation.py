@@ -70,8 +70,8 @@ def test_the_scale_measurement_reaches_each_number_of_stories() -> None:
 
 
 def test_the_memory_measurement_counts_what_the_clusterer_holds() -> None:
-    small, large = measure_memory(seed=5, stories=100), measure_memory(seed=5, stories=400)
-    assert small["articles"] >= 100 and large["articles"] >= 400
+    small, large = measure_memory(seed=5, stories=400), measure_memory(seed=5, stories=1600)
+    assert small["articles"] >= 400 and large["articles"] >= 1600
     # Per article the state is a few KB to tens of KB, and does not shrink with more stories.
     assert 2_000 < small["bytes_per_article"] < 200_000
     assert large["bytes_per_article"] > 0.5 * small["bytes_per_article"]
