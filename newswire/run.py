@@ -221,17 +221,17 @@ class WorkerRun:
             self._publishing = False
             for text in self._held_back or ():
                 self._print(text)
-            if not self.board.pending and self.once:
-                return
-            if not self.board.pending:
+            if self.board.pending:
+                await following  # until every article is settled (once), or for ever
+            elif not self.once:
                 await self._report_replay()
-            await following
+                await following
         finally:
             following.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await following
-            if self.once:
-                await self._story_store_caught_up()
+        if self.once:  # not when the timeout cancels this: it bounds this wait too
+            await self._story_store_caught_up()
 
     async def _follow_outputs(self) -> None:
         """Take the output records as they come: while the replay publishes, into the
